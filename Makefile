@@ -1,0 +1,88 @@
+# Factory OS — the two commands a newcomer runs are `make demo` and `make test`.
+# Every target installs what it needs, idempotently: Python packages into
+# .venv/ in the clone, Kilroy (pinned in tools/go/go.mod) into .tools/bin/,
+# slow builds cached under $(CACHE), keyed by the pinned version.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools/bin
+CACHE ?= $(HOME)/.cache/factoryos
+GO ?= go
+KILROY_MODULE := github.com/danshapiro/kilroy
+KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(KILROY_MODULE)" {print $$3}' tools/go/go.mod | head -n1)
+KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
+PYTEST_ARGS ?=
+
+.PHONY: help venv tools kilroy demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Factory OS needs Python >= 3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/.installed ## Create .venv and install Factory OS with its dev tools
+
+tools: kilroy ## Install the external tools (Kilroy) into .tools/bin
+
+kilroy: $(TOOLS)/kilroy
+$(TOOLS)/kilroy: tools/go/go.mod tools/go/go.sum
+	@command -v $(GO) >/dev/null || { echo "Go >= 1.25 is needed to build Kilroy: install it from your distribution or the Go site, then rerun make"; exit 1; }
+	@mkdir -p $(TOOLS) $(KILROY_CACHE)
+	@if [ ! -x $(KILROY_CACHE)/kilroy ]; then \
+	  echo "building kilroy $(KILROY_VERSION) into $(KILROY_CACHE) ..."; \
+	  cd tools/go && GOBIN=$(KILROY_CACHE) GOFLAGS=-mod=mod $(GO) install $(KILROY_MODULE)/cmd/kilroy; \
+	fi
+	@cp -f $(KILROY_CACHE)/kilroy $@
+	@$@ --version
+
+demo: venv tools ## Run the example pipeline end to end through sf
+	$(BIN)/python -m factoryos.demo
+
+test: venv tools lint typecheck importlint check-generated unit integration ## Run the whole test suite
+	@echo "make test: all checks passed"
+
+lint: venv ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv ## mypy --strict on the package
+	$(BIN)/mypy -p factoryos
+
+importlint: venv ## import-linter layer contracts
+	$(BIN)/lint-imports
+
+unit: venv ## Fast, pure tests
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: venv tools ## Tests against real processes (Kilroy, ...)
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+generate: crds schemas ## Regenerate everything derived from the models
+
+crds: venv ## Generate crds/*.yaml from the models
+	$(BIN)/python -m factoryos.codegen crds
+
+schemas: venv ## Generate factoryos/schemas/*.json from the models
+	$(BIN)/python -m factoryos.codegen schemas
+
+check-generated: venv ## Fail when crds/ or schemas/ are stale
+	$(BIN)/python -m factoryos.codegen --check all
+
+bench: venv tools ## Run the benchmarks in bench/
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/pipeline_overhead.py
+
+clean: ## Remove build outputs in the clone
+	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+distclean: clean ## Also remove .venv and .tools
+	rm -rf $(VENV) .tools

@@ -1,0 +1,1 @@
+"""``factoryos.cli``: the ``sf`` command-line adapter (Typer). Imports the core only."""

@@ -1,0 +1,56 @@
+"""The Factory OS exception tree.
+
+Every error the core raises on purpose is a ``FactoryError``. Adapters catch
+``FactoryError`` at their edge and turn it into one clear line (the CLI), an
+HTTP problem response (the UI) or a condition (the controller); anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class FactoryError(Exception):
+    """Base class of every error Factory OS reports to a user."""
+
+    #: Process exit status the CLI uses for this error.
+    exit_code: int = 1
+
+
+class InvalidInputError(FactoryError):
+    """The user gave us something we cannot use (bad file, bad field, bad flag)."""
+
+    exit_code = 2
+
+
+class ValidationFailedError(InvalidInputError):
+    """A resource or pipeline failed validation; ``problems`` lists each finding."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class ToolMissingError(FactoryError):
+    """An external tool we need (Kilroy, git, ...) is not installed or too old."""
+
+    exit_code = 127
+
+
+class EngineError(FactoryError):
+    """The pipeline engine (Kilroy) failed in a way that is not the run's outcome."""
+
+
+class WorkspaceError(FactoryError):
+    """A workspace or run directory cannot be created, read or written."""
+
+
+class NotFoundError(FactoryError):
+    """A named thing (resource, run, artifact) does not exist."""
+
+    exit_code = 3
+
+
+class ConflictError(FactoryError):
+    """A write lost an optimistic-concurrency race or collides with existing state."""
+
+    exit_code = 4

@@ -1,0 +1,20 @@
+"""Run events: the CloudEvents envelope, the append-only event log and its validator.
+
+The runner (and ``sf pipeline run``) append events; the controller, the
+dashboard streams and ``sf selftest`` read and validate them.
+"""
+
+from factoryos.events.envelope import Event, EventType, make_event, run_source
+from factoryos.events.log import EventLog, read_events
+from factoryos.events.validate import EventProblem, validate_events
+
+__all__ = [
+    "Event",
+    "EventLog",
+    "EventProblem",
+    "EventType",
+    "make_event",
+    "read_events",
+    "run_source",
+    "validate_events",
+]

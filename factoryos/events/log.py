@@ -1,0 +1,112 @@
+"""The append-only event log of one run (``events.ndjson``).
+
+``EventLog`` is used by whoever produces a run's events (the runner, ``sf
+pipeline run``). It assigns ``sequence`` (+1, no gaps) and keeps ``time``
+from going backwards, even across processes: every append takes an exclusive
+``flock`` on the file, re-reads the tail and writes one whole line.
+``read_events`` is for consumers; it skips a partial last line, so a reader
+racing a writer never sees half an event.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from factoryos.errors import WorkspaceError
+from factoryos.events.envelope import Event, EventType, make_event
+
+_TAIL_BYTES = 64 * 1024
+
+
+class EventLog:
+    """Appends events for one run source to one NDJSON file."""
+
+    def __init__(self, path: Path, source: str) -> None:
+        self.path = path
+        self.source = source
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create event log {path}: {exc.strerror}") from exc
+
+    def append(
+        self,
+        type: EventType | str,
+        data: dict[str, Any] | None = None,
+        *,
+        subject: str | None = None,
+        time: datetime | None = None,
+    ) -> Event:
+        """Append one event and return it with its assigned sequence and time."""
+        with self.path.open("a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                last = _last_event(fh)
+                sequence = last.sequence + 1 if last else 1
+                now = time or datetime.now(UTC)
+                if last and now < last.time:
+                    now = last.time
+                event = make_event(
+                    source=self.source,
+                    type=type,
+                    sequence=sequence,
+                    data=data,
+                    subject=subject,
+                    time=now,
+                )
+                fh.seek(0, os.SEEK_END)
+                fh.write(event.to_json_line().encode() + b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+                return event
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def last_sequence(self) -> int:
+        """The sequence of the last complete event (0 when the log is empty)."""
+        with self.path.open("rb") as fh:
+            last = _last_event(fh)
+        return last.sequence if last else 0
+
+
+def _last_event(fh: Any) -> Event | None:
+    """The last complete event in an open binary file, reading only its tail."""
+    fh.seek(0, os.SEEK_END)
+    size = fh.tell()
+    fh.seek(max(0, size - _TAIL_BYTES))
+    lines = fh.read().split(b"\n")
+    # lines[-1] is b"" after a complete line, or a partial line being written.
+    for raw in reversed(lines[:-1]):
+        if raw.strip():
+            return Event.model_validate_json(raw)
+    return None
+
+
+def iter_lines(path: Path, after: int = 0) -> Iterator[dict[str, Any]]:
+    """Complete JSON objects of an NDJSON file whose ``sequence`` is above ``after``.
+
+    A partial last line (a writer mid-append) is skipped, not an error.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    lines = data.split(b"\n")
+    for raw in lines[:-1]:
+        if not raw.strip():
+            continue
+        obj = json.loads(raw)
+        if int(obj.get("sequence", 0)) > after:
+            yield obj
+
+
+def read_events(path: Path, after: int = 0) -> list[Event]:
+    """The complete events of a log with ``sequence > after``, in file order."""
+    return [Event.model_validate(obj) for obj in iter_lines(path, after)]

@@ -1,0 +1,59 @@
+"""Where Factory OS keeps things and which tools it uses.
+
+``Settings`` is built once by an adapter (``Settings.from_env()``) and passed
+down; nothing in the core reads the environment on its own. Every field can be
+set by an environment variable, named next to it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The folder `make tools` installs into, inside a source checkout.
+SOURCE_TOOLS_DIR = Path(__file__).resolve().parent.parent / ".tools" / "bin"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings of one Factory OS process."""
+
+    #: FACTORYOS_HOME: the store, run directories and Kilroy state (default ~/.factoryos).
+    home: Path
+    #: FACTORYOS_KILROY: an explicit Kilroy binary (wins over everything else).
+    kilroy_binary: Path | None = None
+    #: FACTORYOS_TOOLS_DIR: the project tools folder searched before PATH.
+    tools_dir: Path = field(default=SOURCE_TOOLS_DIR)
+    #: The PATH used to look tools up last.
+    search_path: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from environment variables, with defaults."""
+        env = os.environ if env is None else env
+        home = Path(env.get("FACTORYOS_HOME") or Path.home() / ".factoryos").expanduser()
+        kilroy = env.get("FACTORYOS_KILROY")
+        tools = env.get("FACTORYOS_TOOLS_DIR")
+        return cls(
+            home=home.resolve(),
+            kilroy_binary=Path(kilroy).expanduser() if kilroy else None,
+            tools_dir=Path(tools).expanduser() if tools else _default_tools_dir(home),
+            search_path=env.get("PATH", ""),
+        )
+
+    @property
+    def runs_dir(self) -> Path:
+        """Run directories: one per run, holding the event log and Kilroy's logs_root."""
+        return self.home / "runs"
+
+    @property
+    def kilroy_state_dir(self) -> Path:
+        """XDG_STATE_HOME given to Kilroy, so its runs.db stays inside FACTORYOS_HOME."""
+        return self.home / "kilroy-state"
+
+
+def _default_tools_dir(home: Path) -> Path:
+    """The checkout's .tools/bin when running from source, else $FACTORYOS_HOME/tools/bin."""
+    return SOURCE_TOOLS_DIR if SOURCE_TOOLS_DIR.is_dir() else home / "tools" / "bin"
