@@ -54,7 +54,9 @@ class Event(BaseModel):
     type: str = Field(pattern=r"^dev\.factoryos\.[a-z][a-z0-9_.]*[a-z0-9]$")
     time: datetime = Field(description="RFC 3339; never decreasing within a run.")
     sequence: int = Field(ge=1, description="+1 per event per run, no gaps, starting at 1.")
-    subject: str | None = Field(default=None, description="What the event is about, e.g. a stage id.")
+    subject: str | None = Field(
+        default=None, description="What the event is about, e.g. a stage id."
+    )
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any] = Field(default_factory=dict)
 

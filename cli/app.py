@@ -1,0 +1,63 @@
+"""The ``sf`` command: the Typer application and its error edge.
+
+``main`` is the console-script entry point. It turns every ``FactoryError``
+into one line on stderr and the error's exit status, so users never see a
+traceback for bad input; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from factoryos import __version__
+from factoryos.cli import pipeline
+from factoryos.cli.output import error_line
+from factoryos.errors import FactoryError
+
+app = typer.Typer(
+    name="sf",
+    help="Factory OS: run Attractor pipelines through Kilroy, verify and ship products.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(pipeline.app, name="pipeline")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sf (factoryos) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Factory OS command-line interface."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``sf`` with ``argv`` and return its exit status."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except FactoryError as exc:
+        sys.stderr.write(error_line(str(exc)) + "\n")
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        sys.stderr.write("sf: interrupted\n")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

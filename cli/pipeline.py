@@ -1,0 +1,163 @@
+"""``sf pipeline``: validate and run Attractor pipelines through Kilroy.
+
+``validate`` wraps Kilroy's batch validator; ``run`` starts one Kilroy run on a
+workspace, prints each stage live (stderr) and the outcome (stdout), records the
+run's events, and exits with the run's status. The work happens in the core
+(``factoryos.kilroy``, ``factoryos.runner``); this module parses, calls and prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from factoryos.cli.output import OUTPUT_OPTION, OutputFormat, emit, progress
+from factoryos.errors import InvalidInputError
+from factoryos.events import Event, EventType
+from factoryos.kilroy import FileValidation, Kilroy, RunSpec, find_kilroy
+from factoryos.runner import PipelineRunner
+from factoryos.settings import Settings
+
+app = typer.Typer(help="Validate and run Attractor pipelines with Kilroy.", no_args_is_help=True)
+
+EXIT_CLEAN, EXIT_ERRORS, EXIT_WARNINGS = 0, 1, 2
+
+
+def _kilroy(settings: Settings) -> Kilroy:
+    return Kilroy(find_kilroy(settings, os.environ), settings)
+
+
+@app.command()
+def validate(
+    files: list[Path] = typer.Argument(..., help="Pipeline DOT files.", show_default=False),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Validate pipelines. Exit 0 when clean, 1 on any error, 2 on warnings only."""
+    settings = Settings.from_env()
+    results = _kilroy(settings).validate(files)
+    emit([r.to_dict() for r in results], output, lambda _: _validation_text(results))
+    if any(r.errors or r.parse_error for r in results):
+        raise typer.Exit(EXIT_ERRORS)
+    if any(r.warnings for r in results):
+        raise typer.Exit(EXIT_WARNINGS)
+
+
+def _validation_text(results: list[FileValidation]) -> str:
+    lines: list[str] = []
+    for r in results:
+        if r.parse_error:
+            where = f"{r.file}:{r.parse_line}:{r.parse_column}" if r.parse_line else str(r.file)
+            lines.append(f"{where}: error: {r.parse_error}")
+            continue
+        for d in [*r.errors, *r.warnings]:
+            lines.append(f"{r.file}: {d.severity.lower()}: {d.message} [{d.rule}]{_where(d)}")
+        if not r.errors and not r.warnings:
+            lines.append(f"{r.file}: ok")
+    errors = sum(len(r.errors) + (1 if r.parse_error else 0) for r in results)
+    warnings = sum(len(r.warnings) for r in results)
+    lines.append(f"{len(results)} file(s): {errors} error(s), {warnings} warning(s)")
+    return "\n".join(lines)
+
+
+def _where(d: Any) -> str:
+    if d.node_id:
+        return f" (node {d.node_id})"
+    if d.edge_from or d.edge_to:
+        return f" (edge {d.edge_from} -> {d.edge_to})"
+    return ""
+
+
+_INPUT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", re.DOTALL)
+
+
+def _parse_inputs(values: list[str]) -> dict[str, str]:
+    inputs: dict[str, str] = {}
+    for raw in values:
+        match = _INPUT.match(raw)
+        if not match:
+            raise InvalidInputError(f"--input {raw!r}: expected KEY=VALUE")
+        inputs[match.group(1)] = match.group(2)
+    return inputs
+
+
+def _default_run_id(graph: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", graph.stem).strip("-.") or "run"
+    return f"{stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}"
+
+
+@app.command()
+def run(
+    graph: Path = typer.Argument(..., help="The pipeline DOT file.", show_default=False),
+    workspace: Path = typer.Option(
+        ..., "--workspace", "-w", help="Git repository the pipeline works on (created if missing)."
+    ),
+    inputs: list[str] = typer.Option(
+        [], "--input", "-i", help="KEY=VALUE given to tool nodes as KILROY_INPUT_<KEY>."
+    ),
+    run_id: str | None = typer.Option(None, "--run-id", help="Run id (default: <graph>-<time>)."),
+    product: str = typer.Option("adhoc", "--product", help="Product name used in event sources."),
+    agent_profile: str = typer.Option(
+        "real", "--agent-profile", help="real, or test_shim to run agents via --agent-executable."
+    ),
+    agent_executable: Path | None = typer.Option(
+        None, "--agent-executable", help="Stand-in agent CLI for the test_shim profile."
+    ),
+    grace: float = typer.Option(5.0, "--grace", help="Seconds a stop waits before killing."),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Run a pipeline on a workspace and exit with its status (0 success, 1 failure)."""
+    settings = Settings.from_env()
+    kilroy = _kilroy(settings)
+    rid = run_id or _default_run_id(graph)
+    spec = RunSpec(
+        graph=graph,
+        workspace=workspace,
+        run_id=rid,
+        run_dir=settings.runs_dir / rid,
+        inputs=_parse_inputs(inputs),
+        agent_profile=agent_profile,
+        agent_executable=agent_executable,
+    )
+    runner = PipelineRunner(kilroy, product=product, grace_seconds=grace, on_event=_show_event)
+    report = runner.run(spec)
+    emit(report.to_dict(), output, _report_text)
+    raise typer.Exit(0 if report.outcome.status == "success" else 1)
+
+
+def _show_event(event: Event) -> None:
+    data = event.data
+    stamp = event.time.astimezone().strftime("%H:%M:%S")
+    if event.type == EventType.RUN_STARTED:
+        progress(f"[{stamp}] run {data.get('run_id')} started (logs: {data.get('logs_root')})")
+    elif event.type == EventType.STAGE_STARTED:
+        progress(f"[{stamp}] {event.subject}: started (attempt {_attempt(data)})")
+    elif event.type == EventType.STAGE_COMPLETED:
+        reason = f": {data['failure_reason']}" if data.get("failure_reason") else ""
+        progress(f"[{stamp}] {event.subject}: {data.get('status')}{reason}")
+    elif event.type == EventType.STAGE_RETRYING:
+        progress(f"[{stamp}] {event.subject}: retrying")
+    elif event.type == EventType.RUN_STOP_REQUESTED:
+        progress(f"[{stamp}] stopping (grace {data.get('grace_seconds')}s)")
+
+
+def _attempt(data: dict[str, Any]) -> str:
+    attempt, limit = data.get("attempt"), data.get("max")
+    return f"{attempt}/{limit}" if limit else str(attempt)
+
+
+def _report_text(report: dict[str, Any]) -> str:
+    out = report["outcome"]
+    head = f"run {report['run_id']}: {out['status']}"
+    if out.get("failed_node"):
+        head += f" at {out['failed_node']}"
+    if out.get("failure_reason"):
+        head += f": {out['failure_reason']}"
+    return "\n".join(
+        [head, f"  events: {report['events']}", f"  logs:   {report['logs_root']}"]
+        + ([f"  branch: {report['run_branch']}"] if report.get("run_branch") else [])
+    )

@@ -1,0 +1,223 @@
+"""The ``Product`` resource: a git repository plus how to build, verify and gate it.
+
+Products are declared by people (``sf product add``, ``kubectl apply``, GitOps)
+and read by the reconcile functions, the runner and the eval harness; only the
+controller writes ``status``. Defaults live here, so they also appear in the
+CRD schema and the API server applies them: the controller never patches spec.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from factoryos import GROUP_VERSION
+from factoryos.models._base import (
+    DEFAULTED_OBJECT,
+    ApiModel,
+    CelRule,
+    Explained,
+    KeyedList,
+    OneOfModel,
+)
+from factoryos.models.fields import (
+    AbsolutePath,
+    ApiVersion,
+    BranchName,
+    DnsLabel,
+    EnvVarName,
+    NonEmptyStr,
+    NonNegativeInt,
+    PositiveInt,
+    RelativePath,
+)
+from factoryos.models.meta import Conditions, ObjectMeta
+
+#: A significance level, in (0, 1).
+ErrorLevel = Annotated[float, Field(gt=0, lt=1), Explained("must be between 0 and 1 (exclusive)")]
+#: A required pass rate, in (0, 1].
+PassRate = Annotated[float, Field(gt=0, le=1), Explained("must be greater than 0 and at most 1")]
+
+
+class RepoSource(OneOfModel):
+    """Where the product's git repository lives: a ``url`` to clone or a local ``path``."""
+
+    one_of: ClassVar[tuple[str, ...]] = ("url", "path")
+
+    url: NonEmptyStr | None = None
+    """A git remote (https://, ssh://, git@host:owner/repo); cloned for each run."""
+    path: AbsolutePath | None = None
+    """An existing local clone (local mode, or a path on a mounted volume)."""
+
+
+class VerifierCommand(ApiModel):
+    """One deterministic check, run in a candidate's worktree; exit status 0 passes."""
+
+    name: NonEmptyStr
+    """Unique within its kind; shown in status and events."""
+    command: NonEmptyStr
+    """A shell command line, run with the worktree as working directory."""
+    timeout_seconds: PositiveInt = 600
+
+
+VerifierList = Annotated[list[VerifierCommand], KeyedList("name")]
+
+
+class VerifierKind(StrEnum):
+    """The kinds of deterministic verifier, in the order they run."""
+
+    TYPECHECK = "typecheck"
+    LINT = "lint"
+    UNIT = "unit"
+    INTEGRATION = "integration"
+
+
+class Verifiers(ApiModel):
+    """The deterministic screen: every command of every kind must pass."""
+
+    typecheck: VerifierList = Field(default_factory=list)
+    lint: VerifierList = Field(default_factory=list)
+    unit: VerifierList = Field(default_factory=list)
+    integration: VerifierList = Field(default_factory=list)
+
+    def by_kind(self) -> dict[VerifierKind, list[VerifierCommand]]:
+        """The commands of each kind, in run order."""
+        return {kind: list(getattr(self, kind.value)) for kind in VerifierKind}
+
+
+class ObjectRef(ApiModel):
+    """A reference to an object in the same namespace, by name."""
+
+    name: DnsLabel
+
+
+class HoldoutSource(OneOfModel):
+    """Where the hidden holdout scenarios are read from; never inline content.
+
+    Only the eval harness reads them: they are never mounted into or copied to
+    a candidate's worktree or pod. The source holds both the selection pool and
+    the acceptance pool, in the layout the eval harness defines.
+    """
+
+    one_of: ClassVar[tuple[str, ...]] = ("path", "secret_ref", "config_map_ref", "volume_claim_ref")
+
+    path: AbsolutePath | None = None
+    """A local directory (local mode)."""
+    secret_ref: ObjectRef | None = None
+    """A Secret whose keys are scenario files."""
+    config_map_ref: ObjectRef | None = None
+    """A ConfigMap whose keys are scenario files."""
+    volume_claim_ref: ObjectRef | None = None
+    """A PersistentVolumeClaim holding the scenario directory."""
+
+
+class Sidedness(StrEnum):
+    """Which Clopper-Pearson bound the gate uses."""
+
+    ONE_SIDED = "one-sided"
+    TWO_SIDED = "two-sided"
+
+
+class Acceptance(ApiModel):
+    """The statistical merge gate: accept iff the lower bound >= target and verifiers pass."""
+
+    alpha: ErrorLevel = 0.05
+    """Error level of the Clopper-Pearson bound."""
+    target: PassRate = 0.98
+    """The pass rate the lower confidence bound must reach."""
+    sided: Sidedness = Sidedness.ONE_SIDED
+
+
+class Deploy(ApiModel):
+    """What happens after a winner is merged."""
+
+    dry_run: bool = True
+    """Only show what would be deployed."""
+
+
+class AgentProfile(StrEnum):
+    """Kilroy's ``llm.cli_profile``."""
+
+    REAL = "real"
+    TEST_SHIM = "test_shim"
+
+
+EXECUTABLE_NEEDS_SHIM = "agentExecutable is only allowed with agentProfile test_shim"
+
+
+class Engine(ApiModel):
+    """How the runner invokes Kilroy for this product."""
+
+    model_config = ConfigDict(
+        json_schema_extra=CelRule(
+            "!has(self.agentExecutable) || self.agentProfile == 'test_shim'",
+            EXECUTABLE_NEEDS_SHIM,
+            tested=("agent_executable",),
+        )
+    )
+
+    agent_profile: AgentProfile = AgentProfile.REAL
+    """``test_shim`` runs agent nodes through ``agentExecutable`` instead of an LLM."""
+    agent_executable: AbsolutePath | None = None
+    """The stand-in agent CLI (Kilroy accepts it only with the test_shim profile)."""
+    stage_timeout_seconds: PositiveInt | None = None
+    pass_env: Annotated[list[EnvVarName], KeyedList()] = Field(default_factory=list)
+    """Names of environment variables passed through to Kilroy; values never live here."""
+
+    @model_validator(mode="after")
+    def _executable_needs_test_shim(self) -> Engine:
+        if self.agent_executable is not None and self.agent_profile is not AgentProfile.TEST_SHIM:
+            raise PydanticCustomError("executable_needs_shim", EXECUTABLE_NEEDS_SHIM)
+        return self
+
+
+class ProductSpec(ApiModel):
+    """The desired state of a product."""
+
+    repo: RepoSource
+    branch: BranchName = "main"
+    """The branch winners are merged into."""
+    pipeline: RelativePath = "pipeline.dot"
+    """The Attractor DOT pipeline, a path inside the repository."""
+    verifiers: Verifiers = Field(default_factory=Verifiers, json_schema_extra=DEFAULTED_OBJECT)
+    holdouts: HoldoutSource | None = None
+    acceptance: Acceptance = Field(default_factory=Acceptance, json_schema_extra=DEFAULTED_OBJECT)
+    candidates: PositiveInt = 1
+    """K, the candidate branches built per run (a Run may override it)."""
+    concurrency: PositiveInt = 1
+    """How many runs of this product may be active at once."""
+    deploy: Deploy = Field(default_factory=Deploy, json_schema_extra=DEFAULTED_OBJECT)
+    engine: Engine = Field(default_factory=Engine, json_schema_extra=DEFAULTED_OBJECT)
+
+
+class ProductPhase(StrEnum):
+    """A one-word summary of the product for people; conditions carry the detail."""
+
+    PENDING = "Pending"
+    READY = "Ready"
+    FAILED = "Failed"
+
+
+class ProductStatus(ApiModel):
+    """The observed state of a product; written only by the controller."""
+
+    phase: ProductPhase | None = None
+    conditions: Conditions = Field(default_factory=list)
+    observed_generation: NonNegativeInt | None = None
+    last_run: DnsLabel | None = None
+    """The name of the most recently created Run of this product."""
+    active_runs: Annotated[list[DnsLabel], KeyedList()] = Field(default_factory=list)
+    """Names of the runs of this product that have not finished."""
+
+
+class Product(ApiModel):
+    """A software product Factory OS builds: a git repository plus its factory config."""
+
+    api_version: ApiVersion = GROUP_VERSION
+    kind: Literal["Product"] = "Product"
+    metadata: ObjectMeta
+    spec: ProductSpec
+    status: ProductStatus = Field(default_factory=ProductStatus)

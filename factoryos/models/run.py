@@ -1,0 +1,247 @@
+"""The ``Run`` resource: one attempt to reach a goal on a product, and its progress.
+
+A Run is created by ``sf run start``, the dashboard or ``kubectl create``; its
+spec says what to build and how hard to try, and stop/resume are spec changes
+(``desiredState``). The controller alone writes ``status``, folding in the
+runner's stage summaries, the verifier results and the gate decision; the
+CLI, the dashboard and GitOps health checks read it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from factoryos import GROUP_VERSION
+from factoryos.models._base import DEFAULTED_OBJECT, ApiModel, Explained, KeyedList
+from factoryos.models.fields import (
+    ApiVersion,
+    NonEmptyStr,
+    NonNegativeInt,
+    PositiveInt,
+    RelativePath,
+    UnitInterval,
+)
+from factoryos.models.meta import Conditions, ObjectMeta
+from factoryos.models.product import ObjectRef, Sidedness, VerifierKind
+
+
+class SelectionStrategy(StrEnum):
+    """How the best of the screened candidates is picked on the selection pool."""
+
+    SEQUENTIAL_HALVING = "sequential-halving"
+    TOURNAMENT = "tournament"
+
+
+class Selection(ApiModel):
+    """Candidate selection on the holdout selection pool (never the acceptance pool)."""
+
+    strategy: SelectionStrategy = SelectionStrategy.SEQUENTIAL_HALVING
+    eta: Annotated[int, Field(ge=2), Explained("must be at least 2")] = 2
+    """Keep 1/eta of the survivors after each round (2: halving)."""
+    rounds: PositiveInt | None = None
+    """Number of rounds; unset means ceil(log_eta(survivors))."""
+    trials_per_round: PositiveInt = 32
+    """Fresh scenarios each surviving candidate runs per round (paired across candidates)."""
+
+
+class DesiredState(StrEnum):
+    """``spec.desiredState``: stop and resume are spec changes the controller carries out."""
+
+    RUNNING = "Running"
+    STOPPED = "Stopped"
+
+
+class GpuNeeds(ApiModel):
+    """Which stages need a GPU node (nodeSelector, tolerations and limits on their Jobs)."""
+
+    voice: bool = False
+    """Voice stages (speech-to-text, text-to-speech models)."""
+    eval: bool = False
+    """Holdout evaluation."""
+
+
+class RunSpec(ApiModel):
+    """The desired state of a run."""
+
+    product_ref: ObjectRef
+    """The Product (same namespace) this run builds."""
+    goal: NonEmptyStr
+    """What the run should achieve, in words; handed to the pipeline as its goal."""
+    pipeline: RelativePath | None = None
+    """A pipeline path inside the repository, instead of the product's."""
+    candidates: PositiveInt | None = None
+    """K for this run; unset means the product's ``spec.candidates``."""
+    selection: Selection = Field(default_factory=Selection, json_schema_extra=DEFAULTED_OBJECT)
+    max_iterations: PositiveInt = 3
+    """Build-screen-evaluate-gate rounds before the run fails (each learns from the last)."""
+    desired_state: DesiredState = DesiredState.RUNNING
+    gpu: GpuNeeds = Field(default_factory=GpuNeeds, json_schema_extra=DEFAULTED_OBJECT)
+    active_deadline_seconds: PositiveInt | None = None
+    """Fail the run when it has been active this long."""
+    backoff_limit: NonNegativeInt = 2
+    """Retries of a failed runner workload (infrastructure failure) before its candidate fails."""
+
+
+class RunPhase(StrEnum):
+    """Where the run is in its life; the last three are final."""
+
+    PENDING = "Pending"
+    BUILDING = "Building"
+    SCREENING = "Screening"
+    EVALUATING = "Evaluating"
+    GATING = "Gating"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+
+    @property
+    def finished(self) -> bool:
+        """True for Succeeded, Failed and Stopped."""
+        return self in {RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.STOPPED}
+
+
+class StageState(StrEnum):
+    """The state of one pipeline stage (a DOT node) in one candidate."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    RETRYING = "Retrying"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+
+
+class StageStatus(ApiModel):
+    """Progress of one pipeline stage of one candidate, in the current iteration."""
+
+    candidate: NonNegativeInt = 0
+    """Index of the candidate whose pipeline ran the stage."""
+    name: NonEmptyStr
+    """The DOT node id."""
+    status: StageState = StageState.PENDING
+    attempt: PositiveInt = 1
+    max_attempts: PositiveInt | None = None
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    failure_reason: str | None = None
+
+
+class VerifierResult(ApiModel):
+    """The outcome of one verifier command on one candidate."""
+
+    kind: VerifierKind
+    name: NonEmptyStr
+    passed: bool
+    exit_code: int | None = None
+    duration_seconds: Annotated[float, Field(ge=0), Explained("must be 0 or more")] | None = None
+    message: str | None = None
+
+
+class CandidatePhase(StrEnum):
+    """Where one candidate branch is: built, screened, evaluated, and how it ended."""
+
+    PENDING = "Pending"
+    BUILDING = "Building"
+    SCREENING = "Screening"
+    SCREENED_OUT = "ScreenedOut"
+    EVALUATING = "Evaluating"
+    ELIMINATED = "Eliminated"
+    WINNER = "Winner"
+    FAILED = "Failed"
+
+
+class CandidateStatus(ApiModel):
+    """One of the K candidate branches of the current iteration."""
+
+    index: NonNegativeInt
+    """0 to K-1; the branch is ``factory/<run>/c<index>``."""
+    branch: NonEmptyStr
+    phase: CandidatePhase = CandidatePhase.PENDING
+    verifiers: Annotated[list[VerifierResult], KeyedList("kind", "name")] = Field(
+        default_factory=list
+    )
+    score: UnitInterval | None = None
+    """Pass rate on the selection pool so far (passes / trials)."""
+    trials: NonNegativeInt | None = None
+    passes: NonNegativeInt | None = None
+    screened_out_reason: str | None = None
+    """Why the deterministic screen dropped this candidate."""
+
+
+class Evaluation(ApiModel):
+    """The gate decision on the winner, scored on the acceptance pool."""
+
+    candidate: NonNegativeInt | None = None
+    """Index of the gated candidate."""
+    n: NonNegativeInt
+    """Acceptance scenarios run."""
+    k: NonNegativeInt
+    """Acceptance scenarios passed."""
+    lower_bound: UnitInterval
+    """Clopper-Pearson lower confidence bound of the pass rate."""
+    target: UnitInterval
+    alpha: UnitInterval
+    sided: Sidedness = Sidedness.ONE_SIDED
+    accepted: bool
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _k_at_most_n(self) -> Evaluation:
+        if self.k > self.n:
+            raise PydanticCustomError("k_above_n", "k must not exceed n")
+        return self
+
+
+class ArtifactKind(StrEnum):
+    """What an artifact file is, so the dashboard knows how to show it."""
+
+    LOG = "log"
+    DIFF = "diff"
+    EVALUATION = "evaluation"
+    REPORT = "report"
+    CHECKPOINT = "checkpoint"
+    OTHER = "other"
+
+
+class Artifact(ApiModel):
+    """A file a run produced, kept in its run directory."""
+
+    name: NonEmptyStr
+    path: RelativePath
+    """Relative to the run directory."""
+    kind: ArtifactKind = ArtifactKind.OTHER
+
+
+class RunStatus(ApiModel):
+    """The observed state of a run; written only by the controller, once per pass."""
+
+    phase: RunPhase | None = None
+    conditions: Conditions = Field(default_factory=list)
+    observed_generation: NonNegativeInt | None = None
+    iteration: PositiveInt | None = None
+    """The current build-screen-evaluate-gate round, from 1."""
+    stages: Annotated[list[StageStatus], KeyedList("candidate", "name")] = Field(
+        default_factory=list
+    )
+    candidates: Annotated[list[CandidateStatus], KeyedList("index")] = Field(default_factory=list)
+    evaluation: Evaluation | None = None
+    artifacts: Annotated[list[Artifact], KeyedList("name")] = Field(default_factory=list)
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    message: str | None = None
+    """The latest human-readable summary, e.g. the failure reason."""
+
+
+class Run(ApiModel):
+    """One attempt to reach a goal on a product: K candidates, screening, selection, a gate."""
+
+    api_version: ApiVersion = GROUP_VERSION
+    kind: Literal["Run"] = "Run"
+    metadata: ObjectMeta
+    spec: RunSpec
+    status: RunStatus = Field(default_factory=RunStatus)

@@ -1,0 +1,158 @@
+"""The pipeline runner: one Kilroy invocation, recorded as Factory OS events.
+
+``PipelineRunner`` starts ``kilroy attractor run`` (or ``resume``), follows its
+``progress.ndjson`` as it grows, translates each Kilroy event into Factory OS
+events appended to the run's ``events.ndjson``, and returns the outcome read
+from ``final.json``. It never writes a resource's status: whoever owns the
+status (the controller) derives it from these events. ``sf pipeline run`` uses
+it in the foreground; the control plane's runner processes use the same class.
+
+Interrupting ``run`` (Ctrl-C, or ``request_stop`` from another thread) stops
+Kilroy gracefully: ``kilroy attractor stop`` with a grace period, then the
+process group is killed. The run keeps its checkpoint and can be resumed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from factoryos.events import Event, EventLog, EventType, run_source
+from factoryos.kilroy import (
+    Kilroy,
+    KilroyProcess,
+    LogsRoot,
+    RunOutcome,
+    RunSpec,
+    follow_progress,
+    read_outcome,
+    translate_progress,
+)
+
+EVENTS_FILE = "events.ndjson"
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a finished (or stopped) Kilroy invocation produced."""
+
+    run_id: str
+    outcome: RunOutcome
+    logs_root: Path
+    events: Path
+    run_branch: str | None
+    stopped: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "outcome": asdict(self.outcome),
+            "logs_root": str(self.logs_root),
+            "events": str(self.events),
+            "run_branch": self.run_branch,
+            "stopped": self.stopped,
+        }
+
+
+class PipelineRunner:
+    """Runs Kilroy for one run directory and records its events."""
+
+    def __init__(
+        self,
+        kilroy: Kilroy,
+        *,
+        product: str,
+        grace_seconds: float = 5.0,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self._kilroy = kilroy
+        self._product = product
+        self._grace = grace_seconds
+        self._on_event = on_event or (lambda _event: None)
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        """Ask a running ``run``/``resume`` to stop Kilroy gracefully (thread-safe)."""
+        self._stop.set()
+
+    def run(self, spec: RunSpec) -> RunReport:
+        """Start a new Kilroy run for ``spec`` and follow it to the end."""
+        log = self._event_log(spec.run_dir, spec.run_id)
+        process = self._kilroy.start(spec)
+        self._emit(
+            log,
+            EventType.RUN_STARTED,
+            {
+                "run_id": spec.run_id,
+                "pipeline": str(spec.graph),
+                "workspace": str(spec.workspace),
+                "logs_root": str(process.logs_root),
+                "pid": process.pid,
+            },
+        )
+        return self._follow(log, spec.run_id, process)
+
+    def resume(self, run_dir: Path, run_id: str) -> RunReport:
+        """Resume the run in ``run_dir`` from its last checkpoint and follow it."""
+        log = self._event_log(run_dir, run_id)
+        logs_root = run_dir / "logs"
+        process = self._kilroy.resume(logs_root, run_dir=run_dir)
+        self._emit(
+            log,
+            EventType.RUN_RESUMED,
+            {"run_id": run_id, "logs_root": str(logs_root), "pid": process.pid},
+        )
+        return self._follow(log, run_id, process)
+
+    def _event_log(self, run_dir: Path, run_id: str) -> EventLog:
+        return EventLog(run_dir / EVENTS_FILE, run_source(self._product, run_id))
+
+    def _follow(self, log: EventLog, run_id: str, process: KilroyProcess) -> RunReport:
+        stopped = False
+        lines = follow_progress(process.logs_root, process, should_stop=self._stop.is_set)
+        try:
+            for line in lines:
+                for kind, data, subject in translate_progress(line):
+                    if kind is not EventType.RUN_FINISHED:
+                        self._emit(log, kind, data, subject)
+                if self._stop.is_set() and not stopped:
+                    stopped = True
+                    self._stop_kilroy(log, process)
+        except KeyboardInterrupt:
+            stopped = True
+            self._stop_kilroy(log, process)
+        exit_code = process.wait()
+        outcome = read_outcome(process.logs_root, exit_code)
+        finished: dict[str, Any] = {"status": outcome.status, "exit_code": exit_code}
+        if outcome.failure_reason:
+            finished["reason"] = outcome.failure_reason
+        if outcome.failed_node:
+            finished["failed_node"] = outcome.failed_node
+        if stopped:
+            finished["stopped"] = True
+        self._emit(log, EventType.RUN_FINISHED, finished)
+        manifest = LogsRoot(process.logs_root).manifest() or {}
+        return RunReport(
+            run_id=run_id,
+            outcome=outcome,
+            logs_root=process.logs_root,
+            events=log.path,
+            run_branch=manifest.get("run_branch") or None,
+            stopped=stopped,
+        )
+
+    def _stop_kilroy(self, log: EventLog, process: KilroyProcess) -> None:
+        self._emit(log, EventType.RUN_STOP_REQUESTED, {"grace_seconds": self._grace})
+        self._kilroy.stop(process.logs_root, grace_seconds=self._grace)
+
+    def _emit(
+        self,
+        log: EventLog,
+        kind: EventType,
+        data: dict[str, Any],
+        subject: str | None = None,
+    ) -> None:
+        self._on_event(log.append(kind, data, subject=subject))

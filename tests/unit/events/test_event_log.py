@@ -1,0 +1,70 @@
+"""The event log assigns gap-free sequences and never-decreasing times, across writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from factoryos.events import EventLog, EventType, read_events, run_source, validate_events
+from factoryos.events.log import iter_lines
+
+SOURCE = run_source("smoke", "r1")
+
+
+def test_sequences_start_at_one_and_increase_by_one(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.ndjson", SOURCE)
+    seqs = [log.append(EventType.LOG, {"line": str(i)}).sequence for i in range(5)]
+    assert seqs == [1, 2, 3, 4, 5]
+    assert log.last_sequence() == 5
+
+
+def test_a_reopened_log_continues_the_sequence(tmp_path: Path) -> None:
+    path = tmp_path / "events.ndjson"
+    EventLog(path, SOURCE).append(EventType.RUN_STARTED)
+    event = EventLog(path, SOURCE).append(EventType.RUN_FINISHED, {"status": "success"})
+    assert event.sequence == 2
+
+
+def test_time_never_goes_backwards_even_if_the_clock_does(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.ndjson", SOURCE)
+    now = datetime.now(UTC)
+    first = log.append(EventType.LOG, time=now)
+    second = log.append(EventType.LOG, time=now - timedelta(seconds=30))
+    assert second.time == first.time
+
+
+def test_read_after_returns_only_newer_events(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.ndjson", SOURCE)
+    for _ in range(4):
+        log.append(EventType.LOG)
+    assert [e.sequence for e in read_events(log.path, after=2)] == [3, 4]
+
+
+def test_a_partial_last_line_is_skipped_by_readers_and_the_writer(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.ndjson", SOURCE)
+    log.append(EventType.LOG)
+    with log.path.open("a") as fh:
+        fh.write('{"specversion": "1.0", "id": "x", "seq')
+    assert [e.sequence for e in read_events(log.path)] == [1]
+    assert len(list(iter_lines(log.path))) == 1
+
+
+def _append_many(path: str, count: int) -> None:
+    log = EventLog(Path(path), SOURCE)
+    for i in range(count):
+        log.append(EventType.LOG, {"i": i})
+
+
+def test_concurrent_writers_from_several_processes_leave_no_gaps(tmp_path: Path) -> None:
+    path = tmp_path / "events.ndjson"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(str(path), 25)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    raw = list(iter_lines(path))
+    assert [e["sequence"] for e in raw] == list(range(1, 101))
+    assert validate_events(raw) == []

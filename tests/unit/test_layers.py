@@ -1,0 +1,42 @@
+"""The layer contracts cover every core module, and adapters resolve under factoryos.*."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import tomllib
+from pathlib import Path
+
+import factoryos
+
+ROOT = Path(__file__).resolve().parents[2]
+ADAPTERS = {"cli", "ui", "controller"}
+
+
+def _contract(name: str) -> dict[str, object]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (found,) = [c for c in contracts if c["name"] == name]
+    return dict(found)
+
+
+def test_every_core_module_is_forbidden_from_importing_adapters() -> None:
+    core = {
+        f"factoryos.{m.name}"
+        for m in pkgutil.iter_modules(factoryos.__path__)
+        if m.name not in ADAPTERS and not m.name.startswith("_")
+    }
+    listed = set(_contract("The core imports no adapter")["source_modules"])  # type: ignore[arg-type]
+    assert core - listed == set(), "add new core modules to the import-linter contract"
+
+
+def test_adapters_are_mutually_independent() -> None:
+    modules = _contract("Adapters are independent of each other")["modules"]
+    assert set(modules) == {f"factoryos.{a}" for a in ADAPTERS}  # type: ignore[arg-type]
+
+
+def test_adapters_import_as_factoryos_subpackages_from_their_top_level_folders() -> None:
+    for adapter in ADAPTERS:
+        module = importlib.import_module(f"factoryos.{adapter}")
+        assert module.__file__ is not None
+        assert Path(module.__file__).resolve().parent == ROOT / adapter
