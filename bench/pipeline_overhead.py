@@ -1,0 +1,124 @@
+"""Benchmark: what ``sf pipeline run`` adds on top of bare ``kilroy attractor run``.
+
+Runs the same 10-node tool pipeline through both, alternating which goes first,
+several times, on the same kind of fresh git workspace, and prints the wall
+times side by side with the ratio of medians (goal: at most 1.05).
+
+    make bench            # or: .venv/bin/python bench/pipeline_overhead.py --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SF = Path(sys.executable).parent / "sf"
+NODES = 10
+
+
+def pipeline() -> str:
+    """A linear pipeline of NODES tool nodes, with failures routed to a sink."""
+    lines = [
+        "digraph bench {",
+        '  graph [goal="overhead benchmark", default_max_retry="0"]',
+        "  start [shape=Mdiamond]",
+        "  exit [shape=Msquare]",
+        '  fail_sink [shape=parallelogram, tool_command="exit 1"]',
+    ]
+    names = [f"n{i:02d}" for i in range(1, NODES + 1)]
+    for name in names:
+        lines.append(
+            f'  {name} [shape=parallelogram, tool_command="echo {name} >> trace.txt"]'
+        )
+    lines.append(f"  start -> {names[0]}")
+    for a, b in zip(names, names[1:], strict=False):
+        lines.append(f'  {a} -> {b} [condition="outcome=success"]')
+        lines.append(f'  {a} -> fail_sink [condition="outcome!=success"]')
+    lines.append(f'  {names[-1]} -> exit [condition="outcome=success"]')
+    lines.append(f'  {names[-1]} -> fail_sink [condition="outcome!=success"]')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def git_workspace(path: Path) -> Path:
+    path.mkdir(parents=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@local",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@local"}
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
+    (path / "README.md").write_text("bench\n")
+    subprocess.run(["git", "-C", str(path), "add", "."], check=True, env=env)
+    subprocess.run(["git", "-C", str(path), "commit", "-qm", "init"], check=True, env=env)
+    return path
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"benchmark run failed ({' '.join(argv[:4])} ...):\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each (default 5)")
+    args = parser.parse_args()
+    kilroy = shutil.which("kilroy", path=f"{ROOT / '.tools/bin'}:{os.environ.get('PATH', '')}")
+    if not kilroy or not SF.exists():
+        sys.exit("needs .venv/bin/sf and kilroy: run `make venv tools` first")
+
+    with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
+        base = Path(tmp)
+        graph = base / "bench.dot"
+        graph.write_text(pipeline())
+        home = base / "home"
+        env = {**os.environ, "FACTORYOS_HOME": str(home), "FACTORYOS_KILROY": kilroy}
+        # One warm-up run through sf also produces the run config bare Kilroy will use.
+        timed([str(SF), "pipeline", "run", str(graph), "--workspace",
+               str(git_workspace(base / "ws-warm")), "--run-id", "warm"], env, base)
+        config = next((home / "runs" / "warm").glob("run_config.*"))
+        kilroy_env = {**env, "XDG_STATE_HOME": str(home / "kilroy-state")}
+
+        results: dict[str, list[float]] = {"sf pipeline run": [], "kilroy attractor run": []}
+        for i in range(args.rounds):
+            def via_sf(i: int = i) -> float:
+                ws = git_workspace(base / f"ws-sf-{i}")
+                return timed([str(SF), "pipeline", "run", str(graph), "--workspace", str(ws),
+                              "--run-id", f"sf-{i}"], env, base)
+
+            def via_kilroy(i: int = i) -> float:
+                ws = git_workspace(base / f"ws-k-{i}")
+                cfg = base / f"k-{i}.yaml"
+                cfg.write_text(config.read_text().replace(str(base / "ws-warm"), str(ws)))
+                run_dir = base / f"k-{i}"
+                run_dir.mkdir()
+                return timed([kilroy, "attractor", "run", "--graph", str(graph), "--config",
+                              str(cfg), "--run-id", f"k-{i}", "--logs-root",
+                              str(run_dir / "logs"), "--no-cxdb"], kilroy_env, run_dir)
+
+            order = [("sf pipeline run", via_sf), ("kilroy attractor run", via_kilroy)]
+            for name, fn in order if i % 2 == 0 else reversed(order):
+                results[name].append(fn())
+
+        print(f"{NODES}-node tool pipeline, {args.rounds} alternating rounds")
+        print(f"{'':24}{'median s':>10}{'mean s':>10}{'min s':>10}")
+        for name, times in results.items():
+            print(f"{name:24}{statistics.median(times):10.3f}"
+                  f"{statistics.mean(times):10.3f}{min(times):10.3f}")
+        ratio = statistics.median(results["sf pipeline run"]) / statistics.median(
+            results["kilroy attractor run"])
+        print(f"ratio sf/kilroy (medians): {ratio:.3f}  (goal <= 1.05)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
