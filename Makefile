@@ -45,8 +45,23 @@ $(TOOLS)/kilroy: tools/go/go.mod tools/go/go.sum
 	@cp -f $(KILROY_CACHE)/kilroy $@
 	@$@ --version
 
-demo: venv tools ## Run the example pipeline end to end through sf
-	$(BIN)/python -m factoryos.demo
+DEMO_HOME ?= $(or $(FACTORYOS_HOME),$(HOME)/.factoryos)
+DEMO_RUN := demo-$(shell date +%Y%m%d-%H%M%S)
+
+demo: venv tools ## Validate and run the example pipelines end to end through sf
+	@echo "== sf pipeline validate examples/pipelines/*.dot"
+	@PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf pipeline validate examples/pipelines/*.dot
+	@echo
+	@echo "== sf pipeline run examples/pipelines/agent-change.dot (scripted agent, no LLM)"
+	@PATH=$(CURDIR)/$(TOOLS):$$PATH FACTORYOS_HOME=$(DEMO_HOME) $(BIN)/sf pipeline run \
+	  examples/pipelines/agent-change.dot --workspace $(DEMO_HOME)/demo-workspace \
+	  --run-id $(DEMO_RUN) --agent-profile test_shim \
+	  --agent-executable $(CURDIR)/examples/pipelines/agents/scripted-agent
+	@echo
+	@echo "Where to look:"
+	@echo "  events (CloudEvents, one per line): $(DEMO_HOME)/runs/$(DEMO_RUN)/events.ndjson"
+	@echo "  Kilroy logs_root:                   $(DEMO_HOME)/runs/$(DEMO_RUN)/logs"
+	@echo "  the run's branch and commits:       git -C $(DEMO_HOME)/demo-workspace log --oneline attractor/run/$(DEMO_RUN)"
 
 test: venv tools lint typecheck importlint check-generated unit integration ## Run the whole test suite
 	@echo "make test: all checks passed"

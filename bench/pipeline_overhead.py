@@ -35,9 +35,7 @@ def pipeline() -> str:
     ]
     names = [f"n{i:02d}" for i in range(1, NODES + 1)]
     for name in names:
-        lines.append(
-            f'  {name} [shape=parallelogram, tool_command="echo {name} >> trace.txt"]'
-        )
+        lines.append(f'  {name} [shape=parallelogram, tool_command="echo {name} >> trace.txt"]')
     lines.append(f"  start -> {names[0]}")
     for a, b in zip(names, names[1:], strict=False):
         lines.append(f'  {a} -> {b} [condition="outcome=success"]')
@@ -50,8 +48,13 @@ def pipeline() -> str:
 
 def git_workspace(path: Path) -> Path:
     path.mkdir(parents=True)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@local",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@local"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@local",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@local",
+    }
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
     (path / "README.md").write_text("bench\n")
     subprocess.run(["git", "-C", str(path), "add", "."], check=True, env=env)
@@ -83,17 +86,42 @@ def main() -> int:
         home = base / "home"
         env = {**os.environ, "FACTORYOS_HOME": str(home), "FACTORYOS_KILROY": kilroy}
         # One warm-up run through sf also produces the run config bare Kilroy will use.
-        timed([str(SF), "pipeline", "run", str(graph), "--workspace",
-               str(git_workspace(base / "ws-warm")), "--run-id", "warm"], env, base)
+        timed(
+            [
+                str(SF),
+                "pipeline",
+                "run",
+                str(graph),
+                "--workspace",
+                str(git_workspace(base / "ws-warm")),
+                "--run-id",
+                "warm",
+            ],
+            env,
+            base,
+        )
         config = next((home / "runs" / "warm").glob("run_config.*"))
         kilroy_env = {**env, "XDG_STATE_HOME": str(home / "kilroy-state")}
 
         results: dict[str, list[float]] = {"sf pipeline run": [], "kilroy attractor run": []}
         for i in range(args.rounds):
+
             def via_sf(i: int = i) -> float:
                 ws = git_workspace(base / f"ws-sf-{i}")
-                return timed([str(SF), "pipeline", "run", str(graph), "--workspace", str(ws),
-                              "--run-id", f"sf-{i}"], env, base)
+                return timed(
+                    [
+                        str(SF),
+                        "pipeline",
+                        "run",
+                        str(graph),
+                        "--workspace",
+                        str(ws),
+                        "--run-id",
+                        f"sf-{i}",
+                    ],
+                    env,
+                    base,
+                )
 
             def via_kilroy(i: int = i) -> float:
                 ws = git_workspace(base / f"ws-k-{i}")
@@ -101,9 +129,24 @@ def main() -> int:
                 cfg.write_text(config.read_text().replace(str(base / "ws-warm"), str(ws)))
                 run_dir = base / f"k-{i}"
                 run_dir.mkdir()
-                return timed([kilroy, "attractor", "run", "--graph", str(graph), "--config",
-                              str(cfg), "--run-id", f"k-{i}", "--logs-root",
-                              str(run_dir / "logs"), "--no-cxdb"], kilroy_env, run_dir)
+                return timed(
+                    [
+                        kilroy,
+                        "attractor",
+                        "run",
+                        "--graph",
+                        str(graph),
+                        "--config",
+                        str(cfg),
+                        "--run-id",
+                        f"k-{i}",
+                        "--logs-root",
+                        str(run_dir / "logs"),
+                        "--no-cxdb",
+                    ],
+                    kilroy_env,
+                    run_dir,
+                )
 
             order = [("sf pipeline run", via_sf), ("kilroy attractor run", via_kilroy)]
             for name, fn in order if i % 2 == 0 else reversed(order):
@@ -112,10 +155,13 @@ def main() -> int:
         print(f"{NODES}-node tool pipeline, {args.rounds} alternating rounds")
         print(f"{'':24}{'median s':>10}{'mean s':>10}{'min s':>10}")
         for name, times in results.items():
-            print(f"{name:24}{statistics.median(times):10.3f}"
-                  f"{statistics.mean(times):10.3f}{min(times):10.3f}")
+            print(
+                f"{name:24}{statistics.median(times):10.3f}"
+                f"{statistics.mean(times):10.3f}{min(times):10.3f}"
+            )
         ratio = statistics.median(results["sf pipeline run"]) / statistics.median(
-            results["kilroy attractor run"])
+            results["kilroy attractor run"]
+        )
         print(f"ratio sf/kilroy (medians): {ratio:.3f}  (goal <= 1.05)")
     return 0
 

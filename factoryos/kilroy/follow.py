@@ -1,0 +1,78 @@
+"""Following ``progress.ndjson`` while Kilroy writes it.
+
+The runner iterates ``follow_progress`` and translates each event as it comes.
+Kilroy v0.1.0 writes no terminal progress event (``final.json`` is the end
+signal, and a few events may follow it), so the follower ends when the process
+has exited and every complete line has been read. A ``run_completed`` or
+``run_failed`` line, which later Kilroy versions write last, also ends it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from factoryos.kilroy.logsroot import PROGRESS_FILE, ProgressTail
+from factoryos.kilroy.translate import TERMINAL_EVENTS
+
+__all__ = ["Pollable", "follow_progress", "follow_progress_lines"]
+
+
+class Pollable(Protocol):
+    """What the follower needs of a process: ``KilroyProcess`` or a test double."""
+
+    @property
+    def progress_after(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+
+def follow_progress(
+    logs_root: Path,
+    process: Pollable,
+    poll_interval: float = 0.05,
+    *,
+    after: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield each new progress event of ``process`` until it ends.
+
+    ``after`` (default: the lines that predate ``process``) skips older lines.
+    ``should_stop`` is checked whenever no line is waiting; when it returns True
+    the follower returns early, leaving the process alone: the caller stops it
+    and follows again (``follow_progress_lines`` tells it where it left off).
+    """
+    for _, event in follow_progress_lines(
+        logs_root, process, poll_interval, after=after, should_stop=should_stop
+    ):
+        yield event
+
+
+def follow_progress_lines(
+    logs_root: Path,
+    process: Pollable,
+    poll_interval: float = 0.05,
+    *,
+    after: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``follow_progress`` with each event's line number in ``progress.ndjson``."""
+    tail = ProgressTail(
+        logs_root / PROGRESS_FILE, process.progress_after if after is None else after
+    )
+    while True:
+        exited = process.poll() is not None
+        batch = tail.read()
+        for line_no, event in batch:
+            yield line_no, event
+            if event.get("event") in TERMINAL_EVENTS:
+                return
+        if exited:
+            # The process had exited before this read, so the read saw its last line.
+            return
+        if not batch:
+            if should_stop is not None and should_stop():
+                return
+            time.sleep(poll_interval)

@@ -1,0 +1,130 @@
+"""``KilroyProcess``: one running ``kilroy attractor run|resume``, and how it is spawned.
+
+``Kilroy.start`` and ``Kilroy.resume`` create these; the runner waits on them
+and hands them to ``follow_progress``. An attached process is our child
+(``subprocess.Popen``) and its exit code is Kilroy's. A ``--detach`` run is not
+our child: we know its pid from ``run.pid`` and, once it is gone, derive the
+exit code Kilroy would have returned from ``final.json`` (0 only for success).
+
+Every spawn appends a header line to the run directory's stdout/stderr logs,
+so the logs keep every invocation and ``stderr_tail`` can show the last one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from factoryos.errors import EngineError, ToolMissingError, WorkspaceError
+from factoryos.kilroy.layout import INVOCATION_MARK
+from factoryos.kilroy.logsroot import LogsRoot
+from factoryos.kilroy.outcome import RunOutcome, read_outcome
+from factoryos.kilroy.procs import pid_alive
+
+__all__ = ["KilroyProcess", "spawn"]
+
+
+class KilroyProcess:
+    """A Kilroy run or resume invocation, running or finished."""
+
+    def __init__(
+        self,
+        *,
+        pid: int,
+        logs_root: Path,
+        run_dir: Path,
+        command: Sequence[str],
+        stdout_path: Path,
+        stderr_path: Path,
+        progress_after: int = 0,
+        popen: subprocess.Popen[bytes] | None = None,
+    ) -> None:
+        self.pid = pid
+        self.logs_root = logs_root
+        self.run_dir = run_dir
+        self.command = list(command)
+        self.stdout_path = stdout_path
+        self.stderr_path = stderr_path
+        #: progress.ndjson lines written before this invocation (a resume appends).
+        self.progress_after = progress_after
+        self._popen = popen
+        self._exit_code: int | None = None
+
+    @property
+    def detached(self) -> bool:
+        return self._popen is None
+
+    def poll(self) -> int | None:
+        """The exit code once the process has ended, else None (reaps an attached child)."""
+        if self._exit_code is None:
+            if self._popen is not None:
+                self._exit_code = self._popen.poll()
+            elif not pid_alive(self.pid):
+                final = LogsRoot(self.logs_root).final() or {}
+                self._exit_code = 0 if final.get("status") == "success" else 1
+        return self._exit_code
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Block until the process ends; ``TimeoutError`` after ``timeout`` seconds."""
+        if self._popen is not None:
+            try:
+                self._exit_code = self._popen.wait(timeout)
+            except subprocess.TimeoutExpired as exc:
+                raise TimeoutError(f"kilroy pid {self.pid} still running after {timeout}s") from exc
+            return self._exit_code
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"kilroy pid {self.pid} still running after {timeout}s")
+            time.sleep(0.05)
+        return code
+
+    def outcome(self, timeout: float | None = None) -> RunOutcome:
+        """Wait, then read how the run ended (``EngineError`` if Kilroy never started it)."""
+        code = self.wait(timeout)
+        return read_outcome(
+            self.logs_root, code, after=self.progress_after, stderr_path=self.stderr_path
+        )
+
+    def __repr__(self) -> str:
+        state = "running" if self._exit_code is None else f"exited {self._exit_code}"
+        return f"<KilroyProcess pid={self.pid} {state} logs_root={self.logs_root}>"
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stdout_path: Path,
+    stderr_path: Path,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` as a new session leader with no stdin, appending to the two logs."""
+    header = f"{INVOCATION_MARK}{' '.join(argv[1:4])} at {datetime.now(UTC).isoformat()} ===\n"
+    try:
+        with stdout_path.open("ab") as out, stderr_path.open("ab") as err:
+            out.write(header.encode())
+            err.write(header.encode())
+            out.flush()
+            err.flush()
+            return subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                close_fds=True,
+            )
+    except FileNotFoundError as exc:
+        if exc.filename == argv[0]:
+            raise ToolMissingError(f"kilroy binary disappeared: {argv[0]}") from exc
+        raise WorkspaceError(f"cannot start kilroy in {cwd}: {exc.strerror}") from exc
+    except PermissionError as exc:
+        raise WorkspaceError(f"cannot start kilroy in {cwd}: {exc.strerror}") from exc
+    except OSError as exc:
+        raise EngineError(f"cannot start {argv[0]}: {exc}") from exc

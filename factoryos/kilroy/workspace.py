@@ -1,0 +1,111 @@
+"""The git repository a run works on: prepared before ``run``, checked before ``resume``.
+
+Kilroy v0.1.0 needs a git repository with at least one commit (it branches
+from HEAD and adds a worktree under logs_root), and ``attractor resume``
+refuses a repository with uncommitted changes. ``Kilroy.start`` calls
+``prepare_workspace``; ``Kilroy.resume`` calls ``check_clean``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from factoryos.errors import ToolMissingError, WorkspaceError
+
+__all__ = ["check_clean", "prepare_workspace"]
+
+#: Identity for the initial commit when git has none configured.
+_IDENTITY = ("Factory OS", "factoryos@localhost")
+
+
+def prepare_workspace(path: Path) -> Path:
+    """The absolute top-level of a usable repository at ``path``, creating one when needed.
+
+    A missing or empty directory becomes a new repository with one empty commit.
+    A directory with files that is not a repository, a subdirectory of another
+    repository, or a repository without commits is a ``WorkspaceError``.
+    """
+    path = path.expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise WorkspaceError(f"workspace {path} is a file, not a directory")
+    if not path.exists() or not any(path.iterdir()):
+        _init(path)
+        return path
+    top = _git(path, "rev-parse", "--show-toplevel", check=False)
+    if top.returncode != 0:
+        raise WorkspaceError(
+            f"workspace {path} is not a git repository (and not empty): "
+            "run `git init` and commit there, or choose another workspace"
+        )
+    toplevel = Path(top.stdout.strip())
+    if toplevel.resolve() != path.resolve():
+        raise WorkspaceError(
+            f"workspace {path} is inside the git repository {toplevel}; "
+            "give the repository's top-level directory"
+        )
+    if _git(path, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
+        raise WorkspaceError(
+            f"workspace {path} is a git repository without commits; commit something first "
+            "(Kilroy branches from HEAD)"
+        )
+    if not os.access(path / ".git", os.W_OK):
+        raise WorkspaceError(f"workspace {path} is not writable (Kilroy adds a branch there)")
+    return path
+
+
+def check_clean(repo: Path) -> None:
+    """Raise ``WorkspaceError`` when ``repo`` has uncommitted changes (resume needs it clean)."""
+    status = _git(repo, "status", "--porcelain", check=False)
+    if status.returncode != 0:
+        raise WorkspaceError(f"cannot read git status of {repo}: {status.stderr.strip()}")
+    changed = [line for line in status.stdout.splitlines() if line.strip()]
+    if changed:
+        raise WorkspaceError(
+            f"workspace {repo} has {len(changed)} uncommitted change(s) and Kilroy refuses to "
+            "resume on a dirty repository: commit or stash them first"
+        )
+
+
+def _init(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot create workspace {path}: {exc.strerror}") from exc
+    _git(path, "init", "-q")
+    identity: list[str] = []
+    if _git(path, "config", "user.email", check=False).returncode != 0:
+        identity = ["-c", f"user.name={_IDENTITY[0]}", "-c", f"user.email={_IDENTITY[1]}"]
+    _git(
+        path,
+        *identity,
+        "-c",
+        "commit.gpgsign=false",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "Initial commit (created by Factory OS)",
+    )
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(repo), *args],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise ToolMissingError("git not found: install git (Kilroy needs it)") from exc
+    if check and proc.returncode != 0:
+        detail = proc.stderr.strip().splitlines()
+        command = next(a for a in args if not a.startswith("-") and "=" not in a)
+        raise WorkspaceError(
+            f"git {command} failed in {repo}: {detail[-1] if detail else proc.returncode}"
+        )
+    return proc
