@@ -52,9 +52,9 @@ demo: venv tools ## Validate and run the example pipelines end to end through sf
 	@echo "== sf pipeline validate examples/pipelines/*.dot"
 	@PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf pipeline validate examples/pipelines/*.dot
 	@echo
-	@echo "== sf pipeline run examples/pipelines/agent-change.dot (scripted agent, no LLM)"
+	@echo "== sf pipeline run examples/pipelines/test-shim-agent.dot (scripted agent, no LLM)"
 	@PATH=$(CURDIR)/$(TOOLS):$$PATH FACTORYOS_HOME=$(DEMO_HOME) $(BIN)/sf pipeline run \
-	  examples/pipelines/agent-change.dot --workspace $(DEMO_HOME)/demo-workspace \
+	  examples/pipelines/test-shim-agent.dot --workspace $(DEMO_HOME)/demo-workspace \
 	  --run-id $(DEMO_RUN) --agent-profile test_shim \
 	  --agent-executable $(CURDIR)/examples/pipelines/agents/scripted-agent
 	@echo

@@ -10,6 +10,7 @@ times side by side with the ratio of medians (goal: at most 1.05).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import statistics
@@ -37,11 +38,9 @@ def pipeline() -> str:
     for name in names:
         lines.append(f'  {name} [shape=parallelogram, tool_command="echo {name} >> trace.txt"]')
     lines.append(f"  start -> {names[0]}")
-    for a, b in zip(names, names[1:], strict=False):
-        lines.append(f'  {a} -> {b} [condition="outcome=success"]')
+    for a, b in itertools.pairwise([*names, "exit"]):
+        lines.append(f"  {a} -> {b}")
         lines.append(f'  {a} -> fail_sink [condition="outcome!=success"]')
-    lines.append(f'  {names[-1]} -> exit [condition="outcome=success"]')
-    lines.append(f'  {names[-1]} -> fail_sink [condition="outcome!=success"]')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -100,7 +99,7 @@ def main() -> int:
             env,
             base,
         )
-        config = next((home / "runs" / "warm").glob("run_config.*"))
+        config = home / "runs" / "warm" / "run_config.json"
         kilroy_env = {**env, "XDG_STATE_HOME": str(home / "kilroy-state")}
 
         results: dict[str, list[float]] = {"sf pipeline run": [], "kilroy attractor run": []}
@@ -125,7 +124,7 @@ def main() -> int:
 
             def via_kilroy(i: int = i) -> float:
                 ws = git_workspace(base / f"ws-k-{i}")
-                cfg = base / f"k-{i}.yaml"
+                cfg = base / f"k-{i}.json"
                 cfg.write_text(config.read_text().replace(str(base / "ws-warm"), str(ws)))
                 run_dir = base / f"k-{i}"
                 run_dir.mkdir()

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -25,9 +25,10 @@ class OutputFormat(StrEnum):
     YAML = "yaml"
 
 
-OUTPUT_OPTION: Any = typer.Option(
-    OutputFormat.TEXT, "--output", "-o", help="Output format: text, json or yaml."
-)
+#: The ``-o/--output`` option, shared by every command that prints a result.
+OutputOption = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="Output format: text, json or yaml.")
+]
 
 
 def emit(data: Any, fmt: OutputFormat, text: Callable[[Any], str]) -> None:

@@ -12,11 +12,11 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from factoryos.cli.output import OUTPUT_OPTION, OutputFormat, emit, progress
+from factoryos.cli.output import OutputFormat, OutputOption, emit, progress
 from factoryos.errors import InvalidInputError
 from factoryos.events import Event, EventType
 from factoryos.kilroy import FileValidation, Kilroy, RunSpec, find_kilroy
@@ -34,8 +34,8 @@ def _kilroy(settings: Settings) -> Kilroy:
 
 @app.command()
 def validate(
-    files: list[Path] = typer.Argument(..., help="Pipeline DOT files.", show_default=False),
-    output: OutputFormat = OUTPUT_OPTION,
+    files: Annotated[list[Path], typer.Argument(help="Pipeline DOT files.", show_default=False)],
+    output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Validate pipelines. Exit 0 when clean, 1 on any error, 2 on warnings only."""
     settings = Settings.from_env()
@@ -92,23 +92,37 @@ def _default_run_id(graph: Path) -> str:
 
 @app.command()
 def run(
-    graph: Path = typer.Argument(..., help="The pipeline DOT file.", show_default=False),
-    workspace: Path = typer.Option(
-        ..., "--workspace", "-w", help="Git repository the pipeline works on (created if missing)."
-    ),
-    inputs: list[str] = typer.Option(
-        [], "--input", "-i", help="KEY=VALUE given to tool nodes as KILROY_INPUT_<KEY>."
-    ),
-    run_id: str | None = typer.Option(None, "--run-id", help="Run id (default: <graph>-<time>)."),
-    product: str = typer.Option("adhoc", "--product", help="Product name used in event sources."),
-    agent_profile: str = typer.Option(
-        "real", "--agent-profile", help="real, or test_shim to run agents via --agent-executable."
-    ),
-    agent_executable: Path | None = typer.Option(
-        None, "--agent-executable", help="Stand-in agent CLI for the test_shim profile."
-    ),
-    grace: float = typer.Option(5.0, "--grace", help="Seconds a stop waits before killing."),
-    output: OutputFormat = OUTPUT_OPTION,
+    graph: Annotated[Path, typer.Argument(help="The pipeline DOT file.", show_default=False)],
+    workspace: Annotated[
+        Path,
+        typer.Option(
+            "--workspace", "-w", help="Git repository the pipeline works on (created if missing)."
+        ),
+    ],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help="KEY=VALUE given to tool nodes as KILROY_INPUT_<KEY>."),
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Run id (default: <graph>-<time>).")
+    ] = None,
+    product: Annotated[
+        str, typer.Option("--product", help="Product name used in event sources.")
+    ] = "adhoc",
+    agent_profile: Annotated[
+        str,
+        typer.Option(
+            "--agent-profile", help="real, or test_shim to run agents via --agent-executable."
+        ),
+    ] = "real",
+    agent_executable: Annotated[
+        Path | None,
+        typer.Option("--agent-executable", help="Stand-in agent CLI for the test_shim profile."),
+    ] = None,
+    grace: Annotated[
+        float, typer.Option("--grace", help="Seconds a stop waits before killing.")
+    ] = 5.0,
+    output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Run a pipeline on a workspace and exit with its status (0 success, 1 failure)."""
     settings = Settings.from_env()
@@ -119,7 +133,7 @@ def run(
         workspace=workspace,
         run_id=rid,
         run_dir=settings.runs_dir / rid,
-        inputs=_parse_inputs(inputs),
+        inputs=_parse_inputs(inputs or []),
         agent_profile=agent_profile,
         agent_executable=agent_executable,
     )

@@ -20,15 +20,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from factoryos.errors import ValidationFailedError
 from factoryos.events import Event, EventLog, EventType, run_source
 from factoryos.kilroy import (
+    FileValidation,
     Kilroy,
     KilroyProcess,
     LogsRoot,
     RunOutcome,
     RunSpec,
-    follow_progress,
-    read_outcome,
+    follow_progress_lines,
     translate_progress,
 )
 
@@ -79,9 +80,15 @@ class PipelineRunner:
         self._stop.set()
 
     def run(self, spec: RunSpec) -> RunReport:
-        """Start a new Kilroy run for ``spec`` and follow it to the end."""
-        log = self._event_log(spec.run_dir, spec.run_id)
+        """Validate the pipeline, start a new Kilroy run for ``spec`` and follow it to the end.
+
+        A pipeline that fails validation raises ``ValidationFailedError`` before
+        anything is started or written.
+        """
+        (validation,) = self._kilroy.validate([spec.graph])
+        ensure_valid(validation)
         process = self._kilroy.start(spec)
+        log = self._event_log(spec.run_dir, spec.run_id)
         self._emit(
             log,
             EventType.RUN_STARTED,
@@ -112,21 +119,26 @@ class PipelineRunner:
 
     def _follow(self, log: EventLog, run_id: str, process: KilroyProcess) -> RunReport:
         stopped = False
-        lines = follow_progress(process.logs_root, process, should_stop=self._stop.is_set)
-        try:
-            for line in lines:
-                for kind, data, subject in translate_progress(line):
-                    if kind is not EventType.RUN_FINISHED:
-                        self._emit(log, kind, data, subject)
-                if self._stop.is_set() and not stopped:
-                    stopped = True
-                    self._stop_kilroy(log, process)
-        except KeyboardInterrupt:
+        after: int | None = None
+        while True:
+            try:
+                for line_no, line in follow_progress_lines(
+                    process.logs_root, process, after=after, should_stop=self._stop.is_set
+                ):
+                    after = line_no
+                    for kind, data, subject in translate_progress(line):
+                        # RUN_FINISHED is written once below, from final.json.
+                        if kind is not EventType.RUN_FINISHED:
+                            self._emit(log, kind, data, subject)
+            except KeyboardInterrupt:
+                self._stop.set()
+            if not self._stop.is_set() or stopped:
+                break
+            # A stop was requested while Kilroy runs: stop it, then drain what it wrote.
             stopped = True
             self._stop_kilroy(log, process)
-        exit_code = process.wait()
-        outcome = read_outcome(process.logs_root, exit_code)
-        finished: dict[str, Any] = {"status": outcome.status, "exit_code": exit_code}
+        outcome = process.outcome()
+        finished: dict[str, Any] = {"status": outcome.status, "exit_code": outcome.exit_code}
         if outcome.failure_reason:
             finished["reason"] = outcome.failure_reason
         if outcome.failed_node:
@@ -156,3 +168,21 @@ class PipelineRunner:
         subject: str | None = None,
     ) -> None:
         self._on_event(log.append(kind, data, subject=subject))
+
+
+def ensure_valid(validation: FileValidation) -> None:
+    """Raise ``ValidationFailedError`` (one line, findings in ``problems``) unless valid."""
+    if validation.parse_error:
+        error = validation.parse_error
+        if validation.parse_line:
+            where = f"{validation.file}:{validation.parse_line}:{validation.parse_column}"
+            message = f"{where}: not a valid pipeline: {error}"
+        else:
+            message = error if str(validation.file) in error else f"{validation.file}: {error}"
+        raise ValidationFailedError(message, [error])
+    if validation.errors:
+        problems = [f"{d.rule}: {d.message}" for d in validation.errors]
+        raise ValidationFailedError(
+            f"{validation.file}: pipeline has {len(problems)} error(s): " + "; ".join(problems),
+            problems,
+        )

@@ -233,9 +233,13 @@ def _processes_named(marker: str) -> list[int]:
 
 
 def test_a_missing_file_is_one_line(tmp_path: Path, factory_env: dict[str, str]) -> None:
-    for command in (["validate"], ["run", "--workspace", str(tmp_path / "ws")]):
-        result = sf(factory_env, "pipeline", *command[:1], str(tmp_path / "nope.dot"), *command[1:])
-        assert "nope.dot" in assert_one_clean_line(result)
+    missing = tmp_path / "nope.dot"
+    result = sf(factory_env, "pipeline", "run", str(missing), "--workspace", str(tmp_path / "ws"))
+    assert "nope.dot" in assert_one_clean_line(result)
+    checked = sf(factory_env, "pipeline", "validate", str(missing))
+    assert checked.returncode == 1
+    assert "Traceback" not in checked.stderr
+    assert f"{missing}: error: file not found" in checked.stdout
 
 
 def test_a_file_that_is_not_dot_is_one_line(
