@@ -25,8 +25,8 @@ SF = Path(sys.executable).parent / "sf"
 NODES = 10
 
 
-def pipeline() -> str:
-    """A linear pipeline of NODES tool nodes, with failures routed to a sink."""
+def pipeline(node_seconds: float) -> str:
+    """NODES tool nodes in a line, each sleeping ``node_seconds``; failures go to a sink."""
     lines = [
         "digraph bench {",
         '  graph [goal="overhead benchmark", default_max_retry="0"]',
@@ -36,7 +36,8 @@ def pipeline() -> str:
     ]
     names = [f"n{i:02d}" for i in range(1, NODES + 1)]
     for name in names:
-        lines.append(f'  {name} [shape=parallelogram, tool_command="echo {name} >> trace.txt"]')
+        command = f"sleep {node_seconds}; echo {name} >> trace.txt"
+        lines.append(f'  {name} [shape=parallelogram, tool_command="{command}"]')
     lines.append(f"  start -> {names[0]}")
     for a, b in itertools.pairwise([*names, "exit"]):
         lines.append(f"  {a} -> {b}")
@@ -70,98 +71,88 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     return elapsed
 
 
+def measure(base: Path, kilroy: str, node_seconds: float, rounds: int) -> dict[str, list[float]]:
+    """Wall times of ``rounds`` runs through sf and through bare Kilroy, alternating order."""
+    base.mkdir(parents=True)
+    graph = base / "bench.dot"
+    graph.write_text(pipeline(node_seconds))
+    home = base / "home"
+    env = {**os.environ, "FACTORYOS_HOME": str(home), "FACTORYOS_KILROY": kilroy}
+    sf_run = [str(SF), "pipeline", "run", str(graph), "--workspace"]
+    # One warm-up run through sf also produces the run config bare Kilroy will use.
+    warm_ws = git_workspace(base / "ws-warm")
+    timed([*sf_run, str(warm_ws), "--run-id", "warm"], env, base)
+    config = home / "runs" / "warm" / "run_config.json"
+    kilroy_env = {**env, "XDG_STATE_HOME": str(home / "kilroy-state")}
+
+    def via_sf(i: int) -> float:
+        ws = git_workspace(base / f"ws-sf-{i}")
+        return timed([*sf_run, str(ws), "--run-id", f"sf-{i}"], env, base)
+
+    def via_kilroy(i: int) -> float:
+        ws = git_workspace(base / f"ws-k-{i}")
+        cfg = base / f"k-{i}.json"
+        cfg.write_text(config.read_text().replace(str(warm_ws), str(ws)))
+        run_dir = base / f"k-{i}"
+        run_dir.mkdir()
+        argv = [
+            kilroy,
+            "attractor",
+            "run",
+            "--graph",
+            str(graph),
+            "--config",
+            str(cfg),
+            "--run-id",
+            f"k-{i}",
+            "--logs-root",
+            str(run_dir / "logs"),
+            "--no-cxdb",
+        ]
+        return timed(argv, kilroy_env, run_dir)
+
+    results: dict[str, list[float]] = {"sf pipeline run": [], "kilroy attractor run": []}
+    order = [("sf pipeline run", via_sf), ("kilroy attractor run", via_kilroy)]
+    for i in range(rounds):
+        for name, fn in order if i % 2 == 0 else list(reversed(order)):
+            results[name].append(fn(i))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="runs of each (default 5)")
+    parser.add_argument(
+        "--node-seconds",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.5],
+        help="how long each node's command sleeps; one table per value (default 0 0.5)",
+    )
     args = parser.parse_args()
     kilroy = shutil.which("kilroy", path=f"{ROOT / '.tools/bin'}:{os.environ.get('PATH', '')}")
     if not kilroy or not SF.exists():
         sys.exit("needs .venv/bin/sf and kilroy: run `make venv tools` first")
 
     with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
-        base = Path(tmp)
-        graph = base / "bench.dot"
-        graph.write_text(pipeline())
-        home = base / "home"
-        env = {**os.environ, "FACTORYOS_HOME": str(home), "FACTORYOS_KILROY": kilroy}
-        # One warm-up run through sf also produces the run config bare Kilroy will use.
-        timed(
-            [
-                str(SF),
-                "pipeline",
-                "run",
-                str(graph),
-                "--workspace",
-                str(git_workspace(base / "ws-warm")),
-                "--run-id",
-                "warm",
-            ],
-            env,
-            base,
-        )
-        config = home / "runs" / "warm" / "run_config.json"
-        kilroy_env = {**env, "XDG_STATE_HOME": str(home / "kilroy-state")}
-
-        results: dict[str, list[float]] = {"sf pipeline run": [], "kilroy attractor run": []}
-        for i in range(args.rounds):
-
-            def via_sf(i: int = i) -> float:
-                ws = git_workspace(base / f"ws-sf-{i}")
-                return timed(
-                    [
-                        str(SF),
-                        "pipeline",
-                        "run",
-                        str(graph),
-                        "--workspace",
-                        str(ws),
-                        "--run-id",
-                        f"sf-{i}",
-                    ],
-                    env,
-                    base,
-                )
-
-            def via_kilroy(i: int = i) -> float:
-                ws = git_workspace(base / f"ws-k-{i}")
-                cfg = base / f"k-{i}.json"
-                cfg.write_text(config.read_text().replace(str(base / "ws-warm"), str(ws)))
-                run_dir = base / f"k-{i}"
-                run_dir.mkdir()
-                return timed(
-                    [
-                        kilroy,
-                        "attractor",
-                        "run",
-                        "--graph",
-                        str(graph),
-                        "--config",
-                        str(cfg),
-                        "--run-id",
-                        f"k-{i}",
-                        "--logs-root",
-                        str(run_dir / "logs"),
-                        "--no-cxdb",
-                    ],
-                    kilroy_env,
-                    run_dir,
-                )
-
-            order = [("sf pipeline run", via_sf), ("kilroy attractor run", via_kilroy)]
-            for name, fn in order if i % 2 == 0 else reversed(order):
-                results[name].append(fn())
-
-        print(f"{NODES}-node tool pipeline, {args.rounds} alternating rounds")
-        print(f"{'':24}{'median s':>10}{'mean s':>10}{'min s':>10}")
-        for name, times in results.items():
+        for index, seconds in enumerate(args.node_seconds):
+            results = measure(Path(tmp) / f"set-{index}", kilroy, seconds, args.rounds)
             print(
-                f"{name:24}{statistics.median(times):10.3f}"
-                f"{statistics.mean(times):10.3f}{min(times):10.3f}"
+                f"\n{NODES}-node tool pipeline, each node sleeping {seconds}s, "
+                f"{args.rounds} alternating rounds"
             )
-        ratio = statistics.median(results["sf pipeline run"]) / statistics.median(
-            results["kilroy attractor run"]
-        )
-        print(f"ratio sf/kilroy (medians): {ratio:.3f}  (goal <= 1.05)")
+            print(f"{'':24}{'median s':>10}{'mean s':>10}{'min s':>10}")
+            for name, times in results.items():
+                print(
+                    f"{name:24}{statistics.median(times):10.3f}"
+                    f"{statistics.mean(times):10.3f}{min(times):10.3f}"
+                )
+            sf_median = statistics.median(results["sf pipeline run"])
+            kilroy_median = statistics.median(results["kilroy attractor run"])
+            print(
+                f"ratio sf/kilroy (medians): {sf_median / kilroy_median:.3f}  (goal <= 1.05); "
+                f"added {sf_median - kilroy_median:.3f}s per run"
+            )
     return 0
 
 

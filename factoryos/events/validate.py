@@ -16,8 +16,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import jsonschema
-
 
 @dataclass(frozen=True)
 class EventProblem:
@@ -45,6 +43,8 @@ def validate_events(events: Iterable[dict[str, Any]], *, start: int = 1) -> list
     ``start`` is the sequence the first event must carry (1 for a whole log,
     ``after + 1`` for a resumed stream).
     """
+    import jsonschema  # deferred: costs ~0.1 s, and only validators need it
+
     validator_cls = jsonschema.validators.validator_for(event_schema())
     validator = validator_cls(event_schema(), format_checker=validator_cls.FORMAT_CHECKER)
     problems: list[EventProblem] = []
