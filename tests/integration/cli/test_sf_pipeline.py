@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from kilroy_support import pipeline
 
 from factoryos.events import validate_events
 from factoryos.events.log import iter_lines
@@ -34,20 +35,8 @@ def graph(tmp_path: Path, body: str, name: str = "p.dot") -> Path:
 
 def linear(tmp_path: Path, *commands: str, name: str = "p.dot") -> Path:
     """start -> n1 -> ... -> exit, each node failing over to a sink that fails the run."""
-    nodes = [f"n{i}" for i in range(1, len(commands) + 1)]
-    lines = [
-        "  start [shape=Mdiamond]",
-        "  exit [shape=Msquare]",
-        '  fail_sink [shape=parallelogram, tool_command="exit 1"]',
-    ]
-    for node, command in zip(nodes, commands, strict=True):
-        escaped = command.replace('"', '\\"')
-        lines.append(f'  {node} [shape=parallelogram, tool_command="{escaped}"]')
-    lines.append(f"  start -> {nodes[0]}")
-    for a, b in zip(nodes, [*nodes[1:], "exit"], strict=True):
-        lines.append(f"  {a} -> {b}")
-        lines.append(f'  {a} -> fail_sink [condition="outcome!=success"]')
-    return graph(tmp_path, "\n".join(lines), name)
+    steps = {f"n{i}": command for i, command in enumerate(commands, start=1)}
+    return pipeline(tmp_path, Path(name).stem, steps)
 
 
 def assert_one_clean_line(result: subprocess.CompletedProcess[str]) -> str:
