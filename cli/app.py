@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from factoryos import __version__
@@ -44,19 +43,22 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``sf`` with ``argv`` and return its exit status."""
+    """Run ``sf`` with ``argv`` and return its exit status.
+
+    Typer (in standalone mode) prints usage errors and help itself and exits
+    through ``SystemExit``; our own errors arrive here as ``FactoryError``.
+    """
     try:
-        result = app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except FactoryError as exc:
         sys.stderr.write(error_line(str(exc)) + "\n")
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.Abort:
-        sys.stderr.write("sf: interrupted\n")
-        return 130
-    return result if isinstance(result, int) else 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        sys.stderr.write(f"{exc.code}\n")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

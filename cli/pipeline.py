@@ -19,7 +19,7 @@ import typer
 from factoryos.cli.output import OutputFormat, OutputOption, emit, progress
 from factoryos.errors import InvalidInputError
 from factoryos.events import Event, EventType
-from factoryos.kilroy import FileValidation, Kilroy, RunSpec, find_kilroy
+from factoryos.kilroy import Diagnostic, FileValidation, Kilroy, RunSpec, find_kilroy
 from factoryos.runner import PipelineRunner
 from factoryos.settings import Settings
 
@@ -41,7 +41,7 @@ def validate(
     settings = Settings.from_env()
     results = _kilroy(settings).validate(files)
     emit([r.to_dict() for r in results], output, lambda _: _validation_text(results))
-    if any(r.errors or r.parse_error for r in results):
+    if not all(r.ok for r in results):
         raise typer.Exit(EXIT_ERRORS)
     if any(r.warnings for r in results):
         raise typer.Exit(EXIT_WARNINGS)
@@ -64,7 +64,7 @@ def _validation_text(results: list[FileValidation]) -> str:
     return "\n".join(lines)
 
 
-def _where(d: Any) -> str:
+def _where(d: Diagnostic) -> str:
     if d.node_id:
         return f" (node {d.node_id})"
     if d.edge_from or d.edge_to:

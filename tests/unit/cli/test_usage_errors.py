@@ -1,0 +1,45 @@
+"""``sf`` answers usage mistakes with usage text and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from factoryos.cli.app import main
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["pipeline"],
+        ["pipeline", "run"],
+        ["pipeline", "validate", "x.dot", "-o", "xml"],
+        ["pipeline", "run", "x.dot", "--bogus"],
+    ],
+)
+def test_usage_mistakes_exit_2_without_a_traceback(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert "Usage:" in captured.err + captured.out
+
+
+def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "pipeline" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("sf (factoryos) ")
+
+
+def test_a_factory_error_is_one_line_with_its_exit_code(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACTORYOS_KILROY", "/nonexistent/kilroy")
+    code = main(["pipeline", "validate", "x.dot"])
+    err = capsys.readouterr().err
+    assert code == 127
+    assert err.count("\n") == 1
+    assert err.startswith("sf: error: ") and "/nonexistent/kilroy" in err
