@@ -26,6 +26,8 @@ from factoryos.settings import Settings
 app = typer.Typer(help="Validate and run Attractor pipelines with Kilroy.", no_args_is_help=True)
 
 EXIT_CLEAN, EXIT_ERRORS, EXIT_WARNINGS = 0, 1, 2
+#: How often a running pipeline writes a heartbeat event.
+HEARTBEAT_SECONDS = 10.0
 
 
 def _kilroy(settings: Settings) -> Kilroy:
@@ -137,7 +139,13 @@ def run(
         agent_profile=agent_profile,
         agent_executable=agent_executable,
     )
-    runner = PipelineRunner(kilroy, product=product, grace_seconds=grace, on_event=_show_event)
+    runner = PipelineRunner(
+        kilroy,
+        product=product,
+        grace_seconds=grace,
+        heartbeat_seconds=HEARTBEAT_SECONDS,
+        on_event=_show_event,
+    )
     report = runner.run(spec)
     emit(report.to_dict(), output, _report_text)
     raise typer.Exit(0 if report.outcome.status == "success" else 1)

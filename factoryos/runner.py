@@ -67,11 +67,15 @@ class PipelineRunner:
         *,
         product: str,
         grace_seconds: float = 5.0,
+        heartbeat_seconds: float | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self._kilroy = kilroy
         self._product = product
         self._grace = grace_seconds
+        #: Append a HEARTBEAT event this often while Kilroy runs (None: never); a
+        #: supervisor tells a live but quiet run from a dead runner by them.
+        self._heartbeat = heartbeat_seconds
         self._on_event = on_event or (lambda _event: None)
         self._stop = threading.Event()
 
@@ -118,6 +122,41 @@ class PipelineRunner:
         return EventLog(run_dir / EVENTS_FILE, run_source(self._product, run_id))
 
     def _follow(self, log: EventLog, run_id: str, process: KilroyProcess) -> RunReport:
+        done = threading.Event()
+        beating = self._start_heartbeat(log, process, done)
+
+        def stop_beating() -> None:
+            done.set()
+            if beating is not None:
+                beating.join()
+
+        try:
+            return self._follow_until_done(log, run_id, process, stop_beating)
+        finally:
+            stop_beating()
+
+    def _start_heartbeat(
+        self, log: EventLog, process: KilroyProcess, done: threading.Event
+    ) -> threading.Thread | None:
+        interval = self._heartbeat
+        if interval is None:
+            return None
+
+        def beat() -> None:
+            while not done.wait(interval):
+                self._emit(log, EventType.HEARTBEAT, {"source": "runner", "pid": process.pid})
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{process.pid}", daemon=True)
+        thread.start()
+        return thread
+
+    def _follow_until_done(
+        self,
+        log: EventLog,
+        run_id: str,
+        process: KilroyProcess,
+        stop_beating: Callable[[], None],
+    ) -> RunReport:
         stopped = False
         after: int | None = None
         while True:
@@ -138,6 +177,7 @@ class PipelineRunner:
             stopped = True
             self._stop_kilroy(log, process)
         outcome = process.outcome()
+        stop_beating()  # the run is over: nothing may follow RUN_FINISHED
         finished: dict[str, Any] = {"status": outcome.status, "exit_code": outcome.exit_code}
         if outcome.failure_reason:
             finished["reason"] = outcome.failure_reason

@@ -52,3 +52,22 @@ def test_request_stop_halts_a_long_stage_and_the_log_stays_well_formed(
     assert events[-1]["data"]["stopped"] is True
     started = [e["subject"] for e in events if e["type"] == EventType.STAGE_STARTED]
     assert "never" not in started
+
+
+def test_heartbeats_are_written_while_kilroy_runs_and_stop_with_it(
+    kilroy: Kilroy, tmp_path: Path
+) -> None:
+    graph = pipeline(tmp_path / "p", "beat", {"wait": "sleep 1"})
+    spec = RunSpec(
+        graph=graph,
+        workspace=tmp_path / "ws",
+        run_id="runner-beat",
+        run_dir=kilroy.settings.runs_dir / "runner-beat",
+    )
+    report = PipelineRunner(kilroy, product="demo", heartbeat_seconds=0.2).run(spec)
+    assert report.outcome.status == "success"
+    events = list(iter_lines(report.events))
+    assert validate_events(events) == []
+    types = [e["type"] for e in events]
+    assert types.count(EventType.HEARTBEAT) >= 3
+    assert types[-1] == EventType.RUN_FINISHED  # no heartbeat after the run finished
