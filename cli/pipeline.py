@@ -25,7 +25,7 @@ from factoryos.settings import Settings
 
 app = typer.Typer(help="Validate and run Attractor pipelines with Kilroy.", no_args_is_help=True)
 
-EXIT_CLEAN, EXIT_ERRORS, EXIT_WARNINGS = 0, 1, 2
+EXIT_ERRORS, EXIT_WARNINGS = 1, 2
 #: How often a running pipeline writes a heartbeat event.
 HEARTBEAT_SECONDS = 10.0
 

@@ -53,16 +53,21 @@ def count(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+def long_run_spec(kilroy: Kilroy, tmp_path: Path, run_id: str) -> RunSpec:
+    """A run of ``long_pipeline`` whose marks land in ``tmp_path/marks``."""
+    return RunSpec(
+        graph=long_pipeline(tmp_path, tmp_path / "marks"),
+        workspace=tmp_path / "ws",
+        run_id=run_id,
+        run_dir=kilroy.settings.runs_dir / run_id,
+    )
+
+
 def test_stop_during_a_long_node_halts_the_run_within_the_grace(
     kilroy: Kilroy, tmp_path: Path
 ) -> None:
     marks = tmp_path / "marks"
-    spec = RunSpec(
-        graph=long_pipeline(tmp_path, marks),
-        workspace=tmp_path / "ws",
-        run_id="stop-1",
-        run_dir=kilroy.settings.runs_dir / "stop-1",
-    )
+    spec = long_run_spec(kilroy, tmp_path, "stop-1")
     process = kilroy.start(spec)
     wait_for(marks / "slow.child", process)
     shell, child = int((marks / "slow.shell").read_text()), int((marks / "slow.child").read_text())
@@ -94,13 +99,8 @@ def test_resume_continues_from_the_checkpoint_without_rerunning_completed_nodes(
     kilroy: Kilroy, tmp_path: Path
 ) -> None:
     marks = tmp_path / "marks"
-    workspace = tmp_path / "ws"
-    spec = RunSpec(
-        graph=long_pipeline(tmp_path, marks),
-        workspace=workspace,
-        run_id="resume-1",
-        run_dir=kilroy.settings.runs_dir / "resume-1",
-    )
+    spec = long_run_spec(kilroy, tmp_path, "resume-1")
+    workspace = spec.workspace
     first = kilroy.start(spec)
     wait_for(marks / "slow.child", first)
     assert kilroy.stop(first.logs_root, grace_seconds=GRACE).stopped
@@ -131,12 +131,7 @@ def test_resume_continues_from_the_checkpoint_without_rerunning_completed_nodes(
 
 def test_a_detached_run_can_be_stopped(kilroy: Kilroy, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
-    spec = RunSpec(
-        graph=long_pipeline(tmp_path, marks),
-        workspace=tmp_path / "ws",
-        run_id="detached-1",
-        run_dir=kilroy.settings.runs_dir / "detached-1",
-    )
+    spec = long_run_spec(kilroy, tmp_path, "detached-1")
     process = kilroy.start(spec, detach=True)
     assert process.detached
     wait_for(marks / "slow.child", process)
@@ -151,12 +146,7 @@ def test_when_kilroy_refuses_to_stop_the_run_is_stopped_with_signals(
     kilroy: Kilroy, tmp_path: Path
 ) -> None:
     marks = tmp_path / "marks"
-    spec = RunSpec(
-        graph=long_pipeline(tmp_path, marks),
-        workspace=tmp_path / "ws",
-        run_id="refused-1",
-        run_dir=kilroy.settings.runs_dir / "refused-1",
-    )
+    spec = long_run_spec(kilroy, tmp_path, "refused-1")
     process = kilroy.start(spec)
     wait_for(marks / "slow.child", process)
     # A stale final.json (as Kilroy v0.1.0 leaves one behind on resume) makes
