@@ -12,7 +12,7 @@ import sys
 import typer
 
 from factoryos import __version__
-from factoryos.cli import pipeline
+from factoryos.cli import apply, pipeline, product, run, up
 from factoryos.cli.output import error_line
 from factoryos.errors import FactoryError
 
@@ -25,6 +25,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(product.app, name="product")
+app.add_typer(run.app, name="run")
+app.command()(up.up)
+app.command()(apply.apply)
 
 
 def _version(value: bool) -> None:

@@ -54,3 +54,7 @@ class ConflictError(FactoryError):
     """A write lost an optimistic-concurrency race or collides with existing state."""
 
     exit_code = 4
+
+
+class ExpiredError(ConflictError):
+    """A watch asked for changes older than the store keeps; list again and re-watch."""

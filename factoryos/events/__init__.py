@@ -5,7 +5,7 @@ dashboard streams and ``sf selftest`` read and validate them.
 """
 
 from factoryos.events.envelope import Event, EventType, make_event, run_source
-from factoryos.events.log import EventLog, read_events
+from factoryos.events.log import EventLog, read_events, read_from
 from factoryos.events.validate import EventProblem, validate_events
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "EventType",
     "make_event",
     "read_events",
+    "read_from",
     "run_source",
     "validate_events",
 ]

@@ -107,6 +107,24 @@ def iter_lines(path: Path, after: int = 0) -> Iterator[dict[str, Any]]:
             yield obj
 
 
+def read_from(path: Path, offset: int) -> tuple[list[Event], int]:
+    """The complete events after byte ``offset``, and the offset to read from next time.
+
+    A follower (the controller folding stages, ``sf run logs -f``) keeps the
+    offset and reads only what was appended; a partial last line is left for
+    the next call.
+    """
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    events = [Event.model_validate_json(raw) for raw in data[:end].split(b"\n") if raw.strip()]
+    return events, offset + end
+
+
 def read_events(path: Path, after: int = 0) -> list[Event]:
     """The complete events of a log with ``sequence > after``, in file order."""
     return [Event.model_validate(obj) for obj in iter_lines(path, after)]

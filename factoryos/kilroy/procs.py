@@ -54,6 +54,8 @@ class ProcStat:
     ppid: int
     pgrp: int
     session: int
+    #: Start time in clock ticks since boot; with the pid, it names one process for good.
+    start_ticks: int = 0
 
 
 def proc_stat(pid: int) -> ProcStat | None:
@@ -64,9 +66,9 @@ def proc_stat(pid: int) -> ProcStat | None:
         return None
     # The command name (field 2) is in parentheses and may contain spaces.
     fields = raw[raw.rfind(")") + 2 :].split()
-    if len(fields) < 4:
+    if len(fields) < 20:
         return None
-    return ProcStat(pid, fields[0], int(fields[1]), int(fields[2]), int(fields[3]))
+    return ProcStat(pid, fields[0], int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
 
 
 def pid_alive(pid: int) -> bool:

@@ -147,6 +147,8 @@ class CandidatePhase(StrEnum):
 
     PENDING = "Pending"
     BUILDING = "Building"
+    BUILT = "Built"
+    """Its pipeline succeeded; waiting for the screen."""
     SCREENING = "Screening"
     SCREENED_OUT = "ScreenedOut"
     EVALUATING = "Evaluating"

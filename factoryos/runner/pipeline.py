@@ -5,7 +5,8 @@
 events appended to the run's ``events.ndjson``, and returns the outcome read
 from ``final.json``. It never writes a resource's status: whoever owns the
 status (the controller) derives it from these events. ``sf pipeline run`` uses
-it in the foreground; the control plane's runner processes use the same class.
+it in the foreground; the workload entrypoint (``factoryos.runner.workload``)
+uses the same class for each candidate of a control-plane run.
 
 Interrupting ``run`` (Ctrl-C, or ``request_stop`` from another thread) stops
 Kilroy gracefully: ``kilroy attractor stop`` with a grace period, then the
@@ -32,6 +33,7 @@ from factoryos.kilroy import (
     follow_progress_lines,
     translate_progress,
 )
+from factoryos.kilroy.layout import LOGS_DIR
 
 EVENTS_FILE = "events.ndjson"
 
@@ -69,6 +71,7 @@ class PipelineRunner:
         grace_seconds: float = 5.0,
         heartbeat_seconds: float | None = None,
         on_event: Callable[[Event], None] | None = None,
+        event_fields: dict[str, Any] | None = None,
     ) -> None:
         self._kilroy = kilroy
         self._product = product
@@ -77,22 +80,25 @@ class PipelineRunner:
         #: supervisor tells a live but quiet run from a dead runner by them.
         self._heartbeat = heartbeat_seconds
         self._on_event = on_event or (lambda _event: None)
+        #: Added to every event's data, e.g. which candidate and attempt wrote it.
+        self._fields = dict(event_fields or {})
         self._stop = threading.Event()
 
     def request_stop(self) -> None:
         """Ask a running ``run``/``resume`` to stop Kilroy gracefully (thread-safe)."""
         self._stop.set()
 
-    def run(self, spec: RunSpec) -> RunReport:
+    def run(self, spec: RunSpec, log: EventLog | None = None) -> RunReport:
         """Validate the pipeline, start a new Kilroy run for ``spec`` and follow it to the end.
 
-        A pipeline that fails validation raises ``ValidationFailedError`` before
-        anything is started or written.
+        Events go to ``log`` (default: ``events.ndjson`` in ``spec.run_dir``,
+        with ``spec.run_id`` as the run name). A pipeline that fails validation
+        raises ``ValidationFailedError`` before anything is started or written.
         """
         (validation,) = self._kilroy.validate([spec.graph])
         ensure_valid(validation)
         process = self._kilroy.start(spec)
-        log = self._event_log(spec.run_dir, spec.run_id)
+        log = log or self._event_log(spec.run_dir, spec.run_id)
         self._emit(
             log,
             EventType.RUN_STARTED,
@@ -106,10 +112,10 @@ class PipelineRunner:
         )
         return self._follow(log, spec.run_id, process)
 
-    def resume(self, run_dir: Path, run_id: str) -> RunReport:
+    def resume(self, run_dir: Path, run_id: str, log: EventLog | None = None) -> RunReport:
         """Resume the run in ``run_dir`` from its last checkpoint and follow it."""
-        log = self._event_log(run_dir, run_id)
-        logs_root = run_dir / "logs"
+        log = log or self._event_log(run_dir, run_id)
+        logs_root = run_dir / LOGS_DIR
         process = self._kilroy.resume(logs_root, run_dir=run_dir)
         self._emit(
             log,
@@ -207,6 +213,8 @@ class PipelineRunner:
         data: dict[str, Any],
         subject: str | None = None,
     ) -> None:
+        if self._fields:
+            data = {**data, **self._fields}
         self._on_event(log.append(kind, data, subject=subject))
 
 

@@ -1,0 +1,394 @@
+"""``sf run start|list|status|stop|resume|logs``: drive and watch runs.
+
+``start`` creates a Run (checked first: the product exists, its pipeline
+validates); ``stop`` and ``resume`` only change ``spec.desiredState`` and
+the control plane carries them out, so ``kubectl``, the dashboard and ``sf``
+are equivalent. ``--wait`` and ``logs -f`` follow the run's live events and
+need ``sf up`` running; they say so when it is not.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from factoryos.admission import admit
+from factoryos.cli.factory import open_store, pipeline_check, require_control_plane
+from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
+from factoryos.controlplane import control_plane_pid
+from factoryos.errors import ConflictError, InvalidInputError
+from factoryos.events import Event, EventType, read_from
+from factoryos.models import DesiredState, Run, RunPhase, dump_resource, parse_as
+from factoryos.runner import RunDirectory
+from factoryos.settings import Settings
+from factoryos.store import LocalStore, modify
+
+app = typer.Typer(help="Start, watch, stop and resume runs.", no_args_is_help=True)
+
+NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
+WaitOption = Annotated[
+    bool, typer.Option("--wait", help="Follow the run's events until it ends (needs `sf up`).")
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", help="Give up waiting after this many seconds.")
+]
+#: The events ``--wait`` prints (``logs`` prints them all).
+_FOLLOWED = frozenset(
+    {
+        EventType.RUN_STARTED,
+        EventType.RUN_RESUMED,
+        EventType.RUN_STOP_REQUESTED,
+        EventType.RUN_FINISHED,
+        EventType.STAGE_STARTED,
+        EventType.STAGE_COMPLETED,
+        EventType.STAGE_RETRYING,
+        EventType.LOG,
+    }
+)
+#: How often a follower looks for new events and status.
+POLL_SECONDS = 0.2
+
+
+@app.command()
+def start(
+    product: Annotated[str, typer.Argument(help="The product to run.")],
+    goal: Annotated[str, typer.Option("--goal", "-g", help="What the run should achieve.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Run name (default: generated).")
+    ] = None,
+    candidates: Annotated[
+        int | None, typer.Option("--candidates", "-k", help="K candidates (default: product's).")
+    ] = None,
+    pipeline: Annotated[
+        str | None,
+        typer.Option("--pipeline", help="Pipeline path in the repo (default: product's)."),
+    ] = None,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 3600.0,
+    namespace: NamespaceOption = "default",
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Start a run of a product; with --wait, follow it and exit 0 only if it succeeds."""
+    settings = Settings.from_env()
+    if wait:
+        require_control_plane(settings, "`sf run start --wait`")
+    run_name = name or f"{product[:50]}-{secrets.token_hex(3)}"
+    spec: dict[str, Any] = {"productRef": {"name": product}, "goal": goal}
+    if candidates is not None:
+        spec["candidates"] = candidates
+    if pipeline is not None:
+        spec["pipeline"] = pipeline
+    run = parse_as(
+        Run,
+        {"metadata": {"name": run_name, "namespace": namespace}, "spec": spec},
+        source="sf run start",
+    )
+    store = open_store(settings)
+    admit(run, store, pipeline_check(settings))
+    created = store.create(run)
+    if not wait:
+        emit(dump_resource(created), output, lambda _: f"run.factoryos.dev/{run_name} created")
+        return
+    progress(f"run.factoryos.dev/{run_name} created; following its events (Ctrl-C stops following)")
+    final = _follow(settings, store, run_name, namespace, timeout, show=output is OutputFormat.TEXT)
+    emit(dump_resource(final), output, _status_text)
+    raise typer.Exit(0 if final.status.phase is RunPhase.SUCCEEDED else 1)
+
+
+@app.command("list")
+def list_(
+    product: Annotated[
+        str | None, typer.Option("--product", "-p", help="Only this product.")
+    ] = None,
+    namespace: NamespaceOption = "default",
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """List runs, newest first."""
+    runs = open_store(Settings.from_env()).list(Run, namespace)
+    if product:
+        runs = [r for r in runs if r.spec.product_ref.name == product]
+    runs.sort(key=lambda r: r.metadata.creation_timestamp or datetime.min, reverse=True)
+    emit([dump_resource(r) for r in runs], output, lambda _: _runs_table(runs))
+
+
+def _runs_table(runs: list[Run]) -> str:
+    if not runs:
+        return "No runs. Start one with `sf run start PRODUCT --goal TEXT`."
+    rows = [
+        [
+            r.metadata.name,
+            r.spec.product_ref.name,
+            str(r.status.phase or "-"),
+            r.spec.desired_state.value,
+            _stage_summary(r),
+            age(r.metadata.creation_timestamp),
+        ]
+        for r in runs
+    ]
+    return table(["name", "product", "phase", "desired", "stages", "age"], rows)
+
+
+def _stage_summary(run: Run) -> str:
+    stages = run.status.stages
+    done = sum(1 for s in stages if s.status.value in {"Succeeded", "Skipped"})
+    return f"{done}/{len(stages)}" if stages else "-"
+
+
+@app.command()
+def status(
+    name: str, namespace: NamespaceOption = "default", output: OutputOption = OutputFormat.TEXT
+) -> None:
+    """Show a run: phase, conditions, candidates and the stages table."""
+    run = open_store(Settings.from_env()).get(Run, name, namespace)
+    emit(dump_resource(run), output, _status_text)
+
+
+def _status_text(data: dict[str, Any]) -> str:
+    run = parse_as(Run, data)
+    st = run.status
+    lines = [
+        f"Run:      {run.metadata.name}",
+        f"Product:  {run.spec.product_ref.name}",
+        f"Goal:     {run.spec.goal}",
+        f"Phase:    {st.phase or 'Pending (not reconciled yet: is `sf up` running?)'}"
+        + (
+            f" (desired: {run.spec.desired_state.value})"
+            if run.spec.desired_state.value != "Running"
+            else ""
+        ),
+    ]
+    if st.message:
+        lines.append(f"Message:  {st.message}")
+    if st.start_time:
+        end = st.completion_time or datetime.now(st.start_time.tzinfo)
+        lines.append(f"Duration: {_seconds((end - st.start_time).total_seconds())}")
+    if st.conditions:
+        lines.append("Conditions:")
+        lines.append(
+            _indent(
+                table(
+                    ["type", "status", "reason", "since"],
+                    [
+                        [c.type, c.status.value, c.reason, age(c.last_transition_time)]
+                        for c in st.conditions
+                    ],
+                )
+            )
+        )
+    if st.candidates:
+        lines.append("Candidates:")
+        lines.append(
+            _indent(
+                table(
+                    ["index", "phase", "branch"],
+                    [[str(c.index), c.phase.value, c.branch] for c in st.candidates],
+                )
+            )
+        )
+    if st.stages:
+        lines.append("Stages:")
+        rows = []
+        for s in st.stages:
+            took = "-"
+            if s.start_time and s.completion_time:
+                took = _seconds((s.completion_time - s.start_time).total_seconds())
+            attempt = f"{s.attempt}/{s.max_attempts}" if s.max_attempts else str(s.attempt)
+            rows.append(
+                [f"c{s.candidate}", s.name, s.status.value, attempt, took, s.failure_reason or ""]
+            )
+        lines.append(_indent(table(["cand", "stage", "status", "attempt", "took", "reason"], rows)))
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}s" if value < 120 else f"{value / 60:.1f}m"
+
+
+@app.command()
+def stop(
+    name: str,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until it has stopped.")] = False,
+    timeout: TimeoutOption = 120.0,
+    namespace: NamespaceOption = "default",
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Stop a run gracefully (spec.desiredState=Stopped); it keeps its checkpoint."""
+    settings = Settings.from_env()
+    store = open_store(settings)
+    run = _set_desired(store, name, namespace, DesiredState.STOPPED)
+    if wait:
+        require_control_plane(settings, "`sf run stop --wait`")
+        run = _wait_for(
+            store,
+            name,
+            namespace,
+            timeout,
+            lambda r: r.status.phase is not None and r.status.phase.finished,
+        )
+    emit(
+        dump_resource(run),
+        output,
+        lambda _: f"run.factoryos.dev/{name} " + ("stopped" if wait else "stopping"),
+    )
+
+
+@app.command()
+def resume(
+    name: str,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 3600.0,
+    namespace: NamespaceOption = "default",
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Resume a stopped run from its last checkpoint (spec.desiredState=Running)."""
+    settings = Settings.from_env()
+    store = open_store(settings)
+    current = store.get(Run, name, namespace)
+    if current.status.phase in {RunPhase.SUCCEEDED, RunPhase.FAILED}:
+        raise ConflictError(
+            f"run {name!r} has {current.status.phase.value.lower()}; start a new run instead"
+        )
+    if wait:
+        require_control_plane(settings, "`sf run resume --wait`")
+    run = _set_desired(store, name, namespace, DesiredState.RUNNING)
+    if not wait:
+        emit(dump_resource(run), output, lambda _: f"run.factoryos.dev/{name} resuming")
+        return
+    final = _follow(settings, store, name, namespace, timeout, show=output is OutputFormat.TEXT)
+    emit(dump_resource(final), output, _status_text)
+    raise typer.Exit(0 if final.status.phase is RunPhase.SUCCEEDED else 1)
+
+
+def _set_desired(store: LocalStore, name: str, namespace: str, state: DesiredState) -> Run:
+    def change(run: Run) -> None:
+        run.spec.desired_state = state
+
+    return modify(store, Run, name, namespace, change)
+
+
+@app.command()
+def logs(
+    name: str,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until the run ends.")
+    ] = False,
+    after: Annotated[int, typer.Option("--after", help="Only events with a higher sequence.")] = 0,
+    timeout: TimeoutOption = 3600.0,
+    namespace: NamespaceOption = "default",
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Print a run's events (-o json: the CloudEvents, one per line)."""
+    settings = Settings.from_env()
+    store = open_store(settings)
+    store.get(Run, name, namespace)
+    if follow:
+        require_control_plane(settings, "`sf run logs -f`")
+    show = _printer(output)
+    path = RunDirectory.of(settings.runs_dir, namespace, name).events
+    events, offset = read_from(path, 0)
+    for event in events:
+        if event.sequence > after:
+            show(event)
+    if not follow:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = _finished(store.get(Run, name, namespace))
+        new, offset = read_from(path, offset)
+        for event in new:
+            if event.sequence > after:
+                show(event)
+        if done:
+            return
+        time.sleep(POLL_SECONDS)
+    raise InvalidInputError(f"gave up following run {name!r} after {timeout:g}s")
+
+
+def _printer(output: OutputFormat) -> Any:
+    if output is OutputFormat.TEXT:
+        return lambda event: typer.echo(event_line(event))
+    return lambda event: typer.echo(
+        event.to_json_line()
+        if output is OutputFormat.JSON
+        else json.dumps(event.model_dump(mode="json"))
+    )
+
+
+def event_line(event: Event) -> str:
+    """One event for people: ``#12 10:42:07 c0 implement: stage completed success``."""
+    data = event.data
+    stamp = event.time.astimezone().strftime("%H:%M:%S")
+    who = f"c{data['candidate']}" if "candidate" in data else "--"
+    kind = event.type.removeprefix("dev.factoryos.")
+    what = f"{event.subject}: " if event.subject else ""
+    detail = ""
+    if event.type == EventType.STAGE_STARTED:
+        detail = f" (attempt {data.get('attempt')})"
+    elif event.type in {EventType.STAGE_COMPLETED, EventType.RUN_FINISHED}:
+        detail = f" {data.get('status')}"
+        reason = data.get("failure_reason") or data.get("reason")
+        detail += f": {reason}" if reason else ""
+    elif event.type == EventType.LOG:
+        detail = f" {data.get('level', 'info')}: {data.get('message')}"
+    return f"#{event.sequence:<4} {stamp} {who} {what}{kind}{detail}"
+
+
+def _finished(run: Run) -> bool:
+    phase = run.status.phase
+    if run.spec.desired_state is DesiredState.STOPPED:
+        return phase is RunPhase.STOPPED or (phase is not None and phase.finished)
+    return phase in {RunPhase.SUCCEEDED, RunPhase.FAILED}
+
+
+def _follow(
+    settings: Settings, store: LocalStore, name: str, namespace: str, timeout: float, *, show: bool
+) -> Run:
+    path = RunDirectory.of(settings.runs_dir, namespace, name).events
+    offset = 0
+    deadline = time.monotonic() + timeout
+    last_phase: RunPhase | None = None
+    while time.monotonic() < deadline:
+        run = store.get(Run, name, namespace)
+        new, offset = read_from(path, offset)
+        if show:
+            for event in new:
+                if event.type in _FOLLOWED:
+                    progress(event_line(event))
+            if run.status.phase != last_phase and run.status.phase is not None:
+                progress(
+                    f"run {name}: {run.status.phase.value}"
+                    + (f" ({run.status.message})" if run.status.message else "")
+                )
+                last_phase = run.status.phase
+        if _finished(run):
+            return run
+        if control_plane_gone(settings):
+            raise InvalidInputError(
+                "the control plane stopped while following the run; "
+                "start `sf up` again and follow with `sf run logs -f`"
+            )
+        time.sleep(POLL_SECONDS)
+    raise InvalidInputError(f"gave up waiting for run {name!r} after {timeout:g}s (it goes on)")
+
+
+def _wait_for(store: LocalStore, name: str, namespace: str, timeout: float, done: Any) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = store.get(Run, name, namespace)
+        if done(run):
+            return run
+        time.sleep(POLL_SECONDS)
+    raise InvalidInputError(f"gave up waiting for run {name!r} after {timeout:g}s")
+
+
+def control_plane_gone(settings: Settings) -> bool:
+    return control_plane_pid(settings.home) is None

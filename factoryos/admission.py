@@ -1,0 +1,106 @@
+"""Checks a Product or Run must pass before it is stored (the embedded mode's admission).
+
+``sf apply``, ``sf product add`` and ``sf run start`` call ``admit`` before
+writing, so bad input is refused with one line and the store is unchanged;
+the controller calls ``repository_problem`` on every pass and reports it as
+a condition (a repository can disappear after it was admitted). Remote
+repositories (``repo.url``) are not checked here: no network.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from factoryos.errors import InvalidInputError, NotFoundError, ToolMissingError
+from factoryos.models import Product, Run
+from factoryos.store import ResourceStore
+
+#: Validates one pipeline file; raises ``ValidationFailedError`` when it is not valid.
+PipelineCheck = Callable[[Path], None]
+
+
+def repository_problem(product: Product) -> str | None:
+    """Why the product's local repository cannot be used, or None."""
+    spec = product.spec
+    if spec.repo.path is None:
+        return None
+    repo = Path(spec.repo.path)
+    if not repo.is_dir():
+        return f"repository {repo} does not exist"
+    if _git(repo, "rev-parse", "--git-dir").returncode != 0:
+        return f"{repo} is not a git repository"
+    if _git(repo, "rev-parse", "--verify", "-q", f"refs/heads/{spec.branch}").returncode != 0:
+        return f"branch {spec.branch!r} not found in {repo}"
+    if _git(repo, "cat-file", "-e", f"{spec.branch}:{spec.pipeline}").returncode != 0:
+        return f"pipeline {spec.pipeline} not found on branch {spec.branch} of {repo}"
+    return None
+
+
+def admit(
+    resource: Product | Run,
+    store: ResourceStore,
+    validate: PipelineCheck | None = None,
+    *,
+    pending: list[Product] | None = None,
+) -> None:
+    """Raise a one-line ``FactoryError`` unless ``resource`` may be stored.
+
+    ``pending`` are products admitted in the same request (``sf apply`` of a
+    Product and its Runs in one file). ``validate`` checks the pipeline.
+    """
+    if isinstance(resource, Product):
+        problem = repository_problem(resource)
+        if problem:
+            raise InvalidInputError(f"product {resource.metadata.name!r}: {problem}")
+        if validate is not None and resource.spec.repo.path is not None:
+            check_pipeline(resource, resource.spec.pipeline, validate)
+        return
+    product = _product_of(resource, store, pending or [])
+    if validate is not None and product.spec.repo.path is not None:
+        check_pipeline(product, resource.spec.pipeline or product.spec.pipeline, validate)
+
+
+def check_pipeline(product: Product, pipeline: str, validate: PipelineCheck) -> None:
+    """Validate ``pipeline`` as committed on the product's branch (what candidates will run)."""
+    assert product.spec.repo.path is not None
+    repo, branch = Path(product.spec.repo.path), product.spec.branch
+    shown = _git(repo, "show", f"{branch}:{pipeline}")
+    if shown.returncode != 0:
+        raise InvalidInputError(
+            f"product {product.metadata.name!r}: pipeline {pipeline} not found on branch "
+            f"{branch} of {repo}"
+        )
+    with tempfile.TemporaryDirectory(prefix="factoryos-admit-") as tmp:
+        copy = Path(tmp) / Path(pipeline).name
+        copy.write_text(shown.stdout)
+        try:
+            validate(copy)
+        except InvalidInputError as exc:
+            where = f"{repo}@{branch}:{pipeline}"
+            raise type(exc)(str(exc).replace(str(copy), where)) from None
+
+
+def _product_of(run: Run, store: ResourceStore, pending: list[Product]) -> Product:
+    name, namespace = run.spec.product_ref.name, run.metadata.namespace
+    for product in pending:
+        if product.metadata.name == name and product.metadata.namespace == namespace:
+            return product
+    try:
+        return store.get(Product, name, namespace)
+    except NotFoundError:
+        raise NotFoundError(
+            f"run {run.metadata.name!r}: product {name!r} not found "
+            "(`sf product list` shows the products)"
+        ) from None
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as exc:
+        raise ToolMissingError("git is not installed") from exc

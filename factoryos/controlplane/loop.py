@@ -1,0 +1,379 @@
+"""``LocalControlPlane``: the local loop that drives the reconcile functions.
+
+Level-based, like controller-runtime: a key (kind, namespace, name) is marked
+dirty when something about it may have changed, and reconciling it reads
+everything afresh, calls the pure function, carries out its actions and
+writes status once (only when it differs). Keys become dirty from
+
+- the store's watch (any process's writes: ``sf``, the dashboard, our own);
+- the event logs of active runs growing (runners append events; the loop
+  folds them into the stages table, incrementally);
+- runner processes ending (looked at every ``process_poll`` seconds);
+- requeue timers the reconcile asked for, and a full resync on start.
+
+Runner processes run in their own sessions: killing the loop leaves them
+running, and a new loop adopts them (their pids and start times are on disk)
+and folds their events from the start of each log, so nothing is lost or
+counted twice. ``shutdown`` (Ctrl-C of ``sf up``) stops them gracefully
+instead; their runs resume from their checkpoints on the next start.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from factoryos.admission import repository_problem
+from factoryos.errors import ConflictError, ExpiredError, NotFoundError
+from factoryos.events import read_from
+from factoryos.launch import Launcher, WorkloadState
+from factoryos.models import OwnerReference, Product, Run
+from factoryos.reconcile import (
+    FINALIZER,
+    PRODUCT_LABEL,
+    Admission,
+    ProductObservation,
+    RunObservation,
+    StageFold,
+    StartWorkload,
+    admit,
+    reconcile_product,
+    reconcile_run,
+    workload_spec,
+)
+from factoryos.reconcile.run import ObservedWorkload
+from factoryos.runner import RunDirectory
+from factoryos.store import ResourceStore
+
+Key = tuple[str, str, str]  # (kind, namespace, name)
+
+#: How long a repository check is trusted before the product is checked again.
+REPO_CHECK_SECONDS = 10.0
+
+
+@dataclass
+class _Tracked:
+    """What the loop remembers about one run between passes (rebuilt from disk on start)."""
+
+    fold: StageFold = field(default_factory=StageFold)
+    offset: int = 0
+    size: int = -1
+    fingerprint: tuple[tuple[str, bool], ...] = ()
+
+
+class LocalControlPlane:
+    """Reconciles every Product and Run of a store until told to stop."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        launcher: Launcher,
+        runs_dir: Path,
+        *,
+        report: Callable[[str], None] = lambda _line: None,
+        tick: float = 0.25,
+        process_poll: float = 1.0,
+        grace_seconds: float = 5.0,
+        repo_check: Callable[[Product], str | None] = repository_problem,
+    ) -> None:
+        self._store = store
+        self._launcher = launcher
+        self._runs_dir = runs_dir
+        self._report = report
+        self._tick = tick
+        self._process_poll = process_poll
+        self._grace = grace_seconds
+        self._repo_check = repo_check
+        self._dirty: set[Key] = set()
+        self._due: dict[Key, float] = {}
+        self._runs: dict[Key, _Tracked] = {}
+        self._repo_checked: dict[Key, tuple[float, int | None, str | None]] = {}
+        self._since = 0
+        self._last_process_poll = 0.0
+        #: Reconcile passes done, and status writes made (for tests and benchmarks).
+        self.passes = 0
+        self.status_writes = 0
+
+    # -- driving -------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Reconcile until ``stop`` is set (then return; see ``shutdown``)."""
+        self.resync()
+        while not stop.is_set():
+            self.step(wait=self._tick)
+
+    def resync(self) -> None:
+        """Mark everything dirty and watch from now on (start-up, or after an expired watch)."""
+        self._since = self._store.version()
+        for product in self._store.list(Product):
+            self._dirty.add(_key(product))
+        for run in self._store.list(Run):
+            self._dirty.add(_key(run))
+
+    def step(self, wait: float = 0.0) -> None:
+        """Reconcile what is dirty, then wait up to ``wait`` seconds for the next change."""
+        self._reconcile_dirty()
+        try:
+            changes = self._store.watch(self._since, timeout=wait)
+        except ExpiredError:
+            self.resync()
+            return
+        for change in changes:
+            self._since = change.version
+            self._mark(change.resource)
+        self._poll()
+
+    def shutdown(self) -> int:
+        """Stop every running workload gracefully and wait for them; returns how many."""
+        stopping: list[tuple[Run, WorkloadState]] = []
+        for run in self._store.list(Run):
+            meta = run.metadata
+            for w in self._launcher.workloads(meta.namespace, meta.name):
+                if w.running:
+                    stopping.append((run, w))
+        deadline = time.monotonic() + self._grace + 15.0
+        left = stopping
+        while left and time.monotonic() < deadline:
+            for run, w in left:
+                self._launcher.stop(run.metadata.namespace, run.metadata.name, w.name, self._grace)
+            time.sleep(0.2)
+            left = [
+                (run, w)
+                for run, w in left
+                if any(
+                    x.name == w.name and x.running
+                    for x in self._launcher.workloads(run.metadata.namespace, run.metadata.name)
+                )
+            ]
+        return len(stopping)
+
+    # -- marking -------------------------------------------------------------
+
+    def _mark(self, resource: Product | Run) -> None:
+        self._dirty.add(_key(resource))
+        ns = resource.metadata.namespace
+        product = resource.metadata.name if isinstance(resource, Product) else None
+        if isinstance(resource, Run):
+            product = resource.spec.product_ref.name
+            self._dirty.add(("Product", ns, product))
+        # Siblings may be queued behind this run, or waiting on this product.
+        for run in self._store.list(Run, ns):
+            if run.spec.product_ref.name == product and not _done(run):
+                self._dirty.add(_key(run))
+
+    def _poll(self) -> None:
+        now = time.monotonic()
+        for key, due in list(self._due.items()):
+            if due <= now:
+                del self._due[key]
+                self._dirty.add(key)
+        check_processes = now - self._last_process_poll >= self._process_poll
+        if check_processes:
+            self._last_process_poll = now
+        for key, tracked in self._runs.items():
+            _, ns, name = key
+            events = RunDirectory.of(self._runs_dir, ns, name).events
+            try:
+                size = events.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            changed = size != tracked.size
+            if not changed and check_processes:
+                changed = _fingerprint(self._launcher.workloads(ns, name)) != tracked.fingerprint
+            if changed:
+                self._dirty.add(key)
+
+    def _reconcile_dirty(self) -> None:
+        while self._dirty:
+            key = min(self._dirty)  # Products sort before Runs
+            self._dirty.discard(key)
+            kind, ns, name = key
+            try:
+                if kind == "Product":
+                    self._reconcile_product(ns, name)
+                else:
+                    self._reconcile_run(ns, name)
+            except ConflictError:
+                self._due[key] = time.monotonic()  # someone wrote first: read again
+            self.passes += 1
+
+    # -- products --------------------------------------------------------------
+
+    def _reconcile_product(self, ns: str, name: str) -> None:
+        key: Key = ("Product", ns, name)
+        try:
+            product = self._store.get(Product, name, ns)
+        except NotFoundError:
+            self._repo_checked.pop(key, None)
+            return
+        if (
+            product.metadata.deletion_timestamp is None
+            and FINALIZER not in product.metadata.finalizers
+        ):
+            product.metadata.finalizers.append(FINALIZER)
+            product = self._store.update(product)
+        runs = [r for r in self._store.list(Run, ns) if r.spec.product_ref.name == name]
+        decision = reconcile_product(
+            product, ProductObservation(runs, self._repository(key, product), _now())
+        )
+        for run_name in decision.delete_runs:
+            self._store.delete(Run, run_name, ns)
+            self._report(f"run {run_name}: deleting (its product {name} is being deleted)")
+        if decision.release:
+            product.metadata.finalizers.remove(FINALIZER)
+            self._store.update(product)
+            self._report(f"product {name}: deleted")
+            return
+        if decision.status != product.status:
+            old = product.status.phase
+            product.status = decision.status
+            self._store.update_status(product)
+            self.status_writes += 1
+            if old != decision.status.phase:
+                self._report(f"product {name}: {decision.status.phase}")
+        if product.metadata.deletion_timestamp is not None:
+            self._due[key] = time.monotonic() + 1.0
+
+    def _repository(self, key: Key, product: Product) -> str | None:
+        checked = self._repo_checked.get(key)
+        now = time.monotonic()
+        if (
+            checked
+            and checked[1] == product.metadata.generation
+            and now - checked[0] < (REPO_CHECK_SECONDS)
+        ):
+            return checked[2]
+        problem = self._repo_check(product)
+        self._repo_checked[key] = (now, product.metadata.generation, problem)
+        return problem
+
+    # -- runs --------------------------------------------------------------------
+
+    def _reconcile_run(self, ns: str, name: str) -> None:
+        key: Key = ("Run", ns, name)
+        try:
+            run = self._store.get(Run, name, ns)
+        except NotFoundError:
+            self._runs.pop(key, None)
+            return
+        product = self._product(run)
+        run = self._own(run, product)
+        tracked = self._runs.setdefault(key, _Tracked())
+        events = RunDirectory.of(self._runs_dir, ns, name).events
+        new, tracked.offset = read_from(events, tracked.offset)
+        tracked.size = tracked.offset
+        tracked.fold.feed(new)
+        workloads = self._launcher.workloads(ns, name)
+        tracked.fingerprint = _fingerprint(workloads)
+        admission = Admission(False, f"product {run.spec.product_ref.name!r} not found")
+        if product is not None:
+            queue = admit(
+                self._store.list(Run, ns), product.metadata.name, product.spec.concurrency
+            )
+            admission = queue.get(name, Admission(True))
+        seen = RunObservation(
+            product=product,
+            workloads=[_observed(w) for w in workloads],
+            stages=tracked.fold.stages(),
+            admission=admission,
+            now=_now(),
+        )
+        decision = reconcile_run(run, seen)
+        for action in decision.actions:
+            if isinstance(action, StartWorkload):
+                assert product is not None
+                spec = workload_spec(run, product, action.candidate, action.attempt, self._runs_dir)
+                self._launcher.start(spec)
+                self._report(f"run {name}: started workload {spec.name}")
+            else:
+                self._launcher.stop(ns, name, action.name, self._grace)
+        if decision.release:
+            run.metadata.finalizers.remove(FINALIZER)
+            self._store.update(run)
+            self._runs.pop(key, None)
+            self._report(f"run {name}: deleted")
+            return
+        if decision.actions:
+            self._due[key] = time.monotonic() + 0.5  # look at what was started or stopped
+        elif decision.requeue_after is not None:
+            self._due.setdefault(key, time.monotonic() + decision.requeue_after)
+        if decision.status != run.status:
+            old = run.status.phase
+            run.status = decision.status
+            self._store.update_status(run)
+            self.status_writes += 1
+            if old != decision.status.phase:
+                message = f" ({decision.status.message})" if decision.status.message else ""
+                self._report(f"run {name}: {decision.status.phase}{message}")
+        if _done(run) and not any(w.running for w in workloads):
+            self._runs.pop(key, None)
+
+    def _product(self, run: Run) -> Product | None:
+        try:
+            return self._store.get(Product, run.spec.product_ref.name, run.metadata.namespace)
+        except NotFoundError:
+            return None
+
+    def _own(self, run: Run, product: Product | None) -> Run:
+        """Add the finalizer, the product label and the owner reference the run lacks."""
+        if run.metadata.deletion_timestamp is not None:
+            return run
+        meta, changed = run.metadata, False
+        if FINALIZER not in meta.finalizers:
+            meta.finalizers.append(FINALIZER)
+            changed = True
+        if meta.labels.get(PRODUCT_LABEL) != run.spec.product_ref.name:
+            meta.labels[PRODUCT_LABEL] = run.spec.product_ref.name
+            changed = True
+        if (
+            product is not None
+            and product.metadata.uid
+            and not any(o.uid == product.metadata.uid for o in meta.owner_references)
+        ):
+            meta.owner_references.append(
+                OwnerReference(
+                    api_version=product.api_version,
+                    kind="Product",
+                    name=product.metadata.name,
+                    uid=product.metadata.uid,
+                    controller=True,
+                    block_owner_deletion=True,
+                )
+            )
+            changed = True
+        return self._store.update(run) if changed else run
+
+
+def _key(resource: Product | Run) -> Key:
+    return (resource.kind, resource.metadata.namespace, resource.metadata.name)
+
+
+def _done(run: Run) -> bool:
+    phase = run.status.phase
+    return phase is not None and phase.finished
+
+
+def _fingerprint(workloads: list[WorkloadState]) -> tuple[tuple[str, bool], ...]:
+    return tuple((w.name, w.running) for w in workloads)
+
+
+def _observed(w: WorkloadState) -> ObservedWorkload:
+    result = w.result
+    return ObservedWorkload(
+        name=w.name,
+        candidate=w.candidate,
+        attempt=w.attempt,
+        started_at=w.started_at,
+        result_status=result.status if result else None,
+        result_reason=result.reason if result else None,
+        run_branch=result.run_branch if result else None,
+        finished_at=result.finished_at if result else None,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)

@@ -1,0 +1,182 @@
+"""``LocalProcessLauncher``: each runner workload is a local process in its own session.
+
+The process is ``<python> -m factoryos.runner <run>/workloads/<name>/spec.json``
+with the control plane's environment (its Python's ``bin`` first on PATH, so
+pipeline tool nodes find the same interpreter). It runs in a new session, so
+Ctrl-C in the terminal of ``sf up`` does not reach it and it survives a
+control plane that is killed; the pid and the process's start time go to
+``process.json``, which lets a restarted control plane adopt it (a reused
+pid never matches). A runner that ended leaves ``result.json``; one that
+vanished without it is reported as an ``error`` result, so the reconcile
+retries it from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from factoryos.errors import WorkspaceError
+from factoryos.kilroy.procs import kill_processes, proc_stat, run_processes, signal_group
+from factoryos.launch.port import WorkloadState
+from factoryos.runner import (
+    RunDirectory,
+    WorkloadResult,
+    WorkloadSpec,
+    WorkloadStatus,
+    read_result,
+)
+from factoryos.runner.layout import OUTPUT_FILE, PROCESS_FILE, RESULT_FILE, SPEC_FILE
+
+#: Seconds after the grace period before a workload that ignores its stop is killed.
+KILL_MARGIN_SECONDS = 10.0
+
+
+class LocalProcessLauncher:
+    """Starts runner workloads as local processes under ``runs_dir``."""
+
+    def __init__(
+        self,
+        runs_dir: Path,
+        env: Mapping[str, str],
+        *,
+        python: str = sys.executable,
+    ) -> None:
+        self._runs_dir = runs_dir
+        self._python = python
+        bin_dir = str(Path(python).parent)
+        path = env.get("PATH", "")
+        self._env = {**env, "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir}
+        #: Processes this launcher started: polled, so they are reaped when they exit.
+        self._children: dict[Path, subprocess.Popen[bytes]] = {}
+        #: When a stop was first requested, by workload directory.
+        self._stopping: dict[Path, float] = {}
+
+    def start(self, spec: WorkloadSpec) -> None:
+        folder = RunDirectory.of(self._runs_dir, spec.namespace, spec.run).workload(spec.name)
+        if (folder / PROCESS_FILE).exists():
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            spec_file = folder / SPEC_FILE
+            spec_file.write_text(spec.model_dump_json(indent=2) + "\n")
+            with (folder / OUTPUT_FILE).open("ab") as output:
+                child = subprocess.Popen(
+                    [self._python, "-m", "factoryos.runner", str(spec_file)],
+                    cwd=folder,
+                    env=self._env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            raise WorkspaceError(f"cannot start runner workload {spec.name}: {exc}") from exc
+        self._children[folder] = child
+        stat = proc_stat(child.pid)
+        record = {
+            "pid": child.pid,
+            "startTicks": stat.start_ticks if stat else 0,
+            "startedAt": datetime.now(UTC).isoformat(),
+        }
+        _write_json(folder / PROCESS_FILE, record)
+
+    def workloads(self, namespace: str, run: str) -> list[WorkloadState]:
+        root = RunDirectory.of(self._runs_dir, namespace, run).workloads
+        try:
+            folders = [p for p in root.iterdir() if (p / PROCESS_FILE).exists()]
+        except FileNotFoundError:
+            return []
+        states = [self._state(folder) for folder in folders]
+        return sorted(states, key=lambda s: (s.candidate, s.attempt))
+
+    def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
+        folder = RunDirectory.of(self._runs_dir, namespace, run).workload(name)
+        state = self._state(folder)
+        if not state.running:
+            self._stopping.pop(folder, None)
+            return
+        pid = int(str(_read_json(folder / PROCESS_FILE)["pid"]))
+        first = self._stopping.setdefault(folder, time.monotonic())
+        if time.monotonic() - first < grace_seconds + KILL_MARGIN_SECONDS:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+            return
+        # It ignored the stop: kill the runner's session and whatever its Kilroy left.
+        signal_group(pid, signal.SIGKILL)
+        spec = WorkloadSpec.model_validate_json((folder / SPEC_FILE).read_bytes())
+        logs_root = spec.layout.logs_root(spec.candidate)
+        kill_processes(lambda: run_processes(logs_root), grace_seconds=0.5)
+
+    def _state(self, folder: Path) -> WorkloadState:
+        process = _read_json(folder / PROCESS_FILE)
+        name = folder.name
+        candidate, attempt = _parse_name(name)
+        started = datetime.fromisoformat(str(process["startedAt"]))
+        result = read_result(folder)
+        if result is None and not self._alive(folder, process):
+            result = read_result(folder) or self._lost(folder)
+        if result is not None:
+            self._children.pop(folder, None)
+        return WorkloadState(
+            name=name,
+            candidate=candidate,
+            attempt=attempt,
+            started_at=started,
+            result=result,
+            stopping=result is None and folder in self._stopping,
+        )
+
+    def _alive(self, folder: Path, process: dict[str, object]) -> bool:
+        child = self._children.get(folder)
+        if child is not None:
+            return child.poll() is None
+        stat = proc_stat(int(str(process["pid"])))
+        if stat is None or stat.state in {"Z", "X"}:
+            return False
+        return stat.start_ticks == int(str(process.get("startTicks", 0)))
+
+    def _lost(self, folder: Path) -> WorkloadResult:
+        child = self._children.get(folder)
+        if child is not None and child.returncode is not None:
+            code = child.returncode
+            reason = f"the runner exited with status {code} without a result"
+            result = WorkloadResult.from_exit_code(code if code >= 0 else 128 - code, reason)
+        else:
+            result = WorkloadResult(
+                status=WorkloadStatus.ERROR,
+                reason="the runner process is gone and left no result (lost)",
+                finished_at=datetime.now(UTC),
+            )
+        # Record it, so every later look sees the same result (unless the runner won the race).
+        with contextlib.suppress(FileExistsError), (folder / RESULT_FILE).open("x") as fh:
+            fh.write(result.model_dump_json(exclude_none=True) + "\n")
+        return read_result(folder) or result
+
+
+def _parse_name(name: str) -> tuple[int, int]:
+    """``<run>-c<i>-<attempt>`` -> (i, attempt)."""
+    head, _, attempt = name.rpartition("-")
+    _, _, candidate = head.rpartition("-c")
+    return int(candidate), int(attempt)
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise WorkspaceError(f"{path}: expected a JSON object")
+    return data
+
+
+def _write_json(path: Path, data: dict[str, object]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data) + "\n")
+    tmp.replace(path)

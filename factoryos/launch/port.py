@@ -1,0 +1,49 @@
+"""The ``Launcher`` port: start, inspect and stop runner workloads by deterministic name.
+
+A workload is one candidate attempt (``<run>-c<i>-<attempt>``) running
+``python -m factoryos.runner``. Every call is idempotent, so a level-based
+reconcile may repeat it on every pass: starting an existing workload does
+nothing, stopping a finished one does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from factoryos.runner import WorkloadResult, WorkloadSpec
+
+
+@dataclass(frozen=True)
+class WorkloadState:
+    """What a launcher observes about one workload."""
+
+    name: str
+    candidate: int
+    attempt: int
+    started_at: datetime
+    #: None while the workload runs; how it ended otherwise (inferred if the runner died).
+    result: WorkloadResult | None
+    #: A stop was requested and the workload has not ended yet.
+    stopping: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.result is None
+
+
+class Launcher(Protocol):
+    """Runs workloads for the reconcile loop."""
+
+    def start(self, spec: WorkloadSpec) -> None:
+        """Start the workload named ``spec.name`` unless it exists already."""
+        ...
+
+    def workloads(self, namespace: str, run: str) -> list[WorkloadState]:
+        """Every workload of a run, running or ended, oldest attempt first."""
+        ...
+
+    def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
+        """Ask a running workload to stop gracefully; force it once the grace is over."""
+        ...

@@ -1,0 +1,43 @@
+"""Setting status conditions the way the Kubernetes API conventions ask.
+
+``lastTransitionTime`` moves only when a condition's ``status`` changes, so a
+reconcile that recomputes the same state writes the same status (and the
+driver skips the write).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from factoryos.models import Condition, ConditionStatus, ConditionType
+
+
+def set_condition(
+    conditions: list[Condition],
+    type: ConditionType,
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """``conditions`` with ``type`` set; the others kept in order."""
+    old = next((c for c in conditions if c.type == type), None)
+    changed = old is None or old.status != status
+    new = Condition(
+        type=type,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=now if changed or old is None else old.last_transition_time,
+        observed_generation=generation,
+    )
+    if old is None:
+        return [*conditions, new]
+    return [new if c.type == type else c for c in conditions]
+
+
+def condition(conditions: list[Condition], type: ConditionType) -> Condition | None:
+    """The condition of ``type``, if set."""
+    return next((c for c in conditions if c.type == type), None)

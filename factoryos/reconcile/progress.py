@@ -1,0 +1,105 @@
+"""Stage progress folded from a run's event log, incrementally.
+
+The runner never writes status; the controller reads the events each runner
+appended and folds them into the stages table of Run status with
+``StageFold``. The fold is pure and resumable: feed it events as they arrive
+(``feed``), read the table any time (``stages``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from factoryos.events import Event, EventType
+from factoryos.models import StageState, StageStatus
+
+#: Kilroy's stage outcome -> stage state.
+_OUTCOMES = {
+    "success": StageState.SUCCEEDED,
+    "partial_success": StageState.SUCCEEDED,
+    "skipped": StageState.SKIPPED,
+    "fail": StageState.FAILED,
+    "failed": StageState.FAILED,
+}
+
+
+class StageFold:
+    """The stages table of one run, built from its events in sequence order."""
+
+    def __init__(self) -> None:
+        self._stages: dict[tuple[int, str], StageStatus] = {}
+        #: The sequence of the last event folded in.
+        self.sequence = 0
+        #: When the last event was written (a heartbeat counts).
+        self.last_event_time: datetime | None = None
+
+    def feed(self, events: Iterable[Event]) -> None:
+        """Fold in events with a sequence above the last one seen."""
+        for event in events:
+            if event.sequence <= self.sequence:
+                continue
+            self.sequence = event.sequence
+            self.last_event_time = event.time
+            self._fold(event)
+
+    def stages(self) -> list[StageStatus]:
+        """Every stage seen, by candidate, in the order they first started."""
+        return [s.model_copy() for s in self._stages.values()]
+
+    def _fold(self, event: Event) -> None:
+        data = event.data
+        node = event.subject or data.get("node_id")
+        if not isinstance(node, str) or not node:
+            if event.type == EventType.RUN_STOP_REQUESTED or event.type == EventType.RUN_FINISHED:
+                self._settle_running(_int(data.get("candidate")), event)
+            return
+        key = (_int(data.get("candidate")), node)
+        stage = self._stages.get(key) or StageStatus(candidate=key[0], name=node)
+        if event.type == EventType.STAGE_STARTED:
+            stage.status = StageState.RUNNING
+            stage.attempt = max(1, _int(data.get("attempt"), 1))
+            stage.max_attempts = _positive(data.get("max"))
+            stage.start_time = stage.start_time if stage.attempt > 1 else event.time
+            stage.start_time = stage.start_time or event.time
+            stage.completion_time = None
+            stage.failure_reason = None
+        elif event.type == EventType.STAGE_RETRYING:
+            stage.status = StageState.RETRYING
+            if isinstance(data.get("reason"), str):
+                stage.failure_reason = data["reason"]
+        elif event.type == EventType.STAGE_COMPLETED:
+            stage.status = _OUTCOMES.get(str(data.get("status")), StageState.FAILED)
+            stage.completion_time = event.time
+            reason = data.get("failure_reason")
+            stage.failure_reason = reason if isinstance(reason, str) and reason else None
+        else:
+            return
+        self._stages[key] = stage
+
+    def _settle_running(self, candidate: int, event: Event) -> None:
+        """A run that ends (or is stopped) leaves no stage of it Running."""
+        if event.type != EventType.RUN_FINISHED:
+            return
+        for (index, _name), stage in self._stages.items():
+            if index == candidate and stage.status in {StageState.RUNNING, StageState.RETRYING}:
+                stage.status = (
+                    StageState.PENDING if event.data.get("stopped") else StageState.FAILED
+                )
+                if stage.status is StageState.FAILED:
+                    stage.completion_time = event.time
+                    stage.failure_reason = stage.failure_reason or _reason(event.data)
+
+
+def _reason(data: dict[str, Any]) -> str | None:
+    reason = data.get("reason")
+    return reason if isinstance(reason, str) and reason else None
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and value >= 1 else None

@@ -1,0 +1,358 @@
+"""Reconciling a Run: from its spec, product, workloads and events to actions and status.
+
+``reconcile_run`` is pure. It decides which candidate workloads to start
+(first attempts, resumes after a stop, retries after an infrastructure
+failure up to ``spec.backoffLimit``), which to stop (``desiredState:
+Stopped``, deletion), and the whole new status: phase, conditions with
+``observedGeneration``, the candidates, the stages table, the artifacts.
+The driver executes the actions and writes the status once.
+
+This issue's run ends when every candidate's pipeline has ended: it succeeds
+when one did. Screening, evaluation and the gate plug in after ``Built``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from factoryos.models import (
+    Artifact,
+    ArtifactKind,
+    CandidatePhase,
+    CandidateStatus,
+    ConditionStatus,
+    ConditionType,
+    DesiredState,
+    Product,
+    Run,
+    RunPhase,
+    RunStatus,
+    StageStatus,
+)
+from factoryos.reconcile.conditions import set_condition
+from factoryos.reconcile.queue import Admission
+from factoryos.runner import WorkloadSpec, WorkloadStatus, workload_name
+from factoryos.runner.layout import OUTPUT_FILE, RunDirectory
+
+#: Held on every Run until its workloads are stopped.
+FINALIZER = "factoryos.dev/cleanup"
+#: The label naming a Run's product (set by ``sf``; selectors and dashboards use it).
+PRODUCT_LABEL = "factoryos.dev/product"
+#: How often an active run is looked at even when nothing signals a change.
+RESYNC_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class StartWorkload:
+    """Start attempt ``attempt`` of candidate ``candidate`` (a resume when attempt > 1)."""
+
+    candidate: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class StopWorkload:
+    """Ask the running workload ``name`` to stop gracefully."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class RunObservation:
+    """What the driver saw: the product, the run's workloads and stages, its queue slot."""
+
+    product: Product | None
+    workloads: list[ObservedWorkload]
+    stages: list[StageStatus]
+    admission: Admission
+    now: datetime
+
+
+@dataclass(frozen=True)
+class ObservedWorkload:
+    """One workload as the launcher reports it (``launch.WorkloadState``, core-side)."""
+
+    name: str
+    candidate: int
+    attempt: int
+    started_at: datetime
+    result_status: WorkloadStatus | None
+    result_reason: str | None = None
+    run_branch: str | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.result_status is None
+
+
+@dataclass(frozen=True)
+class RunDecision:
+    """What to do and what to write."""
+
+    status: RunStatus
+    actions: list[StartWorkload | StopWorkload] = field(default_factory=list)
+    #: The run is being deleted and nothing of it runs any more.
+    release: bool = False
+    #: Look again after this many seconds even if nothing changes (None: only on change).
+    requeue_after: float | None = None
+
+
+@dataclass
+class _Candidate:
+    index: int
+    attempts: list[ObservedWorkload]
+
+    @property
+    def last(self) -> ObservedWorkload | None:
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for w in self.attempts if w.result_status is WorkloadStatus.ERROR)
+
+
+def candidate_count(run: Run, product: Product | None) -> int:
+    """K for this run: its own, else its product's, else 1."""
+    if run.spec.candidates is not None:
+        return run.spec.candidates
+    return product.spec.candidates if product is not None else 1
+
+
+def reconcile_run(run: Run, seen: RunObservation) -> RunDecision:
+    """The actions and the new status for ``run`` (see the module docstring)."""
+    now, gen = seen.now, run.metadata.generation
+    status = run.status.model_copy(deep=True)
+    status.observed_generation = gen
+    status.stages = seen.stages
+    candidates = _candidates(run, seen)
+    running = [c.last for c in candidates if c.last is not None and c.last.running]
+    if seen.workloads:
+        status.start_time = status.start_time or min(w.started_at for w in seen.workloads)
+    status.iteration = status.iteration or (1 if seen.workloads else None)
+    status.candidates = [_candidate_status(run, c) for c in candidates]
+    status.artifacts = _artifacts(seen.workloads)
+
+    if run.metadata.deletion_timestamp is not None:
+        stops: list[StartWorkload | StopWorkload] = [StopWorkload(w.name) for w in running]
+        _conditions(status, run, "Deleting", "stopping the run's workloads before deletion", now)
+        return RunDecision(status, stops, release=not running)
+
+    if status.phase in {RunPhase.SUCCEEDED, RunPhase.FAILED} and not running:
+        _finished_conditions(status, run, now)
+        return RunDecision(status)
+
+    if seen.product is None:
+        status.phase = status.phase or RunPhase.PENDING
+        status.message = f"product {run.spec.product_ref.name!r} not found"
+        _stalled(status, run, "ProductNotFound", status.message, now)
+        return RunDecision(status, [StopWorkload(w.name) for w in running])
+
+    if run.spec.desired_state is DesiredState.STOPPED:
+        return _stopping(run, status, running, now)
+
+    starts: list[StartWorkload] = []
+    may_start = bool(running) or seen.admission.admitted
+    for c in candidates:
+        start = _next_attempt(run, c)
+        if start is not None and may_start:
+            starts.append(start)
+    if running or starts:
+        status.phase = RunPhase.BUILDING
+        status.completion_time = None
+        status.message = _building_message(candidates, starts)
+        _conditions(status, run, "Building", status.message, now)
+        return RunDecision(status, list(starts), requeue_after=RESYNC_SECONDS)
+
+    if any(_next_attempt(run, c) is not None for c in candidates):
+        status.phase = RunPhase.PENDING
+        status.message = seen.admission.reason or "waiting to start"
+        _conditions(status, run, "Queued", status.message, now)
+        return RunDecision(status)
+
+    # Every candidate's pipeline has ended.
+    succeeded = [c for c in candidates if _ended_as(c, WorkloadStatus.SUCCEEDED)]
+    status.completion_time = status.completion_time or now
+    if succeeded:
+        status.phase = RunPhase.SUCCEEDED
+        status.message = f"{len(succeeded)} of {len(candidates)} candidate(s) built successfully"
+    else:
+        status.phase = RunPhase.FAILED
+        status.message = _failure_message(candidates)
+    _finished_conditions(status, run, now)
+    return RunDecision(status)
+
+
+def _candidates(run: Run, seen: RunObservation) -> list[_Candidate]:
+    k = max(candidate_count(run, seen.product), *(w.candidate + 1 for w in seen.workloads), 1)
+    by_index: dict[int, list[ObservedWorkload]] = {i: [] for i in range(k)}
+    for w in sorted(seen.workloads, key=lambda w: (w.candidate, w.attempt)):
+        by_index[w.candidate].append(w)
+    return [_Candidate(i, attempts) for i, attempts in by_index.items()]
+
+
+def _next_attempt(run: Run, c: _Candidate) -> StartWorkload | None:
+    """The attempt to start for a candidate that should be running and is not."""
+    last = c.last
+    if last is None:
+        return StartWorkload(c.index, 1)
+    if last.running:
+        return None
+    if last.result_status is WorkloadStatus.STOPPED:
+        return StartWorkload(c.index, last.attempt + 1)
+    if last.result_status is WorkloadStatus.ERROR and c.errors <= run.spec.backoff_limit:
+        return StartWorkload(c.index, last.attempt + 1)
+    return None
+
+
+def _ended_as(c: _Candidate, outcome: WorkloadStatus) -> bool:
+    return c.last is not None and c.last.result_status is outcome
+
+
+def _stopping(
+    run: Run, status: RunStatus, running: list[ObservedWorkload], now: datetime
+) -> RunDecision:
+    if running:
+        status.message = f"stopping {len(running)} workload(s)"
+        _conditions(status, run, "Stopping", status.message, now)
+        return RunDecision(status, [StopWorkload(w.name) for w in running], requeue_after=1.0)
+    status.phase = RunPhase.STOPPED
+    status.message = "stopped on request; `sf run resume` continues from the last checkpoint"
+    gen = run.metadata.generation
+    conds = status.conditions
+    conds = set_condition(
+        conds, ConditionType.READY, ConditionStatus.FALSE, "Stopped", status.message,
+        generation=gen, now=now,
+    )  # fmt: skip
+    for kind in (ConditionType.RECONCILING, ConditionType.STALLED):
+        conds = set_condition(
+            conds, kind, ConditionStatus.FALSE, "Stopped", status.message, generation=gen, now=now
+        )
+    status.conditions = set_condition(
+        conds, ConditionType.SUCCEEDED, ConditionStatus.FALSE, "Stopped", status.message,
+        generation=gen, now=now,
+    )  # fmt: skip
+    return RunDecision(status)
+
+
+def _conditions(status: RunStatus, run: Run, reason: str, message: str, now: datetime) -> None:
+    """In progress: Reconciling, not Ready, not Stalled, outcome Unknown."""
+    gen = run.metadata.generation
+    conds = status.conditions
+    for kind, value in (
+        (ConditionType.READY, ConditionStatus.FALSE),
+        (ConditionType.RECONCILING, ConditionStatus.TRUE),
+        (ConditionType.STALLED, ConditionStatus.FALSE),
+        (ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN),
+    ):
+        conds = set_condition(conds, kind, value, reason, message, generation=gen, now=now)
+    status.conditions = conds
+
+
+def _stalled(status: RunStatus, run: Run, reason: str, message: str, now: datetime) -> None:
+    gen = run.metadata.generation
+    conds = status.conditions
+    for kind, value in (
+        (ConditionType.READY, ConditionStatus.FALSE),
+        (ConditionType.RECONCILING, ConditionStatus.FALSE),
+        (ConditionType.STALLED, ConditionStatus.TRUE),
+        (ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN),
+    ):
+        conds = set_condition(conds, kind, value, reason, message, generation=gen, now=now)
+    status.conditions = conds
+
+
+def _finished_conditions(status: RunStatus, run: Run, now: datetime) -> None:
+    ok = status.phase is RunPhase.SUCCEEDED
+    reason = "Succeeded" if ok else "Failed"
+    message = status.message or reason
+    gen = run.metadata.generation
+    conds = status.conditions
+    for kind, value in (
+        (ConditionType.READY, ConditionStatus.TRUE if ok else ConditionStatus.FALSE),
+        (ConditionType.RECONCILING, ConditionStatus.FALSE),
+        (ConditionType.STALLED, ConditionStatus.FALSE if ok else ConditionStatus.TRUE),
+        (ConditionType.SUCCEEDED, ConditionStatus.TRUE if ok else ConditionStatus.FALSE),
+    ):
+        conds = set_condition(conds, kind, value, reason, message, generation=gen, now=now)
+    status.conditions = conds
+
+
+def _candidate_status(run: Run, c: _Candidate) -> CandidateStatus:
+    branch = f"factory/{run.metadata.name}/c{c.index}"
+    last = c.last
+    if last is None:
+        phase = CandidatePhase.PENDING
+    elif last.running:
+        phase = CandidatePhase.BUILDING
+    elif last.result_status is WorkloadStatus.SUCCEEDED:
+        phase = CandidatePhase.BUILT
+    elif last.result_status in {WorkloadStatus.STOPPED, WorkloadStatus.ERROR}:
+        phase = (
+            CandidatePhase.PENDING
+            if _next_attempt(run, c) is not None or last.result_status is WorkloadStatus.STOPPED
+            else CandidatePhase.FAILED
+        )
+    else:
+        phase = CandidatePhase.FAILED
+    return CandidateStatus(index=c.index, branch=branch, phase=phase)
+
+
+def _building_message(candidates: list[_Candidate], starting: list[StartWorkload]) -> str:
+    running = sum(1 for c in candidates if c.last is not None and c.last.running)
+    done = sum(1 for c in candidates if c.last is not None and not c.last.running)
+    parts = [f"{running + len(starting)} of {len(candidates)} candidate(s) building"]
+    if done - len(starting) > 0:
+        parts.append(f"{done - len(starting)} ended")
+    resumed = [s for s in starting if s.attempt > 1]
+    if resumed:
+        parts.append(
+            "resuming " + ", ".join(f"c{s.candidate} (attempt {s.attempt})" for s in resumed)
+        )
+    return "; ".join(parts)
+
+
+def _failure_message(candidates: list[_Candidate]) -> str:
+    reasons = []
+    for c in candidates:
+        last = c.last
+        if last is not None and last.result_status is not WorkloadStatus.SUCCEEDED:
+            what = (last.result_status or "failed").lower()
+            reasons.append(f"c{c.index} {what}: {last.result_reason or 'no reason given'}")
+    return "; ".join(reasons) or "no candidate succeeded"
+
+
+def _artifacts(workloads: list[ObservedWorkload]) -> list[Artifact]:
+    found = [Artifact(name="events", path="events.ndjson", kind=ArtifactKind.LOG)]
+    for w in workloads:
+        found.append(
+            Artifact(name=w.name, path=f"workloads/{w.name}/{OUTPUT_FILE}", kind=ArtifactKind.LOG)
+        )
+    return found
+
+
+def workload_spec(
+    run: Run, product: Product, candidate: int, attempt: int, runs_dir: Path
+) -> WorkloadSpec:
+    """The runner workload for one candidate attempt of ``run``."""
+    meta, engine = run.metadata, product.spec.engine
+    return WorkloadSpec(
+        name=workload_name(meta.name, candidate, attempt),
+        namespace=meta.namespace,
+        product=product.metadata.name,
+        run=meta.name,
+        candidate=candidate,
+        attempt=attempt,
+        run_dir=RunDirectory.of(runs_dir, meta.namespace, meta.name).path,
+        repo_path=Path(product.spec.repo.path) if product.spec.repo.path else None,
+        repo_url=product.spec.repo.url,
+        branch=product.spec.branch,
+        pipeline=run.spec.pipeline or product.spec.pipeline,
+        goal=run.spec.goal,
+        agent_profile=engine.agent_profile.value,
+        agent_executable=Path(engine.agent_executable) if engine.agent_executable else None,
+        stage_timeout_seconds=engine.stage_timeout_seconds,
+        pass_env=list(engine.pass_env),
+    )

@@ -1,0 +1,258 @@
+"""One runner workload: a candidate's Kilroy run (or resume), as a Job pod or a local process.
+
+The launcher writes a ``WorkloadSpec`` to ``spec.json`` and starts
+``python -m factoryos.runner <spec.json>``; ``run_workload`` does the work:
+it clones the product repository for the candidate (first attempt), or
+resumes from the candidate's last checkpoint (later attempts, after a stop,
+a lost process or a control-plane restart), appends the run's events, and
+writes ``result.json`` last. The process exit status says the same as the
+result, for launchers that only see exit codes (Kubernetes Jobs).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
+from factoryos.events import EventLog, EventType, run_source
+from factoryos.kilroy import Kilroy, LogsRoot
+from factoryos.kilroy import RunSpec as KilroyRunSpec
+from factoryos.kilroy.procs import pid_alive
+from factoryos.runner.layout import RESULT_FILE, RunDirectory
+from factoryos.runner.pipeline import PipelineRunner, RunReport
+
+
+class WorkloadSpec(BaseModel):
+    """Everything one runner workload needs; written by the launcher as ``spec.json``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    namespace: str
+    product: str
+    run: str
+    candidate: int
+    attempt: int
+    run_dir: Path
+    repo_path: Path | None = None
+    repo_url: str | None = None
+    branch: str = "main"
+    pipeline: str = "pipeline.dot"
+    goal: str
+    agent_profile: str = "real"
+    agent_executable: Path | None = None
+    stage_timeout_seconds: float | None = None
+    pass_env: list[str] = []
+    grace_seconds: float = 5.0
+    heartbeat_seconds: float | None = 10.0
+
+    @property
+    def layout(self) -> RunDirectory:
+        return RunDirectory(self.run_dir)
+
+    @property
+    def branch_prefix(self) -> str:
+        """Kilroy names the run branch ``<prefix>/<run id>``: ``factory/<run>/c<i>``."""
+        return f"factory/{self.run}"
+
+    @property
+    def run_id(self) -> str:
+        return f"c{self.candidate}"
+
+
+class WorkloadStatus(StrEnum):
+    """How a workload ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the pipeline failed: a result, not an infrastructure problem
+    INVALID = "invalid"  # bad input (pipeline, repository, branch): retrying cannot help
+    STOPPED = "stopped"  # stopped on request; resumable
+    ERROR = "error"  # infrastructure failure; retried up to the Run's backoffLimit
+
+
+#: Process exit status for each result.
+EXIT_CODES = {
+    WorkloadStatus.SUCCEEDED: 0,
+    WorkloadStatus.FAILED: 1,
+    WorkloadStatus.INVALID: 2,
+    WorkloadStatus.STOPPED: 3,
+    WorkloadStatus.ERROR: 4,
+}
+
+
+class WorkloadResult(BaseModel):
+    """``result.json``: written by the runner as its last act."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: WorkloadStatus
+    reason: str | None = None
+    failed_node: str | None = None
+    run_branch: str | None = None
+    finished_at: datetime
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    @classmethod
+    def from_exit_code(cls, code: int, reason: str) -> WorkloadResult:
+        """The result a launcher infers when the runner left no result file."""
+        by_code = {v: k for k, v in EXIT_CODES.items()}
+        status = by_code.get(code, WorkloadStatus.ERROR)
+        return cls(status=status, reason=reason, finished_at=datetime.now(UTC))
+
+
+def read_result(workload_dir: Path) -> WorkloadResult | None:
+    """The workload's result, or None while it has not finished."""
+    try:
+        return WorkloadResult.model_validate_json((workload_dir / RESULT_FILE).read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def write_result(workload_dir: Path, result: WorkloadResult) -> None:
+    """Write ``result.json`` atomically (a reader sees all of it or nothing)."""
+    workload_dir.mkdir(parents=True, exist_ok=True)
+    tmp = workload_dir / f".{RESULT_FILE}.tmp"
+    tmp.write_text(result.model_dump_json(exclude_none=True) + "\n")
+    tmp.replace(workload_dir / RESULT_FILE)
+
+
+class Workload:
+    """Runs one ``WorkloadSpec`` to its result; ``request_stop`` stops it gracefully."""
+
+    def __init__(self, spec: WorkloadSpec, kilroy: Kilroy, env: dict[str, str]) -> None:
+        self.spec = spec
+        self._kilroy = kilroy
+        self._env = env
+        self._log = EventLog(spec.layout.events, run_source(spec.product, spec.run))
+        self._runner = PipelineRunner(
+            kilroy,
+            product=spec.product,
+            grace_seconds=spec.grace_seconds,
+            heartbeat_seconds=spec.heartbeat_seconds,
+            event_fields={
+                "candidate": spec.candidate,
+                "attempt": spec.attempt,
+                "workload": spec.name,
+            },
+        )
+
+    def request_stop(self) -> None:
+        self._runner.request_stop()
+
+    def run(self) -> WorkloadResult:
+        """Run or resume the candidate, and return (not write) its result."""
+        try:
+            report = self._run()
+        except InvalidInputError as exc:
+            return self._failed_early(WorkloadStatus.INVALID, str(exc))
+        except FactoryError as exc:
+            return self._failed_early(WorkloadStatus.ERROR, str(exc))
+        outcome = report.outcome
+        if report.stopped:
+            status = WorkloadStatus.STOPPED
+        elif outcome.status == "success":
+            status = WorkloadStatus.SUCCEEDED
+        else:
+            status = WorkloadStatus.FAILED
+        return WorkloadResult(
+            status=status,
+            reason=outcome.failure_reason or None,
+            failed_node=outcome.failed_node or None,
+            run_branch=report.run_branch,
+            finished_at=datetime.now(UTC),
+        )
+
+    def _run(self) -> RunReport:
+        spec, layout = self.spec, self.spec.layout
+        logs = LogsRoot(layout.logs_root(spec.candidate))
+        if logs.checkpoint() is not None:
+            self._end_orphan(logs)
+            return self._runner.resume(layout.candidate(spec.candidate), spec.run_id, self._log)
+        # No checkpoint: nothing to resume, so start over from a fresh clone.
+        for stale in (layout.repo(spec.candidate), layout.logs_root(spec.candidate)):
+            shutil.rmtree(stale, ignore_errors=True)
+        repo = self._clone(layout.repo(spec.candidate))
+        kilroy_spec = KilroyRunSpec(
+            graph=repo / spec.pipeline,
+            workspace=repo,
+            run_id=spec.run_id,
+            run_dir=layout.candidate(spec.candidate),
+            inputs={"goal": spec.goal, "product": spec.product, "run": spec.run},
+            agent_profile=spec.agent_profile,
+            agent_executable=spec.agent_executable,
+            stage_timeout=spec.stage_timeout_seconds,
+            branch_prefix=spec.branch_prefix,
+            extra_env={k: self._env[k] for k in spec.pass_env if k in self._env},
+        )
+        if not kilroy_spec.graph.is_file():
+            raise InvalidInputError(
+                f"pipeline {spec.pipeline} not found in branch {spec.branch} of the repository"
+            )
+        return self._runner.run(kilroy_spec, self._log)
+
+    def _end_orphan(self, logs: LogsRoot) -> None:
+        """Stop a Kilroy left running by a runner that died, before resuming its run."""
+        pid = logs.run_pid()
+        if pid is not None and pid_alive(pid) and logs.final() is None:
+            self._kilroy.stop(logs.path, grace_seconds=self.spec.grace_seconds)
+
+    def _clone(self, dest: Path) -> Path:
+        spec = self.spec
+        source = str(spec.repo_path) if spec.repo_path is not None else spec.repo_url
+        if source is None:
+            raise InvalidInputError("the workload names no repository (repo path or url)")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run(
+                [
+                    "git",
+                    "clone",
+                    "--quiet",
+                    "--no-tags",
+                    "--branch",
+                    spec.branch,
+                    source,
+                    str(dest),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**self._env, "GIT_TERMINAL_PROMPT": "0"},
+            )
+        except FileNotFoundError as exc:
+            raise WorkspaceError("git is not installed") from exc
+        if done.returncode != 0:
+            detail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+            raise InvalidInputError(f"cannot clone {source} (branch {spec.branch}): {detail}")
+        return dest
+
+    def _failed_early(self, status: WorkloadStatus, reason: str) -> WorkloadResult:
+        """A workload that ended before Kilroy ran still leaves an event saying why."""
+        self._log.append(
+            EventType.RUN_FINISHED,
+            {
+                "status": "fail",
+                "reason": reason,
+                "candidate": self.spec.candidate,
+                "attempt": self.spec.attempt,
+                "workload": self.spec.name,
+            },
+        )
+        return WorkloadResult(status=status, reason=reason, finished_at=datetime.now(UTC))
+
+
+def load_spec(path: Path) -> WorkloadSpec:
+    try:
+        return WorkloadSpec.model_validate(json.loads(path.read_text()))
+    except FileNotFoundError as exc:
+        raise InvalidInputError(f"workload spec {path} not found") from exc
