@@ -30,6 +30,8 @@ class StageFold:
 
     def __init__(self) -> None:
         self._stages: dict[tuple[int, str], StageStatus] = {}
+        #: Candidates whose runner was asked to stop (until they start again).
+        self._stopping: set[int] = set()
         #: The sequence of the last event folded in.
         self.sequence = 0
         #: When the last event was written (a heartbeat counts).
@@ -52,8 +54,13 @@ class StageFold:
         data = event.data
         node = event.subject or data.get("node_id")
         if not isinstance(node, str) or not node:
-            if event.type == EventType.RUN_STOP_REQUESTED or event.type == EventType.RUN_FINISHED:
-                self._settle_running(_int(data.get("candidate")), event)
+            candidate = _int(data.get("candidate"))
+            if event.type == EventType.RUN_STOP_REQUESTED:
+                self._stopping.add(candidate)
+            elif event.type in {EventType.RUN_STARTED, EventType.RUN_RESUMED}:
+                self._stopping.discard(candidate)
+            elif event.type == EventType.RUN_FINISHED:
+                self._settle_running(candidate, event)
             return
         key = (_int(data.get("candidate")), node)
         stage = self._stages.get(key) or StageStatus(candidate=key[0], name=node)
@@ -61,8 +68,7 @@ class StageFold:
             stage.status = StageState.RUNNING
             stage.attempt = max(1, _int(data.get("attempt"), 1))
             stage.max_attempts = _positive(data.get("max"))
-            stage.start_time = stage.start_time if stage.attempt > 1 else event.time
-            stage.start_time = stage.start_time or event.time
+            stage.start_time = event.time
             stage.completion_time = None
             stage.failure_reason = None
         elif event.type == EventType.STAGE_RETRYING:
@@ -71,6 +77,8 @@ class StageFold:
                 stage.failure_reason = data["reason"]
         elif event.type == EventType.STAGE_COMPLETED:
             stage.status = _OUTCOMES.get(str(data.get("status")), StageState.FAILED)
+            if stage.status is StageState.FAILED and key[0] in self._stopping:
+                stage.status = StageState.PENDING  # interrupted by a stop; resume reruns it
             stage.completion_time = event.time
             reason = data.get("failure_reason")
             stage.failure_reason = reason if isinstance(reason, str) and reason else None
