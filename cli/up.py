@@ -44,7 +44,7 @@ def up(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     store = open_store(settings)
-    launcher = LocalProcessLauncher(settings.runs_dir, os.environ)
+    launcher = LocalProcessLauncher(settings.runs_dir, os.environ, prewarm=settings.runner_prewarm)
     plane = LocalControlPlane(
         store, launcher, settings.runs_dir, report=_report, grace_seconds=grace
     )
@@ -55,6 +55,7 @@ def up(
         plane.run(stop)
     finally:
         stopped = plane.shutdown()
+        launcher.close()
         store.close()
         lock.release()
         if stopped:

@@ -28,6 +28,9 @@ class Settings:
     tools_dir: Path = field(default=SOURCE_TOOLS_DIR)
     #: The PATH used to look tools up last.
     search_path: str = ""
+    #: FACTORYOS_RUNNER_PREWARM (default 1): fork local runners from a warm fork server;
+    #: 0 starts each as a fresh ``python -m factoryos.runner``.
+    runner_prewarm: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +44,8 @@ class Settings:
             kilroy_binary=Path(kilroy).expanduser() if kilroy else None,
             tools_dir=Path(tools).expanduser() if tools else _default_tools_dir(home),
             search_path=env.get("PATH", ""),
+            runner_prewarm=env.get("FACTORYOS_RUNNER_PREWARM", "1").strip().lower()
+            not in {"0", "false", "no", "off"},
         )
 
     @property

@@ -1,8 +1,15 @@
 """``LocalProcessLauncher``: each runner workload is a local process in its own session.
 
-The process is ``<python> -m factoryos.runner <run>/workloads/<name>/spec.json``
-with the control plane's environment (its Python's ``bin`` first on PATH, so
-pipeline tool nodes find the same interpreter). It runs in a new session, so
+The process runs the runner entrypoint (``factoryos.runner.__main__.main``, the
+same function ``python -m factoryos.runner <spec.json>`` calls in a Job pod)
+for ``<run>/workloads/<name>/spec.json``, with the control plane's environment
+(its Python's ``bin`` first on PATH, so pipeline tool nodes find the same
+interpreter). By default it is forked from a fork server that imported the
+runner once when the launcher was made (``factoryos.launch.forkserver``), so
+a workload starts in milliseconds instead of paying Python's start-up and
+imports each time (``bench/controlplane.py`` measures both); with
+``prewarm=False``, or if the fork server is gone, it is a fresh
+``python -m factoryos.runner``. Either way it runs in a new session, so
 Ctrl-C in the terminal of ``sf up`` does not reach it and it survives a
 control plane that is killed; the pid and the process's start time go to
 ``process.json``, which lets a restarted control plane adopt it (a reused
@@ -23,6 +30,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from factoryos.errors import WorkspaceError
 from factoryos.kilroy.procs import kill_processes, proc_stat, run_processes, signal_group
@@ -40,6 +48,62 @@ from factoryos.runner.layout import OUTPUT_FILE, PROCESS_FILE, RESULT_FILE, SPEC
 KILL_MARGIN_SECONDS = 10.0
 
 
+class _Child(Protocol):
+    """A runner process this launcher started and can reap."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def exit_code(self) -> int | None: ...
+
+
+class _Exec:
+    """A runner started as a fresh process: our child, so we reap it and see its exit code."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    def exit_code(self) -> int | None:
+        return self._popen.poll()
+
+
+class _ForkServer:
+    """The client side of ``factoryos.launch.forkserver``."""
+
+    def __init__(self, python: str, env: dict[str, str]) -> None:
+        self._proc = subprocess.Popen(
+            [python, "-m", "factoryos.launch.forkserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+
+    def fork(self, spec_file: Path, output: Path, env: dict[str, str]) -> int | None:
+        """The pid of a new runner, or None when the server is gone."""
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        if stdin is None or stdout is None or self._proc.poll() is not None:
+            return None
+        request = {"spec": str(spec_file), "output": str(output), "env": env}
+        try:
+            stdin.write(json.dumps(request).encode() + b"\n")
+            stdin.flush()
+            reply = stdout.readline()
+        except (BrokenPipeError, OSError):
+            return None
+        return int(reply) if reply.strip().isdigit() else None
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+
+
 class LocalProcessLauncher:
     """Starts runner workloads as local processes under ``runs_dir``."""
 
@@ -49,14 +113,16 @@ class LocalProcessLauncher:
         env: Mapping[str, str],
         *,
         python: str = sys.executable,
+        prewarm: bool = True,
     ) -> None:
         self._runs_dir = runs_dir
         self._python = python
         bin_dir = str(Path(python).parent)
         path = env.get("PATH", "")
         self._env = {**env, "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir}
+        self._forks = _ForkServer(python, self._env) if prewarm else None
         #: Processes this launcher started: polled, so they are reaped when they exit.
-        self._children: dict[Path, subprocess.Popen[bytes]] = {}
+        self._children: dict[Path, _Child] = {}
         #: When a stop was first requested, by workload directory.
         self._stopping: dict[Path, float] = {}
 
@@ -68,26 +134,40 @@ class LocalProcessLauncher:
             folder.mkdir(parents=True, exist_ok=True)
             spec_file = folder / SPEC_FILE
             spec_file.write_text(spec.model_dump_json(indent=2) + "\n")
-            with (folder / OUTPUT_FILE).open("ab") as output:
-                child = subprocess.Popen(
-                    [self._python, "-m", "factoryos.runner", str(spec_file)],
-                    cwd=folder,
-                    env=self._env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            output = folder / OUTPUT_FILE
+            forked = self._forks.fork(spec_file, output, self._env) if self._forks else None
+            if forked is None:  # no fork server (prewarm off, or it died): a fresh process
+                child = self._exec(spec_file, output)
+                self._children[folder] = child
+                forked = child.pid
         except OSError as exc:
             raise WorkspaceError(f"cannot start runner workload {spec.name}: {exc}") from exc
-        self._children[folder] = child
-        stat = proc_stat(child.pid)
+        pid = forked
+        stat = proc_stat(pid)
         record = {
-            "pid": child.pid,
+            "pid": pid,
             "startTicks": stat.start_ticks if stat else 0,
             "startedAt": datetime.now(UTC).isoformat(),
         }
         _write_json(folder / PROCESS_FILE, record)
+
+    def close(self) -> None:
+        """Stop the fork server (running workloads carry on)."""
+        if self._forks is not None:
+            self._forks.close()
+
+    def _exec(self, spec_file: Path, output: Path) -> _Child:
+        with output.open("ab") as out:
+            popen = subprocess.Popen(
+                [self._python, "-m", "factoryos.runner", str(spec_file)],
+                cwd=spec_file.parent,
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return _Exec(popen)
 
     def workloads(self, namespace: str, run: str) -> list[WorkloadState]:
         root = RunDirectory.of(self._runs_dir, namespace, run).workloads
@@ -138,7 +218,7 @@ class LocalProcessLauncher:
     def _alive(self, folder: Path, process: dict[str, object]) -> bool:
         child = self._children.get(folder)
         if child is not None:
-            return child.poll() is None
+            return child.exit_code() is None
         stat = proc_stat(int(str(process["pid"])))
         if stat is None or stat.state in {"Z", "X"}:
             return False
@@ -146,8 +226,8 @@ class LocalProcessLauncher:
 
     def _lost(self, folder: Path) -> WorkloadResult:
         child = self._children.get(folder)
-        if child is not None and child.returncode is not None:
-            code = child.returncode
+        code = child.exit_code() if child is not None else None
+        if code is not None:
             reason = f"the runner exited with status {code} without a result"
             result = WorkloadResult.from_exit_code(code if code >= 0 else 128 - code, reason)
         else:

@@ -1,0 +1,294 @@
+"""Benchmark: the embedded control plane's start latency and its CPU with many active runs.
+
+Part 1, start latency, side by side in alternating rounds on the same machine:
+  - bare Kilroy: from spawning ``kilroy attractor run`` to its first progress event;
+  - Factory OS, with ``sf up`` already running, from the Run being written to
+    the store (what ``sf run start`` does last) and from invoking ``sf run
+    start`` (which adds the CLI's own Python start-up and checks) to (a) the
+    runner process being spawned, (b) the runner's first event
+    (``run.started``) and (c) Kilroy's first progress event.
+  The added latency is (c) from the store write minus the bare figure (goal:
+  under 0.2 s). It is measured twice: runners forked from the launcher's warm
+  fork server (the default) and started as fresh processes
+  (FACTORYOS_RUNNER_PREWARM=0).
+
+Part 2, CPU: the ``sf up`` process's CPU time (user + system, from /proc) over
+a window while idle, then while N runs of a sleep-heavy pipeline are all
+active (goal: under 10% of one core).
+
+    make bench-controlplane      # or: .venv/bin/python bench/controlplane.py --runs 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SF = [sys.executable, "-m", "factoryos.cli.app"]
+sys.path.insert(0, str(ROOT))
+
+from factoryos.models import Run, parse_as  # noqa: E402
+from factoryos.store import LocalStore  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def git_repo(path: Path, files: dict[str, str], env: dict[str, str]) -> Path:
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
+    for name, text in files.items():
+        (path / name).write_text(text)
+    subprocess.run(["git", "-C", str(path), "add", "."], check=True, env=env)
+    subprocess.run(["git", "-C", str(path), "commit", "-qm", "init"], check=True, env=env)
+    return path
+
+
+def pipeline(command: str, nodes: int = 1) -> str:
+    lines = [
+        "digraph bench {",
+        '  graph [goal="bench", default_max_retry="0"]',
+        "  start [shape=Mdiamond]",
+        "  exit [shape=Msquare]",
+    ]
+    names = [f"n{i}" for i in range(nodes)]
+    lines += [f'  {n} [shape=parallelogram, tool_command="{command}"]' for n in names]
+    chain = ["start", *names, "exit"]
+    lines += [f"  {a} -> {b}" for a, b in zip(chain, chain[1:], strict=False)]
+    return "\n".join([*lines, "}"]) + "\n"
+
+
+def first_line(path: Path, timeout: float = 30.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        if b"\n" in data:
+            return dict(json.loads(data.split(b"\n", 1)[0]))
+        time.sleep(0.002)
+    sys.exit(f"timed out waiting for {path}")
+
+
+def stamp(value: object) -> float:
+    text = str(value)
+    if "." in text:  # trim nanoseconds to microseconds for fromisoformat
+        head, frac = text.rstrip("Z").split(".", 1)
+        text = f"{head}.{frac[:6]}+00:00"
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def sf(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run([*SF, *args], env=env, capture_output=True, text=True, input=stdin)
+    if done.returncode != 0:
+        sys.exit(f"sf {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+class Plane:
+    """``sf up`` in the background for one FACTORYOS_HOME."""
+
+    def __init__(self, base: Path, env: dict[str, str]) -> None:
+        self.env = env
+        self._log = (base / "sf-up.log").open("ab")
+        self.proc = subprocess.Popen([*SF, "up"], env=env, stdout=self._log, stderr=self._log)
+        time.sleep(1.5)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=120)
+
+
+def start_latency(base: Path, env: dict[str, str], kilroy: str, rounds: int) -> dict[str, float]:
+    """Median seconds of each measured interval (see the module docstring)."""
+    home = Path(env["FACTORYOS_HOME"])
+    repo = git_repo(base / "repo", {"pipeline.dot": pipeline("true")}, env)
+    sf(env, "product", "add", "lat", "--repo", str(repo), "--concurrency", "5")
+    # A warm-up run also gives the run config that bare Kilroy uses.
+    sf(env, "run", "start", "lat", "--goal", "warm", "--name", "warm", "--wait")
+    config = json.loads((home / "runs/default/warm/c0/logs/run_config.json").read_text())
+    kilroy_env = {**env, "XDG_STATE_HOME": str(home / "kilroy-state")}
+    store = LocalStore(home / "factoryos.db")
+    rows: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        rows.setdefault(key, []).append(value)
+
+    def bare(i: int) -> None:
+        ws = git_repo(base / f"bare-ws-{i}", {"pipeline.dot": pipeline("true")}, env)
+        cfg = base / f"bare-{i}.json"
+        config["repo"]["path"] = str(ws)
+        cfg.write_text(json.dumps(config))
+        logs = base / f"bare-{i}" / "logs"
+        argv = [kilroy, "attractor", "run", "--graph", str(ws / "pipeline.dot"), "--config",
+                str(cfg), "--run-id", f"bare-{i}", "--logs-root", str(logs), "--no-cxdb"]  # fmt: skip
+        t0 = time.time()
+        proc = subprocess.Popen(argv, env=kilroy_env, cwd=base, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        add("bare", stamp(first_line(logs / "progress.ndjson")["ts"]) - t0)
+        proc.wait()
+
+    def follow(name: str, t0: float, via: str) -> None:
+        run_dir = home / "runs/default" / name
+        runner = first_line(run_dir / "events.ndjson")
+        kilroy_first = first_line(run_dir / "c0/logs/progress.ndjson")
+        process = json.loads((run_dir / f"workloads/{name}-c0-1/process.json").read_text())
+        add(f"{via} spawn", stamp(process["startedAt"]) - t0)
+        add(f"{via} runner", stamp(runner["time"]) - t0)
+        add(f"{via} kilroy", stamp(kilroy_first["ts"]) - t0)
+
+    def via_store(i: int) -> None:
+        name = f"store-{i}"
+        run = parse_as(Run, {"metadata": {"name": name},
+                             "spec": {"productRef": {"name": "lat"}, "goal": "g"}})  # fmt: skip
+        t0 = time.time()
+        store.create(run)
+        follow(name, t0, "store")
+
+    def via_cli(i: int) -> None:
+        name = f"cli-{i}"
+        t0 = time.time()
+        subprocess.run([*SF, "run", "start", "lat", "--goal", "g", "--name", name], env=env,
+                       check=True, capture_output=True)  # fmt: skip
+        add("cli returns", time.time() - t0)
+        follow(name, t0, "cli")
+
+    order = [bare, via_store, via_cli]
+    for i in range(rounds):
+        for fn in order[i % 3 :] + order[: i % 3]:
+            fn(i)
+            time.sleep(0.3)
+    store.close()
+    return {k: statistics.median(v) for k, v in rows.items()}
+
+
+def print_latency(results: dict[str, dict[str, float]], rounds: int) -> None:
+    modes = list(results)
+    print(f"\nStart latency, {rounds} rounds, bare/store/cli order rotating (median seconds)")
+    print(f"{'':58}" + "".join(f"{m:>14}" for m in modes))
+    labels = [
+        ("bare", "bare kilroy: spawn -> Kilroy's first event"),
+        ("store spawn", "Run stored -> runner process spawned"),
+        ("store runner", "Run stored -> runner's first event"),
+        ("store kilroy", "Run stored -> Kilroy's first event"),
+        ("cli returns", "`sf run start` -> the command returns"),
+        ("cli spawn", "`sf run start` -> runner process spawned"),
+        ("cli runner", "`sf run start` -> runner's first event"),
+        ("cli kilroy", "`sf run start` -> Kilroy's first event"),
+    ]
+    for key, label in labels:
+        print(f"  {label:56}" + "".join(f"{results[m][key]:14.3f}" for m in modes))
+    for m in modes:
+        r = results[m]
+        print(
+            f"  {m}: added start latency (Run stored -> Kilroy's first event, minus bare): "
+            f"{r['store kilroy'] - r['bare']:.3f}s (goal < 0.2s); from `sf run start`: "
+            f"{r['cli kilroy'] - r['bare']:.3f}s"
+        )
+
+
+def active_cpu(base: Path, env: dict[str, str], plane: int, runs: int, window: float) -> str:
+    """The report of the CPU part (see the module docstring)."""
+    home = Path(env["FACTORYOS_HOME"])
+    before = cpu_seconds(plane)
+    time.sleep(window)
+    idle = (cpu_seconds(plane) - before) / window
+
+    repo = git_repo(base / "sleepy", {"pipeline.dot": pipeline("sleep 300", nodes=1)}, env)
+    sf(env, "product", "add", "sleepy", "--repo", str(repo), "--concurrency", str(runs))
+    docs = [
+        f"apiVersion: factoryos.dev/v1alpha1\nkind: Run\nmetadata: {{name: sleepy-{i}}}\n"
+        f"spec: {{productRef: {{name: sleepy}}, goal: sleep}}\n"
+        for i in range(runs)
+    ]
+    began = time.monotonic()
+    sf(env, "apply", "-f", "-", stdin="---\n".join(docs))
+    store = LocalStore(home / "factoryos.db")
+
+    def all_running() -> bool:
+        found = [r for r in store.list(Run) if r.spec.product_ref.name == "sleepy"]
+        return len(found) == runs and all(
+            any(s.name == "n0" and s.status.value == "Running" for s in r.status.stages)
+            for r in found
+        )
+
+    while not all_running():
+        if time.monotonic() - began > 300:
+            sys.exit("the runs did not all start within 300 s")
+        time.sleep(0.5)
+    ramp = time.monotonic() - began
+    time.sleep(2.0)
+    before = cpu_seconds(plane)
+    time.sleep(window)
+    busy = (cpu_seconds(plane) - before) / window
+    lines = [
+        f"\nControl plane CPU (the sf up process, user+system), {window:g}s windows",
+        f"  idle, no runs:                {idle * 100:6.2f}% of one core",
+        f"  {runs} active sleeping runs:      {busy * 100:6.2f}% of one core (goal < 10%)",
+        f"  (all {runs} runs had Kilroy in their stage {ramp:.1f}s after `sf apply`)",
+    ]
+    began = time.monotonic()
+    sf(env, "product", "remove", "sleepy", "--force")
+    while [r for r in store.list(Run) if r.spec.product_ref.name == "sleepy"]:
+        time.sleep(0.5)
+    lines.append(
+        f"  removing the product stopped and deleted all {runs} runs in "
+        f"{time.monotonic() - began:.1f}s"
+    )
+    store.close()
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9, help="latency rounds (default 9)")
+    parser.add_argument("--runs", type=int, default=50, help="active runs for CPU (default 50)")
+    parser.add_argument("--window", type=float, default=20.0, help="CPU window seconds")
+    args = parser.parse_args()
+    kilroy = shutil.which("kilroy", path=f"{ROOT / '.tools/bin'}:{os.environ.get('PATH', '')}")
+    if not kilroy:
+        sys.exit("needs kilroy: run `make tools` first")
+    with tempfile.TemporaryDirectory(prefix="sf-bench-cp-") as tmp:
+        results: dict[str, dict[str, float]] = {}
+        for mode, prewarm in (("forked (default)", "1"), ("fresh process", "0")):
+            base = Path(tmp) / ("warm" if prewarm == "1" else "cold")
+            base.mkdir()
+            env = {
+                **os.environ,
+                "FACTORYOS_HOME": str(base / "home"),
+                "FACTORYOS_KILROY": kilroy,
+                "FACTORYOS_RUNNER_PREWARM": prewarm,
+                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+                "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@local",
+                "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@local",
+            }  # fmt: skip
+            plane = Plane(base, env)
+            try:
+                results[mode] = start_latency(base, env, kilroy, args.rounds)
+                if prewarm == "1":
+                    cpu = active_cpu(base, env, plane.proc.pid, args.runs, args.window)
+            finally:
+                plane.stop()
+        print_latency(results, args.rounds)
+        print(cpu)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

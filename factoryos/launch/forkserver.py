@@ -1,0 +1,64 @@
+"""A warm fork server for local runner workloads (``python -m factoryos.launch.forkserver``).
+
+``LocalProcessLauncher`` starts one when it is made (``sf up``). The server
+imports the runner once, then reads one JSON request per line on stdin
+(``{"spec": ..., "output": ..., "env": {...}}``), forks a child for each and
+answers the child's pid on stdout. The child leaves the server's session,
+sends its output to the workload's ``output.log``, takes the request's
+environment and runs the runner entrypoint (``factoryos.runner.__main__.main``,
+the same one a Job pod runs), so a workload starts in milliseconds instead of
+paying Python's start-up and imports. Children are reaped by the kernel
+(SIGCHLD ignored); how a workload ended is in its ``result.json``. When stdin
+closes (the control plane exited or was killed) the server exits and the
+children carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import factoryos.runner.__main__ as entrypoint
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in sf up's terminal is not for us
+    for line in requests:
+        request: dict[str, Any] = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _child(request)
+            finally:
+                os._exit(4)
+        replies.write(f"{pid}\n".encode())
+        replies.flush()
+
+
+def _child(request: dict[str, Any]) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    output = os.open(request["output"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(devnull, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(devnull)
+    os.close(output)
+    os.chdir(Path(request["spec"]).parent)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    code = entrypoint.main([request["spec"]])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)
