@@ -46,22 +46,12 @@ $(TOOLS)/kilroy: tools/go/go.mod tools/go/go.sum
 	@$@ --version
 
 DEMO_HOME ?= $(or $(FACTORYOS_HOME),$(HOME)/.factoryos)
-DEMO_RUN := demo-$(shell date +%Y%m%d-%H%M%S)
 
-demo: venv tools ## Validate and run the example pipelines end to end through sf
-	@echo "== sf pipeline validate examples/pipelines/*.dot"
-	@PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf pipeline validate examples/pipelines/*.dot
+demo: venv tools ## Start the embedded factory and run the smoke product end to end
+	@echo "== sf pipeline validate (the example pipelines and the smoke product's)"
+	@PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf pipeline validate examples/pipelines/*.dot examples/products/smoke/pipeline.dot
 	@echo
-	@echo "== sf pipeline run examples/pipelines/test-shim-agent.dot (scripted agent, no LLM)"
-	@PATH=$(CURDIR)/$(TOOLS):$$PATH FACTORYOS_HOME=$(DEMO_HOME) $(BIN)/sf pipeline run \
-	  examples/pipelines/test-shim-agent.dot --workspace $(DEMO_HOME)/demo-workspace \
-	  --run-id $(DEMO_RUN) --agent-profile test_shim \
-	  --agent-executable $(CURDIR)/examples/pipelines/agents/scripted-agent
-	@echo
-	@echo "Where to look:"
-	@echo "  events (CloudEvents, one per line): $(DEMO_HOME)/runs/$(DEMO_RUN)/events.ndjson"
-	@echo "  Kilroy logs_root:                   $(DEMO_HOME)/runs/$(DEMO_RUN)/logs"
-	@echo "  the run's branch and commits:       git -C $(DEMO_HOME)/demo-workspace log --oneline attractor/run/$(DEMO_RUN)"
+	@PATH=$(CURDIR)/$(BIN):$(CURDIR)/$(TOOLS):$$PATH FACTORYOS_HOME=$(DEMO_HOME) bash examples/demo.sh
 
 test: venv tools lint typecheck importlint check-generated unit integration ## Run the whole test suite
 	@echo "make test: all checks passed"
@@ -93,8 +83,9 @@ schemas: venv ## Generate factoryos/schemas/*.json from the models
 check-generated: venv ## Fail when crds/ or schemas/ are stale
 	$(BIN)/python -m factoryos.codegen --check all
 
-bench: venv tools ## Run the benchmarks in bench/
+bench: venv tools ## Run the benchmarks in bench/ (several minutes)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/pipeline_overhead.py
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/controlplane.py
 
 clean: ## Remove build outputs in the clone
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

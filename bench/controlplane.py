@@ -22,6 +22,7 @@ active (goal: under 10% of one core).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -64,7 +65,7 @@ def pipeline(command: str, nodes: int = 1) -> str:
     names = [f"n{i}" for i in range(nodes)]
     lines += [f'  {n} [shape=parallelogram, tool_command="{command}"]' for n in names]
     chain = ["start", *names, "exit"]
-    lines += [f"  {a} -> {b}" for a, b in zip(chain, chain[1:], strict=False)]
+    lines += [f"  {a} -> {b}" for a, b in itertools.pairwise(chain)]
     return "\n".join([*lines, "}"]) + "\n"
 
 
@@ -136,8 +137,9 @@ def start_latency(base: Path, env: dict[str, str], kilroy: str, rounds: int) -> 
         config["repo"]["path"] = str(ws)
         cfg.write_text(json.dumps(config))
         logs = base / f"bare-{i}" / "logs"
-        argv = [kilroy, "attractor", "run", "--graph", str(ws / "pipeline.dot"), "--config",
-                str(cfg), "--run-id", f"bare-{i}", "--logs-root", str(logs), "--no-cxdb"]  # fmt: skip
+        graph = str(ws / "pipeline.dot")
+        argv = [kilroy, "attractor", "run", "--graph", graph, "--config", str(cfg),
+                "--run-id", f"bare-{i}", "--logs-root", str(logs), "--no-cxdb"]  # fmt: skip
         t0 = time.time()
         proc = subprocess.Popen(argv, env=kilroy_env, cwd=base, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)  # fmt: skip
