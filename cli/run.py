@@ -1,4 +1,4 @@
-"""``sf run start|list|status|stop|resume|logs``: drive and watch runs.
+"""``sf run start|list|status|stop|resume|logs|delete``: drive and watch runs.
 
 ``start`` creates a Run (checked first: the product exists, its pipeline
 validates); ``stop`` and ``resume`` only change ``spec.desiredState`` and
@@ -266,6 +266,23 @@ def resume(
     final = _follow(settings, store, name, namespace, timeout, show=output is OutputFormat.TEXT)
     emit(dump_resource(final), output, _status_text)
     raise typer.Exit(0 if final.status.phase is RunPhase.SUCCEEDED else 1)
+
+
+@app.command()
+def delete(
+    name: str,
+    namespace: NamespaceOption = "default",
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Delete a run: the control plane stops its workloads first (its files are kept)."""
+    store = open_store(Settings.from_env())
+    remaining = store.delete(Run, name, namespace)
+    state = "deleting" if remaining is not None else "deleted"
+    emit(
+        {"kind": "Run", "name": name, "result": state},
+        output,
+        lambda _: f"run.factoryos.dev/{name} {state}",
+    )
 
 
 def _set_desired(store: LocalStore, name: str, namespace: str, state: DesiredState) -> Run:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from factoryos.admission import repository_problem
 from factoryos.errors import ConflictError, ExpiredError, NotFoundError
-from factoryos.events import read_from
+from factoryos.events import EventType, read_from
 from factoryos.launch import Launcher, WorkloadState
 from factoryos.models import OwnerReference, Product, Run
 from factoryos.reconcile import (
@@ -181,11 +181,18 @@ class LocalControlPlane:
                 size = events.stat().st_size
             except FileNotFoundError:
                 size = 0
-            changed = size != tracked.size
+            changed = size != tracked.size and self._progressed(events, tracked)
             if not changed and check_processes:
                 changed = _fingerprint(self._launcher.workloads(ns, name)) != tracked.fingerprint
             if changed:
                 self._dirty.add(key)
+
+    def _progressed(self, events: Path, tracked: _Tracked) -> bool:
+        """Fold what the runners appended; True unless it was only heartbeats."""
+        new, tracked.offset = read_from(events, tracked.offset)
+        tracked.size = tracked.offset
+        tracked.fold.feed(new)
+        return any(e.type != EventType.HEARTBEAT for e in new)
 
     def _reconcile_dirty(self) -> None:
         while self._dirty:
@@ -264,13 +271,13 @@ class LocalControlPlane:
         run = self._own(run, product)
         tracked = self._runs.setdefault(key, _Tracked())
         events = RunDirectory.of(self._runs_dir, ns, name).events
-        new, tracked.offset = read_from(events, tracked.offset)
-        tracked.size = tracked.offset
-        tracked.fold.feed(new)
+        self._progressed(events, tracked)
         workloads = self._launcher.workloads(ns, name)
         tracked.fingerprint = _fingerprint(workloads)
         admission = Admission(False, f"product {run.spec.product_ref.name!r} not found")
-        if product is not None:
+        if any(w.running for w in workloads):
+            admission = Admission(True)  # under way: it holds its slot, no queue to consult
+        elif product is not None:
             queue = admit(
                 self._store.list(Run, ns), product.metadata.name, product.spec.concurrency
             )

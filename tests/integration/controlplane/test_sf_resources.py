@@ -7,14 +7,16 @@ status, and an unchanged store (its version does not move).
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Factory, marks_step
+from conftest import Factory, marks_step, wait_for
 from test_controlplane_runs import _phase, _stage_running
 
+from factoryos.kilroy.procs import run_processes
 from factoryos.models import Product, Run, RunPhase
 
 EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_NO_CONTROL_PLANE = 2, 3, 4, 6
@@ -126,8 +128,6 @@ def test_product_add_refuses_duplicates_missing_repos_and_bad_pipelines(
     factory.sf("product", "add", "app", "--repo", str(repo))
     broken = factory.repo("broken", {"pipeline": {"x": "true"}})
     (broken / "pipeline.dot").write_text("digraph broken { start [shape=Mdiamond] }\n")
-    import subprocess
-
     subprocess.run(
         ["git", "-C", str(broken), "commit", "-qam", "break"], check=True, env=factory.env
     )
@@ -180,14 +180,10 @@ def test_remove_refuses_active_runs_unless_forced_and_keeps_the_repo(
     assert code == EXIT_CONFLICT and "busy-1" in line and "--force" in line
 
     factory.sf("product", "remove", "busy", "--force")
-    from conftest import wait_for
-
     wait_for(
         lambda: factory.store.list(Product) == [] and factory.store.list(Run) == [], timeout=30
     )
     assert (repo / "pipeline.dot").is_file() and (repo / ".git").is_dir()
-    from factoryos.kilroy.procs import run_processes
-
     assert run_processes(factory.run_dir("busy-1").logs_root(0)) == []
 
 
@@ -209,3 +205,18 @@ def test_status_list_and_logs_show_a_finished_run(factory: Factory, repo: Path) 
     assert [json.loads(line)["sequence"] for line in logs] == list(range(1, len(logs) + 1))
     assert products[0]["status"]["phase"] == "Ready"
     assert factory.wait_run("app-1", _phase(RunPhase.SUCCEEDED)).status.observed_generation == 1
+
+
+def test_delete_stops_a_running_run_then_removes_it(factory: Factory, tmp_path: Path) -> None:
+    steps = {"work": marks_step(tmp_path / "marks", "work", 30)}
+    factory.sf("product", "add", "busy", "--repo", str(factory.repo("busy", {"pipeline": steps})))
+    factory.up()
+    factory.sf("run", "start", "busy", "--goal", "g", "--name", "busy-1")
+    factory.wait_run("busy-1", _stage_running("work"), timeout=30)
+
+    done = factory.sf("run", "delete", "busy-1")
+
+    assert done.stdout.strip() == "run.factoryos.dev/busy-1 deleting"
+    wait_for(lambda: factory.store.list(Run) == [], timeout=30, what="the run to go")
+    assert run_processes(factory.run_dir("busy-1").logs_root(0)) == []
+    assert factory.run_dir("busy-1").events.is_file(), "its files are kept"
