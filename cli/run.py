@@ -95,9 +95,7 @@ def start(
         emit(dump_resource(created), output, lambda _: f"run.factoryos.dev/{run_name} created")
         return
     progress(f"run.factoryos.dev/{run_name} created; following its events (Ctrl-C stops following)")
-    final = _follow(settings, store, run_name, namespace, timeout, show=output is OutputFormat.TEXT)
-    emit(dump_resource(final), output, _status_text)
-    raise typer.Exit(0 if final.status.phase is RunPhase.SUCCEEDED else 1)
+    _follow_to_the_end(settings, store, run_name, namespace, timeout, output)
 
 
 @app.command("list")
@@ -263,9 +261,7 @@ def resume(
     if not wait:
         emit(dump_resource(run), output, lambda _: f"run.factoryos.dev/{name} resuming")
         return
-    final = _follow(settings, store, name, namespace, timeout, show=output is OutputFormat.TEXT)
-    emit(dump_resource(final), output, _status_text)
-    raise typer.Exit(0 if final.status.phase is RunPhase.SUCCEEDED else 1)
+    _follow_to_the_end(settings, store, name, namespace, timeout, output)
 
 
 @app.command()
@@ -364,6 +360,20 @@ def _finished(run: Run) -> bool:
     if run.spec.desired_state is DesiredState.STOPPED:
         return phase is RunPhase.STOPPED or (phase is not None and phase.finished)
     return phase in {RunPhase.SUCCEEDED, RunPhase.FAILED}
+
+
+def _follow_to_the_end(
+    settings: Settings,
+    store: LocalStore,
+    name: str,
+    namespace: str,
+    timeout: float,
+    output: OutputFormat,
+) -> None:
+    """Follow the run, print its final status, exit 0 only if it succeeded."""
+    final = _follow(settings, store, name, namespace, timeout, show=output is OutputFormat.TEXT)
+    emit(dump_resource(final), output, _status_text)
+    raise typer.Exit(0 if final.status.phase is RunPhase.SUCCEEDED else 1)
 
 
 def _follow(

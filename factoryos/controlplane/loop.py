@@ -11,6 +11,9 @@ writes status once (only when it differs). Keys become dirty from
 - runner processes ending (looked at every ``process_poll`` seconds);
 - requeue timers the reconcile asked for, and a full resync on start.
 
+A reconcile that raises is reported and retried with exponential backoff
+(1 s doubling to 60 s); it never stops the loop.
+
 Runner processes run in their own sessions: killing the loop leaves them
 running, and a new loop adopts them (their pids and start times are on disk)
 and folds their events from the start of each log, so nothing is lost or
@@ -28,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from factoryos.admission import repository_problem
-from factoryos.errors import ConflictError, ExpiredError, NotFoundError
+from factoryos.errors import ConflictError, ExpiredError, NotFoundError, WorkspaceError
 from factoryos.events import EventType, read_from
 from factoryos.launch import Launcher, WorkloadState
 from factoryos.models import OwnerReference, Product, Run
@@ -53,6 +56,8 @@ Key = tuple[str, str, str]  # (kind, namespace, name)
 
 #: How long a repository check is trusted before the product is checked again.
 REPO_CHECK_SECONDS = 10.0
+#: A reconcile that raised is retried after this delay, doubling up to the maximum.
+ERROR_BACKOFF_START, ERROR_BACKOFF_MAX = 1.0, 60.0
 
 
 @dataclass
@@ -92,6 +97,7 @@ class LocalControlPlane:
         self._due: dict[Key, float] = {}
         self._runs: dict[Key, _Tracked] = {}
         self._repo_checked: dict[Key, tuple[float, int | None, str | None]] = {}
+        self._failures: dict[Key, int] = {}
         self._since = 0
         self._last_process_poll = 0.0
         #: Reconcile passes done, and status writes made (for tests and benchmarks).
@@ -121,6 +127,10 @@ class LocalControlPlane:
             changes = self._store.watch(self._since, timeout=wait)
         except ExpiredError:
             self.resync()
+            return
+        except WorkspaceError as exc:  # the store is busy or unreadable: try again shortly
+            self._report(f"watch failed ({exc}); retrying")
+            time.sleep(wait or self._tick)
             return
         for change in changes:
             self._since = change.version
@@ -189,7 +199,11 @@ class LocalControlPlane:
 
     def _progressed(self, events: Path, tracked: _Tracked) -> bool:
         """Fold what the runners appended; True unless it was only heartbeats."""
-        new, tracked.offset = read_from(events, tracked.offset)
+
+        def skip(line: bytes, error: Exception) -> None:
+            self._report(f"{events}: skipped a line that is not an event: {line[:80]!r}")
+
+        new, tracked.offset = read_from(events, tracked.offset, on_bad=skip)
         tracked.size = tracked.offset
         tracked.fold.feed(new)
         return any(e.type != EventType.HEARTBEAT for e in new)
@@ -206,6 +220,16 @@ class LocalControlPlane:
                     self._reconcile_run(ns, name)
             except ConflictError:
                 self._due[key] = time.monotonic()  # someone wrote first: read again
+            except Exception as exc:
+                failures = self._failures.get(key, 0) + 1
+                self._failures[key] = failures
+                delay = min(ERROR_BACKOFF_MAX, ERROR_BACKOFF_START * 2 ** (failures - 1))
+                self._report(
+                    f"{kind.lower()} {name}: reconcile failed ({exc}); retry in {delay:g}s"
+                )
+                self._due[key] = time.monotonic() + delay
+            else:
+                self._failures.pop(key, None)
             self.passes += 1
 
     # -- products --------------------------------------------------------------

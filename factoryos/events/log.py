@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,12 +107,15 @@ def iter_lines(path: Path, after: int = 0) -> Iterator[dict[str, Any]]:
             yield obj
 
 
-def read_from(path: Path, offset: int) -> tuple[list[Event], int]:
+def read_from(
+    path: Path, offset: int, on_bad: Callable[[bytes, Exception], None] | None = None
+) -> tuple[list[Event], int]:
     """The complete events after byte ``offset``, and the offset to read from next time.
 
     A follower (the controller folding stages, ``sf run logs -f``) keeps the
     offset and reads only what was appended; a partial last line is left for
-    the next call.
+    the next call. A line that is not a valid event raises, unless ``on_bad``
+    is given: then it is reported to it and skipped.
     """
     try:
         with path.open("rb") as fh:
@@ -121,7 +124,16 @@ def read_from(path: Path, offset: int) -> tuple[list[Event], int]:
     except FileNotFoundError:
         return [], offset
     end = data.rfind(b"\n") + 1
-    events = [Event.model_validate_json(raw) for raw in data[:end].split(b"\n") if raw.strip()]
+    events = []
+    for raw in data[:end].split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            events.append(Event.model_validate_json(raw))
+        except ValueError as exc:
+            if on_bad is None:
+                raise
+            on_bad(raw, exc)
     return events, offset + end
 
 

@@ -220,64 +220,59 @@ def _stopping(
         return RunDecision(status, [StopWorkload(w.name) for w in running], requeue_after=1.0)
     status.phase = RunPhase.STOPPED
     status.message = "stopped on request; `sf run resume` continues from the last checkpoint"
-    gen = run.metadata.generation
-    conds = status.conditions
-    conds = set_condition(
-        conds, ConditionType.READY, ConditionStatus.FALSE, "Stopped", status.message,
-        generation=gen, now=now,
-    )  # fmt: skip
-    for kind in (ConditionType.RECONCILING, ConditionType.STALLED):
-        conds = set_condition(
-            conds, kind, ConditionStatus.FALSE, "Stopped", status.message, generation=gen, now=now
-        )
-    status.conditions = set_condition(
-        conds, ConditionType.SUCCEEDED, ConditionStatus.FALSE, "Stopped", status.message,
-        generation=gen, now=now,
-    )  # fmt: skip
+    _set(
+        status, run, "Stopped", status.message, now, ready=F, reconciling=F, stalled=F, succeeded=F
+    )
     return RunDecision(status)
+
+
+T, F, U = ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.UNKNOWN
+
+
+def _set(
+    status: RunStatus,
+    run: Run,
+    reason: str,
+    message: str,
+    now: datetime,
+    *,
+    ready: ConditionStatus,
+    reconciling: ConditionStatus,
+    stalled: ConditionStatus,
+    succeeded: ConditionStatus,
+) -> None:
+    """Set all four conditions at once, with one reason and message."""
+    conds = status.conditions
+    for kind, value in (
+        (ConditionType.READY, ready),
+        (ConditionType.RECONCILING, reconciling),
+        (ConditionType.STALLED, stalled),
+        (ConditionType.SUCCEEDED, succeeded),
+    ):
+        conds = set_condition(
+            conds, kind, value, reason, message, generation=run.metadata.generation, now=now
+        )
+    status.conditions = conds
 
 
 def _conditions(status: RunStatus, run: Run, reason: str, message: str, now: datetime) -> None:
     """In progress: Reconciling, not Ready, not Stalled, outcome Unknown."""
-    gen = run.metadata.generation
-    conds = status.conditions
-    for kind, value in (
-        (ConditionType.READY, ConditionStatus.FALSE),
-        (ConditionType.RECONCILING, ConditionStatus.TRUE),
-        (ConditionType.STALLED, ConditionStatus.FALSE),
-        (ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN),
-    ):
-        conds = set_condition(conds, kind, value, reason, message, generation=gen, now=now)
-    status.conditions = conds
+    _set(status, run, reason, message, now, ready=F, reconciling=T, stalled=F, succeeded=U)
 
 
 def _stalled(status: RunStatus, run: Run, reason: str, message: str, now: datetime) -> None:
-    gen = run.metadata.generation
-    conds = status.conditions
-    for kind, value in (
-        (ConditionType.READY, ConditionStatus.FALSE),
-        (ConditionType.RECONCILING, ConditionStatus.FALSE),
-        (ConditionType.STALLED, ConditionStatus.TRUE),
-        (ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN),
-    ):
-        conds = set_condition(conds, kind, value, reason, message, generation=gen, now=now)
-    status.conditions = conds
+    """Cannot progress until something outside the run changes."""
+    _set(status, run, reason, message, now, ready=F, reconciling=F, stalled=T, succeeded=U)
 
 
 def _finished_conditions(status: RunStatus, run: Run, now: datetime) -> None:
     ok = status.phase is RunPhase.SUCCEEDED
     reason = "Succeeded" if ok else "Failed"
     message = status.message or reason
-    gen = run.metadata.generation
-    conds = status.conditions
-    for kind, value in (
-        (ConditionType.READY, ConditionStatus.TRUE if ok else ConditionStatus.FALSE),
-        (ConditionType.RECONCILING, ConditionStatus.FALSE),
-        (ConditionType.STALLED, ConditionStatus.FALSE if ok else ConditionStatus.TRUE),
-        (ConditionType.SUCCEEDED, ConditionStatus.TRUE if ok else ConditionStatus.FALSE),
-    ):
-        conds = set_condition(conds, kind, value, reason, message, generation=gen, now=now)
-    status.conditions = conds
+    if ok:
+        _set(status, run, reason, message, now, ready=T, reconciling=F, stalled=F, succeeded=T)
+    else:
+        _set(status, run, reason, message, now, ready=F, reconciling=F, stalled=T, succeeded=F)
 
 
 def _candidate_status(run: Run, c: _Candidate) -> CandidateStatus:

@@ -1,0 +1,151 @@
+"""The local loop drives the reconcile functions: acts, writes status once, survives bad data.
+
+A real ``LocalStore`` and an in-memory launcher; no processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from factoryos.controlplane import LocalControlPlane
+from factoryos.launch import WorkloadState
+from factoryos.models import Product, Run, RunPhase, parse_as
+from factoryos.reconcile import FINALIZER, PRODUCT_LABEL
+from factoryos.runner import RunDirectory, WorkloadResult, WorkloadSpec, WorkloadStatus
+from factoryos.store import LocalStore
+
+
+class FakeLauncher:
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.stopped: list[str] = []
+        self.states: dict[str, WorkloadState] = {}
+
+    def start(self, spec: WorkloadSpec) -> None:
+        self.started.append(spec.name)
+        self.states[spec.name] = WorkloadState(
+            spec.name, spec.candidate, spec.attempt, datetime.now(UTC), None
+        )
+
+    def workloads(self, namespace: str, run: str) -> list[WorkloadState]:
+        return [s for name, s in self.states.items() if name.startswith(f"{run}-c")]
+
+    def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
+        self.stopped.append(name)
+
+    def finish(self, name: str, status: WorkloadStatus) -> None:
+        s = self.states[name]
+        result = WorkloadResult(status=status, finished_at=datetime.now(UTC))
+        self.states[name] = WorkloadState(s.name, s.candidate, s.attempt, s.started_at, result)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LocalStore]:
+    s = LocalStore(tmp_path / "db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def launcher() -> FakeLauncher:
+    return FakeLauncher()
+
+
+@pytest.fixture
+def plane(store: LocalStore, launcher: FakeLauncher, tmp_path: Path) -> LocalControlPlane:
+    lines: list[str] = []
+    plane = LocalControlPlane(
+        store, launcher, tmp_path / "runs", report=lines.append, repo_check=lambda _p: None
+    )
+    plane.reports = lines  # type: ignore[attr-defined]
+    plane.resync()
+    return plane
+
+
+def add(store: LocalStore, *names: str) -> None:
+    store.create(parse_as(Product, {"metadata": {"name": "p"}, "spec": {"repo": {"path": "/r"}}}))
+    for name in names:
+        store.create(
+            parse_as(
+                Run,
+                {"metadata": {"name": name}, "spec": {"productRef": {"name": "p"}, "goal": "g"}},
+            )
+        )
+
+
+def settle(plane: LocalControlPlane, steps: int = 4) -> None:
+    for _ in range(steps):
+        plane.step()
+
+
+def test_a_new_run_is_owned_started_and_building(
+    plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher
+) -> None:
+    add(store, "r")
+    settle(plane)
+    run = store.get(Run, "r")
+    assert launcher.started == ["r-c0-1"]
+    assert run.status.phase is RunPhase.BUILDING
+    assert FINALIZER in run.metadata.finalizers
+    assert run.metadata.labels[PRODUCT_LABEL] == "p"
+    assert run.metadata.owner_references[0].name == "p"
+    assert store.get(Product, "p").status.active_runs == ["r"]
+
+
+def test_nothing_changed_means_nothing_written(
+    plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher
+) -> None:
+    add(store, "r")
+    settle(plane)
+    writes, version = plane.status_writes, store.version()
+    plane.resync()  # reconcile everything again, with the world unchanged
+    settle(plane)
+    assert plane.status_writes == writes and store.version() == version
+    assert launcher.started == ["r-c0-1"]
+
+
+def test_a_finished_workload_finishes_the_run(
+    plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher
+) -> None:
+    add(store, "r")
+    settle(plane)
+    launcher.finish("r-c0-1", WorkloadStatus.SUCCEEDED)
+    plane.resync()  # what the process poll would notice
+    settle(plane)
+    assert store.get(Run, "r").status.phase is RunPhase.SUCCEEDED
+    assert store.get(Product, "p").status.active_runs == []
+
+
+def test_an_unreadable_event_line_is_reported_and_skipped(
+    plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher, tmp_path: Path
+) -> None:
+    events = RunDirectory.of(tmp_path / "runs", "default", "r").events
+    events.parent.mkdir(parents=True)
+    events.write_text("this is not an event\n")
+    add(store, "r")
+    settle(plane)
+    assert launcher.started == ["r-c0-1"]
+    assert any("skipped a line" in line for line in plane.reports)  # type: ignore[attr-defined]
+
+
+def test_a_failing_reconcile_is_reported_retried_later_and_does_not_stop_the_others(
+    store: LocalStore, launcher: FakeLauncher, tmp_path: Path
+) -> None:
+    def check(product: Product) -> str | None:
+        raise RuntimeError("disk on fire")
+
+    lines: list[str] = []
+    plane = LocalControlPlane(store, launcher, tmp_path / "runs", report=lines.append,
+                              repo_check=check)  # fmt: skip
+    plane.resync()
+    add(store, "r")
+    settle(plane)
+    assert launcher.started == ["r-c0-1"]  # the run went on
+    failures = [line for line in lines if "product p: reconcile failed (disk on fire)" in line]
+    assert failures and "retry in 1s" in failures[0]  # changes retry it at once, backing off
+    delays = [float(line.rsplit("retry in ", 1)[1].rstrip("s")) for line in failures]
+    assert delays == sorted(delays) and len(set(delays)) == len(delays)
