@@ -16,6 +16,13 @@ from factoryos.cli.app import main
         ["pipeline", "run"],
         ["pipeline", "validate", "x.dot", "-o", "xml"],
         ["pipeline", "run", "x.dot", "--bogus"],
+        ["product"],
+        ["product", "add", "p"],
+        ["run", "start", "p"],
+        ["run", "logs"],
+        ["apply"],
+        ["up", "--grace", "soon"],
+        ["run", "list", "-o", "xml"],
     ],
 )
 def test_usage_mistakes_exit_2_without_a_traceback(
@@ -29,7 +36,9 @@ def test_usage_mistakes_exit_2_without_a_traceback(
 
 def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
-    assert "pipeline" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for command in ("pipeline", "product", "run", "up", "apply"):
+        assert command in out
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("sf (factoryos) ")
 
