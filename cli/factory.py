@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from factoryos.controlplane import control_plane_pid
 from factoryos.errors import FactoryError
@@ -20,6 +23,8 @@ from factoryos.settings import Settings
 from factoryos.store import LocalStore
 
 STORE_FILE = "factoryos.db"
+
+NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 
 
 class ControlPlaneDownError(FactoryError):

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from factoryos.admission import admit
-from factoryos.cli.factory import open_store, pipeline_check
+from factoryos.cli.factory import NamespaceOption, open_store, pipeline_check
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, table
 from factoryos.errors import ConflictError
 from factoryos.models import DesiredState, Product, Run, dump_resource, parse_as
@@ -23,8 +23,6 @@ from factoryos.settings import Settings
 from factoryos.store import modify
 
 app = typer.Typer(help="Register and inspect products.", no_args_is_help=True)
-
-NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 
 
 @app.command()

@@ -9,16 +9,22 @@ need ``sf up`` running; they say so when it is not.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+import yaml
 
 from factoryos.admission import admit
-from factoryos.cli.factory import open_store, pipeline_check, require_control_plane
+from factoryos.cli.factory import (
+    NamespaceOption,
+    open_store,
+    pipeline_check,
+    require_control_plane,
+)
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
 from factoryos.controlplane import control_plane_pid
 from factoryos.errors import ConflictError, InvalidInputError
@@ -30,7 +36,6 @@ from factoryos.store import LocalStore, modify
 
 app = typer.Typer(help="Start, watch, stop and resume runs.", no_args_is_help=True)
 
-NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 WaitOption = Annotated[
     bool, typer.Option("--wait", help="Follow the run's events until it ends (needs `sf up`).")
 ]
@@ -326,13 +331,15 @@ def logs(
     raise InvalidInputError(f"gave up following run {name!r} after {timeout:g}s")
 
 
-def _printer(output: OutputFormat) -> Any:
+def _printer(output: OutputFormat) -> Callable[[Event], None]:
+    """How ``logs`` prints one event: a line for people, a JSON line, or a YAML document."""
     if output is OutputFormat.TEXT:
         return lambda event: typer.echo(event_line(event))
+    if output is OutputFormat.JSON:
+        return lambda event: typer.echo(event.to_json_line())
     return lambda event: typer.echo(
-        event.to_json_line()
-        if output is OutputFormat.JSON
-        else json.dumps(event.model_dump(mode="json"))
+        "---\n" + yaml.safe_dump(event.model_dump(mode="json", exclude_none=True), sort_keys=False),
+        nl=False,
     )
 
 
