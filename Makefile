@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools kilroy demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
+.PHONY: help venv tools kilroy k8s-bin demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ $(TOOLS)/kilroy: tools/go/go.mod tools/go/go.sum
 	@cp -f $(KILROY_CACHE)/kilroy $@
 	@$@ --version
 
+k8s-bin: ## Build kube-apiserver, kubectl and etcd (pinned in tools/k8s/versions.env) into the cache
+	@command -v $(GO) >/dev/null || { echo "Go >= 1.26 is needed to build the Kubernetes test binaries"; exit 1; }
+	@bash tools/k8s/build.sh >/dev/null
+
 DEMO_HOME ?= $(or $(FACTORYOS_HOME),$(HOME)/.factoryos)
 
 demo: venv tools ## Start the embedded factory and run the smoke product end to end
@@ -69,7 +73,7 @@ importlint: venv ## import-linter layer contracts
 unit: venv ## Fast, pure tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-integration: venv tools ## Tests against real processes (Kilroy, ...)
+integration: venv tools k8s-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 generate: crds schemas ## Regenerate everything derived from the models

@@ -58,3 +58,7 @@ class ConflictError(FactoryError):
 
 class ExpiredError(ConflictError):
     """A watch asked for changes older than the store keeps; list again and re-watch."""
+
+
+class ClusterError(FactoryError):
+    """The Kubernetes API failed in a way that is not about the request (unreachable, 5xx)."""

@@ -1,12 +1,14 @@
-"""The embedded control plane: the reconcile core driven by a local loop (``sf up``).
+"""Driving the reconcile core: one pass per object, and the embedded loop (``sf up``).
 
-``LocalControlPlane`` watches the ``LocalStore``, the run event logs and the
-runner processes, and calls the pure reconcile functions whenever something
-changed; ``ControlPlaneLock`` makes sure one runs per ``$FACTORYOS_HOME`` and
-tells ``sf`` commands whether it is up.
+``Reconciler`` is one reconcile pass for one object, shared with the kopf
+operator; ``LocalControlPlane`` watches the ``LocalStore``, the run event logs
+and the runner processes, and runs a pass whenever something changed;
+``ControlPlaneLock`` makes sure one runs per ``$FACTORYOS_HOME`` and tells
+``sf`` commands whether it is up.
 """
 
 from factoryos.controlplane.lock import ControlPlaneLock, control_plane_pid
 from factoryos.controlplane.loop import LocalControlPlane
+from factoryos.controlplane.reconciler import PassResult, Reconciler
 
-__all__ = ["ControlPlaneLock", "LocalControlPlane", "control_plane_pid"]
+__all__ = ["ControlPlaneLock", "LocalControlPlane", "PassResult", "Reconciler", "control_plane_pid"]

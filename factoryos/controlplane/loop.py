@@ -1,9 +1,9 @@
-"""``LocalControlPlane``: the local loop that drives the reconcile functions.
+"""``LocalControlPlane``: the local loop that drives the reconcile passes.
 
 Level-based, like controller-runtime: a key (kind, namespace, name) is marked
-dirty when something about it may have changed, and reconciling it reads
-everything afresh, calls the pure function, carries out its actions and
-writes status once (only when it differs). Keys become dirty from
+dirty when something about it may have changed, and reconciling it is one
+``Reconciler`` pass (read everything afresh, call the pure function, act,
+write status once, only when it differs). Keys become dirty from
 
 - the store's watch (any process's writes: ``sf``, the dashboard, our own);
 - the event logs of active runs growing (runners append events; the loop
@@ -27,35 +27,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from factoryos.admission import repository_problem
-from factoryos.errors import ConflictError, ExpiredError, NotFoundError, WorkspaceError
+from factoryos.controlplane.reconciler import PassResult, Reconciler
+from factoryos.errors import ConflictError, ExpiredError, WorkspaceError
 from factoryos.events import EventType, read_from
 from factoryos.launch import Launcher, WorkloadState
-from factoryos.models import OwnerReference, Product, Run
-from factoryos.reconcile import (
-    FINALIZER,
-    PRODUCT_LABEL,
-    Admission,
-    ProductObservation,
-    RunObservation,
-    StageFold,
-    StartWorkload,
-    admit,
-    reconcile_product,
-    reconcile_run,
-    workload_spec,
-)
-from factoryos.reconcile.run import ObservedWorkload
+from factoryos.models import Product, Run, StageStatus
+from factoryos.reconcile import StageFold
 from factoryos.runner import RunDirectory
 from factoryos.store import ResourceStore
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
 
-#: How long a repository check is trusted before the product is checked again.
-REPO_CHECK_SECONDS = 10.0
 #: A reconcile that raised is retried after this delay, doubling up to the maximum.
 ERROR_BACKOFF_START, ERROR_BACKOFF_MAX = 1.0, 60.0
 
@@ -92,17 +77,28 @@ class LocalControlPlane:
         self._tick = tick
         self._process_poll = process_poll
         self._grace = grace_seconds
-        self._repo_check = repo_check
+        self._reconciler = Reconciler(
+            store,
+            launcher,
+            runs_dir,
+            report=report,
+            grace_seconds=grace_seconds,
+            repo_check=repo_check,
+            stages=self._stages,
+        )
         self._dirty: set[Key] = set()
         self._due: dict[Key, float] = {}
         self._runs: dict[Key, _Tracked] = {}
-        self._repo_checked: dict[Key, tuple[float, int | None, str | None]] = {}
         self._failures: dict[Key, int] = {}
         self._since = 0
         self._last_process_poll = 0.0
-        #: Reconcile passes done, and status writes made (for tests and benchmarks).
+        #: Reconcile passes done (for tests and benchmarks).
         self.passes = 0
-        self.status_writes = 0
+
+    @property
+    def status_writes(self) -> int:
+        """Status writes made so far (tests and benchmarks read it)."""
+        return self._reconciler.status_writes
 
     # -- driving -------------------------------------------------------------
 
@@ -232,151 +228,28 @@ class LocalControlPlane:
                 self._failures.pop(key, None)
             self.passes += 1
 
-    # -- products --------------------------------------------------------------
-
     def _reconcile_product(self, ns: str, name: str) -> None:
-        key: Key = ("Product", ns, name)
-        try:
-            product = self._store.get(Product, name, ns)
-        except NotFoundError:
-            self._repo_checked.pop(key, None)
-            return
-        if (
-            product.metadata.deletion_timestamp is None
-            and FINALIZER not in product.metadata.finalizers
-        ):
-            product.metadata.finalizers.append(FINALIZER)
-            product = self._store.update(product)
-        runs = [r for r in self._store.list(Run, ns) if r.spec.product_ref.name == name]
-        decision = reconcile_product(
-            product, ProductObservation(runs, self._repository(key, product), _now())
-        )
-        for run_name in decision.delete_runs:
-            self._store.delete(Run, run_name, ns)
-            self._report(f"run {run_name}: deleting (its product {name} is being deleted)")
-        if decision.release:
-            product.metadata.finalizers.remove(FINALIZER)
-            self._store.update(product)
-            self._report(f"product {name}: deleted")
-            return
-        if decision.status != product.status:
-            old = product.status.phase
-            product.status = decision.status
-            self._store.update_status(product)
-            self.status_writes += 1
-            if old != decision.status.phase:
-                self._report(f"product {name}: {decision.status.phase}")
-        if product.metadata.deletion_timestamp is not None:
-            self._due[key] = time.monotonic() + 1.0
-
-    def _repository(self, key: Key, product: Product) -> str | None:
-        checked = self._repo_checked.get(key)
-        now = time.monotonic()
-        if (
-            checked
-            and checked[1] == product.metadata.generation
-            and now - checked[0] < (REPO_CHECK_SECONDS)
-        ):
-            return checked[2]
-        problem = self._repo_check(product)
-        self._repo_checked[key] = (now, product.metadata.generation, problem)
-        return problem
-
-    # -- runs --------------------------------------------------------------------
+        result = self._reconciler.product(ns, name)
+        self._requeue(("Product", ns, name), result)
 
     def _reconcile_run(self, ns: str, name: str) -> None:
         key: Key = ("Run", ns, name)
-        try:
-            run = self._store.get(Run, name, ns)
-        except NotFoundError:
-            self._runs.pop(key, None)
-            return
-        product = self._product(run)
-        run = self._own(run, product)
         tracked = self._runs.setdefault(key, _Tracked())
-        events = RunDirectory.of(self._runs_dir, ns, name).events
-        self._progressed(events, tracked)
-        workloads = self._launcher.workloads(ns, name)
-        tracked.fingerprint = _fingerprint(workloads)
-        admission = Admission(False, f"product {run.spec.product_ref.name!r} not found")
-        if any(w.running for w in workloads):
-            admission = Admission(True)  # under way: it holds its slot, no queue to consult
-        elif product is not None:
-            queue = admit(
-                self._store.list(Run, ns), product.metadata.name, product.spec.concurrency
-            )
-            admission = queue.get(name, Admission(True))
-        seen = RunObservation(
-            product=product,
-            workloads=[_observed(w) for w in workloads],
-            stages=tracked.fold.stages(),
-            admission=admission,
-            now=_now(),
-        )
-        decision = reconcile_run(run, seen)
-        for action in decision.actions:
-            if isinstance(action, StartWorkload):
-                assert product is not None
-                spec = workload_spec(run, product, action.candidate, action.attempt, self._runs_dir)
-                self._launcher.start(spec)
-                self._report(f"run {name}: started workload {spec.name}")
-            else:
-                self._launcher.stop(ns, name, action.name, self._grace)
-        if decision.release:
-            run.metadata.finalizers.remove(FINALIZER)
-            self._store.update(run)
-            self._runs.pop(key, None)
-            self._report(f"run {name}: deleted")
-            return
-        if decision.actions:
-            self._due[key] = time.monotonic() + 0.5  # look at what was started or stopped
-        elif decision.requeue_after is not None:
-            self._due.setdefault(key, time.monotonic() + decision.requeue_after)
-        if decision.status != run.status:
-            old = run.status.phase
-            run.status = decision.status
-            self._store.update_status(run)
-            self.status_writes += 1
-            if old != decision.status.phase:
-                message = f" ({decision.status.message})" if decision.status.message else ""
-                self._report(f"run {name}: {decision.status.phase}{message}")
-        if _done(run) and not any(w.running for w in workloads):
+        self._progressed(RunDirectory.of(self._runs_dir, ns, name).events, tracked)
+        result = self._reconciler.run(ns, name)
+        tracked.fingerprint = _fingerprint(result.workloads)
+        self._requeue(key, result)
+        if result.gone or result.settled:
             self._runs.pop(key, None)
 
-    def _product(self, run: Run) -> Product | None:
-        try:
-            return self._store.get(Product, run.spec.product_ref.name, run.metadata.namespace)
-        except NotFoundError:
-            return None
+    def _requeue(self, key: Key, result: PassResult) -> None:
+        if result.requeue_after is not None and not result.gone:
+            due = time.monotonic() + result.requeue_after
+            self._due[key] = min(self._due.get(key, due), due)
 
-    def _own(self, run: Run, product: Product | None) -> Run:
-        """Add the finalizer, the product label and the owner reference the run lacks."""
-        if run.metadata.deletion_timestamp is not None:
-            return run
-        meta, changed = run.metadata, False
-        if FINALIZER not in meta.finalizers:
-            meta.finalizers.append(FINALIZER)
-            changed = True
-        if meta.labels.get(PRODUCT_LABEL) != run.spec.product_ref.name:
-            meta.labels[PRODUCT_LABEL] = run.spec.product_ref.name
-            changed = True
-        if (
-            product is not None
-            and product.metadata.uid
-            and not any(o.uid == product.metadata.uid for o in meta.owner_references)
-        ):
-            meta.owner_references.append(
-                OwnerReference(
-                    api_version=product.api_version,
-                    kind="Product",
-                    name=product.metadata.name,
-                    uid=product.metadata.uid,
-                    controller=True,
-                    block_owner_deletion=True,
-                )
-            )
-            changed = True
-        return self._store.update(run) if changed else run
+    def _stages(self, ns: str, name: str) -> list[StageStatus]:
+        tracked = self._runs.get(("Run", ns, name))
+        return tracked.fold.stages() if tracked else []
 
 
 def _key(resource: Product | Run) -> Key:
@@ -390,21 +263,3 @@ def _done(run: Run) -> bool:
 
 def _fingerprint(workloads: list[WorkloadState]) -> tuple[tuple[str, bool], ...]:
     return tuple((w.name, w.running) for w in workloads)
-
-
-def _observed(w: WorkloadState) -> ObservedWorkload:
-    result = w.result
-    return ObservedWorkload(
-        name=w.name,
-        candidate=w.candidate,
-        attempt=w.attempt,
-        started_at=w.started_at,
-        result_status=result.status if result else None,
-        result_reason=result.reason if result else None,
-        run_branch=result.run_branch if result else None,
-        finished_at=result.finished_at if result else None,
-    )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)

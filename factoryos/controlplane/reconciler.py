@@ -1,0 +1,236 @@
+"""``Reconciler``: one reconcile pass for one Product or Run, shared by both drivers.
+
+A pass reads the object and what it owns afresh, calls the pure function
+(``factoryos.reconcile``), carries out the actions through the ``Launcher``,
+and writes status once, only when it changed. The local loop
+(``LocalControlPlane``) and the kopf operator (``factoryos.controller``) only
+decide *when* to call it; neither holds state the pass depends on, so any
+pass can be repeated or skipped without harm (level-based).
+
+Where a run's stage progress comes from differs by platform, so it is passed
+in: the local loop folds the run's event log; on a cluster the runner's
+summaries arrive through the launcher.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from factoryos.admission import repository_problem
+from factoryos.errors import NotFoundError
+from factoryos.launch import Launcher, WorkloadState
+from factoryos.models import OwnerReference, Product, Run, StageStatus
+from factoryos.reconcile import (
+    FINALIZER,
+    PRODUCT_LABEL,
+    Admission,
+    ProductObservation,
+    RunObservation,
+    StartWorkload,
+    admit,
+    reconcile_product,
+    reconcile_run,
+    workload_spec,
+)
+from factoryos.reconcile.run import ObservedWorkload
+from factoryos.store import ResourceStore
+
+#: How long a repository check is trusted before the product is checked again.
+REPO_CHECK_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What a pass tells its driver."""
+
+    #: Look again after this many seconds even if nothing signals a change (None: no need).
+    requeue_after: float | None = None
+    #: The object is gone (or was released for deletion): forget it.
+    gone: bool = False
+    #: The run's workloads as this pass saw them (empty for products).
+    workloads: list[WorkloadState] = field(default_factory=list)
+    #: The run is finished and nothing of it runs: no need to follow it any more.
+    settled: bool = False
+
+
+class Reconciler:
+    """Reconciles single Products and Runs against a store and a launcher."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        launcher: Launcher,
+        runs_dir: Path,
+        *,
+        report: Callable[[str], None] = lambda _line: None,
+        grace_seconds: float = 5.0,
+        repo_check: Callable[[Product], str | None] = repository_problem,
+        stages: Callable[[str, str], list[StageStatus]] = lambda _ns, _name: [],
+    ) -> None:
+        self._store = store
+        self._launcher = launcher
+        self._runs_dir = runs_dir
+        self._report = report
+        self._grace = grace_seconds
+        self._repo_check = repo_check
+        self._stages = stages
+        self._repo_checked: dict[tuple[str, str], tuple[float, int | None, str | None]] = {}
+        #: Status writes made (tests and benchmarks read it).
+        self.status_writes = 0
+
+    # -- products --------------------------------------------------------------
+
+    def product(self, ns: str, name: str) -> PassResult:
+        try:
+            product = self._store.get(Product, name, ns)
+        except NotFoundError:
+            self._repo_checked.pop((ns, name), None)
+            return PassResult(gone=True)
+        meta = product.metadata
+        if meta.deletion_timestamp is None and FINALIZER not in meta.finalizers:
+            meta.finalizers.append(FINALIZER)
+            product = self._store.update(product)
+        runs = [r for r in self._store.list(Run, ns) if r.spec.product_ref.name == name]
+        decision = reconcile_product(
+            product, ProductObservation(runs, self._repository(product), _now())
+        )
+        for run_name in decision.delete_runs:
+            self._store.delete(Run, run_name, ns)
+            self._report(f"run {run_name}: deleting (its product {name} is being deleted)")
+        if decision.release:
+            product.metadata.finalizers.remove(FINALIZER)
+            self._store.update(product)
+            self._report(f"product {name}: deleted")
+            return PassResult(gone=True)
+        if decision.status != product.status:
+            old = product.status.phase
+            product.status = decision.status
+            self._store.update_status(product)
+            self.status_writes += 1
+            if old != decision.status.phase:
+                self._report(f"product {name}: {decision.status.phase}")
+        deleting = product.metadata.deletion_timestamp is not None
+        return PassResult(requeue_after=1.0 if deleting else None)
+
+    def _repository(self, product: Product) -> str | None:
+        key = (product.metadata.namespace, product.metadata.name)
+        checked = self._repo_checked.get(key)
+        now = time.monotonic()
+        generation = product.metadata.generation
+        if checked and checked[1] == generation and now - checked[0] < REPO_CHECK_SECONDS:
+            return checked[2]
+        problem = self._repo_check(product)
+        self._repo_checked[key] = (now, generation, problem)
+        return problem
+
+    # -- runs --------------------------------------------------------------------
+
+    def run(self, ns: str, name: str) -> PassResult:
+        try:
+            run = self._store.get(Run, name, ns)
+        except NotFoundError:
+            return PassResult(gone=True)
+        product = self._product(run)
+        run = self._own(run, product)
+        workloads = self._launcher.workloads(ns, name)
+        seen = RunObservation(
+            product=product,
+            workloads=[_observed(w) for w in workloads],
+            stages=self._stages(ns, name),
+            admission=self._admission(run, product, workloads),
+            now=_now(),
+        )
+        decision = reconcile_run(run, seen)
+        for action in decision.actions:
+            if isinstance(action, StartWorkload):
+                assert product is not None
+                spec = workload_spec(run, product, action.candidate, action.attempt, self._runs_dir)
+                self._launcher.start(spec)
+                self._report(f"run {name}: started workload {spec.name}")
+            else:
+                self._launcher.stop(ns, name, action.name, self._grace)
+        if decision.release:
+            run.metadata.finalizers.remove(FINALIZER)
+            self._store.update(run)
+            self._report(f"run {name}: deleted")
+            return PassResult(gone=True)
+        if decision.status != run.status:
+            old = run.status.phase
+            run.status = decision.status
+            self._store.update_status(run)
+            self.status_writes += 1
+            if old != decision.status.phase:
+                message = f" ({decision.status.message})" if decision.status.message else ""
+                self._report(f"run {name}: {decision.status.phase}{message}")
+        requeue = 0.5 if decision.actions else decision.requeue_after
+        phase = run.status.phase
+        settled = phase is not None and phase.finished and not any(w.running for w in workloads)
+        return PassResult(requeue_after=requeue, workloads=workloads, settled=settled)
+
+    def _admission(
+        self, run: Run, product: Product | None, workloads: list[WorkloadState]
+    ) -> Admission:
+        if product is None:
+            return Admission(False, f"product {run.spec.product_ref.name!r} not found")
+        if any(w.running for w in workloads):
+            return Admission(True)  # under way: it holds its slot, no queue to consult
+        runs = self._store.list(Run, run.metadata.namespace)
+        queue = admit(runs, product.metadata.name, product.spec.concurrency)
+        return queue.get(run.metadata.name, Admission(True))
+
+    def _product(self, run: Run) -> Product | None:
+        try:
+            return self._store.get(Product, run.spec.product_ref.name, run.metadata.namespace)
+        except NotFoundError:
+            return None
+
+    def _own(self, run: Run, product: Product | None) -> Run:
+        """Add the finalizer, the product label and the owner reference the run lacks."""
+        if run.metadata.deletion_timestamp is not None:
+            return run
+        meta, changed = run.metadata, False
+        if FINALIZER not in meta.finalizers:
+            meta.finalizers.append(FINALIZER)
+            changed = True
+        if meta.labels.get(PRODUCT_LABEL) != run.spec.product_ref.name:
+            meta.labels[PRODUCT_LABEL] = run.spec.product_ref.name
+            changed = True
+        if (
+            product is not None
+            and product.metadata.uid
+            and not any(o.uid == product.metadata.uid for o in meta.owner_references)
+        ):
+            meta.owner_references.append(
+                OwnerReference(
+                    api_version=product.api_version,
+                    kind="Product",
+                    name=product.metadata.name,
+                    uid=product.metadata.uid,
+                    controller=True,
+                    block_owner_deletion=True,
+                )
+            )
+            changed = True
+        return self._store.update(run) if changed else run
+
+
+def _observed(w: WorkloadState) -> ObservedWorkload:
+    result = w.result
+    return ObservedWorkload(
+        name=w.name,
+        candidate=w.candidate,
+        attempt=w.attempt,
+        started_at=w.started_at,
+        result_status=result.status if result else None,
+        result_reason=result.reason if result else None,
+        run_branch=result.run_branch if result else None,
+        finished_at=result.finished_at if result else None,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)

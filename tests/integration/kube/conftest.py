@@ -1,0 +1,82 @@
+"""A real etcd + kube-apiserver for the whole session, with the Factory OS CRDs installed.
+
+The binaries are built from their Go modules at the pinned versions by
+tools/k8s/build.sh (`make k8s-bin`; minutes cold, cached under
+~/.cache/factoryos/k8s). CRDs are installed with the kubectl built from the
+same Kubernetes module, as a user would. Each test gets its own namespace.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kube_support import ROOT, TestCluster, k8s_bin_dir
+from kubernetes import client, config
+
+
+@pytest.fixture(scope="session")
+def k8s_bins() -> Path:
+    return k8s_bin_dir()
+
+
+@pytest.fixture(scope="session")
+def cluster(k8s_bins: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
+    started = TestCluster.start(k8s_bins, tmp_path_factory.mktemp("apiserver"))
+    try:
+        kubectl_at(k8s_bins, started.kubeconfig, "apply", "-k", str(ROOT / "crds"))
+        for crd in ("products.factoryos.dev", "runs.factoryos.dev"):
+            kubectl_at(
+                k8s_bins, started.kubeconfig,
+                "wait", "--for=condition=Established", "--timeout=30s", f"crd/{crd}",
+            )  # fmt: skip
+        yield started
+    finally:
+        started.stop()
+
+
+def kubectl_at(
+    bins: Path, kubeconfig: Path, *args: str, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(bins / "kubectl"), f"--kubeconfig={kubeconfig}", *args],
+        capture_output=True, text=True, input=stdin, timeout=60,
+    )  # fmt: skip
+    if check and done.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+    return done
+
+
+@pytest.fixture(scope="session")
+def api(cluster: TestCluster) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(cluster.kubeconfig))
+
+
+@pytest.fixture
+def namespace(api: client.ApiClient) -> str:
+    name = f"fos-test-{uuid.uuid4().hex[:8]}"
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": name}})
+    return name
+
+
+class Kubectl:
+    """kubectl against the test cluster, in the test's namespace."""
+
+    def __init__(self, bins: Path, kubeconfig: Path, namespace: str) -> None:
+        self.bins, self.kubeconfig, self.namespace = bins, kubeconfig, namespace
+
+    def __call__(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return kubectl_at(
+            self.bins, self.kubeconfig, f"--namespace={self.namespace}", *args,
+            check=check, stdin=stdin,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def kubectl(k8s_bins: Path, cluster: TestCluster, namespace: str) -> Kubectl:
+    return Kubectl(k8s_bins, cluster.kubeconfig, namespace)
