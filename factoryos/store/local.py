@@ -142,6 +142,7 @@ class LocalStore:
                     f"{_kind(kind).lower()} {resource.metadata.name!r} already exists"
                 )
             new = resource.model_copy(deep=True)
+            new.status = type(new.status)()  # status is written only by update_status
             meta = new.metadata
             meta.uid = str(uuid.uuid4())
             meta.generation = 1

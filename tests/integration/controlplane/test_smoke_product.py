@@ -1,6 +1,7 @@
 """The smoke product (examples/products/smoke) end to end through the embedded factory.
 
-Its own tests fail before the pipeline's change and pass after it; the run
+(tests/integration/products/test_smoke_pipeline.py runs the same product through
+`sf pipeline run` and checks its own tests before and after the change.) The run
 implements the change with the scripted agent, tests it, and leaves a deploy
 plan on the run branch; a broken deploy configuration fails the run (the product's own
 test of its dry run catches it first) and no deploy plan is produced.
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -38,15 +38,6 @@ def _product(factory: Factory, repo: Path, name: str = "smoke") -> None:
         "product", "add", name, "--repo", str(repo),
         "--agent-profile", "test_shim", "--agent-executable", str(SCRIPTED_AGENT),
     )  # fmt: skip
-
-
-def test_its_health_test_fails_until_the_change_is_made(factory: Factory) -> None:
-    repo = _smoke_repo(factory)
-    before = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q"], cwd=repo, capture_output=True, text=True
-    )
-    assert before.returncode == 1
-    assert "1 failed" in before.stdout and "test_health" in before.stdout
 
 
 def test_the_factory_implements_tests_and_plans_the_deploy(factory: Factory) -> None:

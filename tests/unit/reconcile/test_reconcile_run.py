@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 from builders import at, product, run, seen, workload
 
-from factoryos.models import CandidatePhase, DesiredState, RunPhase
-from factoryos.reconcile import StartWorkload, StopWorkload, reconcile_run
+from factoryos.models import CandidatePhase, DesiredState, Run, RunPhase
+from factoryos.reconcile import (
+    Admission,
+    RunDecision,
+    RunObservation,
+    StartWorkload,
+    StopWorkload,
+    reconcile_run,
+)
 from factoryos.runner import WorkloadStatus as W
 
 
-def conditions(decision) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
+def conditions(decision: RunDecision) -> dict[str, tuple[str, str]]:
     return {c.type: (c.status.value, c.reason) for c in decision.status.conditions}
+
+
+def again(r: Run, decision: RunDecision, observation: RunObservation) -> RunDecision:
+    """Reconcile ``r`` once more, with the status the last pass wrote."""
+    r = r.model_copy(deep=True)
+    r.status = decision.status
+    return reconcile_run(r, observation)
 
 
 class TestStarting:
@@ -18,12 +35,25 @@ class TestStarting:
         decision = reconcile_run(run(candidates=3), seen())
         assert decision.actions == [StartWorkload(i, 1) for i in range(3)]
         assert decision.status.phase is RunPhase.BUILDING
-        assert conditions(decision)["Reconciling"] == ("True", "Building")
-        assert conditions(decision)["Succeeded"] == ("Unknown", "Building")
+        assert conditions(decision) == {
+            "Ready": ("False", "Building"),
+            "Reconciling": ("True", "Building"),
+            "Stalled": ("False", "Building"),
+            "Succeeded": ("Unknown", "Building"),
+        }
+        assert decision.status.message == "3 of 3 candidate(s) building"
+        assert decision.requeue_after is not None and not decision.release
+        assert [c.branch for c in decision.status.candidates] == [
+            "factory/r/c0",
+            "factory/r/c1",
+            "factory/r/c2",
+        ]
 
     def test_k_comes_from_the_product_unless_the_run_says(self) -> None:
         decision = reconcile_run(run(), seen(product_=product(candidates=2)))
         assert decision.actions == [StartWorkload(0, 1), StartWorkload(1, 1)]
+        decision = reconcile_run(run(candidates=1), seen(product_=product(candidates=2)))
+        assert decision.actions == [StartWorkload(0, 1)]
 
     def test_a_queued_run_waits_and_says_why(self) -> None:
         decision = reconcile_run(run(), seen(admitted=False, reason="queued (1 of 1)"))
@@ -31,6 +61,8 @@ class TestStarting:
         assert decision.status.phase is RunPhase.PENDING
         assert decision.status.message == "queued (1 of 1)"
         assert conditions(decision)["Reconciling"] == ("True", "Queued")
+        assert conditions(decision)["Ready"] == ("False", "Queued")
+        assert decision.status.start_time is None
 
     def test_a_running_workload_is_left_alone(self) -> None:
         decision = reconcile_run(run(phase=RunPhase.BUILDING), seen(workload()))
@@ -38,16 +70,54 @@ class TestStarting:
         assert decision.status.phase is RunPhase.BUILDING
         assert decision.status.candidates[0].phase is CandidatePhase.BUILDING
         assert decision.status.start_time == at(1)
+        assert decision.status.iteration == 1
+
+    def test_a_run_under_way_starts_its_other_candidates_without_a_new_slot(self) -> None:
+        decision = reconcile_run(
+            run(candidates=2, phase=RunPhase.BUILDING), seen(workload(0), admitted=False)
+        )
+        assert decision.actions == [StartWorkload(1, 1)]
+        assert decision.status.phase is RunPhase.BUILDING
+
+    def test_workload_logs_are_listed_as_artifacts(self) -> None:
+        decision = reconcile_run(run(), seen(workload(0, 1, W.STOPPED), workload(0, 2)))
+        assert [a.path for a in decision.status.artifacts] == [
+            "events.ndjson",
+            "workloads/r-c0-1/output.log",
+            "workloads/r-c0-2/output.log",
+        ]
 
 
 class TestEnding:
     def test_success(self) -> None:
         decision = reconcile_run(run(phase=RunPhase.BUILDING), seen(workload(result=W.SUCCEEDED)))
+        assert decision.actions == []
         assert decision.status.phase is RunPhase.SUCCEEDED
         assert decision.status.completion_time == at(100)
-        assert conditions(decision)["Ready"] == ("True", "Succeeded")
-        assert conditions(decision)["Succeeded"] == ("True", "Succeeded")
+        assert conditions(decision) == {
+            "Ready": ("True", "Succeeded"),
+            "Reconciling": ("False", "Succeeded"),
+            "Stalled": ("False", "Succeeded"),
+            "Succeeded": ("True", "Succeeded"),
+        }
         assert decision.status.candidates[0].phase is CandidatePhase.BUILT
+
+    def test_success_of_every_candidate(self) -> None:
+        decision = reconcile_run(
+            run(candidates=2, phase=RunPhase.BUILDING),
+            seen(workload(0, result=W.SUCCEEDED), workload(1, result=W.SUCCEEDED)),
+        )
+        assert decision.status.phase is RunPhase.SUCCEEDED
+        assert decision.status.message == "2 of 2 candidate(s) built successfully"
+
+    def test_the_run_waits_for_its_last_candidate(self) -> None:
+        decision = reconcile_run(
+            run(candidates=2, phase=RunPhase.BUILDING),
+            seen(workload(0, result=W.SUCCEEDED), workload(1)),
+        )
+        assert decision.status.phase is RunPhase.BUILDING
+        assert decision.status.completion_time is None
+        assert "1 ended" in (decision.status.message or "")
 
     def test_a_failed_pipeline_fails_the_run_with_its_reason(self) -> None:
         decision = reconcile_run(
@@ -55,20 +125,33 @@ class TestEnding:
         )
         assert decision.actions == []
         assert decision.status.phase is RunPhase.FAILED
-        assert "tests failed" in (decision.status.message or "")
-        assert conditions(decision)["Stalled"] == ("True", "Failed")
+        assert decision.status.message == "c0 failed: tests failed"
+        assert decision.status.completion_time == at(100)
+        assert conditions(decision) == {
+            "Ready": ("False", "Failed"),
+            "Reconciling": ("False", "Failed"),
+            "Stalled": ("True", "Failed"),
+            "Succeeded": ("False", "Failed"),
+        }
+        stalled = next(c for c in decision.status.conditions if c.type == "Stalled")
+        assert "tests failed" in stalled.message
 
     def test_invalid_input_is_not_retried(self) -> None:
         decision = reconcile_run(run(), seen(workload(result=W.INVALID, reason="bad pipeline")))
         assert decision.actions == [] and decision.status.phase is RunPhase.FAILED
+        assert decision.status.message == "c0 invalid: bad pipeline"
+        assert conditions(decision)["Stalled"] == ("True", "Failed")
 
-    def test_infrastructure_errors_are_retried_up_to_the_backoff_limit(self) -> None:
-        once = reconcile_run(run(backoffLimit=1), seen(workload(result=W.ERROR)))
-        assert once.actions == [StartWorkload(0, 2)]
-        twice = reconcile_run(
-            run(backoffLimit=1), seen(workload(result=W.ERROR), workload(attempt=2, result=W.ERROR))
+    def test_a_failure_without_a_reason_says_so(self) -> None:
+        decision = reconcile_run(run(), seen(workload(result=W.FAILED)))
+        assert decision.status.message == "c0 failed: no reason given"
+
+    def test_every_failed_candidate_is_named(self) -> None:
+        decision = reconcile_run(
+            run(candidates=2),
+            seen(workload(0, result=W.FAILED, reason="x"), workload(1, result=W.INVALID)),
         )
-        assert twice.actions == [] and twice.status.phase is RunPhase.FAILED
+        assert decision.status.message == "c0 failed: x; c1 invalid: no reason given"
 
     def test_one_successful_candidate_of_several_is_enough_for_now(self) -> None:
         decision = reconcile_run(
@@ -85,12 +168,71 @@ class TestEnding:
         done = run(phase=RunPhase.SUCCEEDED)
         decision = reconcile_run(done, seen(workload(result=W.SUCCEEDED)))
         assert decision.actions == [] and decision.status.phase is RunPhase.SUCCEEDED
+        failed = run(phase=RunPhase.FAILED)
+        decision = reconcile_run(failed, seen(workload(result=W.STOPPED)))
+        assert decision.actions == [] and decision.status.phase is RunPhase.FAILED
+
+
+class TestRetries:
+    @pytest.mark.parametrize("limit", [0, 1, 2])
+    def test_infrastructure_errors_are_retried_up_to_the_backoff_limit(self, limit: int) -> None:
+        r = run(backoffLimit=limit, phase=RunPhase.BUILDING)
+        errors = [workload(attempt=a, result=W.ERROR, reason="oom") for a in range(1, limit + 1)]
+        retried = reconcile_run(r, seen(*errors))
+        if limit:
+            assert retried.actions == [StartWorkload(0, limit + 1)]
+            assert retried.status.phase is RunPhase.BUILDING
+        last = workload(attempt=limit + 1, result=W.ERROR, reason="oom")
+        failed = reconcile_run(r, seen(*errors, last))
+        assert failed.actions == []
+        assert failed.status.phase is RunPhase.FAILED
+        assert failed.status.message == "c0 error: oom"
+        assert failed.status.candidates[0].phase is CandidatePhase.FAILED
+        assert conditions(failed)["Stalled"] == ("True", "Failed")
+
+    def test_the_default_limit_allows_two_retries(self) -> None:
+        twice = [workload(0, 1, W.ERROR), workload(0, 2, W.ERROR)]
+        assert reconcile_run(run(), seen(*twice)).actions == [StartWorkload(0, 3)]
+        thrice = reconcile_run(run(), seen(*twice, workload(0, 3, W.ERROR)))
+        assert thrice.actions == [] and thrice.status.phase is RunPhase.FAILED
+
+    def test_a_candidate_waiting_for_its_retry_is_pending(self) -> None:
+        decision = reconcile_run(
+            run(phase=RunPhase.BUILDING), seen(workload(result=W.ERROR), admitted=False)
+        )
+        assert decision.status.candidates[0].phase is CandidatePhase.PENDING
+
+    def test_stops_do_not_count_against_the_limit(self) -> None:
+        history = seen(
+            workload(0, 1, W.STOPPED), workload(0, 2, W.STOPPED), workload(0, 3, W.ERROR)
+        )
+        assert reconcile_run(run(backoffLimit=1), history).actions == [StartWorkload(0, 4)]
+
+    def test_no_retries_where_the_platform_retried_already(self) -> None:
+        observation = RunObservation(
+            product=product(),
+            workloads=[workload(result=W.ERROR, reason="node lost")],
+            stages=[],
+            admission=Admission(True),
+            now=at(100),
+            retry_errors=False,
+        )
+        decision = reconcile_run(run(), observation)
+        assert decision.actions == [] and decision.status.phase is RunPhase.FAILED
+
+    def test_a_failed_candidate_is_not_retried_while_another_retries(self) -> None:
+        decision = reconcile_run(
+            run(candidates=2, phase=RunPhase.BUILDING),
+            seen(workload(0, result=W.FAILED), workload(1, result=W.ERROR)),
+        )
+        assert decision.actions == [StartWorkload(1, 2)]
 
 
 class TestStopAndResume:
     def test_stop_asks_running_workloads_to_stop(self) -> None:
         decision = reconcile_run(
-            run(phase=RunPhase.BUILDING, desired=DesiredState.STOPPED), seen(workload())
+            run(candidates=2, phase=RunPhase.BUILDING, desired=DesiredState.STOPPED),
+            seen(workload(0), workload(1, result=W.SUCCEEDED)),
         )
         assert decision.actions == [StopWorkload("r-c0-1")]
         assert decision.status.phase is RunPhase.BUILDING
@@ -103,10 +245,23 @@ class TestStopAndResume:
         )
         assert decision.actions == []
         assert decision.status.phase is RunPhase.STOPPED
-        assert conditions(decision)["Succeeded"] == ("False", "Stopped")
+        assert conditions(decision) == {
+            "Ready": ("False", "Stopped"),
+            "Reconciling": ("False", "Stopped"),
+            "Stalled": ("False", "Stopped"),
+            "Succeeded": ("False", "Stopped"),
+        }
+        assert decision.status.candidates[0].phase is CandidatePhase.PENDING
 
     def test_a_run_stopped_before_it_started_is_stopped(self) -> None:
         decision = reconcile_run(run(desired=DesiredState.STOPPED), seen())
+        assert decision.actions == [] and decision.status.phase is RunPhase.STOPPED
+
+    def test_a_stopped_run_starts_nothing_even_when_admitted(self) -> None:
+        decision = reconcile_run(
+            run(phase=RunPhase.STOPPED, desired=DesiredState.STOPPED),
+            seen(workload(result=W.STOPPED)),
+        )
         assert decision.actions == [] and decision.status.phase is RunPhase.STOPPED
 
     def test_resume_starts_the_next_attempt(self) -> None:
@@ -114,6 +269,14 @@ class TestStopAndResume:
         assert decision.actions == [StartWorkload(0, 2)]
         assert decision.status.phase is RunPhase.BUILDING
         assert "resuming c0 (attempt 2)" in (decision.status.message or "")
+        assert conditions(decision)["Reconciling"] == ("True", "Building")
+
+    def test_resume_restarts_only_what_had_not_ended(self) -> None:
+        decision = reconcile_run(
+            run(candidates=3, phase=RunPhase.STOPPED),
+            seen(workload(0, 1, W.SUCCEEDED), workload(1, 2, W.STOPPED)),
+        )
+        assert decision.actions == [StartWorkload(1, 3), StartWorkload(2, 1)]
 
     def test_a_resumed_run_waits_for_a_slot_like_any_other(self) -> None:
         decision = reconcile_run(
@@ -124,6 +287,7 @@ class TestStopAndResume:
     def test_workloads_stopped_by_a_shutdown_are_resumed(self) -> None:
         decision = reconcile_run(run(phase=RunPhase.BUILDING), seen(workload(result=W.STOPPED)))
         assert decision.actions == [StartWorkload(0, 2)]
+        assert decision.status.phase is RunPhase.BUILDING
 
 
 class TestEdges:
@@ -131,23 +295,95 @@ class TestEdges:
         decision = reconcile_run(run(), seen(missing_product=True))
         assert decision.actions == []
         assert conditions(decision)["Stalled"] == ("True", "ProductNotFound")
-        assert "not found" in (decision.status.message or "")
+        assert conditions(decision)["Reconciling"] == ("False", "ProductNotFound")
+        assert decision.status.message == "product 'p' not found"
+        assert decision.status.phase is RunPhase.PENDING
+
+    def test_a_missing_product_stops_what_still_runs(self) -> None:
+        decision = reconcile_run(
+            run(phase=RunPhase.BUILDING), seen(workload(), missing_product=True)
+        )
+        assert decision.actions == [StopWorkload("r-c0-1")]
+        assert decision.status.phase is RunPhase.BUILDING
 
     def test_deletion_stops_workloads_and_releases_only_when_none_runs(self) -> None:
         deleting = run(phase=RunPhase.BUILDING)
         deleting.metadata.deletion_timestamp = at(50)
         busy = reconcile_run(deleting, seen(workload()))
         assert busy.actions == [StopWorkload("r-c0-1")] and not busy.release
+        assert conditions(busy)["Reconciling"] == ("True", "Deleting")
         idle = reconcile_run(deleting, seen(workload(result=W.STOPPED)))
         assert idle.actions == [] and idle.release
 
+    def test_deletion_never_starts_anything(self) -> None:
+        deleting = run(candidates=2)
+        deleting.metadata.deletion_timestamp = at(50)
+        decision = reconcile_run(deleting, seen(workload(0, result=W.ERROR)))
+        assert decision.actions == [] and decision.release
+        finished = run(phase=RunPhase.SUCCEEDED)
+        finished.metadata.deletion_timestamp = at(50)
+        assert reconcile_run(finished, seen(workload(result=W.SUCCEEDED))).release
+
+    def test_the_input_run_is_not_modified(self) -> None:
+        r = run()
+        before = r.model_copy(deep=True)
+        reconcile_run(r, seen(workload(result=W.SUCCEEDED)))
+        assert r == before
+
+
+Scenario = tuple[Run, Callable[[float], RunObservation]]
+SCENARIOS: dict[str, Scenario] = {
+    "queued": (run(), lambda now: seen(admitted=False, reason="queued", now=now)),
+    "building": (run(), lambda now: seen(workload(), now=now)),
+    "succeeded": (run(), lambda now: seen(workload(result=W.SUCCEEDED), now=now)),
+    "failed": (run(), lambda now: seen(workload(result=W.FAILED, reason="x"), now=now)),
+    "stopping": (
+        run(phase=RunPhase.BUILDING, desired=DesiredState.STOPPED),
+        lambda now: seen(workload(), now=now),
+    ),
+    "stopped": (run(desired=DesiredState.STOPPED), lambda now: seen(now=now)),
+    "no product": (run(), lambda now: seen(missing_product=True, now=now)),
+}
+
+
+class TestConditions:
     def test_conditions_carry_the_generation_and_keep_their_transition_time(self) -> None:
         r = run()
         r.metadata.generation = 7
         first = reconcile_run(r, seen(workload(), now=100))
-        r.status = first.status
-        again = reconcile_run(r, seen(workload(), now=200))
-        assert again.status == first.status
-        assert {c.observed_generation for c in again.status.conditions} == {7}
-        assert again.status.observed_generation == 7
-        assert {c.last_transition_time for c in again.status.conditions} == {at(100)}
+        again_ = again(r, first, seen(workload(), now=200))
+        assert again_.status == first.status
+        assert {c.observed_generation for c in again_.status.conditions} == {7}
+        assert again_.status.observed_generation == 7
+        assert {c.last_transition_time for c in again_.status.conditions} == {at(100)}
+
+    @pytest.mark.parametrize("name", list(SCENARIOS))
+    def test_the_same_inputs_later_give_the_same_status(self, name: str) -> None:
+        r, observe = SCENARIOS[name]
+        first = reconcile_run(r, observe(100))
+        second = again(r, first, observe(200))
+        assert second.status == first.status
+        assert second.actions == first.actions
+
+    def test_a_new_generation_is_observed_without_a_transition(self) -> None:
+        r = run()
+        first = reconcile_run(r, seen(workload(), now=100))
+        r.metadata.generation = 2
+        second = again(r, first, seen(workload(), now=200))
+        assert {c.observed_generation for c in second.status.conditions} == {2}
+        assert {c.last_transition_time for c in second.status.conditions} == {at(100)}
+
+    def test_only_conditions_whose_status_changes_move_their_transition_time(self) -> None:
+        r = run(phase=RunPhase.BUILDING)
+        building = reconcile_run(r, seen(workload(), now=100))
+        done = again(r, building, seen(workload(result=W.SUCCEEDED), now=200))
+        times = {c.type: c.last_transition_time for c in done.status.conditions}
+        assert times == {
+            "Ready": at(200),
+            "Reconciling": at(200),
+            "Stalled": at(100),
+            "Succeeded": at(200),
+        }
+        assert done.status.completion_time == at(200)
+        later = again(r, done, seen(workload(result=W.SUCCEEDED), now=300))
+        assert later.status.completion_time == at(200)

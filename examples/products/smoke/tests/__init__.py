@@ -1,0 +1,1 @@
+"""Tests of the smoke service, run from the repository root with `python -m pytest -q`."""
