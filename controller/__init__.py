@@ -1,5 +1,7 @@
 """``factoryos.controller``: the kopf operator adapter. Imports the core only.
 
-The operator arrives with its own issue; this package exists now so the layer
-contracts in pyproject.toml cover it from the start.
+``handlers`` registers the kopf handlers, which only decide when to run the
+core's reconcile pass (``factoryos.controlplane.Reconciler``) over the
+cluster's store and launcher (``KubeStore``, ``KubeJobLauncher``);
+``python -m factoryos.controller`` runs the operator (the Deployment's command).
 """

@@ -9,6 +9,13 @@ and the runner processes, and runs a pass whenever something changed;
 
 from factoryos.controlplane.lock import ControlPlaneLock, control_plane_pid
 from factoryos.controlplane.loop import LocalControlPlane
-from factoryos.controlplane.reconciler import PassResult, Reconciler
+from factoryos.controlplane.reconciler import Notice, PassResult, Reconciler
 
-__all__ = ["ControlPlaneLock", "LocalControlPlane", "PassResult", "Reconciler", "control_plane_pid"]
+__all__ = [
+    "ControlPlaneLock",
+    "LocalControlPlane",
+    "Notice",
+    "PassResult",
+    "Reconciler",
+    "control_plane_pid",
+]

@@ -81,7 +81,7 @@ class LocalControlPlane:
             store,
             launcher,
             runs_dir,
-            report=report,
+            report=lambda notice: report(str(notice)),
             grace_seconds=grace_seconds,
             repo_check=repo_check,
             stages=self._stages,

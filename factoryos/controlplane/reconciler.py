@@ -23,7 +23,7 @@ from pathlib import Path
 from factoryos.admission import repository_problem
 from factoryos.errors import NotFoundError
 from factoryos.launch import Launcher, WorkloadState
-from factoryos.models import OwnerReference, Product, Run, StageStatus
+from factoryos.models import Condition, OwnerReference, Product, Run, StageStatus
 from factoryos.reconcile import (
     FINALIZER,
     PRODUCT_LABEL,
@@ -41,6 +41,22 @@ from factoryos.store import ResourceStore
 
 #: How long a repository check is trusted before the product is checked again.
 REPO_CHECK_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something worth telling people about an object: a console line, a Kubernetes Event."""
+
+    kind: str
+    namespace: str
+    name: str
+    #: CamelCase, as a Kubernetes Event's reason.
+    reason: str
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.kind.lower()} {self.name}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -66,7 +82,7 @@ class Reconciler:
         launcher: Launcher,
         runs_dir: Path,
         *,
-        report: Callable[[str], None] = lambda _line: None,
+        report: Callable[[Notice], None] = lambda _notice: None,
         grace_seconds: float = 5.0,
         repo_check: Callable[[Product], str | None] = repository_problem,
         stages: Callable[[str, str], list[StageStatus]] = lambda _ns, _name: [],
@@ -100,19 +116,24 @@ class Reconciler:
         )
         for run_name in decision.delete_runs:
             self._store.delete(Run, run_name, ns)
-            self._report(f"run {run_name}: deleting (its product {name} is being deleted)")
+            self._report(
+                Notice("Run", ns, run_name, "Deleting", f"deleting: its product {name} is deleted")
+            )
         if decision.release:
             product.metadata.finalizers.remove(FINALIZER)
             self._store.update(product)
-            self._report(f"product {name}: deleted")
+            self._report(Notice("Product", ns, name, "Deleted", "deleted"))
             return PassResult(gone=True)
         if decision.status != product.status:
             old = product.status.phase
             product.status = decision.status
             self._store.update_status(product)
             self.status_writes += 1
-            if old != decision.status.phase:
-                self._report(f"product {name}: {decision.status.phase}")
+            phase = decision.status.phase
+            if old != phase and phase is not None:
+                failed = phase.value == "Failed"
+                message = f"{phase.value}: {_condition_message(decision.status.conditions)}"
+                self._report(Notice("Product", ns, name, phase.value, message, warning=failed))
         deleting = product.metadata.deletion_timestamp is not None
         return PassResult(requeue_after=1.0 if deleting else None)
 
@@ -143,6 +164,7 @@ class Reconciler:
             stages=self._stages(ns, name),
             admission=self._admission(run, product, workloads),
             now=_now(),
+            retry_errors=not self._launcher.retries_errors,
         )
         decision = reconcile_run(run, seen)
         for action in decision.actions:
@@ -150,22 +172,28 @@ class Reconciler:
                 assert product is not None
                 spec = workload_spec(run, product, action.candidate, action.attempt, self._runs_dir)
                 self._launcher.start(spec)
-                self._report(f"run {name}: started workload {spec.name}")
+                self._report(
+                    Notice("Run", ns, name, "WorkloadStarted", f"started workload {spec.name}")
+                )
             else:
                 self._launcher.stop(ns, name, action.name, self._grace)
         if decision.release:
             run.metadata.finalizers.remove(FINALIZER)
             self._store.update(run)
-            self._report(f"run {name}: deleted")
+            self._report(Notice("Run", ns, name, "Deleted", "deleted"))
             return PassResult(gone=True)
         if decision.status != run.status:
             old = run.status.phase
             run.status = decision.status
             self._store.update_status(run)
             self.status_writes += 1
-            if old != decision.status.phase:
-                message = f" ({decision.status.message})" if decision.status.message else ""
-                self._report(f"run {name}: {decision.status.phase}{message}")
+            phase = decision.status.phase
+            if old != phase and phase is not None:
+                detail = f" ({decision.status.message})" if decision.status.message else ""
+                failed = phase.value == "Failed"
+                self._report(
+                    Notice("Run", ns, name, phase.value, f"{phase.value}{detail}", warning=failed)
+                )
         requeue = 0.5 if decision.actions else decision.requeue_after
         phase = run.status.phase
         settled = phase is not None and phase.finished and not any(w.running for w in workloads)
@@ -230,6 +258,11 @@ def _observed(w: WorkloadState) -> ObservedWorkload:
         run_branch=result.run_branch if result else None,
         finished_at=result.finished_at if result else None,
     )
+
+
+def _condition_message(conditions: list[Condition]) -> str:
+    ready = next((c for c in conditions if c.type == "Ready"), None)
+    return ready.message if ready is not None else ""
 
 
 def _now() -> datetime:

@@ -107,6 +107,9 @@ class _ForkServer:
 class LocalProcessLauncher:
     """Starts runner workloads as local processes under ``runs_dir``."""
 
+    #: A local process is not retried by anyone else: the reconcile retries it.
+    retries_errors = False
+
     def __init__(
         self,
         runs_dir: Path,

@@ -36,6 +36,10 @@ class WorkloadState:
 class Launcher(Protocol):
     """Runs workloads for the reconcile loop."""
 
+    #: True when the platform itself retries a workload that failed for infrastructure
+    #: reasons (a Job's backoffLimit), so the reconcile must not retry it again.
+    retries_errors: bool
+
     def start(self, spec: WorkloadSpec) -> None:
         """Start the workload named ``spec.name`` unless it exists already."""
         ...

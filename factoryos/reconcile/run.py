@@ -68,6 +68,9 @@ class RunObservation:
     stages: list[StageStatus]
     admission: Admission
     now: datetime
+    #: Retry workloads that ended in an infrastructure error (False where the platform's
+    #: own retries, a Job's backoffLimit, already did).
+    retry_errors: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class RunDecision:
 class _Candidate:
     index: int
     attempts: list[ObservedWorkload]
+    retry_errors: bool = True
 
     @property
     def last(self) -> ObservedWorkload | None:
@@ -144,10 +148,13 @@ def reconcile_run(run: Run, seen: RunObservation) -> RunDecision:
         _finished_conditions(status, run, now)
         return RunDecision(status)
 
-    if seen.product is None:
+    if seen.product is None or seen.product.metadata.deletion_timestamp is not None:
+        gone = seen.product is None
         status.phase = status.phase or RunPhase.PENDING
-        status.message = f"product {run.spec.product_ref.name!r} not found"
-        _stalled(status, run, "ProductNotFound", status.message, now)
+        product = run.spec.product_ref.name
+        status.message = f"product {product!r} " + ("not found" if gone else "is being deleted")
+        reason = "ProductNotFound" if gone else "ProductDeleting"
+        _stalled(status, run, reason, status.message, now)
         return RunDecision(status, [StopWorkload(w.name) for w in running])
 
     if run.spec.desired_state is DesiredState.STOPPED:
@@ -190,7 +197,7 @@ def _candidates(run: Run, seen: RunObservation) -> list[_Candidate]:
     by_index: dict[int, list[ObservedWorkload]] = {i: [] for i in range(k)}
     for w in sorted(seen.workloads, key=lambda w: (w.candidate, w.attempt)):
         by_index[w.candidate].append(w)
-    return [_Candidate(i, attempts) for i, attempts in by_index.items()]
+    return [_Candidate(i, attempts, seen.retry_errors) for i, attempts in by_index.items()]
 
 
 def _next_attempt(run: Run, c: _Candidate) -> StartWorkload | None:
@@ -202,7 +209,8 @@ def _next_attempt(run: Run, c: _Candidate) -> StartWorkload | None:
         return None
     if last.result_status is WorkloadStatus.STOPPED:
         return StartWorkload(c.index, last.attempt + 1)
-    if last.result_status is WorkloadStatus.ERROR and c.errors <= run.spec.backoff_limit:
+    retry = c.retry_errors and c.errors <= run.spec.backoff_limit
+    if last.result_status is WorkloadStatus.ERROR and retry:
         return StartWorkload(c.index, last.attempt + 1)
     return None
 

@@ -1,9 +1,10 @@
-"""``python -m factoryos.runner SPEC.json``: the runner workload's entrypoint.
+"""``python -m factoryos.runner SPEC.json | --spec-env VAR``: the runner workload's entrypoint.
 
-Started by ``LocalProcessLauncher`` (a local process in its own session) and,
-on a cluster, as the command of a runner Job's pod. SIGTERM or SIGINT stops
-Kilroy gracefully (the run keeps its checkpoint); the result goes to
-``result.json`` next to the spec and into the exit status.
+Started by ``LocalProcessLauncher`` (a local process in its own session, the
+spec in a file) and, on a cluster, as the command of a runner Job's pod (the
+spec in an environment variable the Job sets). SIGTERM or SIGINT stops Kilroy
+gracefully (the run keeps its checkpoint); the result goes to ``result.json``
+in the workload's folder of the run directory and into the exit status.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from factoryos.runner.workload import (
     WorkloadResult,
     WorkloadStatus,
     load_spec,
+    parse_spec,
     write_result,
 )
 from factoryos.settings import Settings
@@ -29,21 +31,26 @@ from factoryos.settings import Settings
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m factoryos.runner SPEC.json", file=sys.stderr)
-        return 2
-    spec_path = Path(args[0]).resolve()
-    workload_dir = spec_path.parent
     env = dict(os.environ)
+    if len(args) == 2 and args[0] == "--spec-env" and args[1] in env:
+        spec_text, workload_dir = env[args[1]], None
+    elif len(args) == 1 and not args[0].startswith("-"):
+        spec_path = Path(args[0]).resolve()
+        spec_text, workload_dir = None, spec_path.parent
+    else:
+        print("usage: python -m factoryos.runner SPEC.json | --spec-env VAR", file=sys.stderr)
+        return 2
     try:
-        spec = load_spec(spec_path)
+        spec = load_spec(spec_path) if spec_text is None else parse_spec(spec_text)
+        workload_dir = workload_dir or spec.layout.workload(spec.name)
         settings = Settings.from_env(env)
         workload = Workload(spec, Kilroy(find_kilroy(settings, env), settings, env), env)
     except FactoryError as exc:
         result = WorkloadResult(
             status=WorkloadStatus.ERROR, reason=str(exc), finished_at=datetime.now(UTC)
         )
-        write_result(workload_dir, result)
+        if workload_dir is not None:
+            write_result(workload_dir, result)
         print(f"runner: error: {exc}", file=sys.stderr)
         return result.exit_code
 

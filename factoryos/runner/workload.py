@@ -253,6 +253,13 @@ class Workload:
 
 def load_spec(path: Path) -> WorkloadSpec:
     try:
-        return WorkloadSpec.model_validate(json.loads(path.read_text()))
+        return parse_spec(path.read_text())
     except FileNotFoundError as exc:
         raise InvalidInputError(f"workload spec {path} not found") from exc
+
+
+def parse_spec(text: str) -> WorkloadSpec:
+    try:
+        return WorkloadSpec.model_validate(json.loads(text))
+    except ValueError as exc:
+        raise InvalidInputError(f"invalid workload spec: {exc}") from exc

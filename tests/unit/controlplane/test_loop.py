@@ -20,6 +20,8 @@ from factoryos.store import LocalStore
 
 
 class FakeLauncher:
+    retries_errors = False
+
     def __init__(self) -> None:
         self.started: list[str] = []
         self.stopped: list[str] = []

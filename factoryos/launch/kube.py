@@ -1,0 +1,310 @@
+"""``KubeJobLauncher``: each runner workload is a ``batch/v1`` Job on the cluster.
+
+The Job runs the runner image's ``python -m factoryos.runner --spec-env
+FACTORYOS_WORKLOAD_SPEC`` with the workload spec in that variable, mounts the
+run's workspace claim (``<run>-work``, created with the first Job) at
+``/work`` so logs_root and checkpoints survive the pod, takes provider keys
+from a Secret by reference, and, when the Run needs a GPU (``spec.gpu``), gets
+the GPU node selector, tolerations and ``nvidia.com/gpu`` limit from
+``KubeSettings``. Every child carries the run's labels and an owner reference
+to the Run. ``backoffLimit`` and ``activeDeadlineSeconds`` come from the Run; a
+pod failure policy fails the Job at once for the runner's non-retryable exits
+(pipeline failed, invalid input, stopped), so only infrastructure errors use
+the backoff.
+
+Stop suspends the Job: the job controller deletes its pod, whose SIGTERM makes
+the runner stop Kilroy gracefully within the pod's grace period, and the Job
+stays as the record of that attempt (deleting it would lose which attempts
+ran). Resume is a new Job (next attempt) that resumes from the claim's
+logs_root. ``job_manifest`` and ``claim_manifest`` are pure, for tests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from factoryos import API_GROUP, API_VERSION
+from factoryos.errors import ClusterError, NotFoundError
+from factoryos.launch.port import WorkloadState
+from factoryos.models import Run
+from factoryos.reconcile import PRODUCT_LABEL
+from factoryos.runner import WorkloadResult, WorkloadSpec, WorkloadStatus
+from factoryos.runner.workload import EXIT_CODES
+
+RUN_LABEL = "factoryos.dev/run"
+CANDIDATE_LABEL = "factoryos.dev/candidate"
+ATTEMPT_LABEL = "factoryos.dev/attempt"
+SPEC_ENV = "FACTORYOS_WORKLOAD_SPEC"
+#: Where the run's workspace claim is mounted in runner pods.
+WORK_MOUNT = "/work"
+#: Run directories inside the claim (``workload_spec``'s ``runs_dir`` on a cluster).
+RUNS_DIR = PurePosixPath(WORK_MOUNT) / "runs"
+_EXIT_IN_MESSAGE = re.compile(r"exit code (\d+)")
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    """How runner Jobs are built; from the operator's environment (Helm values)."""
+
+    runner_image: str = "factoryos-runner:dev"
+    image_pull_policy: str = "IfNotPresent"
+    service_account: str = "factoryos-runner"
+    #: Secret holding provider keys; each ``engine.passEnv`` name is read from it (optional).
+    secret_name: str = "factoryos-secrets"  # noqa: S105 - a Secret's name, not a secret
+    workspace_size: str = "5Gi"
+    storage_class: str | None = None
+    gpu_node_selector: dict[str, str] = field(default_factory=lambda: {"factoryos.dev/gpu": "true"})
+    gpu_tolerations: list[dict[str, str]] = field(
+        default_factory=lambda: [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ]
+    )
+    gpu_resource: str = "nvidia.com/gpu"
+    gpu_count: int = 1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KubeSettings:
+        """FACTORYOS_RUNNER_IMAGE, _SERVICE_ACCOUNT, _SECRET_NAME, _WORKSPACE_SIZE,
+        _STORAGE_CLASS, _GPU_NODE_SELECTOR (``k=v,k=v``), _GPU_RESOURCE, _GPU_COUNT."""
+        base = cls()
+        selector = env.get("FACTORYOS_GPU_NODE_SELECTOR")
+        return cls(
+            runner_image=env.get("FACTORYOS_RUNNER_IMAGE", base.runner_image),
+            image_pull_policy=env.get("FACTORYOS_IMAGE_PULL_POLICY", base.image_pull_policy),
+            service_account=env.get("FACTORYOS_RUNNER_SERVICE_ACCOUNT", base.service_account),
+            secret_name=env.get("FACTORYOS_SECRET_NAME", base.secret_name),
+            workspace_size=env.get("FACTORYOS_WORKSPACE_SIZE", base.workspace_size),
+            storage_class=env.get("FACTORYOS_STORAGE_CLASS") or None,
+            gpu_node_selector=(
+                dict(pair.split("=", 1) for pair in selector.split(",") if "=" in pair)
+                if selector
+                else base.gpu_node_selector
+            ),
+            gpu_resource=env.get("FACTORYOS_GPU_RESOURCE", base.gpu_resource),
+            gpu_count=int(env.get("FACTORYOS_GPU_COUNT", base.gpu_count)),
+        )
+
+
+def claim_name(run: str) -> str:
+    return f"{run}-work"
+
+
+def _owner(run: Run) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{API_GROUP}/{API_VERSION}",
+        "kind": "Run",
+        "name": run.metadata.name,
+        "uid": run.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _labels(run: Run) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "factoryos-runner",
+        "app.kubernetes.io/managed-by": "factoryos",
+        PRODUCT_LABEL: run.spec.product_ref.name,
+        RUN_LABEL: run.metadata.name,
+    }
+
+
+def claim_manifest(run: Run, settings: KubeSettings) -> dict[str, Any]:
+    """The run's workspace: one claim for all its Jobs (logs_root and checkpoints)."""
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": settings.workspace_size}},
+    }
+    if settings.storage_class:
+        spec["storageClassName"] = settings.storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": claim_name(run.metadata.name),
+            "namespace": run.metadata.namespace,
+            "labels": _labels(run),
+            "ownerReferences": [_owner(run)],
+        },
+        "spec": spec,
+    }
+
+
+def job_manifest(
+    spec: WorkloadSpec, run: Run, settings: KubeSettings, grace_seconds: float = 5.0
+) -> dict[str, Any]:
+    """The Job for one candidate attempt (see the module docstring)."""
+    labels = {
+        **_labels(run),
+        CANDIDATE_LABEL: str(spec.candidate),
+        ATTEMPT_LABEL: str(spec.attempt),
+    }
+    env: list[dict[str, Any]] = [
+        {"name": SPEC_ENV, "value": spec.model_dump_json()},
+        {"name": "FACTORYOS_HOME", "value": f"{WORK_MOUNT}/home"},
+    ]
+    env += [
+        {
+            "name": name,
+            "valueFrom": {
+                "secretKeyRef": {"name": settings.secret_name, "key": name, "optional": True}
+            },
+        }
+        for name in spec.pass_env
+    ]
+    container: dict[str, Any] = {
+        "name": "runner",
+        "image": settings.runner_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["python", "-m", "factoryos.runner", "--spec-env", SPEC_ENV],
+        "env": env,
+        "volumeMounts": [{"name": "work", "mountPath": WORK_MOUNT}],
+        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+    }
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": settings.service_account,
+        "terminationGracePeriodSeconds": int(grace_seconds) + 15,
+        "containers": [container],
+        "volumes": [
+            {"name": "work", "persistentVolumeClaim": {"claimName": claim_name(run.metadata.name)}}
+        ],
+    }
+    if run.spec.gpu.voice or run.spec.gpu.eval:
+        pod["nodeSelector"] = dict(settings.gpu_node_selector)
+        pod["tolerations"] = [dict(t) for t in settings.gpu_tolerations]
+        container["resources"] = {"limits": {settings.gpu_resource: str(settings.gpu_count)}}
+    final = [EXIT_CODES[s] for s in (WorkloadStatus.FAILED, WorkloadStatus.INVALID,
+                                     WorkloadStatus.STOPPED)]  # fmt: skip
+    job_spec: dict[str, Any] = {
+        "backoffLimit": run.spec.backoff_limit,
+        "podFailurePolicy": {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {"containerName": "runner", "operator": "In", "values": final},
+                }
+            ]
+        },
+        "template": {"metadata": {"labels": labels}, "spec": pod},
+    }
+    if run.spec.active_deadline_seconds is not None:
+        job_spec["activeDeadlineSeconds"] = run.spec.active_deadline_seconds
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": spec.name,
+            "namespace": spec.namespace,
+            "labels": labels,
+            "ownerReferences": [_owner(run)],
+        },
+        "spec": job_spec,
+    }
+
+
+def job_state(job: dict[str, Any]) -> WorkloadState:
+    """What a Job says about its workload (a pure reading of its spec and status)."""
+    meta, spec, status = job["metadata"], job.get("spec") or {}, job.get("status") or {}
+    labels = meta.get("labels") or {}
+    started = meta.get("creationTimestamp")
+    started_at = (
+        started
+        if isinstance(started, datetime)
+        else datetime.fromisoformat(str(started))
+        if started
+        else datetime.now(UTC)
+    )
+    conditions = {c["type"]: c for c in status.get("conditions") or [] if c.get("status") == "True"}
+    now = datetime.now(UTC)
+    result: WorkloadResult | None = None
+    if "Complete" in conditions:
+        result = WorkloadResult(status=WorkloadStatus.SUCCEEDED, finished_at=now)
+    elif "Failed" in conditions or "FailureTarget" in conditions:
+        failed = conditions.get("Failed") or conditions["FailureTarget"]
+        message = str(failed.get("message") or failed.get("reason") or "the Job failed")
+        code = _EXIT_IN_MESSAGE.search(message)
+        if code:
+            result = WorkloadResult.from_exit_code(int(code.group(1)), message)
+        else:
+            result = WorkloadResult(status=WorkloadStatus.ERROR, reason=message, finished_at=now)
+    elif spec.get("suspend") and not status.get("active"):
+        result = WorkloadResult(
+            status=WorkloadStatus.STOPPED, reason="stopped on request", finished_at=now
+        )
+    return WorkloadState(
+        name=meta["name"],
+        candidate=int(labels.get(CANDIDATE_LABEL, 0)),
+        attempt=int(labels.get(ATTEMPT_LABEL, 1)),
+        started_at=started_at,
+        result=result,
+        stopping=bool(spec.get("suspend")) and result is None,
+    )
+
+
+class KubeJobLauncher:
+    """Starts, reads and stops runner Jobs through the API server."""
+
+    #: A Job retries infrastructure failures itself, up to the Run's backoffLimit.
+    retries_errors = True
+
+    def __init__(self, api: client.ApiClient, settings: KubeSettings) -> None:
+        self._batch = client.BatchV1Api(api)
+        self._core = client.CoreV1Api(api)
+        self._objects = client.CustomObjectsApi(api)
+        self._settings = settings
+
+    def start(self, spec: WorkloadSpec) -> None:
+        run = self._run(spec.namespace, spec.run)
+        claim = claim_manifest(run, self._settings)
+        _create(lambda: self._core.create_namespaced_persistent_volume_claim(spec.namespace, claim))  # type: ignore[arg-type]
+        job = job_manifest(spec, run, self._settings, spec.grace_seconds)
+        _create(lambda: self._batch.create_namespaced_job(spec.namespace, job))  # type: ignore[arg-type]
+
+    def workloads(self, namespace: str, run: str) -> list[WorkloadState]:
+        try:
+            jobs = self._batch.list_namespaced_job(namespace, label_selector=f"{RUN_LABEL}={run}")
+        except ApiException as exc:
+            raise ClusterError(f"cannot list the Jobs of run {run!r}: {exc.reason}") from None
+        api = client.ApiClient()
+        states = [job_state(api.sanitize_for_serialization(job)) for job in jobs.items]  # type: ignore[no-untyped-call]
+        return sorted(states, key=lambda s: (s.candidate, s.attempt))
+
+    def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
+        try:
+            self._batch.patch_namespaced_job(name, namespace, {"spec": {"suspend": True}})
+        except ApiException as exc:
+            if exc.status != 404:
+                raise ClusterError(f"cannot stop Job {name!r}: {exc.reason}") from None
+
+    def _run(self, namespace: str, name: str) -> Run:
+        from factoryos.models import parse_as
+
+        try:
+            body = self._objects.get_namespaced_custom_object(
+                API_GROUP, API_VERSION, namespace, "runs", name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise NotFoundError(f"run {name!r} not found") from None
+            raise ClusterError(f"cannot read run {name!r}: {exc.reason}") from None
+        if not isinstance(body, dict):
+            raise ClusterError(f"unexpected answer reading run {name!r}")
+        return parse_as(Run, body)
+
+
+def _create(call: Any) -> None:
+    """Create, treating "already exists" as done (starting is idempotent)."""
+    try:
+        call()
+    except ApiException as exc:
+        if exc.status != 409:
+            raise ClusterError(f"the API server refused a runner object: {exc.body}") from None

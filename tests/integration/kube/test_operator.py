@@ -1,0 +1,308 @@
+"""The kopf operator against a real API server: Runs become Jobs, Jobs drive Run status.
+
+No kubelet runs here, so Jobs never get pods: the tests play the job
+controller's part by writing Job status through the API (as it would), and
+check what the operator does about it. The operator runs embedded in a thread,
+watching only the test's namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+import pytest
+from conftest import Kubectl
+from kube_support import TestCluster
+from kubernetes import client
+
+from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
+from factoryos.store import modify
+from factoryos.store.kube import KubeStore
+
+TIMEOUT = 30.0
+
+
+class EmbeddedOperator:
+    """``kopf.operator`` in a thread, restartable."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        import factoryos.controller.handlers  # noqa: F401  (registers the handlers)
+
+        self._stop = threading.Event()
+        ready = threading.Event()
+
+        def main() -> None:
+            asyncio.run(
+                kopf.operator(
+                    registry=kopf.get_default_registry(),
+                    namespaces=[self.namespace],
+                    standalone=True,
+                    stop_flag=self._stop,
+                    ready_flag=ready,
+                )
+            )
+
+        self._thread = threading.Thread(target=main, name="kopf", daemon=True)
+        self._thread.start()
+        assert ready.wait(TIMEOUT), "the operator did not start"
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(TIMEOUT)
+            self._thread = None
+
+
+@pytest.fixture
+def operator(
+    cluster: TestCluster, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EmbeddedOperator]:
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    op = EmbeddedOperator(namespace)
+    op.start()
+    yield op
+    op.stop()
+
+
+@pytest.fixture
+def store(api: client.ApiClient) -> KubeStore:
+    return KubeStore(api)
+
+
+@pytest.fixture
+def batch(api: client.ApiClient) -> client.BatchV1Api:
+    return client.BatchV1Api(api)
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def add_product(store: KubeStore, ns: str, name: str = "p", **spec: Any) -> None:
+    store.create(
+        parse_as(
+            Product,
+            {
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"repo": {"url": "https://example.invalid/p.git"}, **spec},
+            },
+        )
+    )
+
+
+def add_run(store: KubeStore, ns: str, name: str = "r", product: str = "p", **spec: Any) -> None:
+    store.create(
+        parse_as(
+            Run,
+            {
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"productRef": {"name": product}, "goal": "g", **spec},
+            },
+        )
+    )
+
+
+def jobs(batch: client.BatchV1Api, ns: str) -> list[client.V1Job]:
+    return sorted(batch.list_namespaced_job(ns).items, key=lambda j: j.metadata.name)
+
+
+def phase(store: KubeStore, ns: str, run: str, wanted: RunPhase) -> Callable[[], bool]:
+    return lambda: store.get(Run, run, ns).status.phase is wanted
+
+
+def finish_job(batch: client.BatchV1Api, ns: str, name: str, *, exit_code: int = 0) -> None:
+    """Write the terminal status the job controller would (the API validates its shape)."""
+    now = datetime.now(UTC).isoformat()
+    started = {"startTime": now, "active": 1}
+    batch.patch_namespaced_job_status(name, ns, {"status": started})
+    if exit_code == 0:
+        done = {
+            "active": 0,
+            "succeeded": 1,
+            "completionTime": now,
+            "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
+                 "message": "Reached expected number of succeeded pods"},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached",
+                 "message": "Reached expected number of succeeded pods"},
+            ],
+        }  # fmt: skip
+    else:
+        message = (
+            f"Container runner for pod {ns}/{name}-x failed with exit code {exit_code} "
+            "matching FailJob rule at index 0"
+        )
+        done = {
+            "active": 0,
+            "failed": 1,
+            "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "PodFailurePolicy",
+                 "message": message},
+                {"type": "Failed", "status": "True", "reason": "PodFailurePolicy",
+                 "message": message},
+            ],
+        }  # fmt: skip
+    batch.patch_namespaced_job_status(name, ns, {"status": done})
+
+
+def test_a_run_gets_one_job_per_candidate_with_the_expected_spec(
+    operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str,
+    api: client.ApiClient,
+) -> None:  # fmt: skip
+    add_product(store, namespace, engine={"passEnv": ["OPENAI_API_KEY"]})
+    add_run(store, namespace, candidates=2, gpu={"eval": True}, backoffLimit=1,
+            activeDeadlineSeconds=600)  # fmt: skip
+
+    found = eventually(
+        lambda: len(jobs(batch, namespace)) == 2 and jobs(batch, namespace), "2 Jobs"
+    )
+
+    assert [j.metadata.name for j in found] == ["r-c0-1", "r-c1-1"]
+    run = store.get(Run, "r", namespace)
+    for index, job in enumerate(found):
+        assert job.metadata.labels["factoryos.dev/run"] == "r"
+        assert job.metadata.labels["factoryos.dev/candidate"] == str(index)
+        (owner,) = job.metadata.owner_references
+        assert (owner.kind, owner.name, owner.uid, owner.controller) == (
+            "Run",
+            "r",
+            run.metadata.uid,
+            True,
+        )
+        assert job.spec.backoff_limit == 1 and job.spec.active_deadline_seconds == 600
+        pod = job.spec.template.spec
+        assert pod.node_selector == {"factoryos.dev/gpu": "true"}
+        assert pod.tolerations[0].key == "nvidia.com/gpu"
+        (container,) = pod.containers
+        assert container.resources.limits == {"nvidia.com/gpu": "1"}
+        env = {e.name: e for e in container.env}
+        spec = json.loads(env["FACTORYOS_WORKLOAD_SPEC"].value)
+        assert spec["run_dir"] == f"/work/runs/{namespace}/r" and spec["candidate"] == index
+        assert env["OPENAI_API_KEY"].value_from.secret_key_ref.name == "factoryos-secrets"
+        assert pod.volumes[0].persistent_volume_claim.claim_name == "r-work"
+    claim = client.CoreV1Api(api).read_namespaced_persistent_volume_claim("r-work", namespace)
+    assert claim.metadata.owner_references[0].name == "r"
+    eventually(phase(store, namespace, "r", RunPhase.BUILDING), "Building")
+
+
+def test_job_outcomes_drive_the_run_to_succeeded_or_failed(
+    operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str,
+    kubectl: Kubectl,
+) -> None:  # fmt: skip
+    add_product(store, namespace, concurrency=2)
+    add_run(store, namespace, "good")
+    add_run(store, namespace, "bad")
+    eventually(lambda: len(jobs(batch, namespace)) == 2, "2 Jobs")
+
+    finish_job(batch, namespace, "good-c0-1")
+    finish_job(batch, namespace, "bad-c0-1", exit_code=1)
+
+    eventually(phase(store, namespace, "good", RunPhase.SUCCEEDED), "good Succeeded")
+    eventually(phase(store, namespace, "bad", RunPhase.FAILED), "bad Failed")
+    waited = kubectl("wait", "--for=condition=Succeeded", "--timeout=20s", "run/good")
+    assert "condition met" in waited.stdout
+    bad = store.get(Run, "bad", namespace)
+    stalled = next(c for c in bad.status.conditions if c.type == "Stalled")
+    assert stalled.status.value == "True" and "exit code 1" in (bad.status.message or "")
+    assert stalled.observed_generation == bad.metadata.generation
+    events = kubectl("get", "events", "-o", "json")
+    reasons = {
+        (e["involvedObject"]["name"], e["reason"]) for e in json.loads(events.stdout)["items"]
+    }
+    assert ("good", "Succeeded") in reasons and ("bad", "Failed") in reasons
+
+
+def test_stop_suspends_the_jobs_and_resume_starts_the_next_attempt(
+    operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str
+) -> None:
+    add_product(store, namespace)
+    add_run(store, namespace)
+    eventually(lambda: len(jobs(batch, namespace)) == 1, "a Job")
+
+    def desired(state: DesiredState) -> Callable[[Run], None]:
+        def change(run: Run) -> None:
+            run.spec.desired_state = state
+
+        return change
+
+    modify(store, Run, "r", namespace, desired(DesiredState.STOPPED))
+    eventually(phase(store, namespace, "r", RunPhase.STOPPED), "Stopped")
+    assert [j.spec.suspend for j in jobs(batch, namespace)] == [True]
+
+    modify(store, Run, "r", namespace, desired(DesiredState.RUNNING))
+    found = eventually(
+        lambda: len(jobs(batch, namespace)) == 2 and jobs(batch, namespace), "resume"
+    )
+    assert [j.metadata.name for j in found] == ["r-c0-1", "r-c0-2"]
+    assert found[1].spec.suspend in (None, False)
+    eventually(phase(store, namespace, "r", RunPhase.BUILDING), "Building again")
+
+
+def test_deleting_a_product_deletes_its_runs_through_finalizers(
+    operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str
+) -> None:
+    add_product(store, namespace)
+    add_run(store, namespace, "one")
+    add_run(store, namespace, "two")
+    eventually(lambda: len(jobs(batch, namespace)) == 1, "the first run's Job")
+
+    store.delete(Product, "p", namespace)
+
+    eventually(lambda: store.list(Run, namespace) == [], "the runs to go")
+    eventually(lambda: store.list(Product, namespace) == [], "the product to go")
+    # No garbage collector runs here: the Job stays, owned by its (deleted) Run.
+    (job,) = jobs(batch, namespace)
+    assert job.metadata.owner_references[0].name == "one"
+    assert job.spec.suspend is True  # stopped before its Run let go
+
+
+def test_a_restarted_operator_converges_without_duplicate_jobs(
+    operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str
+) -> None:
+    add_product(store, namespace)
+    add_run(store, namespace, candidates=2)
+    eventually(lambda: len(jobs(batch, namespace)) == 2, "2 Jobs")
+
+    operator.stop()
+    finish_job(batch, namespace, "r-c0-1")
+    operator.start()
+
+    finish_job(batch, namespace, "r-c1-1")
+    eventually(phase(store, namespace, "r", RunPhase.SUCCEEDED), "Succeeded")
+    assert [j.metadata.name for j in jobs(batch, namespace)] == ["r-c0-1", "r-c1-1"]
+
+
+def test_a_run_of_an_unknown_product_stalls_until_it_exists(
+    operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str
+) -> None:
+    add_run(store, namespace, product="later")
+
+    def stalled() -> bool:
+        conditions = {c.type: c for c in store.get(Run, "r", namespace).status.conditions}
+        stall = conditions.get("Stalled")
+        return stall is not None and stall.reason == "ProductNotFound"
+
+    eventually(stalled, "Stalled ProductNotFound")
+    assert jobs(batch, namespace) == []
+
+    add_product(store, namespace, "later")
+    eventually(lambda: len(jobs(batch, namespace)) == 1, "the Job once the product exists")

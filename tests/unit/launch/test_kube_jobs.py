@@ -1,0 +1,101 @@
+"""Runner Jobs as data: what ``job_manifest`` builds and what ``job_state`` reads back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from factoryos.launch.kube import KubeSettings, claim_manifest, job_manifest, job_state
+from factoryos.models import Product, Run, parse_as
+from factoryos.reconcile import workload_spec
+from factoryos.runner import WorkloadStatus
+
+
+def run(**spec: Any) -> Run:
+    r = parse_as(
+        Run,
+        {"metadata": {"name": "r", "namespace": "ns"},
+         "spec": {"productRef": {"name": "p"}, "goal": "g", **spec}},
+    )  # fmt: skip
+    r.metadata.uid = "uid-r"
+    return r
+
+
+def manifest(r: Run, settings: KubeSettings | None = None) -> dict[str, Any]:
+    product = parse_as(
+        Product, {"metadata": {"name": "p"}, "spec": {"repo": {"url": "https://x/p.git"}}}
+    )
+    spec = workload_spec(r, product, 0, 1, Path("/work/runs"))
+    return job_manifest(spec, r, settings or KubeSettings())
+
+
+def test_no_gpu_fields_unless_the_run_asks() -> None:
+    pod = manifest(run())["spec"]["template"]["spec"]
+    assert "nodeSelector" not in pod and "tolerations" not in pod
+    assert "resources" not in pod["containers"][0]
+
+
+def test_gpu_settings_come_from_the_environment() -> None:
+    settings = KubeSettings.from_env(
+        {"FACTORYOS_GPU_NODE_SELECTOR": "gpu=a100,zone=x", "FACTORYOS_GPU_COUNT": "2",
+         "FACTORYOS_RUNNER_IMAGE": "reg.local/runner:1"}
+    )  # fmt: skip
+    job = manifest(run(gpu={"voice": True}), settings)
+    pod = job["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"gpu": "a100", "zone": "x"}
+    assert pod["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": "2"}
+    assert pod["containers"][0]["image"] == "reg.local/runner:1"
+
+
+def test_only_infrastructure_failures_use_the_backoff() -> None:
+    rules = manifest(run(backoffLimit=4))["spec"]["podFailurePolicy"]["rules"]
+    assert rules[0]["action"] == "FailJob" and rules[0]["onExitCodes"]["values"] == [1, 2, 3]
+
+
+def test_the_claim_is_owned_by_the_run() -> None:
+    claim = claim_manifest(run(), KubeSettings(storage_class="fast"))
+    assert claim["metadata"]["name"] == "r-work"
+    assert claim["metadata"]["ownerReferences"][0]["uid"] == "uid-r"
+    assert claim["spec"]["storageClassName"] == "fast"
+
+
+def job(status: dict[str, Any] | None = None, suspend: bool = False) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "r-c1-2",
+            "creationTimestamp": "2026-01-01T00:00:00+00:00",
+            "labels": {"factoryos.dev/candidate": "1", "factoryos.dev/attempt": "2"},
+        },
+        "spec": {"suspend": suspend},
+        "status": status or {},
+    }
+
+
+def failed(message: str, reason: str = "PodFailurePolicy") -> dict[str, Any]:
+    return {"conditions": [{"type": "Failed", "status": "True", "reason": reason,
+                            "message": message}]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "suspend", "expected"),
+    [
+        ({"active": 1}, False, None),
+        ({"conditions": [{"type": "Complete", "status": "True"}]}, False, WorkloadStatus.SUCCEEDED),
+        (failed("failed with exit code 1 matching FailJob rule"), False, WorkloadStatus.FAILED),
+        (failed("failed with exit code 2 matching FailJob rule"), False, WorkloadStatus.INVALID),
+        (failed("failed with exit code 3 matching FailJob rule"), False, WorkloadStatus.STOPPED),
+        (failed("Job has reached the specified backoff limit", "BackoffLimitExceeded"), False,
+         WorkloadStatus.ERROR),
+        ({}, True, WorkloadStatus.STOPPED),
+        ({"active": 1}, True, None),
+    ],
+)  # fmt: skip
+def test_job_state_reads_the_outcome(
+    status: dict[str, Any], suspend: bool, expected: WorkloadStatus | None
+) -> None:
+    state = job_state(job(status, suspend))
+    assert (state.candidate, state.attempt) == (1, 2)
+    assert (state.result.status if state.result else None) is expected
+    assert state.stopping == (suspend and expected is None)
