@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools kilroy k8s-bin demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
+.PHONY: help venv tools kilroy k8s-bin helm-bin demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ k8s-bin: ## Build kube-apiserver, kubectl and etcd (pinned in tools/k8s/versions
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.26 is needed to build the Kubernetes test binaries"; exit 1; }
 	@bash tools/k8s/build.sh >/dev/null
 
+helm-bin: ## Build helm (pinned in tools/k8s/versions.env) into the cache, for the chart tests
+	@bash tools/k8s/helm.sh >/dev/null
+
 DEMO_HOME ?= $(or $(FACTORYOS_HOME),$(HOME)/.factoryos)
 
 demo: venv tools ## Start the embedded factory and run the smoke product end to end
@@ -73,7 +76,7 @@ importlint: venv ## import-linter layer contracts
 unit: venv ## Fast, pure tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-integration: venv tools k8s-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
+integration: venv tools k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 generate: crds schemas ## Regenerate everything derived from the models

@@ -56,7 +56,9 @@ class KubeSettings:
 
     runner_image: str = "factoryos-runner:dev"
     image_pull_policy: str = "IfNotPresent"
-    service_account: str = "factoryos-runner"
+    #: The runner pods' ServiceAccount ("" = the namespace's default). Runners need no
+    #: API access, so no token is mounted either way.
+    service_account: str = ""
     #: Secret holding provider keys; each ``engine.passEnv`` name is read from it (optional).
     secret_name: str = "factoryos-secrets"  # noqa: S105 - a Secret's name, not a secret
     workspace_size: str = "5Gi"
@@ -171,13 +173,15 @@ def job_manifest(
     }
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
-        "serviceAccountName": settings.service_account,
+        "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": int(grace_seconds) + 15,
         "containers": [container],
         "volumes": [
             {"name": "work", "persistentVolumeClaim": {"claimName": claim_name(run.metadata.name)}}
         ],
     }
+    if settings.service_account:
+        pod["serviceAccountName"] = settings.service_account
     if run.spec.gpu.voice or run.spec.gpu.eval:
         pod["nodeSelector"] = dict(settings.gpu_node_selector)
         pod["tolerations"] = [dict(t) for t in settings.gpu_tolerations]

@@ -46,6 +46,16 @@ def k8s_bin_dir() -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
+def helm_bin() -> Path:
+    """helm at the pinned version (built on first use by tools/k8s/helm.sh)."""
+    done = subprocess.run(
+        ["bash", str(ROOT / "tools" / "k8s" / "helm.sh")], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tools/k8s/helm.sh failed:\n{done.stderr[-3000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -134,6 +144,8 @@ class TestCluster:
     kubeconfig: Path
     server: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _clients: _CA | None = None
+    _serving_ca: bytes = b""
     __test__ = False  # not a pytest test class
 
     @classmethod
@@ -162,6 +174,7 @@ class TestCluster:
         etcd_url = f"http://127.0.0.1:{etcd_port}"
         server = f"https://127.0.0.1:{api_port}"
         cluster = cls(workdir, workdir / "kubeconfig", server)
+        cluster._clients, cluster._serving_ca = clients, files["serving-ca.crt"]
         cluster._spawn(
             "etcd",
             [
@@ -201,6 +214,20 @@ class TestCluster:
         )
         context = ssl.create_default_context(cafile=str(certs / "serving-ca.crt"))
         cluster._wait(f"{server}/readyz", "kube-apiserver", context)
+        cluster._write_kubeconfig(cluster.kubeconfig, admin_key, admin_cert)
+        return cluster
+
+    def user_kubeconfig(self, user: str, groups: list[str]) -> Path:
+        """A kubeconfig for another identity (a client certificate: CN user, O groups)."""
+        assert self._clients is not None
+        key, cert = self._clients.issue(user, groups, server=False)
+        path = self.workdir / f"kubeconfig-{user.replace(':', '-')}"
+        self._write_kubeconfig(path, key, cert)
+        return path
+
+    def _write_kubeconfig(
+        self, path: Path, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
+    ) -> None:
         kubeconfig = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -208,25 +235,24 @@ class TestCluster:
                 {
                     "name": "test",
                     "cluster": {
-                        "server": server,
-                        "certificate-authority-data": _b64(files["serving-ca.crt"]),
+                        "server": self.server,
+                        "certificate-authority-data": _b64(self._serving_ca),
                     },
                 }
             ],
             "users": [
                 {
-                    "name": "admin",
+                    "name": "user",
                     "user": {
-                        "client-certificate-data": _b64(_pem_cert(admin_cert)),
-                        "client-key-data": _b64(_pem_key(admin_key)),
+                        "client-certificate-data": _b64(_pem_cert(cert)),
+                        "client-key-data": _b64(_pem_key(key)),
                     },
                 }
             ],
-            "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin"}}],
+            "contexts": [{"name": "test", "context": {"cluster": "test", "user": "user"}}],
             "current-context": "test",
         }
-        cluster.kubeconfig.write_text(yaml.safe_dump(kubeconfig))
-        return cluster
+        path.write_text(yaml.safe_dump(kubeconfig))
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.workdir / f"{name}.log").open("ab")

@@ -50,6 +50,21 @@ def kubectl_at(
     return done
 
 
+#: The identity the operator's ClusterRoleBinding names (manifests/operator/rbac.yaml).
+OPERATOR_USER = "system:serviceaccount:factoryos-system:factoryos-operator"
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(cluster: TestCluster, k8s_bins: Path) -> Path:
+    """The operator's own least-privilege identity: the manifests' RBAC, applied as shipped."""
+    kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "-f", str(ROOT / "manifests/namespace.yaml"))
+    kubectl_at(
+        k8s_bins, cluster.kubeconfig, "apply", "-f", str(ROOT / "manifests/operator/rbac.yaml")
+    )
+    groups = ["system:serviceaccounts", "system:serviceaccounts:factoryos-system"]
+    return cluster.user_kubeconfig(OPERATOR_USER, groups)
+
+
 @pytest.fixture(scope="session")
 def api(cluster: TestCluster) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(cluster.kubeconfig))

@@ -3,7 +3,8 @@
 No kubelet runs here, so Jobs never get pods: the tests play the job
 controller's part by writing Job status through the API (as it would), and
 check what the operator does about it. The operator runs embedded in a thread,
-watching only the test's namespace.
+watching only the test's namespace, as the least-privilege identity the
+manifests' ClusterRole is bound to (so a missing permission fails these tests).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import kopf
 import pytest
 from conftest import Kubectl
-from kube_support import TestCluster
 from kubernetes import client
 
 from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
@@ -67,9 +68,9 @@ class EmbeddedOperator:
 
 @pytest.fixture
 def operator(
-    cluster: TestCluster, namespace: str, monkeypatch: pytest.MonkeyPatch
+    operator_kubeconfig: Path, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[EmbeddedOperator]:
-    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    monkeypatch.setenv("KUBECONFIG", str(operator_kubeconfig))
     op = EmbeddedOperator(namespace)
     op.start()
     yield op
