@@ -7,6 +7,7 @@ traceback for bad input; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -42,8 +43,22 @@ def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    context: str | None = typer.Option(
+        None,
+        "--context",
+        envvar="FACTORYOS_CONTEXT",
+        help="Work on this kubeconfig context's cluster instead of the local factory.",
+    ),
+    kubeconfig: str | None = typer.Option(
+        None, "--kubeconfig", help="The kubeconfig file for --context (default: KUBECONFIG)."
+    ),
 ) -> None:
     """Factory OS command-line interface."""
+    # Settings are read from the environment by each command; the global flags land there.
+    if context:
+        os.environ["FACTORYOS_CONTEXT"] = context
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,8 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from factoryos.admission import admit
-from factoryos.cli.factory import open_store, pipeline_check
+from factoryos.cli.factory import admit_to, open_store
 from factoryos.cli.output import OutputFormat, OutputOption, emit
 from factoryos.errors import InvalidInputError
 from factoryos.models import Product, load_resources
@@ -36,10 +35,9 @@ def apply(
     if not resources:
         raise InvalidInputError(f"{source}: no resources found")
     store = open_store(settings)
-    check = pipeline_check(settings)
     products = [r for r in resources if isinstance(r, Product)]
     for resource in resources:
-        admit(resource, store, check, pending=products)
+        admit_to(settings, resource, store, pending=products)
     results: list[dict[str, Any]] = []
     for resource in resources:
         if isinstance(resource, Product):

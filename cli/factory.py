@@ -1,9 +1,12 @@
-"""The embedded factory as ``sf`` commands see it: the store, the settings, the pipeline check.
+"""The factory as ``sf`` commands see it: the store, the settings, the pipeline check.
 
-Every command that reads or writes Products and Runs opens the ``LocalStore``
-in ``$FACTORYOS_HOME`` through ``open_store``; commands that need the control
-plane running ask ``require_control_plane``, which says so plainly instead
-of waiting forever.
+Every command that reads or writes Products and Runs opens its store through
+``open_store``: the ``LocalStore`` in ``$FACTORYOS_HOME``, or, with ``sf
+--context`` (FACTORYOS_CONTEXT), the cluster's custom resources through
+``KubeStore`` (imported only then: the Kubernetes client is slow to import).
+Commands that need the local control plane running ask
+``require_control_plane``, which says so plainly instead of waiting forever;
+on a cluster the operator is the control plane.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from typing import Annotated
 
 import typer
 
+from factoryos.admission import admit
 from factoryos.controlplane import control_plane_pid
-from factoryos.errors import FactoryError
+from factoryos.errors import FactoryError, InvalidInputError
 from factoryos.kilroy import Kilroy, find_kilroy
+from factoryos.models import Product, Run
 from factoryos.runner import ensure_valid
 from factoryos.settings import Settings
-from factoryos.store import LocalStore
+from factoryos.store import LocalStore, ResourceStore
 
 STORE_FILE = "factoryos.db"
 
@@ -33,8 +38,37 @@ class ControlPlaneDownError(FactoryError):
     exit_code = 6
 
 
-def open_store(settings: Settings) -> LocalStore:
-    return LocalStore(settings.home / STORE_FILE)
+def open_store(settings: Settings) -> ResourceStore:
+    if settings.kube_context is None:
+        return LocalStore(settings.home / STORE_FILE)
+    from kubernetes import config
+
+    from factoryos.store.kube import KubeStore
+
+    try:
+        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=settings.kubeconfig, context=settings.kube_context
+        )
+    except (config.ConfigException, OSError) as exc:
+        raise InvalidInputError(f"--context {settings.kube_context}: {exc}") from None
+    return KubeStore(api)
+
+
+def on_cluster(settings: Settings) -> bool:
+    return settings.kube_context is not None
+
+
+def admit_to(
+    settings: Settings,
+    resource: Product | Run,
+    store: ResourceStore,
+    pending: list[Product] | None = None,
+) -> None:
+    """The admission checks for where ``sf`` works: all of them locally, fewer on a cluster."""
+    if on_cluster(settings):
+        admit(resource, store, None, pending=pending, local=False)
+    else:
+        admit(resource, store, pipeline_check(settings), pending=pending)
 
 
 def pipeline_check(settings: Settings) -> Callable[[Path], None]:
@@ -47,7 +81,9 @@ def pipeline_check(settings: Settings) -> Callable[[Path], None]:
     return check
 
 
-def require_control_plane(settings: Settings, why: str) -> int:
+def require_control_plane(settings: Settings, why: str) -> int | None:
+    if on_cluster(settings):
+        return None  # the operator reconciles; nothing local to check
     pid = control_plane_pid(settings.home)
     if pid is None:
         raise ControlPlaneDownError(

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from factoryos.admission import admit
-from factoryos.cli.factory import NamespaceOption, open_store, pipeline_check
+from factoryos.cli.factory import NamespaceOption, admit_to, on_cluster, open_store
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, table
 from factoryos.errors import ConflictError
 from factoryos.models import DesiredState, Product, Run, dump_resource, parse_as
@@ -46,9 +45,10 @@ def add(
 ) -> None:
     """Register a product: a git repository with a pipeline (checked before it is stored)."""
     settings = Settings.from_env()
-    source: dict[str, str] = (
-        {"url": repo} if "://" in repo or repo.startswith("git@") else {"path": _abs(repo)}
-    )
+    remote = "://" in repo or repo.startswith("git@")
+    # On a cluster a path names a directory the runner pods see; never resolve it here.
+    path = repo if on_cluster(settings) else _abs(repo)
+    source: dict[str, str] = {"url": repo} if remote else {"path": path}
     engine: dict[str, Any] = {"agentProfile": agent_profile}
     if agent_executable is not None:
         engine["agentExecutable"] = _abs(str(agent_executable))
@@ -68,7 +68,7 @@ def add(
         source="sf product add",
     )
     store = open_store(settings)
-    admit(product, store, pipeline_check(settings))
+    admit_to(settings, product, store)
     created = store.create(product)
     emit(dump_resource(created), output, lambda _: f"product.factoryos.dev/{name} created")
 

@@ -18,11 +18,11 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from factoryos.admission import admit
 from factoryos.cli.factory import (
     NamespaceOption,
+    admit_to,
+    on_cluster,
     open_store,
-    pipeline_check,
     require_control_plane,
 )
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
@@ -32,7 +32,7 @@ from factoryos.events import Event, EventType, read_from
 from factoryos.models import DesiredState, Run, RunPhase, dump_resource, parse_as
 from factoryos.runner import RunDirectory
 from factoryos.settings import Settings
-from factoryos.store import LocalStore, modify
+from factoryos.store import ResourceStore, modify
 
 app = typer.Typer(help="Start, watch, stop and resume runs.", no_args_is_help=True)
 
@@ -94,7 +94,7 @@ def start(
         source="sf run start",
     )
     store = open_store(settings)
-    admit(run, store, pipeline_check(settings))
+    admit_to(settings, run, store)
     created = store.create(run)
     if not wait:
         emit(dump_resource(created), output, lambda _: f"run.factoryos.dev/{run_name} created")
@@ -286,7 +286,7 @@ def delete(
     )
 
 
-def _set_desired(store: LocalStore, name: str, namespace: str, state: DesiredState) -> Run:
+def _set_desired(store: ResourceStore, name: str, namespace: str, state: DesiredState) -> Run:
     def change(run: Run) -> None:
         run.spec.desired_state = state
 
@@ -308,6 +308,11 @@ def logs(
     settings = Settings.from_env()
     store = open_store(settings)
     store.get(Run, name, namespace)
+    if on_cluster(settings):
+        raise InvalidInputError(
+            "on a cluster a run's events live on its workspace volume; `sf run logs` reads "
+            "local runs only (`sf run status` shows the stages)"
+        )
     if follow:
         require_control_plane(settings, "`sf run logs -f`")
     show = _printer(output)
@@ -371,7 +376,7 @@ def _finished(run: Run) -> bool:
 
 def _follow_to_the_end(
     settings: Settings,
-    store: LocalStore,
+    store: ResourceStore,
     name: str,
     namespace: str,
     timeout: float,
@@ -384,7 +389,13 @@ def _follow_to_the_end(
 
 
 def _follow(
-    settings: Settings, store: LocalStore, name: str, namespace: str, timeout: float, *, show: bool
+    settings: Settings,
+    store: ResourceStore,
+    name: str,
+    namespace: str,
+    timeout: float,
+    *,
+    show: bool,
 ) -> Run:
     path = RunDirectory.of(settings.runs_dir, namespace, name).events
     offset = 0
@@ -405,7 +416,7 @@ def _follow(
                 last_phase = run.status.phase
         if _finished(run):
             return run
-        if control_plane_gone(settings):
+        if not on_cluster(settings) and control_plane_gone(settings):
             raise InvalidInputError(
                 "the control plane stopped while following the run; "
                 "start `sf up` again and follow with `sf run logs -f`"
@@ -414,7 +425,7 @@ def _follow(
     raise InvalidInputError(f"gave up waiting for run {name!r} after {timeout:g}s (it goes on)")
 
 
-def _wait_for(store: LocalStore, name: str, namespace: str, timeout: float, done: Any) -> Run:
+def _wait_for(store: ResourceStore, name: str, namespace: str, timeout: float, done: Any) -> Run:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = store.get(Run, name, namespace)

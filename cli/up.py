@@ -17,11 +17,13 @@ from typing import Annotated
 
 import typer
 
-from factoryos.cli.factory import open_store
+from factoryos.cli.factory import STORE_FILE, on_cluster
 from factoryos.cli.output import progress
 from factoryos.controlplane import ControlPlaneLock, LocalControlPlane
+from factoryos.errors import InvalidInputError
 from factoryos.launch import LocalProcessLauncher
 from factoryos.settings import Settings
+from factoryos.store import LocalStore
 
 
 def up(
@@ -31,6 +33,11 @@ def up(
 ) -> None:
     """Start the local control plane in the foreground (Ctrl-C stops it; runs resume later)."""
     settings = Settings.from_env()
+    if on_cluster(settings):
+        raise InvalidInputError(
+            "sf up runs the local control plane; on a cluster the operator reconciles "
+            "(install it with `helm install` or `kubectl apply -k manifests/`)"
+        )
     lock = ControlPlaneLock(settings.home)
     lock.acquire()
     stop = threading.Event()
@@ -43,7 +50,7 @@ def up(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    store = open_store(settings)
+    store = LocalStore(settings.home / STORE_FILE)
     launcher = LocalProcessLauncher(settings.runs_dir, os.environ, prewarm=settings.runner_prewarm)
     plane = LocalControlPlane(
         store, launcher, settings.runs_dir, report=_report, grace_seconds=grace

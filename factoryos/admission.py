@@ -45,12 +45,19 @@ def admit(
     validate: PipelineCheck | None = None,
     *,
     pending: list[Product] | None = None,
+    local: bool = True,
 ) -> None:
     """Raise a one-line ``FactoryError`` unless ``resource`` may be stored.
 
     ``pending`` are products admitted in the same request (``sf apply`` of a
     Product and its Runs in one file). ``validate`` checks the pipeline.
+    ``local=False`` (a cluster) skips the repository checks: the repository is
+    where the runner pods are, not here.
     """
+    if not local:
+        if isinstance(resource, Run):
+            _product_of(resource, store, pending or [])
+        return
     if isinstance(resource, Product):
         problem = repository_problem(resource)
         if problem:

@@ -31,6 +31,11 @@ class Settings:
     #: FACTORYOS_RUNNER_PREWARM (default 1): fork local runners from a warm fork server;
     #: 0 starts each as a fresh ``python -m factoryos.runner``.
     runner_prewarm: bool = True
+    #: FACTORYOS_CONTEXT (``sf --context``): a kubeconfig context; when set, ``sf`` works on
+    #: that cluster's Products and Runs instead of the local store.
+    kube_context: str | None = None
+    #: KUBECONFIG (``sf --kubeconfig``): the kubeconfig file(s) for ``kube_context``.
+    kubeconfig: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +51,8 @@ class Settings:
             search_path=env.get("PATH", ""),
             runner_prewarm=env.get("FACTORYOS_RUNNER_PREWARM", "1").strip().lower()
             not in {"0", "false", "no", "off"},
+            kube_context=env.get("FACTORYOS_CONTEXT") or None,
+            kubeconfig=env.get("KUBECONFIG") or None,
         )
 
     @property
