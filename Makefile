@@ -18,10 +18,10 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools kilroy k8s-bin helm-bin demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
+.PHONY: help venv tools kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Factory OS needs Python >= 3.11")'
@@ -51,6 +51,47 @@ k8s-bin: ## Build kube-apiserver, kubectl and etcd (pinned in tools/k8s/versions
 
 helm-bin: ## Build helm (pinned in tools/k8s/versions.env) into the cache, for the chart tests
 	@bash tools/k8s/helm.sh >/dev/null
+
+KIND_VERSION := $(shell awk -F= '$$1 == "KIND_VERSION" {print $$2}' tools/k8s/versions.env)
+KIND := $(CACHE)/kind/$(KIND_VERSION)/bin/kind
+KIND_CLUSTER ?= factoryos
+IMAGE ?= factoryos-runner:dev
+KUBECTL = $(shell bash tools/k8s/build.sh)/kubectl
+KIND_CONTEXT := kind-$(KIND_CLUSTER)
+
+kind: $(KIND) ## Install kind (pinned in tools/k8s/versions.env) into the cache
+$(KIND):
+	@command -v $(GO) >/dev/null || { echo "Go is needed to install kind"; exit 1; }
+	GOBIN=$(dir $(KIND)) GOFLAGS=-modcacherw CGO_ENABLED=0 $(GO) install sigs.k8s.io/kind@$(KIND_VERSION)
+
+define need_docker
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "$(1) needs a running Docker engine (docker info failed)"; exit 1; }
+endef
+
+kind-up: kind k8s-bin ## Create the local kind cluster (a GPU-labelled worker) if it does not exist
+	$(call need_docker,kind-up)
+	@$(KIND) get clusters | grep -qx $(KIND_CLUSTER) || $(KIND) create cluster --name $(KIND_CLUSTER) --config tools/k8s/kind-cluster.yaml --wait 180s
+	@node=$$($(KUBECTL) --context $(KIND_CONTEXT) get nodes -l factoryos.dev/gpu=true -o name | head -n1); \
+	  $(KUBECTL) --context $(KIND_CONTEXT) patch $$node --subresource=status --type=merge \
+	    -p '{"status":{"capacity":{"nvidia.com/gpu":"1"}}}' >/dev/null
+	@echo "kind cluster $(KIND_CLUSTER) is up (context $(KIND_CONTEXT))"
+
+images: ## Build the Factory OS image (runner and operator)
+	$(call need_docker,images)
+	docker build -f runner-image/Dockerfile -t $(IMAGE) .
+
+kind-load: kind ## Load the image into the kind cluster
+	$(KIND) load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+
+deploy: k8s-bin ## Install CRDs, RBAC and the operator on the kind cluster and wait for it
+	$(KUBECTL) --context $(KIND_CONTEXT) apply -k manifests/
+	$(KUBECTL) --context $(KIND_CONTEXT) -n factoryos-system rollout status deploy/factoryos-operator --timeout=180s
+
+e2e: venv k8s-bin ## Full-system tests on the kind cluster (skipped with the reason when there is no Docker)
+	KUBECTL=$(KUBECTL) KIND_CONTEXT=$(KIND_CONTEXT) $(BIN)/pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+kind-down: kind ## Delete the kind cluster
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
 
 DEMO_HOME ?= $(or $(FACTORYOS_HOME),$(HOME)/.factoryos)
 

@@ -174,6 +174,8 @@ def job_manifest(
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
+        # The image's user; fsGroup makes the workspace claim writable for it.
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001},
         "terminationGracePeriodSeconds": int(grace_seconds) + 15,
         "containers": [container],
         "volumes": [
