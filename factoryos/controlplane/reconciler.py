@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from factoryos.admission import repository_problem
 from factoryos.errors import NotFoundError
@@ -38,6 +39,7 @@ from factoryos.reconcile import (
 )
 from factoryos.reconcile.run import ObservedWorkload
 from factoryos.store import ResourceStore
+from factoryos.store.port import R
 
 #: How long a repository check is trusted before the product is checked again.
 REPO_CHECK_SECONDS = 10.0
@@ -120,20 +122,11 @@ class Reconciler:
                 Notice("Run", ns, run_name, "Deleting", f"deleting: its product {name} is deleted")
             )
         if decision.release:
-            product.metadata.finalizers.remove(FINALIZER)
-            self._store.update(product)
-            self._report(Notice("Product", ns, name, "Deleted", "deleted"))
-            return PassResult(gone=True)
-        if decision.status != product.status:
-            old = product.status.phase
-            product.status = decision.status
-            self._store.update_status(product)
-            self.status_writes += 1
-            phase = decision.status.phase
-            if old != phase and phase is not None:
-                failed = phase.value == "Failed"
-                message = f"{phase.value}: {_condition_message(decision.status.conditions)}"
-                self._report(Notice("Product", ns, name, phase.value, message, warning=failed))
+            return self._release(product)
+        phase = self._write_status(product, decision.status)
+        if phase is not None:
+            message = f"{phase}: {_condition_message(decision.status.conditions)}"
+            self._report(Notice("Product", ns, name, phase, message, warning=phase == "Failed"))
         deleting = product.metadata.deletion_timestamp is not None
         return PassResult(requeue_after=1.0 if deleting else None)
 
@@ -178,26 +171,36 @@ class Reconciler:
             else:
                 self._launcher.stop(ns, name, action.name, self._grace)
         if decision.release:
-            run.metadata.finalizers.remove(FINALIZER)
-            self._store.update(run)
-            self._report(Notice("Run", ns, name, "Deleted", "deleted"))
-            return PassResult(gone=True)
-        if decision.status != run.status:
-            old = run.status.phase
-            run.status = decision.status
-            self._store.update_status(run)
-            self.status_writes += 1
-            phase = decision.status.phase
-            if old != phase and phase is not None:
-                detail = f" ({decision.status.message})" if decision.status.message else ""
-                failed = phase.value == "Failed"
-                self._report(
-                    Notice("Run", ns, name, phase.value, f"{phase.value}{detail}", warning=failed)
-                )
+            return self._release(run)
+        phase = self._write_status(run, decision.status)
+        if phase is not None:
+            detail = f" ({decision.status.message})" if decision.status.message else ""
+            self._report(
+                Notice("Run", ns, name, phase, f"{phase}{detail}", warning=phase == "Failed")
+            )
         requeue = 0.5 if decision.actions else decision.requeue_after
         phase = run.status.phase
         settled = phase is not None and phase.finished and not any(w.running for w in workloads)
         return PassResult(requeue_after=requeue, workloads=workloads, settled=settled)
+
+    def _release(self, resource: R) -> PassResult:
+        """Let a resource being deleted go: nothing of it is left to clean up."""
+        meta = resource.metadata
+        meta.finalizers.remove(FINALIZER)
+        self._store.update(resource)
+        self._report(Notice(resource.kind, meta.namespace, meta.name, "Deleted", "deleted"))
+        return PassResult(gone=True)
+
+    def _write_status(self, resource: R, status: Any) -> str | None:
+        """Write ``status`` if it differs (the one write of a pass); the new phase if it moved."""
+        if status == resource.status:
+            return None
+        old = resource.status.phase
+        resource.status = status
+        self._store.update_status(resource)
+        self.status_writes += 1
+        new = status.phase
+        return str(new.value) if new is not None and new != old else None
 
     def _admission(
         self, run: Run, product: Product | None, workloads: list[WorkloadState]

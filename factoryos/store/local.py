@@ -178,6 +178,12 @@ class LocalStore:
             meta, given = new.metadata, resource.metadata
             meta.labels = dict(given.labels)
             meta.annotations = dict(given.annotations)
+            added = set(given.finalizers) - set(stored.metadata.finalizers)
+            if meta.deletion_timestamp is not None and added:
+                raise ConflictError(
+                    f"{_kind(kind).lower()} {given.name!r} is being deleted: "
+                    "no new finalizers can be added"
+                )
             meta.finalizers = list(given.finalizers)
             meta.owner_references = [o.model_copy() for o in given.owner_references]
             if meta.deletion_timestamp is not None and not meta.finalizers:

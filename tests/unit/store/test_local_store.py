@@ -513,3 +513,16 @@ class TestWatch:
             store.watch(989, timeout=0)
         assert [e.version for e in store.watch(990, timeout=0)] == list(range(991, 1002))
         assert store.watch(store.version(), timeout=0) == []
+
+
+def test_no_new_finalizer_on_a_resource_being_deleted(store: LocalStore) -> None:
+    """As the API server: a resource being deleted may only lose finalizers."""
+    r = store.create(run())
+    r.metadata.finalizers = ["a"]
+    store.update(r)
+    marked = store.delete(Run, "r")
+    assert marked is not None
+    marked.metadata.finalizers = ["a", "b"]
+    with pytest.raises(ConflictError, match="no new finalizers"):
+        store.update(marked)
+    assert store.get(Run, "r").metadata.finalizers == ["a"]
