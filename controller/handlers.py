@@ -41,12 +41,14 @@ class Operator:
     def __init__(self, api: client.ApiClient, settings: KubeSettings) -> None:
         self._events = client.CoreV1Api(api)
         self.store = KubeStore(api)
+        launcher = KubeJobLauncher(api, settings)
         self.reconciler = Reconciler(
             self.store,
-            KubeJobLauncher(api, settings),
+            launcher,
             Path(RUNS_DIR),  # a path inside the runner pods
             report=self._notify,
             repo_check=lambda _product: None,  # repositories live where the pods are
+            stages=launcher.stages,  # the runners' progress reports
         )
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._guard = threading.Lock()

@@ -12,6 +12,13 @@ pod failure policy fails the Job at once for the runner's non-retryable exits
 (pipeline failed, invalid input, stopped), so only infrastructure errors use
 the backoff.
 
+Each Job also gets a ConfigMap ``<workload>-progress`` (owned by the Run) that
+the runner keeps up to date with its stage table and result
+(``factoryos.runner.progress``), through the namespace's ``factoryos-runner``
+ServiceAccount, whose Role allows reading and patching ConfigMaps and nothing
+else; the launcher creates the three once per namespace. ``stages`` reads the
+tables back for Run status.
+
 Stop suspends the Job: the job controller deletes its pod, whose SIGTERM makes
 the runner stop Kilroy gracefully within the pod's grace period, and the Job
 stays as the record of that attempt (deleting it would lose which attempts
@@ -21,6 +28,7 @@ logs_root. ``job_manifest`` and ``claim_manifest`` are pure, for tests.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,9 +42,15 @@ from kubernetes.client.exceptions import ApiException
 from factoryos import API_GROUP, API_VERSION
 from factoryos.errors import ClusterError, NotFoundError
 from factoryos.launch.port import WorkloadState
-from factoryos.models import Run
+from factoryos.models import Run, StageStatus
 from factoryos.reconcile import PRODUCT_LABEL
 from factoryos.runner import WorkloadResult, WorkloadSpec, WorkloadStatus
+from factoryos.runner.progress import (
+    NAMESPACE_ENV,
+    PROGRESS_ENV,
+    STAGES_KEY,
+    progress_name,
+)
 from factoryos.runner.workload import EXIT_CODES
 
 RUN_LABEL = "factoryos.dev/run"
@@ -56,9 +70,9 @@ class KubeSettings:
 
     runner_image: str = "factoryos-runner:dev"
     image_pull_policy: str = "IfNotPresent"
-    #: The runner pods' ServiceAccount ("" = the namespace's default). Runners need no
-    #: API access, so no token is mounted either way.
-    service_account: str = ""
+    #: The runner pods' ServiceAccount, made in each namespace by the launcher; its Role
+    #: lets a runner read and patch ConfigMaps (its progress report) and nothing else.
+    service_account: str = "factoryos-runner"
     #: Secret holding provider keys; each ``engine.passEnv`` name is read from it (optional).
     secret_name: str = "factoryos-secrets"  # noqa: S105 - a Secret's name, not a secret
     workspace_size: str = "5Gi"
@@ -171,9 +185,13 @@ def job_manifest(
         "volumeMounts": [{"name": "work", "mountPath": WORK_MOUNT}],
         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
     }
+    env += [
+        {"name": PROGRESS_ENV, "value": progress_name(spec.name)},
+        {"name": NAMESPACE_ENV, "value": spec.namespace},
+    ]
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
+        "serviceAccountName": settings.service_account,
         # The image's user; fsGroup makes the workspace claim writable for it.
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001},
         "terminationGracePeriodSeconds": int(grace_seconds) + 15,
@@ -182,8 +200,6 @@ def job_manifest(
             {"name": "work", "persistentVolumeClaim": {"claimName": claim_name(run.metadata.name)}}
         ],
     }
-    if settings.service_account:
-        pod["serviceAccountName"] = settings.service_account
     if run.spec.gpu.voice or run.spec.gpu.eval:
         pod["nodeSelector"] = dict(settings.gpu_node_selector)
         pod["tolerations"] = [dict(t) for t in settings.gpu_tolerations]
@@ -215,6 +231,70 @@ def job_manifest(
         },
         "spec": job_spec,
     }
+
+
+def progress_manifest(spec: WorkloadSpec, run: Run) -> dict[str, Any]:
+    """The (empty) ConfigMap the workload's runner reports its progress into."""
+    labels = {
+        **_labels(run),
+        CANDIDATE_LABEL: str(spec.candidate),
+        ATTEMPT_LABEL: str(spec.attempt),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": progress_name(spec.name),
+            "namespace": spec.namespace,
+            "labels": labels,
+            "ownerReferences": [_owner(run)],
+        },
+        "data": {},
+    }
+
+
+def runner_identity(namespace: str, settings: KubeSettings) -> list[dict[str, Any]]:
+    """The runner's ServiceAccount, Role (ConfigMaps: get and patch) and RoleBinding."""
+    name = settings.service_account
+    meta = {"name": name, "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "factoryos"}}  # fmt: skip
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": meta,
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "patch"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+    ]
+
+
+def progress_stages(configmaps: list[dict[str, Any]]) -> list[StageStatus]:
+    """The stage table of a run from its workloads' reports; later attempts win per stage."""
+
+    def order(cm: dict[str, Any]) -> tuple[int, int]:
+        labels = cm["metadata"].get("labels") or {}
+        return int(labels.get(CANDIDATE_LABEL, 0)), int(labels.get(ATTEMPT_LABEL, 0))
+
+    table: dict[tuple[int, str], StageStatus] = {}
+    for cm in sorted(configmaps, key=order):
+        raw = (cm.get("data") or {}).get(STAGES_KEY)
+        if not raw:
+            continue
+        try:
+            stages = [StageStatus.model_validate(s) for s in json.loads(raw)]
+        except ValueError:
+            continue  # a report we cannot read counts as no report
+        for stage in stages:
+            table[(stage.candidate, stage.name)] = stage
+    return list(table.values())
 
 
 def job_state(job: dict[str, Any]) -> WorkloadState:
@@ -263,17 +343,24 @@ class KubeJobLauncher:
     retries_errors = True
 
     def __init__(self, api: client.ApiClient, settings: KubeSettings) -> None:
-        self._batch = client.BatchV1Api(api)
-        self._core = client.CoreV1Api(api)
+        # Typed as Any: the client's stubs want its model classes; we pass plain manifests,
+        # which it accepts.
+        self._batch: Any = client.BatchV1Api(api)
+        self._core: Any = client.CoreV1Api(api)
         self._objects = client.CustomObjectsApi(api)
         self._settings = settings
+        #: Namespaces where the runner's ServiceAccount, Role and RoleBinding exist.
+        self._identities: set[str] = set()
 
     def start(self, spec: WorkloadSpec) -> None:
         run = self._run(spec.namespace, spec.run)
+        self._ensure_runner_identity(spec.namespace)
         claim = claim_manifest(run, self._settings)
-        _create(lambda: self._core.create_namespaced_persistent_volume_claim(spec.namespace, claim))  # type: ignore[arg-type]
+        _create(lambda: self._core.create_namespaced_persistent_volume_claim(spec.namespace, claim))
+        report = progress_manifest(spec, run)
+        _create(lambda: self._core.create_namespaced_config_map(spec.namespace, report))
         job = job_manifest(spec, run, self._settings, spec.grace_seconds)
-        _create(lambda: self._batch.create_namespaced_job(spec.namespace, job))  # type: ignore[arg-type]
+        _create(lambda: self._batch.create_namespaced_job(spec.namespace, job))
 
     def workloads(self, namespace: str, run: str) -> list[WorkloadState]:
         try:
@@ -283,6 +370,27 @@ class KubeJobLauncher:
         api = client.ApiClient()
         states = [job_state(api.sanitize_for_serialization(job)) for job in jobs.items]  # type: ignore[no-untyped-call]
         return sorted(states, key=lambda s: (s.candidate, s.attempt))
+
+    def stages(self, namespace: str, run: str) -> list[StageStatus]:
+        """The run's stage table, from its runners' progress reports."""
+        try:
+            found = self._core.list_namespaced_config_map(
+                namespace, label_selector=f"{RUN_LABEL}={run}"
+            )
+        except ApiException as exc:
+            raise ClusterError(f"cannot read the progress of run {run!r}: {exc.reason}") from None
+        api = client.ApiClient()
+        return progress_stages([api.sanitize_for_serialization(cm) for cm in found.items])  # type: ignore[no-untyped-call]
+
+    def _ensure_runner_identity(self, namespace: str) -> None:
+        if namespace in self._identities:
+            return
+        rbac: Any = client.RbacAuthorizationV1Api(self._core.api_client)
+        account, role, binding = runner_identity(namespace, self._settings)
+        _create(lambda: self._core.create_namespaced_service_account(namespace, account))
+        _create(lambda: rbac.create_namespaced_role(namespace, role))
+        _create(lambda: rbac.create_namespaced_role_binding(namespace, binding))
+        self._identities.add(namespace)
 
     def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
         try:

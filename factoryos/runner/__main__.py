@@ -18,6 +18,12 @@ from types import FrameType
 
 from factoryos.errors import FactoryError
 from factoryos.kilroy import Kilroy, find_kilroy
+from factoryos.runner.progress import (
+    NAMESPACE_ENV,
+    PROGRESS_ENV,
+    ConfigMapSink,
+    ProgressReporter,
+)
 from factoryos.runner.workload import (
     Workload,
     WorkloadResult,
@@ -44,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         spec = load_spec(spec_path) if spec_text is None else parse_spec(spec_text)
         workload_dir = workload_dir or spec.layout.workload(spec.name)
         settings = Settings.from_env(env)
-        workload = Workload(spec, Kilroy(find_kilroy(settings, env), settings, env), env)
+        progress = _progress(env)
+        workload = Workload(spec, Kilroy(find_kilroy(settings, env), settings, env), env, progress)
     except FactoryError as exc:
         result = WorkloadResult(
             status=WorkloadStatus.ERROR, reason=str(exc), finished_at=datetime.now(UTC)
@@ -65,6 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     write_result(workload_dir, result)
     print(f"runner: {spec.name}: {result.status}" + (f": {result.reason}" if result.reason else ""))
     return result.exit_code
+
+
+def _progress(env: dict[str, str]) -> ProgressReporter | None:
+    """On a cluster (the Job sets the variables), report progress into the ConfigMap."""
+    name, namespace = env.get(PROGRESS_ENV), env.get(NAMESPACE_ENV)
+    if not name or not namespace:
+        return None
+    try:
+        return ProgressReporter(ConfigMapSink(namespace, name))
+    except Exception as exc:
+        print(f"runner: progress reports are off: {exc}", file=sys.stderr)
+        return None
 
 
 if __name__ == "__main__":

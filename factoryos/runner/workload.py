@@ -27,6 +27,7 @@ from factoryos.kilroy import RunSpec as KilroyRunSpec
 from factoryos.kilroy.procs import pid_alive
 from factoryos.runner.layout import RESULT_FILE, RunDirectory
 from factoryos.runner.pipeline import PipelineRunner, RunReport
+from factoryos.runner.progress import ProgressReporter
 
 
 class WorkloadSpec(BaseModel):
@@ -129,16 +130,24 @@ def write_result(workload_dir: Path, result: WorkloadResult) -> None:
 class Workload:
     """Runs one ``WorkloadSpec`` to its result; ``request_stop`` stops it gracefully."""
 
-    def __init__(self, spec: WorkloadSpec, kilroy: Kilroy, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        spec: WorkloadSpec,
+        kilroy: Kilroy,
+        env: dict[str, str],
+        progress: ProgressReporter | None = None,
+    ) -> None:
         self.spec = spec
         self._kilroy = kilroy
         self._env = env
+        self._progress = progress
         self._log = EventLog(spec.layout.events, run_source(spec.product, spec.run))
         self._runner = PipelineRunner(
             kilroy,
             product=spec.product,
             grace_seconds=spec.grace_seconds,
             heartbeat_seconds=spec.heartbeat_seconds,
+            on_event=progress.on_event if progress is not None else None,
             event_fields={
                 "candidate": spec.candidate,
                 "attempt": spec.attempt,
@@ -151,6 +160,12 @@ class Workload:
 
     def run(self) -> WorkloadResult:
         """Run or resume the candidate, and return (not write) its result."""
+        result = self._result()
+        if self._progress is not None:
+            self._progress.finish(result.model_dump(mode="json", exclude_none=True))
+        return result
+
+    def _result(self) -> WorkloadResult:
         try:
             report = self._run()
         except InvalidInputError as exc:

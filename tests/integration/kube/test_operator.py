@@ -21,9 +21,12 @@ from typing import Any
 import kopf
 import pytest
 from conftest import Kubectl
-from kubernetes import client
+from kube_support import TestCluster
+from kubernetes import client, config
 
+from factoryos.events import EventType, make_event
 from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
+from factoryos.runner.progress import ConfigMapSink, ProgressReporter
 from factoryos.store import modify
 from factoryos.store.kube import KubeStore
 
@@ -307,3 +310,38 @@ def test_a_run_of_an_unknown_product_stalls_until_it_exists(
 
     add_product(store, namespace, "later")
     eventually(lambda: len(jobs(batch, namespace)) == 1, "the Job once the product exists")
+
+
+def test_runner_progress_reports_become_the_stages_table(
+    operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str,
+    cluster: TestCluster,
+) -> None:  # fmt: skip
+    add_product(store, namespace)
+    add_run(store, namespace)
+    eventually(lambda: len(jobs(batch, namespace)) == 1, "a Job")
+
+    # Play the runner in its pod: its own identity, the sink and reporter it uses.
+    runner_user = f"system:serviceaccount:{namespace}:factoryos-runner"
+    runner_api = config.new_client_from_config(
+        config_file=str(cluster.user_kubeconfig(runner_user, ["system:serviceaccounts"]))
+    )
+    reporter = ProgressReporter(ConfigMapSink(namespace, "r-c0-1-progress", runner_api))
+    source = "/products/p/runs/r"
+    for seq, (kind, node, data) in enumerate(
+        [(EventType.STAGE_STARTED, "build", {"attempt": 1}),
+         (EventType.STAGE_COMPLETED, "build", {"status": "success"}),
+         (EventType.STAGE_STARTED, "test", {"attempt": 1})],
+        start=1,
+    ):  # fmt: skip
+        reporter.on_event(make_event(source=source, type=kind, sequence=seq, subject=node,
+                                     data={"candidate": 0, **data}))  # fmt: skip
+    reporter.finish({"status": "succeeded"})
+
+    def table() -> dict[str, str]:
+        return {s.name: s.status.value for s in store.get(Run, "r", namespace).status.stages}
+
+    eventually(lambda: table() == {"build": "Succeeded", "test": "Running"}, "the stages table")
+    # The runner's identity can report progress and nothing more.
+    with pytest.raises(client.exceptions.ApiException) as denied:
+        client.BatchV1Api(runner_api).list_namespaced_job(namespace)
+    assert denied.value.status == 403
