@@ -184,11 +184,16 @@ class Reconciler:
         return PassResult(requeue_after=requeue, workloads=workloads, settled=settled)
 
     def _release(self, resource: R) -> PassResult:
-        """Let a resource being deleted go: nothing of it is left to clean up."""
+        """Let a resource being deleted go: nothing of it is left to clean up.
+
+        Our finalizer may be gone already while another (a tool's own) still holds
+        the resource; then there is nothing left for us to do.
+        """
         meta = resource.metadata
-        meta.finalizers.remove(FINALIZER)
-        self._store.update(resource)
-        self._report(Notice(resource.kind, meta.namespace, meta.name, "Deleted", "deleted"))
+        if FINALIZER in meta.finalizers:
+            meta.finalizers.remove(FINALIZER)
+            self._store.update(resource)
+            self._report(Notice(resource.kind, meta.namespace, meta.name, "Deleted", "deleted"))
         return PassResult(gone=True)
 
     def _write_status(self, resource: R, status: Any) -> str | None:

@@ -107,14 +107,22 @@ class Kilroy:
             agent_executable=executable,
             stage_timeout_ms=None if spec.stage_timeout is None else int(spec.stage_timeout * 1000),
             branch_prefix=spec.branch_prefix,
+            cxdb=(spec.cxdb.http_base_url, spec.cxdb.binary_addr) if spec.cxdb else None,
         )
         self._write_launch(run_dir, spec, graph, workspace, executable)
         argv = [str(self.binary.path), "attractor", "run", "--graph", str(graph)]
         argv += ["--config", str(config), "--run-id", spec.run_id, "--logs-root", str(logs_root)]
-        argv += ["--no-cxdb", "--skip-cli-headless-warning"]
+        argv += (
+            ["--skip-cli-headless-warning"]
+            if spec.cxdb
+            else ["--no-cxdb", "--skip-cli-headless-warning"]
+        )
         if spec.agent_profile == "test_shim":
             argv.append("--allow-test-shim")
-        env = self._env(logs_root, spec.inputs, spec.extra_env)
+        extra = dict(spec.extra_env)
+        if spec.cxdb is not None and spec.cxdb.ui_url:
+            extra["KILROY_CXDB_UI_URL"] = spec.cxdb.ui_url
+        env = self._env(logs_root, spec.inputs, extra)
         if detach:
             return self._start_detached([*argv, "--detach"], run_dir, logs_root, env)
         return self._spawn(argv, run_dir, logs_root, env, progress_after=0)

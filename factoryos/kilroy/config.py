@@ -12,7 +12,8 @@ What we always set, and why:
   ``update_policy: pinned``: no network at start, and Kilroy snapshots it into
   ``logs_root/modeldb/``, which ``attractor resume`` requires (a run started
   without it cannot be resumed).
-- no ``cxdb`` section (and ``--no-cxdb`` on the command line).
+- no ``cxdb`` section (and ``--no-cxdb`` on the command line), unless the run
+  names a CXDB server (``RunSpec.cxdb``): then its two addresses.
 - for the ``test_shim`` agent profile: ``llm.cli_profile: test_shim`` and
   ``llm.providers.openai = {backend: cli, executable: <abs path>}``, with prompt
   probes off; Kilroy then runs that executable where it would run ``codex``
@@ -60,6 +61,7 @@ def build_run_config(
     agent_executable: Path | None = None,
     stage_timeout_ms: int | None = None,
     branch_prefix: str | None = None,
+    cxdb: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The run config document for one Kilroy run (paths must be absolute)."""
     config: dict[str, Any] = {
@@ -82,6 +84,9 @@ def build_run_config(
         config["preflight"] = {"prompt_probes": {"enabled": False}}
     if stage_timeout_ms is not None:
         config["runtime_policy"] = {"stage_timeout_ms": stage_timeout_ms}
+    if cxdb is not None:
+        http_base_url, binary_addr = cxdb
+        config["cxdb"] = {"http_base_url": http_base_url, "binary_addr": binary_addr}
     return config
 
 

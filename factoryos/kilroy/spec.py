@@ -13,7 +13,14 @@ from pathlib import Path
 from factoryos.errors import InvalidInputError
 from factoryos.kilroy.layout import LOGS_DIR
 
-__all__ = ["AGENT_PROFILES", "RunSpec", "check_input_key", "check_run_id", "input_env_names"]
+__all__ = [
+    "AGENT_PROFILES",
+    "CxdbEndpoint",
+    "RunSpec",
+    "check_input_key",
+    "check_run_id",
+    "input_env_names",
+]
 
 AGENT_PROFILES = ("real", "test_shim")
 
@@ -21,6 +28,26 @@ AGENT_PROFILES = ("real", "test_shim")
 # alphanumeric, no "..", no ".lock" suffix.
 _RUN_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
 _INPUT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+@dataclass(frozen=True)
+class CxdbEndpoint:
+    """A CXDB server Kilroy logs the run's turns to (off unless configured)."""
+
+    #: CXDB's HTTP API, e.g. http://cxdb:9010.
+    http_base_url: str
+    #: CXDB's binary protocol address, e.g. cxdb:9009.
+    binary_addr: str
+    #: Where people browse it (the dashboard links runs there), e.g. http://cxdb.local.
+    ui_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> CxdbEndpoint | None:
+        """FACTORYOS_CXDB_HTTP_URL + FACTORYOS_CXDB_BINARY_ADDR (+ _UI_URL), or None."""
+        http, binary = env.get("FACTORYOS_CXDB_HTTP_URL"), env.get("FACTORYOS_CXDB_BINARY_ADDR")
+        if not http or not binary:
+            return None
+        return cls(http, binary, env.get("FACTORYOS_CXDB_UI_URL") or None)
 
 
 @dataclass(frozen=True)
@@ -47,6 +74,8 @@ class RunSpec:
     branch_prefix: str | None = None
     #: Extra environment for Kilroy, e.g. a provider API key a real agent needs; never persisted.
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Log the run to this CXDB too (None: ``--no-cxdb``).
+    cxdb: CxdbEndpoint | None = None
 
     def __post_init__(self) -> None:
         check_run_id(self.run_id)

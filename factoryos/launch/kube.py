@@ -85,6 +85,8 @@ class KubeSettings:
     )
     gpu_resource: str = "nvidia.com/gpu"
     gpu_count: int = 1
+    #: FACTORYOS_CXDB_* passed on to runners (a CXDB server runs log to it), if set.
+    cxdb_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> KubeSettings:
@@ -106,6 +108,7 @@ class KubeSettings:
             ),
             gpu_resource=env.get("FACTORYOS_GPU_RESOURCE", base.gpu_resource),
             gpu_count=int(env.get("FACTORYOS_GPU_COUNT", base.gpu_count)),
+            cxdb_env={k: v for k, v in env.items() if k.startswith("FACTORYOS_CXDB_") and v},
         )
 
 
@@ -189,6 +192,7 @@ def job_manifest(
         {"name": PROGRESS_ENV, "value": progress_name(spec.name)},
         {"name": NAMESPACE_ENV, "value": spec.namespace},
     ]
+    env += [{"name": k, "value": v} for k, v in sorted(settings.cxdb_env.items())]
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "serviceAccountName": settings.service_account,

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
 from factoryos.events import EventLog, EventType, run_source
-from factoryos.kilroy import Kilroy, LogsRoot
+from factoryos.kilroy import CxdbEndpoint, Kilroy, LogsRoot
 from factoryos.kilroy import RunSpec as KilroyRunSpec
 from factoryos.kilroy.procs import pid_alive
 from factoryos.runner.layout import RESULT_FILE, RunDirectory
@@ -208,6 +208,7 @@ class Workload:
             stage_timeout=spec.stage_timeout_seconds,
             branch_prefix=spec.branch_prefix,
             extra_env={k: self._env[k] for k in spec.pass_env if k in self._env},
+            cxdb=CxdbEndpoint.from_env(self._env),
         )
         if not kilroy_spec.graph.is_file():
             raise InvalidInputError(

@@ -292,3 +292,30 @@ def _b64(data: bytes) -> str:
     import base64
 
     return base64.b64encode(data).decode()
+
+
+def kubectl_at(
+    bins: Path, kubeconfig: Path, *args: str, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(bins / "kubectl"), f"--kubeconfig={kubeconfig}", *args],
+        capture_output=True, text=True, input=stdin, timeout=60,
+    )  # fmt: skip
+    if check and done.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+    return done
+
+
+class Kubectl:
+    """kubectl against the test cluster, in the test's namespace."""
+
+    def __init__(self, bins: Path, kubeconfig: Path, namespace: str) -> None:
+        self.bins, self.kubeconfig, self.namespace = bins, kubeconfig, namespace
+
+    def __call__(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return kubectl_at(
+            self.bins, self.kubeconfig, f"--namespace={self.namespace}", *args,
+            check=check, stdin=stdin,
+        )  # fmt: skip

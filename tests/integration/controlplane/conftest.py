@@ -1,135 +1,14 @@
-"""A real embedded factory for tests: ``sf up`` as a process, ``sf`` commands, product repos.
-
-``factory`` gives each test its own ``FACTORYOS_HOME``; ``factory.up()``
-starts the control plane (stopped at teardown), ``factory.sf(...)`` runs a
-command like a user would, ``factory.repo(...)`` makes a product repository
-with pipelines committed on ``main``.
-"""
+"""The ``factory`` fixture: a real embedded factory per test (see factory_support.py)."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from kilroy_support import pipeline
-
-from factoryos.controlplane import control_plane_pid
-from factoryos.events import Event, read_events
-from factoryos.events.log import iter_lines
-from factoryos.models import Run
-from factoryos.runner import RunDirectory
-from factoryos.store import LocalStore
-
-SF = [sys.executable, "-m", "factoryos.cli.app"]
-
-
-class Factory:
-    """One embedded factory: a home folder, its control plane, its store."""
-
-    def __init__(self, env: dict[str, str], root: Path) -> None:
-        self.env = env
-        self.root = root
-        self.home = Path(env["FACTORYOS_HOME"])
-        self.plane: subprocess.Popen[bytes] | None = None
-        self._store: LocalStore | None = None
-
-    def sf(
-        self, *args: str, check: bool = True, stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [*SF, *args], env=self.env, capture_output=True, text=True, input=stdin, timeout=300
-        )
-        if check and done.returncode != 0:
-            raise AssertionError(f"sf {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
-        return done
-
-    def up(self) -> subprocess.Popen[bytes]:
-        log = (self.root / "sf-up.log").open("ab")
-        self.plane = subprocess.Popen([*SF, "up"], env=self.env, stdout=log, stderr=log)
-        wait_for(lambda: control_plane_pid(self.home) == self.plane.pid, what="sf up to start")  # type: ignore[union-attr]
-        return self.plane
-
-    def down(self, sig: signal.Signals = signal.SIGINT) -> None:
-        plane, self.plane = self.plane, None
-        if plane is None:
-            return
-        plane.send_signal(sig)
-        plane.wait(timeout=60)
-
-    @property
-    def store(self) -> LocalStore:
-        if self._store is None:
-            self._store = LocalStore(self.home / "factoryos.db")
-        return self._store
-
-    def run(self, name: str) -> Run:
-        return self.store.get(Run, name)
-
-    def wait_run(self, name: str, done: Callable[[Run], bool], timeout: float = 60.0) -> Run:
-        found: list[Run] = []
-
-        def check() -> bool:
-            found[:] = [self.run(name)]
-            return done(found[0])
-
-        wait_for(check, timeout=timeout, what=f"run {name}", detail=lambda: _describe(found))
-        return found[0]
-
-    def run_dir(self, name: str) -> RunDirectory:
-        return RunDirectory.of(self.home / "runs", "default", name)
-
-    def events(self, name: str) -> list[Event]:
-        return read_events(self.run_dir(name).events)
-
-    def raw_events(self, name: str) -> list[dict[str, Any]]:
-        """The run's events as written (for ``validate_events``)."""
-        return list(iter_lines(self.run_dir(name).events))
-
-    def repo(self, name: str, pipelines: dict[str, dict[str, str]]) -> Path:
-        """A product repository with one linear tool pipeline per entry, committed on main."""
-        path = self.root / "repos" / name
-        path.mkdir(parents=True)
-        subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
-        for file, steps in pipelines.items():
-            pipeline(path, file, steps)
-        (path / "README.md").write_text(f"{name}\n")
-        subprocess.run(["git", "-C", str(path), "add", "."], check=True)
-        subprocess.run(["git", "-C", str(path), "commit", "-qm", "init"], check=True, env=self.env)
-        return path
-
-    def close(self) -> None:
-        self.down(signal.SIGINT)
-        if self._store is not None:
-            self._store.close()
-
-
-def _describe(found: list[Run]) -> str:
-    if not found:
-        return "not found"
-    st = found[0].status
-    return f"phase={st.phase} message={st.message!r}"
-
-
-def wait_for(
-    check: Callable[[], bool],
-    *,
-    timeout: float = 30.0,
-    what: str = "condition",
-    detail: Callable[[], str] = lambda: "",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what} {detail()}")
+from factory_support import Factory
 
 
 @pytest.fixture
@@ -139,9 +18,3 @@ def factory(factory_env: dict[str, str], tmp_path: Path) -> Iterator[Factory]:
     f = Factory(env, tmp_path)
     yield f
     f.close()
-
-
-def marks_step(marks: Path, name: str, seconds: float = 0.0) -> str:
-    """A tool command that sleeps, then records that step ``name`` completed."""
-    sleep = f"sleep {seconds}; " if seconds else ""
-    return f"{sleep}echo {name} >> {marks}"

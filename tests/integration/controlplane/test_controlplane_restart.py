@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from conftest import Factory, marks_step
+from factory_support import Factory, marks_step
 from test_controlplane_runs import _phase, _stage_running
 
 from factoryos.events import EventType, validate_events

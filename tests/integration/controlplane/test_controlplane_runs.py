@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conftest import Factory, marks_step
+from factory_support import Factory, marks_step
 
 from factoryos.events import EventType, validate_events
 from factoryos.kilroy.procs import pid_alive, run_processes

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Factory, marks_step, wait_for
+from factory_support import Factory, marks_step, wait_for
 from test_controlplane_runs import _phase, _stage_running
 
 from factoryos.kilroy.procs import run_processes

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Factory
+from factory_support import Factory
 from kilroy_support import SCRIPTED_AGENT, git
 from test_controlplane_runs import _phase
 

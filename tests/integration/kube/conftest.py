@@ -8,13 +8,12 @@ same Kubernetes module, as a user would. Each test gets its own namespace.
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kube_support import ROOT, TestCluster, k8s_bin_dir
+from kube_support import ROOT, Kubectl, TestCluster, k8s_bin_dir, kubectl_at
 from kubernetes import client, config
 
 
@@ -36,18 +35,6 @@ def cluster(k8s_bins: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield started
     finally:
         started.stop()
-
-
-def kubectl_at(
-    bins: Path, kubeconfig: Path, *args: str, check: bool = True, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(bins / "kubectl"), f"--kubeconfig={kubeconfig}", *args],
-        capture_output=True, text=True, input=stdin, timeout=60,
-    )  # fmt: skip
-    if check and done.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
-    return done
 
 
 #: The identity the operator's ClusterRoleBinding names (manifests/operator/rbac.yaml).
@@ -75,21 +62,6 @@ def namespace(api: client.ApiClient) -> str:
     name = f"fos-test-{uuid.uuid4().hex[:8]}"
     client.CoreV1Api(api).create_namespace({"metadata": {"name": name}})
     return name
-
-
-class Kubectl:
-    """kubectl against the test cluster, in the test's namespace."""
-
-    def __init__(self, bins: Path, kubeconfig: Path, namespace: str) -> None:
-        self.bins, self.kubeconfig, self.namespace = bins, kubeconfig, namespace
-
-    def __call__(
-        self, *args: str, check: bool = True, stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return kubectl_at(
-            self.bins, self.kubeconfig, f"--namespace={self.namespace}", *args,
-            check=check, stdin=stdin,
-        )  # fmt: skip
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Kubectl
-from kube_support import ROOT
+from kube_support import ROOT, Kubectl
 from kubernetes import client
 
 from factoryos.models import ConditionStatus, ConditionType, Run, RunPhase

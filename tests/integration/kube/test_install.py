@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import kubectl_at
-from kube_support import ROOT, TestCluster, helm_bin
+from kube_support import ROOT, TestCluster, helm_bin, kubectl_at
 
 from factoryos.launch.kube import KubeSettings
 
@@ -96,3 +95,27 @@ def test_chart_values_reach_the_operator_settings(helm: Path) -> None:
     assert settings.runner_image == "reg.example/factoryos:1.2.3"
     assert settings.gpu_node_selector == {"factoryos.dev/gpu": "true", "pool": "a100"}
     assert settings.gpu_count == 2 and settings.storage_class == "fast"
+
+
+def test_cxdb_is_off_by_default_and_wired_into_runners_when_on(
+    helm: Path, k8s_bins: Path, cluster: TestCluster, operator_kubeconfig: Path
+) -> None:
+    assert not [d for d in render(helm) if "cxdb" in d["metadata"]["name"]]
+    docs = render(helm, "cxdb.enabled=true", "cxdb.uiUrl=http://cxdb.example")
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in docs if "cxdb" in d["metadata"]["name"]}
+    assert kinds == {("Service", "factoryos-cxdb"), ("StatefulSet", "factoryos-cxdb")}
+    (container,) = by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    settings = KubeSettings.from_env({e["name"]: e["value"] for e in container["env"]})
+    assert settings.cxdb_env == {
+        "FACTORYOS_CXDB_HTTP_URL": "http://factoryos-cxdb.factoryos-system.svc:9010",
+        "FACTORYOS_CXDB_BINARY_ADDR": "factoryos-cxdb.factoryos-system.svc:9009",
+        "FACTORYOS_CXDB_UI_URL": "http://cxdb.example",
+    }
+    rendered = subprocess.run(
+        [str(helm), "template", "factoryos", str(CHART), "--set", "namespace.create=false",
+         "--set", "cxdb.enabled=true"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    accepted = kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "--dry-run=server", "-f", "-",
+                          stdin=rendered)  # fmt: skip
+    assert "statefulset.apps/factoryos-cxdb created (server dry run)" in accepted.stdout

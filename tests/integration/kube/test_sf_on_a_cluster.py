@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Kubectl
-from kube_support import TestCluster
+from kube_support import Kubectl, TestCluster
 
 SF = [sys.executable, "-m", "factoryos.cli.app"]
 

@@ -99,3 +99,22 @@ def test_job_state_reads_the_outcome(
     assert (state.candidate, state.attempt) == (1, 2)
     assert (state.result.status if state.result else None) is expected
     assert state.stopping == (suspend and expected is None)
+
+
+def test_cxdb_settings_reach_the_runner_and_kilroys_run_config(tmp_path: Path) -> None:
+    from factoryos.kilroy import CxdbEndpoint
+    from factoryos.kilroy.config import build_run_config
+
+    env = {"FACTORYOS_CXDB_HTTP_URL": "http://cxdb:9010", "FACTORYOS_CXDB_BINARY_ADDR": "cxdb:9009"}
+    job = manifest(run(), KubeSettings.from_env(env))
+    passed = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert {k: passed[k] for k in env} == env
+    endpoint = CxdbEndpoint.from_env(passed)
+    assert endpoint == CxdbEndpoint("http://cxdb:9010", "cxdb:9009")
+    config = build_run_config(workspace=tmp_path, catalog=tmp_path / "c.json",
+                              cxdb=(endpoint.http_base_url, endpoint.binary_addr))  # fmt: skip
+    assert config["cxdb"] == {"http_base_url": "http://cxdb:9010", "binary_addr": "cxdb:9009"}
+    assert "cxdb" not in build_run_config(workspace=tmp_path, catalog=tmp_path / "c.json")
+    assert CxdbEndpoint.from_env({}) is None
