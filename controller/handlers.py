@@ -125,10 +125,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf")
     settings.posting.level = logging.WARNING  # our own Events say what matters
     settings.watching.server_timeout = 60
-    settings.peering.standalone = os.environ.get("FACTORYOS_OPERATOR_PEERING", "") == ""
-    if not settings.peering.standalone:
-        settings.peering.name = os.environ["FACTORYOS_OPERATOR_PEERING"]
-        settings.peering.priority = int(os.environ.get("FACTORYOS_OPERATOR_PRIORITY", "0"))
+    # Peering (standalone, name, priority) comes from how kopf was started: see __main__.
     memo.operator = Operator(api_client(), KubeSettings.from_env(os.environ))
 
 

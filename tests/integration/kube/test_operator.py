@@ -20,7 +20,7 @@ from typing import Any
 
 import kopf
 import pytest
-from kube_support import Kubectl, TestCluster
+from kube_support import ROOT, Kubectl, TestCluster
 from kubernetes import client, config
 
 from factoryos.events import EventType, make_event
@@ -35,8 +35,9 @@ TIMEOUT = 30.0
 class EmbeddedOperator:
     """``kopf.operator`` in a thread, restartable."""
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, peering: str | None = None, priority: int = 0) -> None:
         self.namespace = namespace
+        self._peering, self._priority = peering, priority
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -51,7 +52,9 @@ class EmbeddedOperator:
                 kopf.operator(
                     registry=kopf.get_default_registry(),
                     namespaces=[self.namespace],
-                    standalone=True,
+                    standalone=self._peering is None,
+                    peering_name=self._peering,
+                    priority=self._priority,
                     stop_flag=self._stop,
                     ready_flag=ready,
                 )
@@ -346,3 +349,38 @@ def test_runner_progress_reports_become_the_stages_table(
     with pytest.raises(client.exceptions.ApiException) as denied:
         client.BatchV1Api(runner_api).list_namespaced_job(namespace)
     assert denied.value.status == 403
+
+
+def test_with_peering_one_replica_acts_and_another_takes_over(
+    operator_kubeconfig: Path, namespace: str, monkeypatch: pytest.MonkeyPatch,
+    store: KubeStore, batch: client.BatchV1Api, kubectl: Kubectl, api: client.ApiClient,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("KUBECONFIG", str(operator_kubeconfig))
+    kubectl("apply", "-f", str(ROOT / "manifests/operator/kopf-peering.yaml"))
+    kubectl("apply", "-f", "-", stdin="apiVersion: kopf.dev/v1\nkind: KopfPeering\n"
+                                      "metadata: {name: factoryos}\n")  # fmt: skip
+    peering = client.CustomObjectsApi(api)
+
+    def peers() -> int:
+        body = peering.get_namespaced_custom_object(
+            "kopf.dev", "v1", namespace, "kopfpeerings", "factoryos"
+        )
+        return len([p for p in (body.get("status") or {}).values() if p])
+
+    first = EmbeddedOperator(namespace, peering="factoryos", priority=100)
+    second = EmbeddedOperator(namespace, peering="factoryos", priority=50)
+    first.start()
+    second.start()
+    try:
+        eventually(lambda: peers() == 2, "both replicas to register")
+        add_product(store, namespace, concurrency=2)
+        add_run(store, namespace, "one")
+        eventually(lambda: len(jobs(batch, namespace)) == 1, "the first run's Job")
+
+        first.stop()  # the acting replica leaves; the other must take over
+        eventually(lambda: peers() == 1, "the first replica to sign off")
+        add_run(store, namespace, "two")
+        eventually(lambda: len(jobs(batch, namespace)) == 2, "the second run's Job", timeout=60)
+    finally:
+        first.stop()
+        second.stop()
