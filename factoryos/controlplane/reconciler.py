@@ -151,6 +151,10 @@ class Reconciler:
         product = self._product(run)
         run = self._own(run, product)
         workloads = self._launcher.workloads(ns, name)
+        blocked = None
+        if product is not None and not any(w.running for w in workloads):
+            probe = workload_spec(run, product, 0, 1, self._runs_dir)
+            blocked = self._launcher.blocker(probe)
         seen = RunObservation(
             product=product,
             workloads=[_observed(w) for w in workloads],
@@ -158,6 +162,7 @@ class Reconciler:
             admission=self._admission(run, product, workloads),
             now=_now(),
             retry_errors=not self._launcher.retries_errors,
+            blocked=blocked,
         )
         decision = reconcile_run(run, seen)
         for action in decision.actions:

@@ -375,6 +375,26 @@ class KubeJobLauncher:
         states = [job_state(api.sanitize_for_serialization(job)) for job in jobs.items]  # type: ignore[no-untyped-call]
         return sorted(states, key=lambda s: (s.candidate, s.attempt))
 
+    def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
+        """A Job cannot start while the Secret its passEnv names, or one of its keys, is missing."""
+        if not spec.pass_env:
+            return None
+        name = self._settings.secret_name
+        try:
+            secret = self._core.read_namespaced_secret(name, spec.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return (
+                    "SecretNotFound",
+                    f"Secret {name!r} (holding {', '.join(spec.pass_env)} for the product's "
+                    f"engine.passEnv) not found in namespace {spec.namespace!r}",
+                )
+            raise ClusterError(f"cannot read Secret {name!r}: {exc.reason}") from None
+        missing = [k for k in spec.pass_env if k not in (secret.data or {})]
+        if missing:
+            return ("SecretKeyMissing", f"Secret {name!r} has no key {', '.join(missing)}")
+        return None
+
     def stages(self, namespace: str, run: str) -> list[StageStatus]:
         """The run's stage table, from its runners' progress reports."""
         try:

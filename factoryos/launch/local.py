@@ -154,6 +154,10 @@ class LocalProcessLauncher:
         }
         _write_json(folder / PROCESS_FILE, record)
 
+    def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
+        """Nothing blocks a local workload: a passEnv name missing here is just not passed."""
+        return None
+
     def close(self) -> None:
         """Stop the fork server (running workloads carry on)."""
         if self._forks is not None:

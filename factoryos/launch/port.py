@@ -51,3 +51,7 @@ class Launcher(Protocol):
     def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
         """Ask a running workload to stop gracefully; force it once the grace is over."""
         ...
+
+    def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
+        """Why ``spec`` cannot start here now, as (CamelCase reason, message), or None."""
+        ...

@@ -71,6 +71,9 @@ class RunObservation:
     #: Retry workloads that ended in an infrastructure error (False where the platform's
     #: own retries, a Job's backoffLimit, already did).
     retry_errors: bool = True
+    #: Why no workload of this run can start now, as (CamelCase reason, message): e.g. the
+    #: Secret its product's passEnv names is missing. Running workloads are left alone.
+    blocked: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,13 @@ def reconcile_run(run: Run, seen: RunObservation) -> RunDecision:
 
     if run.spec.desired_state is DesiredState.STOPPED:
         return _stopping(run, status, running, now)
+
+    if seen.blocked is not None and not running:
+        reason, message = seen.blocked
+        status.phase = status.phase if status.phase is RunPhase.STOPPED else RunPhase.PENDING
+        status.message = message
+        _stalled(status, run, reason, message, now)
+        return RunDecision(status)
 
     starts: list[StartWorkload] = []
     may_start = bool(running) or seen.admission.admitted

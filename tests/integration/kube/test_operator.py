@@ -127,6 +127,12 @@ def add_run(store: KubeStore, ns: str, name: str = "r", product: str = "p", **sp
     )
 
 
+def add_secret(api: client.ApiClient, ns: str, **keys: str) -> None:
+    client.CoreV1Api(api).create_namespaced_secret(
+        ns, {"metadata": {"name": "factoryos-secrets"}, "stringData": keys}
+    )
+
+
 def jobs(batch: client.BatchV1Api, ns: str) -> list[client.V1Job]:
     return sorted(batch.list_namespaced_job(ns).items, key=lambda j: j.metadata.name)
 
@@ -174,6 +180,7 @@ def test_a_run_gets_one_job_per_candidate_with_the_expected_spec(
     operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str,
     api: client.ApiClient,
 ) -> None:  # fmt: skip
+    add_secret(api, namespace, OPENAI_API_KEY="not-a-real-key")
     add_product(store, namespace, engine={"passEnv": ["OPENAI_API_KEY"]})
     add_run(store, namespace, candidates=2, gpu={"eval": True}, backoffLimit=1,
             activeDeadlineSeconds=600)  # fmt: skip
@@ -384,3 +391,30 @@ def test_with_peering_one_replica_acts_and_another_takes_over(
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_missing_secret_stalls_the_run_until_it_exists(
+    operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str,
+    api: client.ApiClient,
+) -> None:  # fmt: skip
+    add_product(store, namespace, engine={"passEnv": ["OPENAI_API_KEY"]})
+    add_run(store, namespace)
+
+    def stalled(reason: str) -> Callable[[], bool]:
+        def check() -> bool:
+            conditions = {c.type: c for c in store.get(Run, "r", namespace).status.conditions}
+            stall = conditions.get("Stalled")
+            return stall is not None and stall.status.value == "True" and stall.reason == reason
+
+        return check
+
+    eventually(stalled("SecretNotFound"), "Stalled SecretNotFound")
+    assert "OPENAI_API_KEY" in (store.get(Run, "r", namespace).status.message or "")
+    assert jobs(batch, namespace) == []
+
+    add_secret(api, namespace, OTHER="x")
+    eventually(stalled("SecretKeyMissing"), "Stalled SecretKeyMissing", timeout=45)
+    client.CoreV1Api(api).patch_namespaced_secret(
+        "factoryos-secrets", namespace, {"stringData": {"OPENAI_API_KEY": "k"}}
+    )
+    eventually(lambda: len(jobs(batch, namespace)) == 1, "the Job once the key exists", timeout=45)

@@ -39,6 +39,9 @@ class FakeLauncher:
     def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
         self.stopped.append(name)
 
+    def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
+        return None
+
     def finish(self, name: str, status: WorkloadStatus) -> None:
         s = self.states[name]
         result = WorkloadResult(status=status, finished_at=datetime.now(UTC))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from builders import at, product, run, seen, workload
@@ -344,6 +345,26 @@ SCENARIOS: dict[str, Scenario] = {
     "stopped": (run(desired=DesiredState.STOPPED), lambda now: seen(now=now)),
     "no product": (run(), lambda now: seen(missing_product=True, now=now)),
 }
+
+
+class TestBlocked:
+    def test_runs_of_a_product_being_deleted_stop_and_start_nothing(self) -> None:
+        going = product()
+        going.metadata.deletion_timestamp = at(10)
+        waiting = reconcile_run(run(), seen(product_=going))
+        busy = reconcile_run(run(phase=RunPhase.BUILDING), seen(workload(), product_=going))
+        assert waiting.actions == [] and busy.actions == [StopWorkload("r-c0-1")]
+        assert conditions(waiting)["Stalled"] == ("True", "ProductDeleting")
+
+    def test_a_blocked_run_stalls_with_the_reason_and_starts_nothing(self) -> None:
+        blocked = replace(seen(), blocked=("SecretNotFound", "Secret 'x' not found"))
+        decision = reconcile_run(run(), blocked)
+        assert decision.actions == [] and decision.status.phase is RunPhase.PENDING
+        assert conditions(decision)["Stalled"] == ("True", "SecretNotFound")
+        assert decision.status.message == "Secret 'x' not found"
+        # A workload already running is not disturbed by it.
+        busy = replace(seen(workload()), blocked=("SecretNotFound", "gone"))
+        assert reconcile_run(run(phase=RunPhase.BUILDING), busy).status.phase is RunPhase.BUILDING
 
 
 class TestConditions:
