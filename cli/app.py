@@ -13,7 +13,7 @@ import sys
 import typer
 
 from factoryos import __version__
-from factoryos.cli import apply, pipeline, product, run, up
+from factoryos.cli import apply, evals, pipeline, product, run, up
 from factoryos.cli.output import error_line
 from factoryos.errors import FactoryError
 
@@ -28,6 +28,7 @@ app = typer.Typer(
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(product.app, name="product")
 app.add_typer(run.app, name="run")
+app.add_typer(evals.app, name="eval")
 app.command()(up.up)
 app.command()(apply.apply)
 

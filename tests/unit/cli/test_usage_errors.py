@@ -52,3 +52,16 @@ def test_a_factory_error_is_one_line_with_its_exit_code(
     assert code == 127
     assert err.count("\n") == 1
     assert err.startswith("sf: error: ") and "/nonexistent/kilroy" in err
+
+
+def test_sf_starts_without_the_slow_imports() -> None:
+    """scipy (~1 s) and the Kubernetes client are imported only by the commands needing them."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, factoryos.cli.app; "
+        "print(sorted({'scipy', 'kubernetes', 'kopf'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
