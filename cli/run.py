@@ -230,13 +230,7 @@ def stop(
     run = _set_desired(store, name, namespace, DesiredState.STOPPED)
     if wait:
         require_control_plane(settings, "`sf run stop --wait`")
-        run = _wait_for(
-            store,
-            name,
-            namespace,
-            timeout,
-            lambda r: r.status.phase is not None and r.status.phase.finished,
-        )
+        run = _follow(settings, store, name, namespace, timeout, show=False)
     emit(
         dump_resource(run),
         output,
@@ -423,16 +417,6 @@ def _follow(
             )
         time.sleep(POLL_SECONDS)
     raise InvalidInputError(f"gave up waiting for run {name!r} after {timeout:g}s (it goes on)")
-
-
-def _wait_for(store: ResourceStore, name: str, namespace: str, timeout: float, done: Any) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = store.get(Run, name, namespace)
-        if done(run):
-            return run
-        time.sleep(POLL_SECONDS)
-    raise InvalidInputError(f"gave up waiting for run {name!r} after {timeout:g}s")
 
 
 def control_plane_gone(settings: Settings) -> bool:

@@ -42,7 +42,7 @@ from kubernetes.client.exceptions import ApiException
 from factoryos import API_GROUP, API_VERSION
 from factoryos.errors import ClusterError, NotFoundError
 from factoryos.launch.port import WorkloadState
-from factoryos.models import Run, StageStatus
+from factoryos.models import Run, StageStatus, parse_as
 from factoryos.reconcile import PRODUCT_LABEL
 from factoryos.runner import WorkloadResult, WorkloadSpec, WorkloadStatus
 from factoryos.runner.progress import (
@@ -306,13 +306,7 @@ def job_state(job: dict[str, Any]) -> WorkloadState:
     meta, spec, status = job["metadata"], job.get("spec") or {}, job.get("status") or {}
     labels = meta.get("labels") or {}
     started = meta.get("creationTimestamp")
-    started_at = (
-        started
-        if isinstance(started, datetime)
-        else datetime.fromisoformat(str(started))
-        if started
-        else datetime.now(UTC)
-    )
+    started_at = datetime.fromisoformat(str(started)) if started else datetime.now(UTC)
     conditions = {c["type"]: c for c in status.get("conditions") or [] if c.get("status") == "True"}
     now = datetime.now(UTC)
     result: WorkloadResult | None = None
@@ -424,8 +418,6 @@ class KubeJobLauncher:
                 raise ClusterError(f"cannot stop Job {name!r}: {exc.reason}") from None
 
     def _run(self, namespace: str, name: str) -> Run:
-        from factoryos.models import parse_as
-
         try:
             body = self._objects.get_namespaced_custom_object(
                 API_GROUP, API_VERSION, namespace, "runs", name
