@@ -12,18 +12,14 @@ on a cluster the operator is the control plane.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from factoryos.admission import admit
+from factoryos.admission import admit, kilroy_check
 from factoryos.controlplane import control_plane_pid
 from factoryos.errors import FactoryError, InvalidInputError
-from factoryos.kilroy import Kilroy, find_kilroy
 from factoryos.models import Product, Run
-from factoryos.runner import ensure_valid
 from factoryos.settings import Settings
 from factoryos.store import LocalStore, ResourceStore
 
@@ -68,17 +64,7 @@ def admit_to(
     if on_cluster(settings):
         admit(resource, store, None, pending=pending, local=False)
     else:
-        admit(resource, store, pipeline_check(settings), pending=pending)
-
-
-def pipeline_check(settings: Settings) -> Callable[[Path], None]:
-    kilroy = Kilroy(find_kilroy(settings, os.environ), settings)
-
-    def check(path: Path) -> None:
-        (validation,) = kilroy.validate([path])
-        ensure_valid(validation)
-
-    return check
+        admit(resource, store, kilroy_check(settings, os.environ), pending=pending)
 
 
 def require_control_plane(settings: Settings, why: str) -> int | None:

@@ -9,7 +9,6 @@ need ``sf up`` running; they say so when it is not.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -27,12 +26,13 @@ from factoryos.cli.factory import (
 )
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
 from factoryos.controlplane import control_plane_pid
-from factoryos.errors import ConflictError, InvalidInputError
+from factoryos.errors import InvalidInputError
 from factoryos.events import Event, EventType, read_from
-from factoryos.models import DesiredState, Run, RunPhase, dump_resource, parse_as
+from factoryos.models import Run, RunPhase, dump_resource, parse_as
 from factoryos.runner import RunDirectory
+from factoryos.runs import new_run, resume_run, settled, start_run, stop_run
 from factoryos.settings import Settings
-from factoryos.store import ResourceStore, modify
+from factoryos.store import ResourceStore
 
 app = typer.Typer(help="Start, watch, stop and resume runs.", no_args_is_help=True)
 
@@ -82,20 +82,18 @@ def start(
     settings = Settings.from_env()
     if wait:
         require_control_plane(settings, "`sf run start --wait`")
-    run_name = name or f"{product[:50]}-{secrets.token_hex(3)}"
-    spec: dict[str, Any] = {"productRef": {"name": product}, "goal": goal}
-    if candidates is not None:
-        spec["candidates"] = candidates
-    if pipeline is not None:
-        spec["pipeline"] = pipeline
-    run = parse_as(
-        Run,
-        {"metadata": {"name": run_name, "namespace": namespace}, "spec": spec},
+    run = new_run(
+        product,
+        goal,
+        namespace=namespace,
+        name=name,
+        candidates=candidates,
+        pipeline=pipeline,
         source="sf run start",
     )
+    run_name = run.metadata.name
     store = open_store(settings)
-    admit_to(settings, run, store)
-    created = store.create(run)
+    created = start_run(store, run, lambda r: admit_to(settings, r, store))
     if not wait:
         emit(dump_resource(created), output, lambda _: f"run.factoryos.dev/{run_name} created")
         return
@@ -227,7 +225,7 @@ def stop(
     """Stop a run gracefully (spec.desiredState=Stopped); it keeps its checkpoint."""
     settings = Settings.from_env()
     store = open_store(settings)
-    run = _set_desired(store, name, namespace, DesiredState.STOPPED)
+    run = stop_run(store, name, namespace)
     if wait:
         require_control_plane(settings, "`sf run stop --wait`")
         run = _follow(settings, store, name, namespace, timeout, show=False)
@@ -249,14 +247,9 @@ def resume(
     """Resume a stopped run from its last checkpoint (spec.desiredState=Running)."""
     settings = Settings.from_env()
     store = open_store(settings)
-    current = store.get(Run, name, namespace)
-    if current.status.phase in {RunPhase.SUCCEEDED, RunPhase.FAILED}:
-        raise ConflictError(
-            f"run {name!r} has {current.status.phase.value.lower()}; start a new run instead"
-        )
     if wait:
         require_control_plane(settings, "`sf run resume --wait`")
-    run = _set_desired(store, name, namespace, DesiredState.RUNNING)
+    run = resume_run(store, name, namespace)
     if not wait:
         emit(dump_resource(run), output, lambda _: f"run.factoryos.dev/{name} resuming")
         return
@@ -278,13 +271,6 @@ def delete(
         output,
         lambda _: f"run.factoryos.dev/{name} {state}",
     )
-
-
-def _set_desired(store: ResourceStore, name: str, namespace: str, state: DesiredState) -> Run:
-    def change(run: Run) -> None:
-        run.spec.desired_state = state
-
-    return modify(store, Run, name, namespace, change)
 
 
 @app.command()
@@ -319,7 +305,7 @@ def logs(
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = _finished(store.get(Run, name, namespace))
+        done = settled(store.get(Run, name, namespace))
         new, offset = read_from(path, offset)
         for event in new:
             if event.sequence > after:
@@ -359,13 +345,6 @@ def event_line(event: Event) -> str:
     elif event.type == EventType.LOG:
         detail = f" {data.get('level', 'info')}: {data.get('message')}"
     return f"#{event.sequence:<4} {stamp} {who} {what}{kind}{detail}"
-
-
-def _finished(run: Run) -> bool:
-    phase = run.status.phase
-    if run.spec.desired_state is DesiredState.STOPPED:
-        return phase is RunPhase.STOPPED or (phase is not None and phase.finished)
-    return phase in {RunPhase.SUCCEEDED, RunPhase.FAILED}
 
 
 def _follow_to_the_end(
@@ -408,7 +387,7 @@ def _follow(
                     + (f" ({run.status.message})" if run.status.message else "")
                 )
                 last_phase = run.status.phase
-        if _finished(run):
+        if settled(run):
             return run
         if not on_cluster(settings) and control_plane_gone(settings):
             raise InvalidInputError(

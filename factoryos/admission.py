@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from factoryos.errors import InvalidInputError, NotFoundError, ToolMissingError
+from factoryos.kilroy import Kilroy, find_kilroy
 from factoryos.models import Product, Run
+from factoryos.runner import ensure_valid
+from factoryos.settings import Settings
 from factoryos.store import ResourceStore
 
 #: Validates one pipeline file; raises ``ValidationFailedError`` when it is not valid.
@@ -68,6 +71,27 @@ def admit(
     product = _product_of(resource, store, pending or [])
     if validate is not None and product.spec.repo.path is not None:
         check_pipeline(product, resource.spec.pipeline or product.spec.pipeline, validate)
+
+
+def kilroy_check(settings: Settings, env: Mapping[str, str]) -> PipelineCheck:
+    """A ``PipelineCheck`` that runs ``kilroy attractor validate`` (found from the settings)."""
+    kilroy = Kilroy(find_kilroy(settings, env), settings)
+
+    def check(path: Path) -> None:
+        (validation,) = kilroy.validate([path])
+        ensure_valid(validation)
+
+    return check
+
+
+def admitter(
+    settings: Settings, store: ResourceStore, env: Mapping[str, str]
+) -> Callable[[Product | Run], None]:
+    """``admit`` bound to where the factory runs: every check locally, fewer on a cluster."""
+    if settings.kube_context is not None:
+        return lambda resource: admit(resource, store, None, local=False)
+    check = kilroy_check(settings, env)
+    return lambda resource: admit(resource, store, check)
 
 
 def check_pipeline(product: Product, pipeline: str, validate: PipelineCheck) -> None:

@@ -34,7 +34,7 @@ from factoryos.models import (
 from factoryos.reconcile.conditions import set_condition
 from factoryos.reconcile.queue import Admission
 from factoryos.runner import WorkloadSpec, WorkloadStatus, workload_name
-from factoryos.runner.layout import OUTPUT_FILE, RunDirectory
+from factoryos.runner.layout import OUTPUT_FILE, RunDirectory, candidate_branch
 
 #: Held on every Run until its workloads are stopped.
 FINALIZER = "factoryos.dev/cleanup"
@@ -294,7 +294,7 @@ def _finished_conditions(status: RunStatus, run: Run, now: datetime) -> None:
 
 
 def _candidate_status(run: Run, c: _Candidate) -> CandidateStatus:
-    branch = f"factory/{run.metadata.name}/c{c.index}"
+    branch = candidate_branch(run.metadata.name, c.index)
     last = c.last
     if last is None:
         phase = CandidatePhase.PENDING

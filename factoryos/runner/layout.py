@@ -34,6 +34,11 @@ def workload_name(run: str, candidate: int, attempt: int) -> str:
     return f"{run}-c{candidate}-{attempt}"
 
 
+def candidate_branch(run: str, candidate: int) -> str:
+    """The branch candidate ``candidate`` of ``run`` is built on: ``factory/<run>/c<i>``."""
+    return f"factory/{run}/c{candidate}"
+
+
 @dataclass(frozen=True)
 class RunDirectory:
     """Paths inside one run's directory."""

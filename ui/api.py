@@ -1,0 +1,282 @@
+"""The JSON API under ``/api`` and the live streams (WebSocket and SSE).
+
+Resources are returned as ``sf -o json`` prints them. A run's events come
+three ways, all resumable by sequence: ``GET .../events?after=N`` (a page of
+JSON, for polling), the same URL with ``Accept: text/event-stream`` (SSE;
+``Last-Event-ID`` resumes), and a WebSocket on the same URL (``?after=N``).
+``/api/watch`` is a WebSocket of resource change notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from factoryos.errors import FactoryError, NotFoundError
+from factoryos.events import Event
+from factoryos.models import Product, Run, dump_resource
+from factoryos.rundata import stage_diff
+from factoryos.runner.layout import candidate_branch
+from factoryos.runs import new_run, resume_run, start_run, stop_run
+from factoryos.ui.csrf import check_csrf
+from factoryos.ui.hub import SlowConsumerError
+from factoryos.ui.state import AppState, app_state
+
+router = APIRouter(prefix="/api", tags=["api"])
+State = Annotated[AppState, Depends(app_state)]
+Guarded = [Depends(check_csrf)]
+
+#: WebSocket close codes (4000-4999 are the application's).
+CLOSE_NOT_FOUND = 4404
+CLOSE_SLOW_CONSUMER = 4008
+#: SSE clients wait this long before reconnecting.
+SSE_RETRY_MS = 2000
+
+
+class StartRun(BaseModel):
+    """A new run of a product."""
+
+    product: str = Field(description="The product to run.")
+    goal: str = Field(description="What the run should achieve.")
+    candidates: int | None = Field(default=None, description="K (default: the product's).")
+    namespace: str = "default"
+    name: str | None = Field(default=None, description="Run name (default: generated).")
+    pipeline: str | None = Field(default=None, description="Pipeline path (default: product's).")
+
+
+@router.get("/products", summary="List products")
+def list_products(state: State, namespace: str | None = None) -> list[dict[str, Any]]:
+    return [dump_resource(p) for p in state.store.list(Product, namespace)]
+
+
+@router.get("/products/{namespace}/{name}", summary="One product")
+def get_product(state: State, namespace: str, name: str) -> dict[str, Any]:
+    return dump_resource(state.store.get(Product, name, namespace))
+
+
+@router.get("/runs", summary="List runs, newest first")
+def list_runs(
+    state: State, namespace: str | None = None, product: str | None = None
+) -> list[dict[str, Any]]:
+    runs = state.store.list(Run, namespace)
+    if product:
+        runs = [r for r in runs if r.spec.product_ref.name == product]
+    runs.sort(key=lambda r: str(r.metadata.creation_timestamp or ""), reverse=True)
+    return [dump_resource(r) for r in runs]
+
+
+@router.get("/runs/{namespace}/{name}", summary="One run (spec and status)")
+def get_run(state: State, namespace: str, name: str) -> dict[str, Any]:
+    return dump_resource(state.store.get(Run, name, namespace))
+
+
+@router.post("/runs", status_code=201, summary="Start a run", dependencies=Guarded)
+def create_run(state: State, body: StartRun) -> dict[str, Any]:
+    run = new_run(
+        body.product,
+        body.goal,
+        namespace=body.namespace,
+        name=body.name,
+        candidates=body.candidates,
+        pipeline=body.pipeline,
+        source="the request",
+    )
+    return dump_resource(start_run(state.store, run, state.admit))
+
+
+@router.post("/runs/{namespace}/{name}/stop", summary="Stop a run", dependencies=Guarded)
+def stop(state: State, namespace: str, name: str) -> dict[str, Any]:
+    return dump_resource(stop_run(state.store, name, namespace))
+
+
+@router.post("/runs/{namespace}/{name}/resume", summary="Resume a run", dependencies=Guarded)
+def resume(state: State, namespace: str, name: str) -> dict[str, Any]:
+    return dump_resource(resume_run(state.store, name, namespace))
+
+
+@router.get(
+    "/runs/{namespace}/{name}/events",
+    summary="A run's events: JSON after a sequence, or SSE with Accept: text/event-stream",
+)
+async def events(
+    request: Request,
+    namespace: str,
+    name: str,
+    after: Annotated[int, Query(ge=0, description="Only events with a higher sequence.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    state = app_state(request)
+    await asyncio.to_thread(state.store.get, Run, name, namespace)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        if last_event_id and last_event_id.isdigit():
+            after = int(last_event_id)
+        return StreamingResponse(
+            _sse(state, namespace, name, after),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    found = await asyncio.to_thread(state.hub.backlog, namespace, name, after)
+    page = found[:limit]
+    return Response(
+        json.dumps(
+            {
+                "events": [_event_json(e) for e in page],
+                "next": page[-1].sequence if page else after,
+                "more": len(found) > limit,
+            }
+        ),
+        media_type="application/json",
+    )
+
+
+async def _sse(state: AppState, namespace: str, name: str, after: int) -> AsyncIterator[str]:
+    yield f"retry: {SSE_RETRY_MS}\n\n"
+    try:
+        async with state.hub.subscribe(namespace, name, after) as stream:
+            while True:
+                event = await stream.next(state.heartbeat_seconds)
+                if event is None:
+                    yield ": heartbeat\n\n"
+                    continue
+                data = json.dumps(_event_json(event), separators=(",", ":"))
+                yield f"id: {event.sequence}\nevent: {event.type}\ndata: {data}\n\n"
+    except SlowConsumerError:
+        return  # the client reconnects with Last-Event-ID and loses nothing
+
+
+@router.websocket("/runs/{namespace}/{name}/events")
+async def events_socket(websocket: WebSocket, namespace: str, name: str, after: int = 0) -> None:
+    """Backlog after ``after``, then live events: ``{"kind": "event", "event": {...}}``.
+
+    Idle streams get ``{"kind": "heartbeat", "sequence": <last sent>}``.
+    """
+    state = app_state(websocket)
+    try:
+        await asyncio.to_thread(state.store.get, Run, name, namespace)
+    except NotFoundError as exc:
+        await websocket.close(CLOSE_NOT_FOUND, str(exc)[:120])
+        return
+    await websocket.accept()
+
+    async def pump() -> None:
+        async with state.hub.subscribe(namespace, name, max(after, 0)) as stream:
+            while True:
+                event = await stream.next(state.heartbeat_seconds)
+                if event is None:
+                    await websocket.send_json({"kind": "heartbeat", "sequence": stream.last})
+                else:
+                    await websocket.send_json({"kind": "event", "event": _event_json(event)})
+
+    await _serve_socket(websocket, pump)
+
+
+@router.websocket("/watch")
+async def watch_socket(websocket: WebSocket) -> None:
+    """Resource change notices: ``{"kind": "change", "type": ..., "resource": {...}}``."""
+    state = app_state(websocket)
+    await websocket.accept()
+
+    async def pump() -> None:
+        async with state.feed.subscribe() as changes:
+            while True:
+                message = await changes.get(state.heartbeat_seconds)
+                await websocket.send_json(message or {"kind": "heartbeat"})
+
+    await _serve_socket(websocket, pump)
+
+
+async def _serve_socket(websocket: WebSocket, pump: Any) -> None:
+    """Run ``pump`` until it ends, fails, or the client goes away."""
+    sender = asyncio.create_task(pump())
+    receiver = asyncio.create_task(_drain(websocket))
+    done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    code, reason = 1000, ""
+    for task in done:
+        exc = task.exception()
+        if isinstance(exc, SlowConsumerError):
+            code, reason = CLOSE_SLOW_CONSUMER, "slow consumer: resume from your last sequence"
+        elif isinstance(exc, FactoryError):
+            code, reason = 1011, str(exc)[:120]
+        elif exc is not None and not isinstance(exc, WebSocketDisconnect | OSError):
+            raise exc
+    if websocket.application_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(code, reason)
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, until it disconnects."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+@router.get("/runs/{namespace}/{name}/stages/{candidate}/{node}/diff", summary="A stage's diff")
+def get_stage_diff(
+    state: State, namespace: str, name: str, candidate: int, node: str
+) -> dict[str, Any]:
+    run = state.store.get(Run, name, namespace)
+    diff = stage_diff(state.run_dir(run).repo(candidate), _branch(run, candidate), candidate, node)
+    if diff is None:
+        raise NotFoundError(f"stage {node!r} of candidate {candidate} has no commit yet")
+    return {
+        "commit": diff.commit,
+        "subject": diff.subject,
+        "files": [vars(f) for f in diff.files],
+        "added": diff.added,
+        "deleted": diff.deleted,
+        "truncated": diff.truncated,
+        "patch": diff.patch,
+    }
+
+
+@router.get("/runs/{namespace}/{name}/stages/{candidate}/{node}/files", summary="Stage artifacts")
+def get_stage_files(
+    state: State, namespace: str, name: str, candidate: int, node: str
+) -> list[dict[str, Any]]:
+    run = state.store.get(Run, name, namespace)
+    return [
+        {"path": f.path, "name": f.name, "size": f.size}
+        for f in state.files(run).stage_files(candidate, node)
+    ]
+
+
+@router.get("/runs/{namespace}/{name}/files/{path:path}", summary="Download a run file")
+def download(state: State, namespace: str, name: str, path: str) -> FileResponse:
+    run = state.store.get(Run, name, namespace)
+    return file_download(state, run, path)
+
+
+def file_download(state: AppState, run: Run, path: str) -> FileResponse:
+    """A run file as an attachment, never rendered by the browser."""
+    resolved = state.files(run).resolve(path)
+    return FileResponse(
+        resolved,
+        media_type="application/octet-stream",
+        filename=resolved.name,
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _branch(run: Run, candidate: int) -> str:
+    for c in run.status.candidates:
+        if c.index == candidate:
+            return c.branch
+    return candidate_branch(run.metadata.name, candidate)
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return event.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,107 @@
+"""``create_app``: the dashboard's FastAPI app, built from its dependencies.
+
+Nothing here is global: the store, the runs directory, the credentials and
+admission come in a ``Dashboard``, so ``sf up`` (local store, local runs
+directory), the cluster Deployment (``KubeStore``) and the tests each build
+their own app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from factoryos import __version__
+from factoryos.errors import ConflictError, FactoryError, InvalidInputError, NotFoundError
+from factoryos.models import Product, Run
+from factoryos.store import ResourceStore
+from factoryos.ui import api, pages
+from factoryos.ui.auth import Credentials
+from factoryos.ui.hub import EventHub, ResourceFeed
+from factoryos.ui.middleware import AuthMiddleware
+from factoryos.ui.state import STATIC_DIR, AppState
+
+#: Admission for what the dashboard creates (``factoryos.admission.admitter``).
+Admit = Callable[[Product | Run], None]
+
+
+@dataclass
+class Dashboard:
+    """What the dashboard needs from the factory it shows."""
+
+    store: ResourceStore
+    runs_dir: Path
+    credentials: Credentials
+    admit: Admit
+    #: CXDB's UI, when runs log to CXDB (links per run).
+    cxdb_ui_url: str | None = None
+    #: How often a followed run's event log is checked for new lines.
+    stream_interval: float = 0.02
+    #: Seconds between heartbeats on an idle stream.
+    heartbeat_seconds: float = 15.0
+
+
+def create_app(dashboard: Dashboard) -> FastAPI:
+    """The dashboard app: pages, ``/api`` (OpenAPI at ``/api/docs``) and live streams."""
+    hub = EventHub(dashboard.runs_dir, interval=dashboard.stream_interval)
+    feed = ResourceFeed(dashboard.store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        feed.close()
+
+    app = FastAPI(
+        title="Factory OS",
+        version=__version__,
+        summary="Products, runs, stages and their live events.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.factory = AppState(
+        store=dashboard.store,
+        runs_dir=dashboard.runs_dir,
+        credentials=dashboard.credentials,
+        admit=dashboard.admit,
+        hub=hub,
+        feed=feed,
+        cxdb_ui_url=dashboard.cxdb_ui_url,
+        heartbeat_seconds=dashboard.heartbeat_seconds,
+    )
+    app.add_middleware(AuthMiddleware, credentials=dashboard.credentials)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(FactoryError, _factory_error)
+    return app
+
+
+#: How our errors map to HTTP statuses.
+STATUS_OF: tuple[tuple[type[FactoryError], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidInputError, 422),
+)
+
+
+def http_status(exc: FactoryError) -> int:
+    for kind, status in STATUS_OF:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+async def _factory_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FactoryError)
+    status = http_status(exc)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+    return pages.error_page(request, status, str(exc))

@@ -1,0 +1,274 @@
+"""Live feeds for the dashboard: run events and resource changes, fanned out.
+
+``EventHub`` follows each watched run's ``events.ndjson`` (one follower per
+run, however many clients) and hands every new event to each subscriber's
+bounded queue. A subscriber is registered *before* its backlog is read from
+the file, and events at or below what it has already seen are dropped, so
+backlog + live has no gap and no repeat. A subscriber that falls
+``queue_limit`` events behind is cut off (``SlowConsumerError``) instead of
+slowing the others; its cursor lets it resume losslessly.
+
+``ResourceFeed`` watches the store (``ResourceStore.watch``) in a thread
+while anyone listens, and publishes one small change notice per write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from factoryos.errors import ExpiredError, FactoryError
+from factoryos.events import Event, read_events, read_from
+from factoryos.runner import RunDirectory
+from factoryos.store import ResourceStore
+
+log = logging.getLogger(__name__)
+
+
+class SlowConsumerError(Exception):
+    """A subscriber fell too far behind and was cut off; it resumes from its cursor."""
+
+
+class _Subscriber:
+    """One client's queue of live items (events or change notices)."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[Any] = deque()
+        self._limit = limit
+        self._wake = asyncio.Event()
+        self.lagged = False
+
+    def push(self, item: Any) -> None:
+        if self.lagged:
+            return
+        if len(self._items) >= self._limit:
+            self.lagged = True
+            self._items.clear()
+        else:
+            self._items.append(item)
+        self._wake.set()
+
+    async def get(self, timeout: float) -> Any | None:
+        """The next item, None after ``timeout`` seconds without one."""
+        while not self._items:
+            if self.lagged:
+                raise SlowConsumerError
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self._items.popleft()
+
+
+class EventStream:
+    """A run's events for one client: the backlog after its cursor, then live ones."""
+
+    def __init__(self, backlog: list[Event], live: _Subscriber, after: int) -> None:
+        self._backlog = deque(backlog)
+        self._live = live
+        self.last = after
+
+    async def next(self, timeout: float) -> Event | None:
+        """The next event in sequence order; None when none came within ``timeout``."""
+        while True:
+            if self._backlog:
+                event: Event | None = self._backlog.popleft()
+            else:
+                event = await self._live.get(timeout)
+                if event is None:
+                    return None
+            assert event is not None
+            if event.sequence <= self.last:
+                continue
+            self.last = event.sequence
+            return event
+
+
+class _RunFollower:
+    """Follows one run's event log and pushes new events to its subscribers."""
+
+    def __init__(self, path: Path, interval: float) -> None:
+        self.path = path
+        self.interval = interval
+        self.subscribers: set[_Subscriber] = set()
+        self.offset = _size(path)
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        while self.subscribers:
+            size = _size(self.path)
+            if size < self.offset:  # the log was replaced (a run deleted and made again)
+                self.offset = 0
+            if size > self.offset:
+                events, self.offset = read_from(self.path, self.offset, on_bad=_skip_bad_line)
+                for event in events:
+                    for sub in list(self.subscribers):
+                        sub.push(event)
+            await asyncio.sleep(self.interval)
+
+
+class EventHub:
+    """Fans out the events of every watched run (see the module docstring)."""
+
+    def __init__(self, runs_dir: Path, *, interval: float = 0.02, queue_limit: int = 10_000):
+        self.runs_dir = runs_dir
+        self.interval = interval
+        self.queue_limit = queue_limit
+        self._followers: dict[Path, _RunFollower] = {}
+
+    def events_path(self, namespace: str, run: str) -> Path:
+        return RunDirectory.of(self.runs_dir, namespace, run).events
+
+    def backlog(self, namespace: str, run: str, after: int) -> list[Event]:
+        """The events already in the log with ``sequence > after`` (for polling clients)."""
+        return read_events(self.events_path(namespace, run), after)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, namespace: str, run: str, after: int) -> AsyncIterator[EventStream]:
+        path = self.events_path(namespace, run)
+        follower = self._followers.get(path)
+        if follower is None:
+            follower = self._followers[path] = _RunFollower(path, self.interval)
+        sub = _Subscriber(self.queue_limit)
+        follower.subscribers.add(sub)  # before the backlog is read: nothing falls between
+        if follower.task is None or follower.task.done():
+            follower.task = asyncio.create_task(follower.run(), name=f"follow {path}")
+        try:
+            backlog = await asyncio.to_thread(read_events, path, after)
+            yield EventStream(backlog, sub, after)
+        finally:
+            follower.subscribers.discard(sub)
+            if not follower.subscribers:
+                self._followers.pop(path, None)
+
+    @property
+    def followed(self) -> int:
+        """How many run logs are being followed now."""
+        return len(self._followers)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A resource was written: enough for a page to know what to refresh."""
+
+    type: str
+    kind: str
+    namespace: str
+    name: str
+    resource_version: str
+    phase: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "change",
+            "type": self.type,
+            "resource": {
+                "kind": self.kind,
+                "namespace": self.namespace,
+                "name": self.name,
+                "resourceVersion": self.resource_version,
+                "phase": self.phase,
+            },
+        }
+
+
+class ResourceFeed:
+    """Publishes every store write to the listening clients (see the module docstring)."""
+
+    def __init__(self, store: ResourceStore, *, queue_limit: int = 10_000) -> None:
+        self.store = store
+        self.queue_limit = queue_limit
+        self._subscribers: set[_Subscriber] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[_Subscriber]:
+        sub = _Subscriber(self.queue_limit)
+        self._subscribers.add(sub)
+        self._start(asyncio.get_running_loop())
+        try:
+            yield sub
+        finally:
+            self._subscribers.discard(sub)
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._loop = loop
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._watch,
+                args=(self.store.version(),),
+                name="dashboard-resource-feed",
+                daemon=True,
+            )
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def _watch(self, since: int) -> None:
+        """The watch thread: runs while anyone listens, then ends."""
+        while not self._stop.is_set():
+            with self._lock:
+                if not self._subscribers:
+                    self._thread = None
+                    return
+            try:
+                changes = self.store.watch(since, 1.0)
+            except ExpiredError:
+                since = self.store.version()
+                self._publish({"kind": "resync"})
+                continue
+            except FactoryError as exc:
+                log.warning("dashboard: watching the store failed (%s); retrying", exc)
+                self._stop.wait(1.0)
+                continue
+            for change in changes:
+                since = change.version
+                resource = change.resource
+                self._publish(
+                    Change(
+                        change.type.value,
+                        resource.kind,
+                        resource.metadata.namespace,
+                        resource.metadata.name,
+                        resource.metadata.resource_version or "",
+                        None if resource.status.phase is None else str(resource.status.phase),
+                    ).to_json()
+                )
+        with self._lock:
+            self._thread = None
+
+    def _publish(self, message: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        for sub in list(self._subscribers):
+            loop.call_soon_threadsafe(sub.push, message)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _skip_bad_line(raw: bytes, exc: Exception) -> None:
+    log.warning("dashboard: skipping a line that is not an event (%s): %.200r", exc, raw)

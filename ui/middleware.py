@@ -1,0 +1,73 @@
+"""``AuthMiddleware``: every request and WebSocket must carry the token or the session.
+
+Open without either: the sign-in page only. An unauthenticated page request
+is sent to ``/signin?next=…``; an API request gets 401 with
+``WWW-Authenticate: Bearer``; a WebSocket is closed with code 4401 before it
+is accepted. A cookie-authenticated WebSocket must come from this origin
+(cross-site WebSocket hijacking). How a request was authenticated is left in
+``scope["state"]["auth"]`` ("bearer" or "cookie") for the CSRF check.
+"""
+
+from __future__ import annotations
+
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from factoryos.ui.auth import SESSION_COOKIE, Credentials, bearer, same_origin
+
+#: Paths anyone may open.
+PUBLIC_PATHS = frozenset({"/signin"})
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, credentials: Credentials) -> None:
+        self.app = app
+        self.credentials = credentials
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        how = self._authenticate(headers)
+        path: str = scope["path"]
+        if scope["type"] == "websocket":
+            if how is None or (
+                how == "cookie" and not same_origin(headers.get("origin"), headers.get("host"))
+            ):
+                await send({"type": "websocket.close", "code": 4401, "reason": "sign in first"})
+                return
+        elif how is None and path not in PUBLIC_PATHS:
+            response: Response
+            if path.startswith("/api/"):
+                response = JSONResponse(
+                    {"detail": "authentication required: send Authorization: Bearer <token>"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            else:
+                target = path + (
+                    f"?{scope['query_string'].decode()}" if scope["query_string"] else ""
+                )
+                response = RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["auth"] = how
+        await self.app(scope, receive, send)
+
+    def _authenticate(self, headers: Headers) -> str | None:
+        if self.credentials.token_ok(bearer(headers.get("authorization"))):
+            return "bearer"
+        cookies: SimpleCookie = SimpleCookie()
+        try:
+            cookies.load(headers.get("cookie", ""))
+        except CookieError:  # a malformed Cookie header is just no session
+            return None
+        morsel = cookies.get(SESSION_COOKIE)
+        if morsel is not None and self.credentials.session_ok(morsel.value):
+            return "cookie"
+        return None
