@@ -108,7 +108,9 @@ class Plane:
     def __init__(self, base: Path, env: dict[str, str]) -> None:
         self.env = env
         self._log = (base / "sf-up.log").open("ab")
-        self.proc = subprocess.Popen([*SF, "up"], env=env, stdout=self._log, stderr=self._log)
+        self.proc = subprocess.Popen(
+            [*SF, "up", "--no-dashboard"], env=env, stdout=self._log, stderr=self._log
+        )
         time.sleep(1.5)
 
     def stop(self) -> None:

@@ -43,7 +43,13 @@ def _render(_digest: str, dot_source: str) -> str:
         )
     try:
         done = subprocess.run(
-            [dot, "-Tsvg"],
+            [
+                dot,
+                "-Tsvg",
+                "-Gfontname=sans-serif",
+                "-Nfontname=sans-serif",
+                "-Efontname=sans-serif",
+            ],
             input=dot_source,
             capture_output=True,
             text=True,

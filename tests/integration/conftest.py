@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from factory_support import Factory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +42,16 @@ def factory_env(tmp_path: Path, kilroy_bin: Path) -> Iterator[dict[str, str]]:
     for key in [k for k in env if k.endswith("_API_KEY")]:
         del env[key]
     yield env
+
+
+@pytest.fixture
+def factory(factory_env: dict[str, str], tmp_path: Path) -> Iterator[Factory]:
+    """A real embedded factory per test (see factory_support.py)."""
+    env = {**factory_env, "PYTHONUNBUFFERED": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    f = Factory(env, tmp_path)
+    yield f
+    f.close()
 
 
 def make_git_repo(path: Path) -> Path:

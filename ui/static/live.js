@@ -205,6 +205,7 @@ if (diffTarget && patchData) {
       outputFormat: diffTarget.dataset.view || "side-by-side",
       drawFileList: true,
       matching: "lines",
+      highlight: false,
     });
     ui.draw();
   };

@@ -1,13 +1,15 @@
 """Helpers for the embedded-factory tests: ``sf up`` as a process, ``sf`` commands, repos.
 
 The ``factory`` fixture (conftest.py) gives each test its own ``FACTORYOS_HOME``; ``factory.up()``
-starts the control plane (stopped at teardown), ``factory.sf(...)`` runs a
-command like a user would, ``factory.repo(...)`` makes a product repository
-with pipelines committed on ``main``.
+starts the control plane (stopped at teardown; ``dashboard=True`` serves the
+dashboard on a free port, ``factory.dashboard`` says where), ``factory.sf(...)``
+runs a command like a user would, ``factory.repo(...)`` makes a product
+repository with pipelines committed on ``main``.
 """
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from factoryos.runner import RunDirectory
 from factoryos.store import LocalStore
 
 SF = [sys.executable, "-m", "factoryos.cli.app"]
+DASHBOARD_LINE = re.compile(r"dashboard at (http://\S+/)")
 
 
 class Factory:
@@ -36,6 +39,7 @@ class Factory:
         self.root = root
         self.home = Path(env["FACTORYOS_HOME"])
         self.plane: subprocess.Popen[bytes] | None = None
+        self.dashboard = ""
         self._store: LocalStore | None = None
 
     def sf(
@@ -48,11 +52,26 @@ class Factory:
             raise AssertionError(f"sf {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
         return done
 
-    def up(self) -> subprocess.Popen[bytes]:
-        log = (self.root / "sf-up.log").open("ab")
-        self.plane = subprocess.Popen([*SF, "up"], env=self.env, stdout=log, stderr=log)
+    def up(self, *, dashboard: bool = False) -> subprocess.Popen[bytes]:
+        log_path = self.root / "sf-up.log"
+        log = log_path.open("ab")
+        args = ["up", "--port", "0"] if dashboard else ["up", "--no-dashboard"]
+        self.plane = subprocess.Popen([*SF, *args], env=self.env, stdout=log, stderr=log)
         wait_for(lambda: control_plane_pid(self.home) == self.plane.pid, what="sf up to start")  # type: ignore[union-attr]
+        if dashboard:
+            wait_for(
+                lambda: DASHBOARD_LINE.search(log_path.read_text()) is not None,
+                what="the dashboard to listen",
+                detail=lambda: log_path.read_text()[-2000:],
+            )
+            found = DASHBOARD_LINE.findall(log_path.read_text())
+            self.dashboard = found[-1]
         return self.plane
+
+    @property
+    def token(self) -> str:
+        """The dashboard token ``sf up`` generated."""
+        return (self.home / "dashboard-token").read_text().strip()
 
     def down(self, sig: signal.Signals = signal.SIGINT) -> None:
         plane, self.plane = self.plane, None
