@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
+.PHONY: help venv tools graphviz browser kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -95,7 +95,13 @@ kind-down: kind ## Delete the kind cluster
 
 DEMO_HOME ?= $(or $(FACTORYOS_HOME),$(HOME)/.factoryos)
 
-demo: venv tools ## Start the embedded factory and run the smoke product end to end
+graphviz: ## Install Debian's graphviz (the dashboard draws pipelines with dot) when missing
+	@bash tools/os/packages.sh graphviz:/usr/bin/dot
+
+browser: graphviz ## Install Debian's chromium (the browser tests drive it) when missing
+	@bash tools/os/packages.sh chromium:/usr/bin/chromium
+
+demo: venv tools graphviz ## Start the embedded factory and run the smoke product end to end
 	@echo "== sf pipeline validate (the example pipelines and the smoke product's)"
 	@PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf pipeline validate examples/pipelines/*.dot examples/products/smoke/pipeline.dot
 	@echo
@@ -117,7 +123,7 @@ importlint: venv ## import-linter layer contracts
 unit: venv ## Fast, pure tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-integration: venv tools k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
+integration: venv tools browser k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 generate: crds schemas ## Regenerate everything derived from the models

@@ -2,8 +2,8 @@
 
 Open without either: the sign-in page only. An unauthenticated page request
 is sent to ``/signin?next=…``; an API request gets 401 with
-``WWW-Authenticate: Bearer``; a WebSocket is closed with code 4401 before it
-is accepted. A cookie-authenticated WebSocket must come from this origin
+``WWW-Authenticate: Bearer``; a WebSocket is closed with code 4401 before
+anything is sent on it. A cookie-authenticated WebSocket must come from this origin
 (cross-site WebSocket hijacking). How a request was authenticated is left in
 ``scope["state"]["auth"]`` ("bearer" or "cookie") for the CSRF check.
 """
@@ -39,7 +39,12 @@ class AuthMiddleware:
             if how is None or (
                 how == "cookie" and not same_origin(headers.get("origin"), headers.get("host"))
             ):
-                await send({"type": "websocket.close", "code": 4401, "reason": "sign in first"})
+                # Accept, then close with 4401 at once: a browser sees the code (a refused
+                # handshake is only "1006") and goes to the sign-in page. Nothing is sent.
+                message = await receive()
+                if message["type"] == "websocket.connect":
+                    await send({"type": "websocket.accept"})
+                    await send({"type": "websocket.close", "code": 4401, "reason": "sign in first"})
                 return
         elif how is None and path not in PUBLIC_PATHS:
             response: Response
