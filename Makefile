@@ -140,6 +140,7 @@ check-generated: venv ## Fail when crds/ or schemas/ are stale
 bench: venv tools ## Run the benchmarks in bench/ (several minutes)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/pipeline_overhead.py
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/controlplane.py
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/dashboard_stream.py
 
 clean: ## Remove build outputs in the clone
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -16,7 +16,7 @@ Part 2, CPU: the ``sf up`` process's CPU time (user + system, from /proc) over
 a window while idle, then while N runs of a sleep-heavy pipeline are all
 active (goal: under 10% of one core).
 
-    make bench-controlplane      # or: .venv/bin/python bench/controlplane.py --runs 50
+    make bench      # or: .venv/bin/python bench/controlplane.py --runs 50
 """
 
 from __future__ import annotations

@@ -6,23 +6,25 @@ same process (``--host``/``--port``, 127.0.0.1:8400 by default). Ctrl-C (or
 SIGTERM) stops it cleanly: running workloads are stopped gracefully, keep
 their checkpoints, and resume on the next ``sf up``.
 
-This is the one place an adapter reaches another: ``sf up`` composes the
-dashboard (``factoryos.ui``) into the process, imported only here and only
-when it is served (see docs/decisions.md).
+The dashboard is its own process (``python -m factoryos.ui``), a child of
+``sf up``: its event loop never waits on the control plane's Python work,
+and the two adapters stay independent (docs/decisions.md).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from datetime import datetime
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from factoryos.admission import admitter
 from factoryos.cli.factory import STORE_FILE, on_cluster
 from factoryos.cli.output import progress
 from factoryos.controlplane import ControlPlaneLock, LocalControlPlane
@@ -30,9 +32,6 @@ from factoryos.errors import InvalidInputError
 from factoryos.launch import LocalProcessLauncher
 from factoryos.settings import Settings
 from factoryos.store import LocalStore
-
-if TYPE_CHECKING:
-    from factoryos.ui.server import DashboardServer
 
 
 def up(
@@ -76,14 +75,12 @@ def up(
     progress(
         f"sf up: control plane running (pid {os.getpid()}, home {settings.home}); Ctrl-C to stop"
     )
-    server = None
+    server = _start_dashboard(host, port) if dashboard else None
     try:
-        if dashboard:
-            server = _start_dashboard(settings, host, port)
         plane.run(stop)
     finally:
         if server is not None:
-            server.stop()
+            _stop_dashboard(server)
         stopped = plane.shutdown()
         launcher.close()
         store.close()
@@ -93,33 +90,52 @@ def up(
         progress("sf up: stopped")
 
 
-def _start_dashboard(settings: Settings, host: str, port: int) -> DashboardServer:
-    from factoryos.ui import Dashboard, create_app
-    from factoryos.ui.auth import TOKEN_FILE, Credentials, load_or_create_token
-    from factoryos.ui.server import DashboardServer
-
-    token, created = load_or_create_token(settings.home)
-    store = LocalStore(settings.home / STORE_FILE)
-    app = create_app(
-        Dashboard(
-            store=store,
-            runs_dir=settings.runs_dir,
-            credentials=Credentials(token),
-            admit=admitter(settings, store, os.environ),
-            cxdb_ui_url=os.environ.get("FACTORYOS_CXDB_UI_URL") or None,
-        )
+def _start_dashboard(host: str, port: int) -> subprocess.Popen[str]:
+    """``python -m factoryos.ui`` as a child process; its address is printed once it listens."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "factoryos.ui", "--host", host, "--port", str(port), "--announce"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    server = DashboardServer(app, host, port)
-    server.start()
-    progress(f"sf up: dashboard at {server.url}")
-    if created:
-        progress(f"sf up: dashboard token (shown once; kept in {settings.home / TOKEN_FILE}):")
-        progress(f"  {token}")
-    else:
-        progress(f"sf up: sign in with the token in {settings.home / TOKEN_FILE}")
-    if host not in {"127.0.0.1", "localhost", "::1"}:
-        progress(f"sf up: the dashboard listens on {host}: anyone who can reach it needs the token")
-    return server
+    threading.Thread(
+        target=_relay, args=(child, host), name="dashboard-output", daemon=True
+    ).start()
+    return child
+
+
+def _relay(child: subprocess.Popen[str], host: str) -> None:
+    """Print the dashboard's address (and a new token, once), then whatever it says."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        try:
+            announce = json.loads(line)
+        except ValueError:
+            progress(f"dashboard: {line.rstrip()}")
+            continue
+        progress(f"sf up: dashboard at {announce['url']}")
+        if "token" in announce:
+            progress(f"sf up: dashboard token (shown once; kept in {announce['token_file']}):")
+            progress(f"  {announce['token']}")
+        else:
+            progress(f"sf up: sign in with the token in {announce['token_file']}")
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            progress(
+                f"sf up: the dashboard listens on {host}: anyone who reaches it needs the token"
+            )
+    code = child.wait()
+    if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+        progress(f"sf up: the dashboard exited ({code}); the control plane goes on")
+
+
+def _stop_dashboard(child: subprocess.Popen[str]) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def _report(line: str) -> None:

@@ -85,10 +85,14 @@ def kilroy_check(settings: Settings, env: Mapping[str, str]) -> PipelineCheck:
 
 
 def admitter(
-    settings: Settings, store: ResourceStore, env: Mapping[str, str]
+    settings: Settings,
+    store: ResourceStore,
+    env: Mapping[str, str],
+    *,
+    on_cluster: bool = False,
 ) -> Callable[[Product | Run], None]:
     """``admit`` bound to where the factory runs: every check locally, fewer on a cluster."""
-    if settings.kube_context is not None:
+    if on_cluster or settings.kube_context is not None:
         return lambda resource: admit(resource, store, None, local=False)
     check = kilroy_check(settings, env)
     return lambda resource: admit(resource, store, check)

@@ -147,8 +147,7 @@ async def _sse(state: AppState, namespace: str, name: str, after: int) -> AsyncI
                 if event is None:
                     yield ": heartbeat\n\n"
                     continue
-                data = json.dumps(_event_json(event), separators=(",", ":"))
-                yield f"id: {event.sequence}\nevent: {event.type}\ndata: {data}\n\n"
+                yield f"id: {event.sequence}\nevent: {event.type}\ndata: {event.json}\n\n"
     except SlowConsumerError:
         return  # the client reconnects with Last-Event-ID and loses nothing
 
@@ -174,7 +173,7 @@ async def events_socket(websocket: WebSocket, namespace: str, name: str, after: 
                 if event is None:
                     await websocket.send_json({"kind": "heartbeat", "sequence": stream.last})
                 else:
-                    await websocket.send_json({"kind": "event", "event": _event_json(event)})
+                    await websocket.send_text('{"kind":"event","event":' + event.json + "}")
 
     await _serve_socket(websocket, pump)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from collections import deque
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from factoryos.errors import ExpiredError, FactoryError
-from factoryos.events import Event, read_events, read_from
+from factoryos.events import Event, read_events
 from factoryos.runner import RunDirectory
 from factoryos.store import ResourceStore
 
@@ -68,19 +69,52 @@ class _Subscriber:
         return self._items.popleft()
 
 
+@dataclass(frozen=True)
+class RawEvent:
+    """One line of a run's event log, passed through as written (it is valid event JSON)."""
+
+    sequence: int
+    type: str
+    json: str
+
+
+def read_raw(path: Path, offset: int = 0, after: int = 0) -> tuple[list[RawEvent], int]:
+    """Complete lines after byte ``offset`` with ``sequence > after``, and the next offset."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    found = []
+    for raw in data[:end].split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            parsed = json.loads(raw)
+            sequence, kind = int(parsed["sequence"]), str(parsed["type"])
+        except (ValueError, KeyError, TypeError) as exc:
+            _skip_bad_line(raw, exc)
+            continue
+        if sequence > after:
+            found.append(RawEvent(sequence, kind, raw.decode()))
+    return found, offset + end
+
+
 class EventStream:
     """A run's events for one client: the backlog after its cursor, then live ones."""
 
-    def __init__(self, backlog: list[Event], live: _Subscriber, after: int) -> None:
+    def __init__(self, backlog: list[RawEvent], live: _Subscriber, after: int) -> None:
         self._backlog = deque(backlog)
         self._live = live
         self.last = after
 
-    async def next(self, timeout: float) -> Event | None:
+    async def next(self, timeout: float) -> RawEvent | None:
         """The next event in sequence order; None when none came within ``timeout``."""
         while True:
             if self._backlog:
-                event: Event | None = self._backlog.popleft()
+                event: RawEvent | None = self._backlog.popleft()
             else:
                 event = await self._live.get(timeout)
                 if event is None:
@@ -93,42 +127,43 @@ class EventStream:
 
 
 class _RunFollower:
-    """Follows one run's event log and pushes new events to its subscribers."""
+    """Where one followed run log has been read to, and who wants its new lines."""
 
-    def __init__(self, path: Path, interval: float) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.interval = interval
         self.subscribers: set[_Subscriber] = set()
         self.offset = _size(path)
-        self.task: asyncio.Task[None] | None = None
 
-    async def run(self) -> None:
-        while self.subscribers:
-            size = _size(self.path)
-            if size < self.offset:  # the log was replaced (a run deleted and made again)
-                self.offset = 0
-            if size > self.offset:
-                events, self.offset = read_from(self.path, self.offset, on_bad=_skip_bad_line)
-                for event in events:
-                    for sub in list(self.subscribers):
-                        sub.push(event)
-            await asyncio.sleep(self.interval)
+    def poll(self) -> None:
+        size = _size(self.path)
+        if size < self.offset:  # the log was replaced (a run deleted and made again)
+            self.offset = 0
+        if size > self.offset:
+            events, self.offset = read_raw(self.path, self.offset)
+            for event in events:
+                for sub in list(self.subscribers):
+                    sub.push(event)
 
 
 class EventHub:
-    """Fans out the events of every watched run (see the module docstring)."""
+    """Fans out the events of every watched run (see the module docstring).
+
+    One task checks every followed log each ``interval`` (a ``stat`` per log,
+    a read only when it grew), however many runs and clients there are.
+    """
 
     def __init__(self, runs_dir: Path, *, interval: float = 0.02, queue_limit: int = 10_000):
         self.runs_dir = runs_dir
         self.interval = interval
         self.queue_limit = queue_limit
         self._followers: dict[Path, _RunFollower] = {}
+        self._ticker: asyncio.Task[None] | None = None
 
     def events_path(self, namespace: str, run: str) -> Path:
         return RunDirectory.of(self.runs_dir, namespace, run).events
 
     def backlog(self, namespace: str, run: str, after: int) -> list[Event]:
-        """The events already in the log with ``sequence > after`` (for polling clients)."""
+        """The events already in the log with ``sequence > after`` (for pages and polling)."""
         return read_events(self.events_path(namespace, run), after)
 
     @contextlib.asynccontextmanager
@@ -136,18 +171,24 @@ class EventHub:
         path = self.events_path(namespace, run)
         follower = self._followers.get(path)
         if follower is None:
-            follower = self._followers[path] = _RunFollower(path, self.interval)
+            follower = self._followers[path] = _RunFollower(path)
         sub = _Subscriber(self.queue_limit)
         follower.subscribers.add(sub)  # before the backlog is read: nothing falls between
-        if follower.task is None or follower.task.done():
-            follower.task = asyncio.create_task(follower.run(), name=f"follow {path}")
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.create_task(self._tick(), name="event-hub")
         try:
-            backlog = await asyncio.to_thread(read_events, path, after)
+            backlog, _ = await asyncio.to_thread(read_raw, path, 0, after)
             yield EventStream(backlog, sub, after)
         finally:
             follower.subscribers.discard(sub)
             if not follower.subscribers:
                 self._followers.pop(path, None)
+
+    async def _tick(self) -> None:
+        while self._followers:
+            for follower in list(self._followers.values()):
+                follower.poll()
+            await asyncio.sleep(self.interval)
 
     @property
     def followed(self) -> int:

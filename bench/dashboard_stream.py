@@ -1,0 +1,198 @@
+"""Benchmark: how fast an event reaches a dashboard client, next to Kilroy's own follower.
+
+N runs (default 20) of a pipeline of short tool stages stream at once through
+one ``sf up`` (control plane + dashboard). For every Kilroy progress line
+written after its client attached, latency = the moment the client received
+it minus the line's own timestamp (``ts``, written by Kilroy as it appends
+the line; same machine, same clock). Measured side by side on the same runs:
+
+  - Factory OS: a WebSocket client per run on ``/api/runs/<ns>/<run>/events``
+    (progress.ndjson -> runner -> events.ndjson -> dashboard -> WebSocket);
+  - Kilroy: ``kilroy attractor status --follow --raw`` per run (it tails
+    progress.ndjson itself and prints each line).
+
+Goal: p99 under 100 ms with 20 runs streaming.
+
+    make bench      # or: .venv/bin/python bench/dashboard_stream.py --runs 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from controlplane import SF, git_repo, pipeline, sf, stamp
+from websockets.asyncio.client import connect
+
+#: Lines from the first seconds (20 Kilroys, runners and clients starting at once) are
+#: reported apart from the steady state.
+WARMUP = 2.0
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def summary(name: str, ms: list[float]) -> str:
+    if not ms:
+        return f"{name:<34} no samples"
+    return (
+        f"{name:<40} n={len(ms):<5} p50={percentile(ms, 50):6.1f} ms  "
+        f"p99={percentile(ms, 99):6.1f} ms  max={max(ms):6.1f} ms  "
+        f"mean={statistics.fmean(ms):6.1f} ms"
+    )
+
+
+Samples = list[tuple[float, float]]  # (Kilroy's line ts, latency in ms)
+
+
+async def websocket_client(
+    base: str, token: str, run: str, out: Samples, hops: dict[str, list[float]]
+) -> None:
+    """Receive the run's events until run.finished; keep the latency of Kilroy-born ones."""
+    url = base.replace("http://", "ws://") + f"api/runs/default/{run}/events?after=0"
+    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        attached = time.time()  # lines written from now on are live for this client
+        async for raw in ws:
+            received = time.time()
+            message = json.loads(raw)
+            if message["kind"] != "event":
+                continue
+            event = message["event"]
+            kilroy_ts = event["data"].get("kilroy_ts")
+            if kilroy_ts is not None and stamp(kilroy_ts) >= attached:
+                out.append((stamp(kilroy_ts), (received - stamp(kilroy_ts)) * 1000))
+                appended = stamp(event["time"])  # when the runner appended it to events.ndjson
+                hops["runner"].append((appended - stamp(kilroy_ts)) * 1000)
+                hops["dashboard"].append((received - appended) * 1000)
+            if event["type"] == "dev.factoryos.run.finished":
+                return
+
+
+async def kilroy_follower(kilroy: str, logs_root: Path, out: Samples) -> None:
+    """``kilroy attractor status --follow --raw`` on the same run, from when its logs exist."""
+    while not (logs_root / "progress.ndjson").exists():
+        await asyncio.sleep(0.005)
+    proc = await asyncio.create_subprocess_exec(
+        kilroy, "attractor", "status", "--logs-root", str(logs_root), "--follow", "--raw",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    attached = None
+    async for line in proc.stdout:
+        received = time.time()
+        if attached is None:  # it prints the lines already there first; live ones after
+            attached = received
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        ts = record.get("ts")
+        if ts is not None and stamp(ts) >= attached:
+            out.append((stamp(ts), (received - stamp(ts)) * 1000))
+    await proc.wait()
+
+
+async def measure(base: str, token: str, runs: list[str], home: Path, kilroy: str) -> None:
+    ours: Samples = []
+    theirs: Samples = []
+    hops: dict[str, list[float]] = {"runner": [], "dashboard": []}
+    started = time.time()
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
+        for run in runs:
+            response = await client.post(
+                base + "api/runs", json={"product": "stream", "goal": "bench", "name": run}
+            )
+            response.raise_for_status()
+        clients = [
+            asyncio.create_task(websocket_client(base, token, run, ours, hops)) for run in runs
+        ]
+        followers = [
+            asyncio.create_task(
+                kilroy_follower(kilroy, home / "runs" / "default" / run / "c0" / "logs", theirs)
+            )
+            for run in runs
+        ]
+        await asyncio.wait_for(asyncio.gather(*clients, *followers), timeout=600)
+    for title, since in (
+        ("all live lines", 0.0),
+        (f"steady state (lines from {WARMUP:g}s after the runs started)", started + WARMUP),
+    ):
+        mine = [ms for ts, ms in ours if ts >= since]
+        kilroys = [ms for ts, ms in theirs if ts >= since]
+        print(f"-- {title}")
+        print(summary("Factory OS WebSocket client", mine))
+        print(summary("kilroy attractor status --follow", kilroys))
+        if mine and kilroys:
+            p50 = percentile(kilroys, 50) / percentile(mine, 50)
+            p99 = percentile(kilroys, 99) / percentile(mine, 99)
+            print(f"ratio (Kilroy's follower / ours): p50 {p50:.2f}x, p99 {p99:.2f}x")
+            verdict = "met" if percentile(mine, 99) < 100 else "NOT met"
+            print(f"goal p99 < 100 ms with {len(runs)} runs streaming: {verdict}")
+    print("-- our two hops (all live lines)")
+    print(summary("Kilroy line -> events.ndjson (runner)", hops["runner"]))
+    print(summary("events.ndjson -> client (dashboard)", hops["dashboard"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--stages", type=int, default=16)
+    parser.add_argument("--stage-seconds", type=float, default=0.5)
+    args = parser.parse_args()
+    kilroy = os.environ.get("FACTORYOS_KILROY") or shutil.which("kilroy")
+    if not kilroy:
+        sys.exit("kilroy not found: run `make tools` (or set FACTORYOS_KILROY)")
+    with tempfile.TemporaryDirectory(prefix="factoryos-bench-stream-") as tmp:
+        root = Path(tmp)
+        env = {**os.environ, "FACTORYOS_HOME": str(root / "home"), "FACTORYOS_KILROY": kilroy}
+        env.update(GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@x.invalid")
+        env.update(GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@x.invalid")
+        repo = git_repo(
+            root / "repo",
+            {"pipeline.dot": pipeline(f"sleep {args.stage_seconds}", args.stages)},
+            env,
+        )
+        sf(env, "apply", "-f", "-", stdin=(
+            "apiVersion: factoryos.dev/v1alpha1\nkind: Product\nmetadata: {name: stream}\n"
+            f"spec: {{repo: {{path: {repo}}}, concurrency: {args.runs}}}\n"
+        ))  # fmt: skip
+        log = (root / "sf-up.log").open("w")
+        up = subprocess.Popen([*SF, "up", "--port", "0"], env=env, stdout=log, stderr=log)
+        try:
+            base = ""
+            for _ in range(300):
+                found = re.findall(r"dashboard at (http://\S+/)", (root / "sf-up.log").read_text())
+                if found:
+                    base = found[-1]
+                    break
+                time.sleep(0.05)
+            if not base:
+                sys.exit("sf up did not start its dashboard:\n" + (root / "sf-up.log").read_text())
+            token = (root / "home" / "dashboard-token").read_text().strip()
+            print(
+                f"{args.runs} runs x {args.stages} stages of {args.stage_seconds}s, "
+                f"{os.cpu_count()} CPUs; latency = client receive time - Kilroy's line ts"
+            )
+            runs = [f"stream-{i:02d}" for i in range(args.runs)]
+            asyncio.run(measure(base, token, runs, root / "home", kilroy))
+        finally:
+            up.send_signal(signal.SIGINT)
+            up.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
