@@ -27,6 +27,8 @@ from factoryos.ui.auth import TOKEN_ENV, TOKEN_FILE, Credentials, load_or_create
 from factoryos.ui.server import bind, serve, url_of
 
 STORE_FILE = "factoryos.db"
+#: The key the operator and the dashboard share for runners' per-run event tokens.
+INGEST_KEY_ENV = "FACTORYOS_INGEST_KEY"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                     on_cluster=args.in_cluster or settings.kube_context is not None,
                 ),
                 cxdb_ui_url=os.environ.get("FACTORYOS_CXDB_UI_URL") or None,
+                ingest_key=os.environ.get(INGEST_KEY_ENV) or None,
             )
         )
         sock = bind(args.host, args.port)

@@ -4,28 +4,32 @@ Resources are returned as ``sf -o json`` prints them. A run's events come
 three ways, all resumable by sequence: ``GET .../events?after=N`` (a page of
 JSON, for polling), the same URL with ``Accept: text/event-stream`` (SSE;
 ``Last-Event-ID`` resumes), and a WebSocket on the same URL (``?after=N``).
-``/api/watch`` is a WebSocket of resource change notices.
+``/api/watch`` is a WebSocket of resource change notices. On a cluster,
+runners send their events to ``/api/ingest/...`` with a per-run token (see
+``factoryos.events.mirror``); the streams then serve that copy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from factoryos.errors import FactoryError, NotFoundError
-from factoryos.events import Event
+from factoryos.events import Event, SequenceGapError, last_sequence, mirror_append, run_token
 from factoryos.models import Product, Run, dump_resource
 from factoryos.rundata import stage_diff
 from factoryos.runner.layout import candidate_branch
 from factoryos.runs import new_run, resume_run, start_run, stop_run
+from factoryos.ui.auth import bearer
 from factoryos.ui.csrf import check_csrf
 from factoryos.ui.hub import SlowConsumerError
 from factoryos.ui.state import AppState, app_state
@@ -221,6 +225,57 @@ async def _drain(websocket: WebSocket) -> None:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+
+
+#: The biggest batch of events a runner may post at once.
+MAX_INGEST_BYTES = 16 * 1024 * 1024
+
+
+def _ingest_allowed(request: Request, namespace: str, name: str) -> AppState:
+    """The per-run token check for runners sending events (cluster mode)."""
+    state = app_state(request)
+    if state.ingest_key is None:
+        raise NotFoundError("event ingest is off (the dashboard has no FACTORYOS_INGEST_KEY)")
+    offered = bearer(request.headers.get("authorization")) or ""
+    expected = run_token(state.ingest_key, namespace, name)
+    if not hmac.compare_digest(offered.encode(), expected.encode()):
+        raise HTTPException(401, "this token does not allow sending events for this run")
+    return state
+
+
+@router.get(
+    "/ingest/runs/{namespace}/{name}/events",
+    tags=["ingest"],
+    summary="Where the dashboard's copy of a run's events ends (for its runner)",
+)
+def ingest_position(request: Request, namespace: str, name: str) -> dict[str, int]:
+    state = _ingest_allowed(request, namespace, name)
+    state.store.get(Run, name, namespace)
+    return {"next": last_sequence(state.hub.events_path(namespace, name))}
+
+
+@router.post(
+    "/ingest/runs/{namespace}/{name}/events",
+    tags=["ingest"],
+    summary="A runner sends its run's events (NDJSON, continuing the copy)",
+    responses={409: {"description": "A gap: the body says which sequence comes next"}},
+)
+async def ingest(request: Request, namespace: str, name: str) -> Response:
+    state = _ingest_allowed(request, namespace, name)
+    if int(request.headers.get("content-length") or 0) > MAX_INGEST_BYTES:
+        raise HTTPException(413, f"send at most {MAX_INGEST_BYTES} bytes per batch")
+    await asyncio.to_thread(state.store.get, Run, name, namespace)
+    body = await request.body()
+    path = state.hub.events_path(namespace, name)
+    try:
+        last = await asyncio.to_thread(mirror_append, path, name, body.split(b"\n"))
+    except SequenceGapError as exc:
+        return Response(
+            json.dumps({"detail": str(exc), "next": exc.expected - 1}),
+            status_code=409,
+            media_type="application/json",
+        )
+    return Response(json.dumps({"next": last}), media_type="application/json")
 
 
 @router.get("/runs/{namespace}/{name}/stages/{candidate}/{node}/diff", summary="A stage's diff")

@@ -45,6 +45,8 @@ class Dashboard:
     stream_interval: float = 0.02
     #: Seconds between heartbeats on an idle stream.
     heartbeat_seconds: float = 15.0
+    #: The key runners' per-run event tokens are made from (cluster mode); None: no ingest.
+    ingest_key: str | None = None
 
 
 def create_app(dashboard: Dashboard) -> FastAPI:
@@ -75,6 +77,7 @@ def create_app(dashboard: Dashboard) -> FastAPI:
         feed=feed,
         cxdb_ui_url=dashboard.cxdb_ui_url,
         heartbeat_seconds=dashboard.heartbeat_seconds,
+        ingest_key=dashboard.ingest_key,
     )
     app.add_middleware(AuthMiddleware, credentials=dashboard.credentials)
     app.include_router(api.router)

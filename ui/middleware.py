@@ -21,6 +21,8 @@ from factoryos.ui.auth import SESSION_COOKIE, Credentials, bearer, same_origin
 
 #: Paths anyone may open.
 PUBLIC_PATHS = frozenset({"/signin"})
+#: Paths whose routes check a token of their own (runners sending events: a per-run token).
+INGEST_PREFIX = "/api/ingest/"
 
 
 class AuthMiddleware:
@@ -46,7 +48,7 @@ class AuthMiddleware:
                     await send({"type": "websocket.accept"})
                     await send({"type": "websocket.close", "code": 4401, "reason": "sign in first"})
                 return
-        elif how is None and path not in PUBLIC_PATHS:
+        elif how is None and path not in PUBLIC_PATHS and not path.startswith(INGEST_PREFIX):
             response: Response
             if path.startswith("/api/"):
                 response = JSONResponse(

@@ -34,6 +34,7 @@ class AppState:
     feed: ResourceFeed
     cxdb_ui_url: str | None
     heartbeat_seconds: float
+    ingest_key: str | None = None
 
     def run_dir(self, run: Run) -> RunDirectory:
         return RunDirectory.of(self.runs_dir, run.metadata.namespace, run.metadata.name)

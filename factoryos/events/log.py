@@ -48,7 +48,7 @@ class EventLog:
         with self.path.open("a+b") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                last = _last_event(fh)
+                last = last_event(fh)
                 sequence = last.sequence + 1 if last else 1
                 now = time or datetime.now(UTC)
                 if last and now < last.time:
@@ -72,11 +72,11 @@ class EventLog:
     def last_sequence(self) -> int:
         """The sequence of the last complete event (0 when the log is empty)."""
         with self.path.open("rb") as fh:
-            last = _last_event(fh)
+            last = last_event(fh)
         return last.sequence if last else 0
 
 
-def _last_event(fh: Any) -> Event | None:
+def last_event(fh: Any) -> Event | None:
     """The last complete event in an open binary file, reading only its tail."""
     fh.seek(0, os.SEEK_END)
     size = fh.tell()

@@ -41,10 +41,12 @@ from kubernetes.client.exceptions import ApiException
 
 from factoryos import API_GROUP, API_VERSION
 from factoryos.errors import ClusterError, NotFoundError
+from factoryos.events import run_token
 from factoryos.launch.port import WorkloadState
 from factoryos.models import Run, StageStatus, parse_as
 from factoryos.reconcile import PRODUCT_LABEL
 from factoryos.runner import WorkloadResult, WorkloadSpec, WorkloadStatus
+from factoryos.runner.forward import EVENTS_TOKEN_ENV, EVENTS_URL_ENV
 from factoryos.runner.progress import (
     NAMESPACE_ENV,
     PROGRESS_ENV,
@@ -87,6 +89,10 @@ class KubeSettings:
     gpu_count: int = 1
     #: FACTORYOS_CXDB_* passed on to runners (a CXDB server runs log to it), if set.
     cxdb_env: dict[str, str] = field(default_factory=dict)
+    #: The dashboard runners send their events to, and the key of the per-run tokens
+    #: (FACTORYOS_EVENTS_URL, FACTORYOS_INGEST_KEY); both set, or no forwarding.
+    events_url: str | None = None
+    ingest_key: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> KubeSettings:
@@ -109,6 +115,8 @@ class KubeSettings:
             gpu_resource=env.get("FACTORYOS_GPU_RESOURCE", base.gpu_resource),
             gpu_count=int(env.get("FACTORYOS_GPU_COUNT", base.gpu_count)),
             cxdb_env={k: v for k, v in env.items() if k.startswith("FACTORYOS_CXDB_") and v},
+            events_url=env.get(EVENTS_URL_ENV) or None,
+            ingest_key=env.get("FACTORYOS_INGEST_KEY") or None,
         )
 
 
@@ -193,6 +201,13 @@ def job_manifest(
         {"name": NAMESPACE_ENV, "value": spec.namespace},
     ]
     env += [{"name": k, "value": v} for k, v in sorted(settings.cxdb_env.items())]
+    if settings.events_url and settings.ingest_key:
+        # A token for this run only: it lets the runner write this run's events, nothing else.
+        token = run_token(settings.ingest_key, spec.namespace, spec.run)
+        env += [
+            {"name": EVENTS_URL_ENV, "value": settings.events_url},
+            {"name": EVENTS_TOKEN_ENV, "value": token},
+        ]
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "serviceAccountName": settings.service_account,

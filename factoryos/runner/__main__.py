@@ -18,6 +18,12 @@ from types import FrameType
 
 from factoryos.errors import FactoryError
 from factoryos.kilroy import Kilroy, find_kilroy
+from factoryos.runner.forward import (
+    EVENTS_TOKEN_ENV,
+    EVENTS_URL_ENV,
+    EventForwarder,
+    ingest_url,
+)
 from factoryos.runner.progress import (
     NAMESPACE_ENV,
     PROGRESS_ENV,
@@ -68,10 +74,23 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"runner: {spec.name}: candidate {spec.candidate}, attempt {spec.attempt}", flush=True)
+    forwarder = _forwarder(env, spec.layout.events, spec.namespace, spec.run)
     result = workload.run()
     write_result(workload_dir, result)
+    if forwarder is not None and not forwarder.close():
+        print("runner: some events did not reach the dashboard (they stay on the volume)")
     print(f"runner: {spec.name}: {result.status}" + (f": {result.reason}" if result.reason else ""))
     return result.exit_code
+
+
+def _forwarder(
+    env: dict[str, str], events: Path, namespace: str, run: str
+) -> EventForwarder | None:
+    """On a cluster with a dashboard (the Job sets the variables), send it the events."""
+    base, token = env.get(EVENTS_URL_ENV), env.get(EVENTS_TOKEN_ENV)
+    if not base or not token:
+        return None
+    return EventForwarder(events, ingest_url(base, namespace, run), token).start()
 
 
 def _progress(env: dict[str, str]) -> ProgressReporter | None:

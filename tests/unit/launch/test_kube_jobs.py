@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from factoryos.events import run_token
 from factoryos.launch.kube import KubeSettings, claim_manifest, job_manifest, job_state
 from factoryos.models import Product, Run, parse_as
 from factoryos.reconcile import workload_spec
@@ -118,3 +119,16 @@ def test_cxdb_settings_reach_the_runner_and_kilroys_run_config(tmp_path: Path) -
     assert config["cxdb"] == {"http_base_url": "http://cxdb:9010", "binary_addr": "cxdb:9009"}
     assert "cxdb" not in build_run_config(workspace=tmp_path, catalog=tmp_path / "c.json")
     assert CxdbEndpoint.from_env({}) is None
+
+
+def test_runners_get_a_token_for_their_own_runs_events_only() -> None:
+    env = manifest(run())["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert not any(e["name"].startswith("FACTORYOS_EVENTS_") for e in env), "off by default"
+    settings = KubeSettings.from_env(
+        {"FACTORYOS_EVENTS_URL": "http://factoryos-dashboard:8400/", "FACTORYOS_INGEST_KEY": "k"}
+    )
+    env = manifest(run(), settings)["spec"]["template"]["spec"]["containers"][0]["env"]
+    values = {e["name"]: e.get("value") for e in env}
+    assert values["FACTORYOS_EVENTS_URL"] == "http://factoryos-dashboard:8400/"
+    assert values["FACTORYOS_EVENTS_TOKEN"] == run_token("k", "ns", "r")
+    assert "k" not in values.values(), "the key itself never reaches a runner"
