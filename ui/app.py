@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from factoryos import __version__
@@ -84,7 +84,12 @@ def create_app(dashboard: Dashboard) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(FactoryError, _factory_error)
+    app.add_api_route("/healthz", _healthz, include_in_schema=False)
     return app
+
+
+def _healthz() -> PlainTextResponse:
+    return PlainTextResponse("ok")
 
 
 #: How our errors map to HTTP statuses.

@@ -19,8 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from factoryos.ui.auth import SESSION_COOKIE, Credentials, bearer, same_origin
 
-#: Paths anyone may open.
-PUBLIC_PATHS = frozenset({"/signin"})
+#: Paths anyone may open: the sign-in page and the liveness probe (it says only "ok").
+PUBLIC_PATHS = frozenset({"/signin", "/healthz"})
 #: Paths whose routes check a token of their own (runners sending events: a per-run token).
 INGEST_PREFIX = "/api/ingest/"
 

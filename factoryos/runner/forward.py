@@ -61,6 +61,7 @@ class EventForwarder:
         self._sent_through = 0
         self._pending: list[tuple[int, bytes]] = []
         self.failures = 0
+        self._abandoned = False
 
     @property
     def acked(self) -> int:
@@ -74,13 +75,20 @@ class EventForwarder:
         """Send what is left (for up to ``timeout`` seconds); True when the server has it all."""
         self._stop.set()
         self._thread.join(timeout)
-        done = not self._thread.is_alive() and not self._pending
-        self._client.close()
-        return done
+        if self._thread.is_alive():
+            self._abandoned = True  # the thread ends (and closes its client) at its next turn
+            return False
+        return not self._pending
 
     def _loop(self) -> None:
+        try:
+            self._forward()
+        finally:
+            self._client.close()
+
+    def _forward(self) -> None:
         delay = self.interval
-        while True:
+        while not self._abandoned:
             stopping = self._stop.is_set()
             try:
                 self._step()

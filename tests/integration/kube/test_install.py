@@ -34,16 +34,27 @@ def render(helm: Path, *sets: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(done.stdout) if d]
 
 
-def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (found,) = [d for d in docs if d["kind"] == kind]
+def by_kind(
+    docs: list[dict[str, Any]], kind: str, name: str = "factoryos-operator"
+) -> dict[str, Any]:
+    (found,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
     return found
 
 
 def manifest_docs() -> list[dict[str, Any]]:
     docs = []
-    for name in ("rbac.yaml", "deployment.yaml"):
-        docs += list(yaml.safe_load_all((ROOT / "manifests/operator" / name).read_text()))
+    for folder, names in (
+        ("operator", ("rbac.yaml", "deployment.yaml")),
+        ("dashboard", ("rbac.yaml", "deployment.yaml", "service.yaml", "storage.yaml")),
+    ):
+        for name in names:
+            docs += list(yaml.safe_load_all((ROOT / "manifests" / folder / name).read_text()))
     return docs
+
+
+def env_values(container: dict[str, Any]) -> dict[str, str]:
+    """The plain-value variables of a container (those from Secrets left out)."""
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
 
 
 def test_helm_lint_passes(helm: Path) -> None:
@@ -89,8 +100,7 @@ def test_chart_values_reach_the_operator_settings(helm: Path) -> None:
         "gpu.nodeSelector.pool=a100", "gpu.count=2", "runner.storageClass=fast",
     )  # fmt: skip
     (container,) = by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
-    settings = KubeSettings.from_env(env)
+    settings = KubeSettings.from_env(env_values(container))
     assert container["image"] == "reg.example/factoryos:1.2.3"
     assert settings.runner_image == "reg.example/factoryos:1.2.3"
     assert settings.gpu_node_selector == {"factoryos.dev/gpu": "true", "pool": "a100"}
@@ -103,9 +113,11 @@ def test_cxdb_is_off_by_default_and_wired_into_runners_when_on(
     assert not [d for d in render(helm) if "cxdb" in d["metadata"]["name"]]
     docs = render(helm, "cxdb.enabled=true", "cxdb.uiUrl=http://cxdb.example")
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs if "cxdb" in d["metadata"]["name"]}
+    dashboard = by_kind(docs, "Deployment", "factoryos-dashboard")["spec"]["template"]["spec"]
+    assert env_values(dashboard["containers"][0])["FACTORYOS_CXDB_UI_URL"] == "http://cxdb.example"
     assert kinds == {("Service", "factoryos-cxdb"), ("StatefulSet", "factoryos-cxdb")}
     (container,) = by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
-    settings = KubeSettings.from_env({e["name"]: e["value"] for e in container["env"]})
+    settings = KubeSettings.from_env(env_values(container))
     assert settings.cxdb_env == {
         "FACTORYOS_CXDB_HTTP_URL": "http://factoryos-cxdb.factoryos-system.svc:9010",
         "FACTORYOS_CXDB_BINARY_ADDR": "factoryos-cxdb.factoryos-system.svc:9009",
@@ -119,3 +131,52 @@ def test_cxdb_is_off_by_default_and_wired_into_runners_when_on(
     accepted = kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "--dry-run=server", "-f", "-",
                           stdin=rendered)  # fmt: skip
     assert "statefulset.apps/factoryos-cxdb created (server dry run)" in accepted.stdout
+
+
+def test_the_dashboard_is_installed_the_same_way_by_both(helm: Path) -> None:
+    chart, plain = render(helm), manifest_docs()
+    name = "factoryos-dashboard"
+    assert (
+        by_kind(chart, "ClusterRole", name)["rules"] == by_kind(plain, "ClusterRole", name)["rules"]
+    )
+    verbs = {v for rule in by_kind(plain, "ClusterRole", name)["rules"] for v in rule["verbs"]}
+    assert "delete" not in verbs, "the dashboard never deletes"
+    ours, theirs = (
+        by_kind(d, "Deployment", name)["spec"]["template"]["spec"] for d in (chart, plain)
+    )
+    for key in ("serviceAccountName", "securityContext", "volumes"):
+        assert ours[key] == theirs[key]
+    for key in ("command", "securityContext", "readinessProbe", "livenessProbe", "volumeMounts"):
+        assert ours["containers"][0][key] == theirs["containers"][0][key]
+    secret_refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["key"]
+        for e in ours["containers"][0]["env"]
+        if "valueFrom" in e
+    }
+    assert secret_refs == {
+        "FACTORYOS_DASHBOARD_TOKEN": "token",
+        "FACTORYOS_INGEST_KEY": "ingest-key",
+    }
+    assert (
+        by_kind(chart, "Service", name)["spec"]["ports"]
+        == by_kind(plain, "Service", name)["spec"]["ports"]
+    )
+
+
+def test_the_operator_sends_runners_to_the_dashboard(helm: Path) -> None:
+    for docs in (render(helm), manifest_docs()):
+        (container,) = by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+        settings = KubeSettings.from_env(env_values(container))
+        assert settings.events_url == "http://factoryos-dashboard.factoryos-system.svc:8400/"
+        (key,) = [e for e in container["env"] if e["name"] == "FACTORYOS_INGEST_KEY"]
+        assert key["valueFrom"]["secretKeyRef"] == {
+            "name": "factoryos-dashboard",
+            "key": "ingest-key",
+            "optional": True,
+        }
+    off = render(helm, "dashboard.enabled=false")
+    assert not [d for d in off if d["metadata"]["name"] == "factoryos-dashboard"]
+    (container,) = by_kind(off, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert KubeSettings.from_env(env_values(container)).events_url is None
+    mine = render(helm, "dashboard.existingSecret=my-secret")
+    assert not [d for d in mine if d["kind"] == "Secret"], "no Secret made when one is named"
