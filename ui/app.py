@@ -24,7 +24,7 @@ from factoryos.store import ResourceStore
 from factoryos.ui import api, pages
 from factoryos.ui.auth import Credentials
 from factoryos.ui.hub import EventHub, ResourceFeed
-from factoryos.ui.middleware import AuthMiddleware
+from factoryos.ui.middleware import AuthMiddleware, SecurityHeadersMiddleware
 from factoryos.ui.state import STATIC_DIR, AppState
 
 #: Admission for what the dashboard creates (``factoryos.admission.admitter``).
@@ -80,6 +80,7 @@ def create_app(dashboard: Dashboard) -> FastAPI:
         ingest_key=dashboard.ingest_key,
     )
     app.add_middleware(AuthMiddleware, credentials=dashboard.credentials)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -51,9 +51,12 @@ def page(browser: Browser) -> Iterator[Page]:
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.on(  # CSP violations and failed loads show up here
+        "console", lambda m: errors.append(m.text) if m.type == "error" else None
+    )
     yield opened
     context.close()
-    assert not errors, f"the page raised JavaScript errors: {errors}"
+    assert not errors, f"the page reported errors: {errors}"
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -147,3 +147,14 @@ def test_headers_are_read_strictly() -> None:
     creds = Credentials("t")
     assert creds.session != creds.csrf
     assert creds.session_ok(creds.session) and not creds.session_ok("t")
+
+
+def test_pages_carry_a_strict_content_security_policy(site: Site) -> None:
+    site.sign_in()
+    for url in ("/", "/runs/default/r1", "/signin"):
+        headers = site.client.get(url).headers
+        assert "script-src 'self'" in headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+    page = site.client.get("/runs/default/r1").text
+    assert "<script>" not in page and " onclick=" not in page, "no inline script to allow"
