@@ -6,7 +6,9 @@
 #   examples/demo.sh            # FACTORYOS_HOME defaults to ~/.factoryos
 #
 # Needs `sf` and `kilroy` on PATH (make demo arranges both). Safe to rerun:
-# the product is applied idempotently and each run gets a new name.
+# the product is applied idempotently and each run gets a new name. The factory it
+# starts keeps running afterwards so the dashboard can be looked at
+# (FACTORYOS_DEMO_STOP=1 stops it at the end; FACTORYOS_DASHBOARD_PORT picks the port).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,10 +31,12 @@ git -C "$repo" -c user.name="Factory OS demo" -c user.email=demo@factoryos.inval
 
 started=""
 if flock -n "$home/controlplane.lock" true; then  # nobody holds the lock: no sf up running
-  echo "== sf up (in the background; log: $demo/sf-up.log)"
-  sf up >>"$demo/sf-up.log" 2>&1 &
+  echo "== sf up (control plane + dashboard, in the background; log: $demo/sf-up.log)"
+  (umask 077; exec nohup sf up --port "${FACTORYOS_DASHBOARD_PORT:-8400}" >>"$demo/sf-up.log" 2>&1) &
   started=$!
-  trap 'kill -INT "$started" 2>/dev/null; wait "$started" 2>/dev/null || true' EXIT
+  if [[ "${FACTORYOS_DEMO_STOP:-0}" == 1 ]]; then
+    trap 'kill -INT "$started" 2>/dev/null; wait "$started" 2>/dev/null || true' EXIT
+  fi
   for _ in $(seq 1 100); do
     flock -n "$home/controlplane.lock" true 2>/dev/null || break
     sleep 0.1
@@ -69,6 +73,13 @@ echo "  events:            sf run logs $run          ($home/runs/default/$run/ev
 echo "  Kilroy logs_root:  $home/runs/default/$run/c0/logs"
 echo "  the change:        git -C $clone log --oneline $branch"
 echo "  the deploy plan:   git -C $clone show $branch:deploy-plan.json"
+dashboard="$(grep -o 'dashboard at http[^ ]*' "$demo/sf-up.log" 2>/dev/null | tail -n1 | cut -d' ' -f3 || true)"
+if [[ -n "$dashboard" ]]; then
+  echo "  the dashboard:     ${dashboard}runs/default/$run   (sign in with the token in $home/dashboard-token)"
+fi
+if [[ -n "$started" && "${FACTORYOS_DEMO_STOP:-0}" != 1 ]]; then
+  echo "  the factory keeps running (sf up, pid $started); stop it with: kill -INT $started"
+fi
 if [[ $status -eq 0 ]]; then
   echo
   echo "features.txt on the run branch:"

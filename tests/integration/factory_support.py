@@ -54,18 +54,21 @@ class Factory:
 
     def up(self, *, dashboard: bool = False) -> subprocess.Popen[bytes]:
         log_path = self.root / "sf-up.log"
+        start = log_path.stat().st_size if log_path.exists() else 0
         log = log_path.open("ab")
         args = ["up", "--port", "0"] if dashboard else ["up", "--no-dashboard"]
         self.plane = subprocess.Popen([*SF, *args], env=self.env, stdout=log, stderr=log)
         wait_for(lambda: control_plane_pid(self.home) == self.plane.pid, what="sf up to start")  # type: ignore[union-attr]
         if dashboard:
+            def new_text() -> str:
+                return log_path.read_bytes()[start:].decode(errors="replace")
+
             wait_for(
-                lambda: DASHBOARD_LINE.search(log_path.read_text()) is not None,
+                lambda: DASHBOARD_LINE.search(new_text()) is not None,
                 what="the dashboard to listen",
-                detail=lambda: log_path.read_text()[-2000:],
+                detail=lambda: new_text()[-2000:],
             )
-            found = DASHBOARD_LINE.findall(log_path.read_text())
-            self.dashboard = found[-1]
+            self.dashboard = DASHBOARD_LINE.findall(new_text())[-1]
         return self.plane
 
     @property
