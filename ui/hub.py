@@ -27,6 +27,7 @@ from typing import Any
 
 from factoryos.errors import ExpiredError, FactoryError
 from factoryos.events import Event, read_events
+from factoryos.events.log import read_lines
 from factoryos.runner import RunDirectory
 from factoryos.store import ResourceStore
 
@@ -80,17 +81,9 @@ class RawEvent:
 
 def read_raw(path: Path, offset: int = 0, after: int = 0) -> tuple[list[RawEvent], int]:
     """Complete lines after byte ``offset`` with ``sequence > after``, and the next offset."""
-    try:
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            data = fh.read()
-    except FileNotFoundError:
-        return [], offset
-    end = data.rfind(b"\n") + 1
+    lines, next_offset = read_lines(path, offset)
     found = []
-    for raw in data[:end].split(b"\n"):
-        if not raw.strip():
-            continue
+    for raw in lines:
         try:
             parsed = json.loads(raw)
             sequence, kind = int(parsed["sequence"]), str(parsed["type"])
@@ -99,7 +92,7 @@ def read_raw(path: Path, offset: int = 0, after: int = 0) -> tuple[list[RawEvent
             continue
         if sequence > after:
             found.append(RawEvent(sequence, kind, raw.decode()))
-    return found, offset + end
+    return found, next_offset
 
 
 class EventStream:

@@ -107,6 +107,21 @@ def iter_lines(path: Path, after: int = 0) -> Iterator[dict[str, Any]]:
             yield obj
 
 
+def read_lines(path: Path, offset: int) -> tuple[list[bytes], int]:
+    """The complete non-empty lines after byte ``offset``, and the offset to read from next.
+
+    A partial last line (a writer mid-append) is left for the next call.
+    """
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    return [raw for raw in data[:end].split(b"\n") if raw.strip()], offset + end
+
+
 def read_from(
     path: Path, offset: int, on_bad: Callable[[bytes, Exception], None] | None = None
 ) -> tuple[list[Event], int]:
@@ -117,24 +132,16 @@ def read_from(
     the next call. A line that is not a valid event raises, unless ``on_bad``
     is given: then it is reported to it and skipped.
     """
-    try:
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            data = fh.read()
-    except FileNotFoundError:
-        return [], offset
-    end = data.rfind(b"\n") + 1
+    lines, next_offset = read_lines(path, offset)
     events = []
-    for raw in data[:end].split(b"\n"):
-        if not raw.strip():
-            continue
+    for raw in lines:
         try:
             events.append(Event.model_validate_json(raw))
         except ValueError as exc:
             if on_bad is None:
                 raise
             on_bad(raw, exc)
-    return events, offset + end
+    return events, next_offset
 
 
 def read_events(path: Path, after: int = 0) -> list[Event]:

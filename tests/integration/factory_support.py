@@ -60,6 +60,7 @@ class Factory:
         self.plane = subprocess.Popen([*SF, *args], env=self.env, stdout=log, stderr=log)
         wait_for(lambda: control_plane_pid(self.home) == self.plane.pid, what="sf up to start")  # type: ignore[union-attr]
         if dashboard:
+
             def new_text() -> str:
                 return log_path.read_bytes()[start:].decode(errors="replace")
 

@@ -294,6 +294,15 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def identity_kubeconfig(cluster: TestCluster, bins: Path, rbac: Path, service_account: str) -> Path:
+    """A kubeconfig for ``service_account`` in factoryos-system, its RBAC applied as shipped."""
+    kubectl_at(bins, cluster.kubeconfig, "apply", "-f", str(ROOT / "manifests/namespace.yaml"))
+    kubectl_at(bins, cluster.kubeconfig, "apply", "-f", str(rbac))
+    groups = ["system:serviceaccounts", "system:serviceaccounts:factoryos-system"]
+    user = f"system:serviceaccount:factoryos-system:{service_account}"
+    return cluster.user_kubeconfig(user, groups)
+
+
 def kubectl_at(
     bins: Path, kubeconfig: Path, *args: str, check: bool = True, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:

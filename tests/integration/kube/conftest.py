@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kube_support import ROOT, Kubectl, TestCluster, k8s_bin_dir, kubectl_at
+from kube_support import (
+    ROOT,
+    Kubectl,
+    TestCluster,
+    identity_kubeconfig,
+    k8s_bin_dir,
+    kubectl_at,
+)
 from kubernetes import client, config
 
 
@@ -44,12 +51,8 @@ OPERATOR_USER = "system:serviceaccount:factoryos-system:factoryos-operator"
 @pytest.fixture(scope="session")
 def operator_kubeconfig(cluster: TestCluster, k8s_bins: Path) -> Path:
     """The operator's own least-privilege identity: the manifests' RBAC, applied as shipped."""
-    kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "-f", str(ROOT / "manifests/namespace.yaml"))
-    kubectl_at(
-        k8s_bins, cluster.kubeconfig, "apply", "-f", str(ROOT / "manifests/operator/rbac.yaml")
-    )
-    groups = ["system:serviceaccounts", "system:serviceaccounts:factoryos-system"]
-    return cluster.user_kubeconfig(OPERATOR_USER, groups)
+    rbac = ROOT / "manifests/operator/rbac.yaml"
+    return identity_kubeconfig(cluster, k8s_bins, rbac, "factoryos-operator")
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kube_support import ROOT, Kubectl, TestCluster, kubectl_at
+from kube_support import ROOT, Kubectl, TestCluster, identity_kubeconfig
 from websockets.sync.client import connect
 
 from factoryos.events import EventLog, EventType, run_source, run_token
@@ -32,12 +32,8 @@ KEY = "cluster-ingest-key"
 
 @pytest.fixture(scope="module")
 def dashboard_kubeconfig(cluster: TestCluster, k8s_bins: Path) -> Path:
-    kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "-f", str(ROOT / "manifests/namespace.yaml"))
-    kubectl_at(
-        k8s_bins, cluster.kubeconfig, "apply", "-f", str(ROOT / "manifests/dashboard/rbac.yaml")
-    )
-    groups = ["system:serviceaccounts", "system:serviceaccounts:factoryos-system"]
-    return cluster.user_kubeconfig(DASHBOARD_USER, groups)
+    rbac = ROOT / "manifests/dashboard/rbac.yaml"
+    return identity_kubeconfig(cluster, k8s_bins, rbac, "factoryos-dashboard")
 
 
 @pytest.fixture
