@@ -1,0 +1,180 @@
+"""Picking the best screened candidate on the holdout *selection* pool.
+
+Sequential halving (Karnin et al., 2013): every surviving candidate runs the
+same fresh ``trials_per_round`` scenarios (paired, so a hard scenario costs
+everyone alike), the survivors are ranked by their pass rate so far, and the
+best ``ceil(n / eta)`` go on, until one is left. Most of the budget goes to
+the strongest candidates instead of evaluating every survivor on the full
+pool. A tournament (pairwise matches, the winner of each goes on) is the
+alternative for small K. Pure: a trial is a callback, so the eval harness,
+the tests and the benchmark's simulation all drive the same code.
+
+The winner's selection score is never used for the gate: the gate runs on the
+separate acceptance pool (otherwise the pick would bias the bound upwards).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from factoryos.errors import InvalidInputError
+
+#: ``trial(candidate, scenario_index) -> passed``; scenario indexes count up across rounds.
+Trial = Callable[[int, int], bool]
+
+
+@dataclass
+class Score:
+    """One candidate's selection record."""
+
+    candidate: int
+    passes: int = 0
+    trials: int = 0
+    eliminated_in: int | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.passes / self.trials if self.trials else 0.0
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round: who ran, how many scenarios each, and who was eliminated."""
+
+    number: int
+    survivors: list[int]
+    scenarios: list[int]
+    eliminated: list[int]
+
+
+@dataclass
+class SelectionResult:
+    """The winner, every candidate's record, the rounds, and the trials spent."""
+
+    winner: int
+    scores: dict[int, Score]
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def trials_spent(self) -> int:
+        return sum(s.trials for s in self.scores.values())
+
+
+def planned_rounds(survivors: int, eta: int, rounds: int | None = None) -> int:
+    """``rounds`` if given, else ceil(log_eta(survivors)) (0 for a single survivor)."""
+    if survivors <= 1:
+        return 0
+    return rounds if rounds is not None else math.ceil(math.log(survivors, eta) - 1e-9)
+
+
+def sequential_halving(
+    candidates: Sequence[int],
+    trial: Trial,
+    *,
+    eta: int = 2,
+    trials_per_round: int = 32,
+    rounds: int | None = None,
+) -> SelectionResult:
+    """Halve ``candidates`` (by 1/eta per round) on fresh paired scenarios until one is left."""
+    _check(candidates, eta, trials_per_round)
+    scores = {c: Score(c) for c in candidates}
+    survivors = list(candidates)
+    result = SelectionResult(winner=survivors[0], scores=scores)
+    total = planned_rounds(len(survivors), eta, rounds)
+    next_scenario = 0
+    for number in range(1, total + 1):
+        if len(survivors) == 1:
+            break
+        scenarios = list(range(next_scenario, next_scenario + trials_per_round))
+        next_scenario += trials_per_round
+        for candidate in survivors:
+            for scenario in scenarios:
+                _record(scores[candidate], trial(candidate, scenario))
+        keep = 1 if number == total else max(1, math.ceil(len(survivors) / eta))
+        ranked = _ranked(survivors, scores)
+        eliminated = ranked[keep:]
+        for candidate in eliminated:
+            scores[candidate].eliminated_in = number
+        result.rounds.append(Round(number, survivors, scenarios, eliminated))
+        survivors = ranked[:keep]
+    result.winner = _ranked(survivors, scores)[0]
+    return result
+
+
+def tournament(
+    candidates: Sequence[int], trial: Trial, *, trials_per_round: int = 32
+) -> SelectionResult:
+    """Single elimination: each match is ``trials_per_round`` paired scenarios; a bye goes on."""
+    _check(candidates, 2, trials_per_round)
+    scores = {c: Score(c) for c in candidates}
+    result = SelectionResult(winner=candidates[0], scores=scores)
+    alive = list(candidates)
+    next_scenario, number = 0, 0
+    while len(alive) > 1:
+        number += 1
+        scenarios = list(range(next_scenario, next_scenario + trials_per_round))
+        next_scenario += trials_per_round
+        winners, eliminated = [], []
+        for i in range(0, len(alive), 2):
+            pair = alive[i : i + 2]
+            if len(pair) == 1:
+                winners.append(pair[0])
+                continue
+            round_passes = {c: 0 for c in pair}
+            for candidate in pair:
+                for scenario in scenarios:
+                    passed = trial(candidate, scenario)
+                    _record(scores[candidate], passed)
+                    round_passes[candidate] += passed
+            a, b = pair
+            best = a if (round_passes[a], -a) >= (round_passes[b], -b) else b
+            loser = b if best == a else a
+            scores[loser].eliminated_in = number
+            winners.append(best)
+            eliminated.append(loser)
+        result.rounds.append(Round(number, alive, scenarios, eliminated))
+        alive = winners
+    result.winner = alive[0]
+    return result
+
+
+def select(
+    strategy: str,
+    candidates: Sequence[int],
+    trial: Trial,
+    *,
+    eta: int = 2,
+    trials_per_round: int = 32,
+    rounds: int | None = None,
+) -> SelectionResult:
+    """The Run's ``spec.selection`` applied: ``sequential-halving`` or ``tournament``."""
+    if strategy == "tournament":
+        return tournament(candidates, trial, trials_per_round=trials_per_round)
+    if strategy == "sequential-halving":
+        return sequential_halving(
+            candidates, trial, eta=eta, trials_per_round=trials_per_round, rounds=rounds
+        )
+    raise InvalidInputError(f"unknown selection strategy {strategy!r}")
+
+
+def _record(score: Score, passed: bool) -> None:
+    score.trials += 1
+    score.passes += int(passed)
+
+
+def _ranked(candidates: Sequence[int], scores: dict[int, Score]) -> list[int]:
+    """Best pass rate first; ties go to the lower index (deterministic)."""
+    return sorted(candidates, key=lambda c: (-scores[c].rate, c))
+
+
+def _check(candidates: Sequence[int], eta: int, trials_per_round: int) -> None:
+    if not candidates:
+        raise InvalidInputError("selection needs at least one screened candidate")
+    if len(set(candidates)) != len(candidates):
+        raise InvalidInputError(f"candidates repeat: {list(candidates)}")
+    if eta < 2:
+        raise InvalidInputError(f"eta must be at least 2, got {eta}")
+    if trials_per_round < 1:
+        raise InvalidInputError(f"trials per round must be at least 1, got {trials_per_round}")

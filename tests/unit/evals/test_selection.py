@@ -1,0 +1,89 @@
+"""Picking the best candidate on the selection pool: sequential halving and a tournament."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from factoryos.errors import InvalidInputError
+from factoryos.evals.selection import planned_rounds, select, sequential_halving, tournament
+
+
+def oracle(rates: dict[int, float], seed: int = 7):  # type: ignore[no-untyped-def]
+    """Candidate c passes scenario s with probability rates[c] (the same draw every time)."""
+
+    def trial(candidate: int, scenario: int) -> bool:
+        return random.Random(f"{seed}:{candidate}:{scenario}").random() < rates[candidate]
+
+    return trial
+
+
+def test_halving_keeps_halving_until_one_is_left_and_picks_the_best() -> None:
+    rates = {0: 0.5, 1: 0.6, 2: 0.99, 3: 0.7, 4: 0.2, 5: 0.8, 6: 0.4, 7: 0.3}
+    result = sequential_halving(list(rates), oracle(rates), eta=2, trials_per_round=32)
+    assert result.winner == 2
+    assert [len(r.survivors) for r in result.rounds] == [8, 4, 2]
+    assert result.trials_spent == 32 * (8 + 4 + 2)
+    assert result.scores[2].eliminated_in is None
+    assert sorted(c for r in result.rounds for c in r.eliminated) == [0, 1, 3, 4, 5, 6, 7]
+    assert {result.scores[c].eliminated_in for c in (4, 6, 7, 0)} == {1}
+
+
+def test_every_survivor_runs_the_same_fresh_scenarios_each_round() -> None:
+    ran: dict[int, set[int]] = {}
+
+    def trial(candidate: int, scenario: int) -> bool:
+        ran.setdefault(candidate, set()).add(scenario)
+        return candidate == 3
+
+    result = sequential_halving([0, 1, 2, 3], trial, trials_per_round=4)
+    assert result.winner == 3
+    assert [r.scenarios for r in result.rounds] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    for r in result.rounds:
+        for candidate in r.survivors:
+            assert set(r.scenarios) <= ran[candidate], "paired: the same scenarios for all"
+    assert ran[3] == set(range(8))
+
+
+def test_odd_counts_rounds_and_a_single_candidate() -> None:
+    rates = {i: i / 10 for i in range(5)}
+    five = sequential_halving(list(rates), oracle(rates), trials_per_round=16)
+    assert [len(r.survivors) for r in five.rounds] == [5, 3, 2]
+    one_round = sequential_halving(list(rates), oracle(rates), rounds=1, trials_per_round=8)
+    assert len(one_round.rounds) == 1 and len(one_round.rounds[0].eliminated) == 4
+    alone = sequential_halving([7], oracle({7: 0.1}))
+    assert alone.winner == 7 and alone.trials_spent == 0 and alone.rounds == []
+    assert planned_rounds(9, 3) == 2 and planned_rounds(8, 2) == 3 and planned_rounds(1, 2) == 0
+
+
+def test_ties_go_to_the_lower_index() -> None:
+    result = sequential_halving([4, 2, 9], lambda c, s: True, trials_per_round=3)
+    assert result.winner == 2
+
+
+def test_a_tournament_with_a_bye() -> None:
+    rates = {0: 0.3, 1: 0.9, 2: 0.6}
+    result = tournament([0, 1, 2], oracle(rates), trials_per_round=40)
+    assert result.winner == 1
+    assert result.rounds[0].eliminated == [0], "2 had a bye"
+    assert result.rounds[1].eliminated == [2]
+    assert select("tournament", [0, 1, 2], oracle(rates)).winner == 1
+
+
+@pytest.mark.parametrize(
+    ("candidates", "eta", "per_round", "message"),
+    [
+        ([], 2, 1, "at least one"),
+        ([1, 1], 2, 1, "repeat"),
+        ([1], 1, 1, "eta"),
+        ([1], 2, 0, "trials"),
+    ],
+)
+def test_bad_input_is_refused(
+    candidates: list[int], eta: int, per_round: int, message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        sequential_halving(candidates, lambda c, s: True, eta=eta, trials_per_round=per_round)
+    with pytest.raises(InvalidInputError, match="unknown selection"):
+        select("lottery", [1], lambda c, s: True)
