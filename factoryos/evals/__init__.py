@@ -1,8 +1,12 @@
-"""Evaluating candidates: the statistics of the acceptance gate (and, later, the harness).
+"""Evaluating candidates: verifiers, holdout scenarios, the harness, selection, the gate.
 
-``statistics`` holds the exact Clopper-Pearson bounds, trial planning, the gate
-decision, early (futility) rejection and the split of alpha across iterations;
-``sf eval plan|bound`` and the reconcile's gate call it.
+``verifiers`` runs a product's deterministic commands by kind (the screen);
+``scenarios`` is the holdout format and its loader; ``harness`` runs scenarios
+against one candidate and records every trial; ``selection`` picks a winner
+on the selection pool (sequential halving or a tournament); ``statistics``
+holds the exact Clopper-Pearson bounds, trial planning, the gate decision,
+early (futility) rejection and the split of alpha across iterations.
+``sf eval`` and (next) the run lifecycle call them.
 """
 
 from factoryos.evals.statistics import (

@@ -122,7 +122,7 @@ def tournament(
             if len(pair) == 1:
                 winners.append(pair[0])
                 continue
-            round_passes = {c: 0 for c in pair}
+            round_passes = dict.fromkeys(pair, 0)
             for candidate in pair:
                 for scenario in scenarios:
                     passed = trial(candidate, scenario)

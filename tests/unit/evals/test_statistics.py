@@ -68,3 +68,23 @@ def test_alpha_is_split_across_iterations() -> None:
     assert min_trials(0.98, iteration_alpha(0.05, 3)) > min_trials(0.98, 0.05)
     with pytest.raises(InvalidInputError):
         iteration_alpha(0.05, 0)
+
+
+def test_the_bound_is_where_the_binomial_tail_equals_alpha_at_many_points() -> None:
+    """An independent check: at the lower bound p, P(X >= k | n, p) = alpha (one-sided)."""
+    from scipy.stats import binom
+
+    for n in (1, 2, 5, 17, 40, 149, 150, 500):
+        for k in sorted({1, n // 3, n // 2, n - 1, n} - {0}):
+            for alpha in (0.01, 0.05, 0.1):
+                p = cp_lower(k, n, alpha)
+                assert binom.sf(k - 1, n, p) == pytest.approx(alpha, rel=1e-6), (k, n, alpha)
+                lower, upper = cp_interval(k, n, alpha)
+                assert binom.sf(k - 1, n, lower) == pytest.approx(alpha / 2, rel=1e-6)
+                if k < n:
+                    assert binom.cdf(k, n, upper) == pytest.approx(alpha / 2, rel=1e-6)
+
+
+def test_149_of_149_is_accepted_and_148_of_149_is_not() -> None:
+    assert decide(149, 149, 0.98, 0.05).accepted
+    assert not decide(148, 149, 0.98, 0.05).accepted

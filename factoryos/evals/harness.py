@@ -1,0 +1,289 @@
+"""The eval harness: runs holdout scenarios against one candidate and records every trial.
+
+It runs in its own process (``sf eval run``; on a cluster, its own Job), and
+it is the only thing that reads the holdout folder. The candidate's code
+runs in the candidate's worktree with a scrubbed environment: ``PATH``,
+``HOME``, ``LANG`` and ``PORT`` only, so neither the holdout path nor any
+Factory OS setting reaches it; scenario files are never copied anywhere.
+
+``command`` scenarios run a shell command in the worktree. ``http``
+scenarios talk to the candidate's service, started once with ``serve``
+(``$PORT`` set to a free port) and waited for until ``ready_path`` answers.
+``voice`` scenarios need the voice service (not here yet) and are refused.
+Each scenario's ``setup`` runs once, then its repetitions; a repetition
+passes when every check in ``expect`` holds within ``timeout_seconds``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from factoryos.errors import InvalidInputError
+from factoryos.evals.scenarios import Expect, Scenario
+
+#: The only variables a candidate's processes get from the harness's environment.
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+#: How long a candidate's service gets to answer its ready path.
+SERVICE_START_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How to run the candidate as a service for ``http`` scenarios."""
+
+    command: str
+    ready_path: str = "/"
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One repetition of one scenario against one candidate."""
+
+    scenario: str
+    pool: str
+    repetition: int
+    passed: bool
+    seconds: float
+    #: Which check failed (for people; feedback to candidates names only the scenario id).
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Harness:
+    """Runs scenarios against the candidate in ``worktree``."""
+
+    def __init__(
+        self,
+        worktree: Path,
+        env: Mapping[str, str],
+        service: ServiceSpec | None = None,
+    ) -> None:
+        self.worktree = worktree
+        self.env = {k: env[k] for k in PASSED_ENV if k in env}
+        self.service = service
+        self._base_url: str | None = None
+
+    def run(
+        self,
+        scenarios: list[Scenario],
+        repetitions: int = 1,
+        on_trial: Callable[[TrialRecord], None] | None = None,
+    ) -> list[TrialRecord]:
+        """Every scenario ``repetitions`` times; ``on_trial`` hears each trial as it ends."""
+        if repetitions < 1:
+            raise InvalidInputError(f"repetitions must be at least 1, got {repetitions}")
+        for scenario in scenarios:
+            if scenario.needs_voice:
+                raise InvalidInputError(
+                    f"scenario {scenario.id}: voice exchanges need the voice service, "
+                    "which is not part of this factory yet"
+                )
+            if scenario.interaction.http is not None and self.service is None:
+                raise InvalidInputError(
+                    f"scenario {scenario.id}: an http exchange needs the product's serve command"
+                )
+        records: list[TrialRecord] = []
+        needs_service = any(s.interaction.http is not None for s in scenarios)
+        with self._serving(needs_service):
+            for scenario in scenarios:
+                setup_problem = self._setup(scenario)
+                for repetition in range(1, repetitions + 1):
+                    if setup_problem:
+                        pool = scenario.pool.value
+                        record = TrialRecord(
+                            scenario.id, pool, repetition, False, 0.0, setup_problem
+                        )
+                    else:
+                        record = self._trial(scenario, repetition)
+                    records.append(record)
+                    if on_trial is not None:
+                        on_trial(record)
+        return records
+
+    # -- one trial -----------------------------------------------------------------
+
+    def _trial(self, scenario: Scenario, repetition: int) -> TrialRecord:
+        started = time.monotonic()
+        try:
+            reason = (
+                self._command(scenario)
+                if scenario.interaction.command is not None
+                else self._http(scenario)
+            )
+        except TimeoutError:
+            reason = f"timed out after {scenario.timeout_seconds:g}s"
+        return TrialRecord(
+            scenario.id,
+            scenario.pool.value,
+            repetition,
+            reason is None,
+            round(time.monotonic() - started, 3),
+            reason,
+        )
+
+    def _command(self, scenario: Scenario) -> str | None:
+        interaction = scenario.interaction
+        assert interaction.command is not None
+        code, stdout = self._shell(interaction.command, scenario.timeout_seconds, interaction.stdin)
+        return check_command(scenario.expect, code, stdout)
+
+    def _http(self, scenario: Scenario) -> str | None:
+        exchange = scenario.interaction.http
+        assert exchange is not None and self._base_url is not None
+        try:
+            response = httpx.request(
+                exchange.method,
+                self._base_url + exchange.path,
+                json=exchange.body if exchange.body is not None else None,
+                headers=exchange.headers,
+                timeout=scenario.timeout_seconds,
+            )
+        except httpx.TimeoutException as exc:
+            raise TimeoutError from exc
+        except httpx.HTTPError as exc:
+            return f"request failed: {exc}"
+        return check_http(scenario.expect, response.status_code, response.text)
+
+    def _setup(self, scenario: Scenario) -> str | None:
+        for command in scenario.setup:
+            try:
+                code, _ = self._shell(command, scenario.timeout_seconds)
+            except TimeoutError:
+                return f"setup timed out after {scenario.timeout_seconds:g}s"
+            if code != 0:
+                return f"setup command {scenario.setup.index(command) + 1} exited {code}"
+        return None
+
+    def _shell(self, command: str, timeout: float, stdin: str = "") -> tuple[int, str]:
+        proc = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=self.worktree,
+            env=self._candidate_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            stdout, _ = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise TimeoutError from None
+        return proc.returncode, stdout
+
+    def _candidate_env(self, port: int | None = None) -> dict[str, str]:
+        env = dict(self.env)
+        if port is not None:
+            env["PORT"] = str(port)
+        return env
+
+    # -- the candidate's service ------------------------------------------------------
+
+    @contextmanager
+    def _serving(self, needed: bool) -> Iterator[None]:
+        if not needed or self.service is None:
+            yield
+            return
+        port = _free_port()
+        proc = subprocess.Popen(
+            ["bash", "-c", self.service.command],
+            cwd=self.worktree,
+            env=self._candidate_env(port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            self._base_url = f"http://127.0.0.1:{port}"
+            self._wait_ready(proc)
+            yield
+        finally:
+            _kill_group(proc)
+            self._base_url = None
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
+        assert self.service is not None and self._base_url is not None
+        deadline = time.monotonic() + SERVICE_START_SECONDS
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise InvalidInputError(
+                    f"the candidate's service exited ({proc.returncode}) before it was ready"
+                )
+            try:
+                httpx.get(self._base_url + self.service.ready_path, timeout=1.0)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise InvalidInputError(
+            f"the candidate's service did not answer {self.service.ready_path} "
+            f"within {SERVICE_START_SECONDS:g}s"
+        )
+
+
+def check_command(expect: Expect, code: int, stdout: str) -> str | None:
+    """Why a command's outcome fails ``expect``, or None when it passes."""
+    if expect.exit_code is not None and code != expect.exit_code:
+        return f"exit status {code}, expected {expect.exit_code}"
+    return _check_text(expect.stdout_contains, expect.stdout_matches, stdout, "output")
+
+
+def check_http(expect: Expect, status: int, body: str) -> str | None:
+    """Why an HTTP response fails ``expect``, or None when it passes."""
+    if expect.status is not None and status != expect.status:
+        return f"status {status}, expected {expect.status}"
+    problem = _check_text(expect.body_contains, None, body, "body")
+    if problem or expect.json_equals is None:
+        return problem
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return "the body is not JSON"
+    if not isinstance(doc, dict):
+        return "the body is not a JSON object"
+    for key, value in expect.json_equals.items():
+        if doc.get(key) != value:
+            return f"json key {key!r} differs"
+    return None
+
+
+def _check_text(contains: list[str], matches: str | None, text: str, what: str) -> str | None:
+    for index, needle in enumerate(contains, 1):
+        if needle not in text:
+            return f"{what} lacks expected text #{index}"
+    if matches is not None and re.search(matches, text, re.MULTILINE) is None:
+        return f"{what} does not match the expected pattern"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _kill_group(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -1,0 +1,161 @@
+"""Holdout scenarios: the documented YAML format and its loader.
+
+A holdout folder lives outside the product repository (a local path, or on a
+cluster a Secret, ConfigMap or volume) and is read only by the eval harness.
+One scenario per ``*.yaml`` file; the pool is the ``pool`` field or, when it
+is absent, the subfolder the file is in (``selection/`` or ``acceptance/``).
+The selection pool picks a winner; the acceptance pool, never seen during
+selection, gates it::
+
+    id: greets-by-name            # unique; the only thing feedback ever names
+    tags: [http, smoke]
+    pool: acceptance              # selection | acceptance
+    timeout_seconds: 30           # per repetition (default 60)
+    setup:                        # shell commands in the candidate's worktree, once
+      - pip install -q -e .
+    interaction:                  # exactly one of command | http | voice
+      command: python -m app.cli greet Ada
+      stdin: ""                   # optional
+      # http: {method: GET, path: "/greet?name=Ada", body: null, headers: {}}
+      # voice: {say: "What time is it?", endpoint: /voice}   (needs the voice service)
+    expect:                       # every check given must hold
+      exit_code: 0                # command
+      stdout_contains: ["Hello, Ada"]
+      stdout_matches: "^Hello"    # a Python regular expression, searched
+      status: 200                 # http
+      body_contains: ["Ada"]
+      json: {greeting: "Hello, Ada"}   # top-level keys of a JSON body
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from factoryos.errors import InvalidInputError
+
+SCENARIO_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+class Pool(StrEnum):
+    """Which holdout pool a scenario belongs to."""
+
+    SELECTION = "selection"
+    ACCEPTANCE = "acceptance"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpExchange(_Model):
+    """One request to the candidate's running service."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str = Field(pattern=r"^/")
+    body: Any = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class VoiceExchange(_Model):
+    """Speak to the candidate's voice endpoint and check the transcript of its answer."""
+
+    say: str = Field(min_length=1)
+    endpoint: str = Field(default="/voice", pattern=r"^/")
+
+
+class Interaction(_Model):
+    """Exactly one of command, http, voice."""
+
+    command: str | None = None
+    stdin: str = ""
+    http: HttpExchange | None = None
+    voice: VoiceExchange | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Interaction:
+        given = [k for k in ("command", "http", "voice") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of command, http, voice (got {given or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "command" if self.command is not None else "http" if self.http else "voice"
+
+
+class Expect(_Model):
+    """The checks on the outcome; every one given must hold."""
+
+    exit_code: int | None = None
+    stdout_contains: list[str] = Field(default_factory=list)
+    stdout_matches: str | None = None
+    status: int | None = None
+    body_contains: list[str] = Field(default_factory=list)
+    json_equals: dict[str, Any] | None = Field(default=None, alias="json")
+    transcript_contains: list[str] = Field(default_factory=list)
+    max_wer: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _valid_regex(self) -> Expect:
+        if self.stdout_matches is not None:
+            try:
+                re.compile(self.stdout_matches)
+            except re.error as exc:
+                raise ValueError(f"stdout_matches is not a regular expression: {exc}") from None
+        return self
+
+
+class Scenario(_Model):
+    """One holdout scenario (see the module docstring for the file format)."""
+
+    id: str = Field(pattern=SCENARIO_ID)
+    tags: list[str] = Field(default_factory=list)
+    pool: Pool
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    setup: list[str] = Field(default_factory=list)
+    interaction: Interaction
+    expect: Expect
+
+    @property
+    def needs_voice(self) -> bool:
+        return self.interaction.voice is not None
+
+
+def load_scenarios(folder: Path) -> list[Scenario]:
+    """Every scenario under ``folder`` (sorted by id); one bad file fails the load, named."""
+    if not folder.is_dir():
+        raise InvalidInputError(f"holdout folder {folder} does not exist")
+    scenarios: dict[str, Scenario] = {}
+    for path in sorted(folder.rglob("*.yaml")) + sorted(folder.rglob("*.yml")):
+        relative = path.relative_to(folder)
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise InvalidInputError(f"holdout {relative}: not readable YAML: {exc}") from None
+        if not isinstance(doc, dict):
+            raise InvalidInputError(f"holdout {relative}: a scenario is a mapping")
+        if "pool" not in doc and relative.parts[0] in {p.value for p in Pool}:
+            doc["pool"] = relative.parts[0]
+        try:
+            scenario = Scenario.model_validate(doc)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(file)"
+            raise InvalidInputError(f"holdout {relative}: {where}: {first['msg']}") from None
+        if scenario.id in scenarios:
+            raise InvalidInputError(f"holdout {relative}: id {scenario.id!r} is used twice")
+        scenarios[scenario.id] = scenario
+    if not scenarios:
+        raise InvalidInputError(f"holdout folder {folder} has no *.yaml scenarios")
+    return sorted(scenarios.values(), key=lambda s: s.id)
+
+
+def pool(scenarios: list[Scenario], which: Pool) -> list[Scenario]:
+    """The scenarios of one pool."""
+    return [s for s in scenarios if s.pool is which]
