@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,35 @@ def test_bad_numbers_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "passes <= trials" in err
     assert main(["eval", "plan", "--target", "1.5"]) == 2
+
+
+def test_run_gates_a_candidate_on_a_holdout_pool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holdouts, worktree = tmp_path / "holdouts", tmp_path / "candidate"
+    (holdouts / "acceptance").mkdir(parents=True)
+    (holdouts / "selection").mkdir()
+    worktree.mkdir()
+    (worktree / "answer.txt").write_text("42\n")
+    (holdouts / "acceptance" / "answer.yaml").write_text(
+        "id: answer\ninteraction: {command: cat answer.txt}\nexpect: {stdout_contains: ['42']}\n"
+    )
+    (holdouts / "selection" / "other.yaml").write_text(
+        "id: other\ninteraction: {command: 'exit 1'}\nexpect: {exit_code: 0}\n"
+    )
+    report = tmp_path / "report.json"
+    args = ["eval", "run", str(worktree), "--holdouts", str(holdouts), "-r", "5"]
+
+    assert main([*args, "--target", "0.5", "--report", str(report)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].split() == ["answer", "5/5"] and "accept" in out
+    assert err.count("answer #") == 5
+    saved = json.loads(report.read_text())
+    assert saved["apiVersion"] == "factoryos.dev/eval-report/v1"
+    assert (saved["passes"], saved["trials"]) == (5, 5) and len(saved["results"]) == 5
+
+    assert main([*args, "-o", "json"]) == 1, "5/5 cannot prove 0.98"
+    assert json.loads(capsys.readouterr().out)["accepted"] is False
+    assert main([*args, "--pool", "selection", "--target", "0.5"]) == 1
+    assert main([*args, "--pool", "nope"]) == 2
+    assert "--pool must be" in capsys.readouterr().err
