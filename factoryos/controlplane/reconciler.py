@@ -31,8 +31,10 @@ from factoryos.reconcile import (
     Admission,
     ProductObservation,
     RunObservation,
+    StartEvaluation,
     StartWorkload,
     admit,
+    evaluation_spec,
     reconcile_product,
     reconcile_run,
     workload_spec,
@@ -163,12 +165,20 @@ class Reconciler:
             now=_now(),
             retry_errors=not self._launcher.retries_errors,
             blocked=blocked,
+            evaluations=self._launcher.evaluations(ns, name),
         )
         decision = reconcile_run(run, seen)
         for action in decision.actions:
-            if isinstance(action, StartWorkload):
+            if isinstance(action, StartWorkload | StartEvaluation):
                 assert product is not None
-                spec = workload_spec(run, product, action.candidate, action.attempt, self._runs_dir)
+                spec = (
+                    workload_spec(
+                        run, product, action.candidate, action.attempt, self._runs_dir,
+                        action.feedback,
+                    )
+                    if isinstance(action, StartWorkload)
+                    else evaluation_spec(run, product, action, self._runs_dir)
+                )  # fmt: skip
                 self._launcher.start(spec)
                 self._report(
                     Notice("Run", ns, name, "WorkloadStarted", f"started workload {spec.name}")
@@ -270,6 +280,7 @@ def _observed(w: WorkloadState) -> ObservedWorkload:
         result_reason=result.reason if result else None,
         run_branch=result.run_branch if result else None,
         finished_at=result.finished_at if result else None,
+        kind=w.kind,
     )
 
 

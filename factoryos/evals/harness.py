@@ -88,6 +88,24 @@ class Harness:
         """Every scenario ``repetitions`` times; ``on_trial`` hears each trial as it ends."""
         if repetitions < 1:
             raise InvalidInputError(f"repetitions must be at least 1, got {repetitions}")
+        records: list[TrialRecord] = []
+        with self.session(scenarios) as trial:
+            for scenario in scenarios:
+                for repetition in range(1, repetitions + 1):
+                    record = trial(scenario, repetition)
+                    records.append(record)
+                    if on_trial is not None:
+                        on_trial(record)
+        return records
+
+    @contextmanager
+    def session(
+        self, scenarios: list[Scenario]
+    ) -> Iterator[Callable[[Scenario, int], TrialRecord]]:
+        """A function running one repetition of a scenario, with the service up meanwhile.
+
+        A scenario's setup runs before its first repetition in the session.
+        """
         for scenario in scenarios:
             if scenario.needs_voice:
                 raise InvalidInputError(
@@ -98,23 +116,21 @@ class Harness:
                 raise InvalidInputError(
                     f"scenario {scenario.id}: an http exchange needs the product's serve command"
                 )
-        records: list[TrialRecord] = []
+        setups: dict[str, str | None] = {}
+
+        def trial(scenario: Scenario, repetition: int) -> TrialRecord:
+            if scenario.id not in setups:
+                setups[scenario.id] = self._setup(scenario)
+            problem = setups[scenario.id]
+            if problem:
+                return TrialRecord(
+                    scenario.id, scenario.pool.value, repetition, False, 0.0, problem
+                )
+            return self._trial(scenario, repetition)
+
         needs_service = any(s.interaction.http is not None for s in scenarios)
         with self._serving(needs_service):
-            for scenario in scenarios:
-                setup_problem = self._setup(scenario)
-                for repetition in range(1, repetitions + 1):
-                    if setup_problem:
-                        pool = scenario.pool.value
-                        record = TrialRecord(
-                            scenario.id, pool, repetition, False, 0.0, setup_problem
-                        )
-                    else:
-                        record = self._trial(scenario, repetition)
-                    records.append(record)
-                    if on_trial is not None:
-                        on_trial(record)
-        return records
+            yield trial
 
     # -- one trial -----------------------------------------------------------------
 

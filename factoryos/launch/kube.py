@@ -41,6 +41,7 @@ from kubernetes.client.exceptions import ApiException
 
 from factoryos import API_GROUP, API_VERSION
 from factoryos.errors import ClusterError, NotFoundError
+from factoryos.evals.report import EvaluationReport
 from factoryos.events import run_token
 from factoryos.launch.port import WorkloadState
 from factoryos.models import Run, StageStatus, parse_as
@@ -48,15 +49,18 @@ from factoryos.reconcile import PRODUCT_LABEL
 from factoryos.runner import WorkloadResult, WorkloadSpec, WorkloadStatus
 from factoryos.runner.forward import EVENTS_TOKEN_ENV, EVENTS_URL_ENV
 from factoryos.runner.progress import (
+    EVALUATION_KEY,
     NAMESPACE_ENV,
     PROGRESS_ENV,
     STAGES_KEY,
     progress_name,
 )
-from factoryos.runner.workload import EXIT_CODES
+from factoryos.runner.workload import EXIT_CODES, WorkloadKind
 
 RUN_LABEL = "factoryos.dev/run"
 CANDIDATE_LABEL = "factoryos.dev/candidate"
+#: build or evaluate (for an evaluation the candidate label holds the iteration).
+KIND_LABEL = "factoryos.dev/workload-kind"
 ATTEMPT_LABEL = "factoryos.dev/attempt"
 SPEC_ENV = "FACTORYOS_WORKLOAD_SPEC"
 #: Where the run's workspace claim is mounted in runner pods.
@@ -173,6 +177,7 @@ def job_manifest(
         **_labels(run),
         CANDIDATE_LABEL: str(spec.candidate),
         ATTEMPT_LABEL: str(spec.attempt),
+        KIND_LABEL: spec.kind.value,
     }
     env: list[dict[str, Any]] = [
         {"name": SPEC_ENV, "value": spec.model_dump_json()},
@@ -258,6 +263,7 @@ def progress_manifest(spec: WorkloadSpec, run: Run) -> dict[str, Any]:
         **_labels(run),
         CANDIDATE_LABEL: str(spec.candidate),
         ATTEMPT_LABEL: str(spec.attempt),
+        KIND_LABEL: spec.kind.value,
     }
     return {
         "apiVersion": "v1",
@@ -346,6 +352,7 @@ def job_state(job: dict[str, Any]) -> WorkloadState:
         started_at=started_at,
         result=result,
         stopping=bool(spec.get("suspend")) and result is None,
+        kind=WorkloadKind(labels.get(KIND_LABEL, WorkloadKind.BUILD.value)),
     )
 
 
@@ -414,6 +421,27 @@ class KubeJobLauncher:
             raise ClusterError(f"cannot read the progress of run {run!r}: {exc.reason}") from None
         api = client.ApiClient()
         return progress_stages([api.sanitize_for_serialization(cm) for cm in found.items])  # type: ignore[no-untyped-call]
+
+    def evaluations(self, namespace: str, run: str) -> dict[int, EvaluationReport]:
+        """The reports evaluation workloads left in their progress ConfigMaps."""
+        try:
+            found = self._core.list_namespaced_config_map(
+                namespace, label_selector=f"{RUN_LABEL}={run},{KIND_LABEL}=evaluate"
+            )
+        except ApiException as exc:
+            raise ClusterError(
+                f"cannot read the evaluations of run {run!r}: {exc.reason}"
+            ) from None
+        reports: dict[int, EvaluationReport] = {}
+        for cm in found.items:
+            raw = (cm.data or {}).get(EVALUATION_KEY)
+            if raw:
+                try:
+                    report = EvaluationReport.model_validate_json(raw)
+                except ValueError:
+                    continue
+                reports[report.iteration] = report
+        return reports
 
     def _ensure_runner_identity(self, namespace: str) -> None:
         if namespace in self._identities:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from factoryos.errors import WorkspaceError
+from factoryos.evals.report import EvaluationReport, read_report
 from factoryos.kilroy.procs import kill_processes, proc_stat, run_processes, signal_group
 from factoryos.launch.port import WorkloadState
 from factoryos.runner import (
@@ -42,7 +43,14 @@ from factoryos.runner import (
     WorkloadStatus,
     read_result,
 )
-from factoryos.runner.layout import OUTPUT_FILE, PROCESS_FILE, RESULT_FILE, SPEC_FILE
+from factoryos.runner.layout import (
+    OUTPUT_FILE,
+    PROCESS_FILE,
+    RESULT_FILE,
+    SPEC_FILE,
+    parse_workload_name,
+)
+from factoryos.runner.workload import WorkloadKind
 
 #: Seconds after the grace period before a workload that ignores its stop is killed.
 KILL_MARGIN_SECONDS = 10.0
@@ -200,13 +208,28 @@ class LocalProcessLauncher:
         # It ignored the stop: kill the runner's session and whatever its Kilroy left.
         signal_group(pid, signal.SIGKILL)
         spec = WorkloadSpec.model_validate_json((folder / SPEC_FILE).read_bytes())
-        logs_root = spec.layout.logs_root(spec.candidate)
-        kill_processes(lambda: run_processes(logs_root), grace_seconds=0.5)
+        if spec.kind is WorkloadKind.BUILD:
+            logs_root = spec.layout.logs_root(spec.candidate)
+            kill_processes(lambda: run_processes(logs_root), grace_seconds=0.5)
+
+    def evaluations(self, namespace: str, run: str) -> dict[int, EvaluationReport]:
+        root = RunDirectory.of(self._runs_dir, namespace, run).path / "evaluations"
+        found: dict[int, EvaluationReport] = {}
+        try:
+            folders = list(root.iterdir())
+        except FileNotFoundError:
+            return found
+        for folder in folders:
+            if folder.name[:1] == "i" and folder.name[1:].isdigit():
+                report = read_report(folder)
+                if report is not None:
+                    found[int(folder.name[1:])] = report
+        return found
 
     def _state(self, folder: Path) -> WorkloadState:
         process = _read_json(folder / PROCESS_FILE)
         name = folder.name
-        candidate, attempt = _parse_name(name)
+        kind, candidate, attempt = parse_workload_name(name)
         started = datetime.fromisoformat(str(process["startedAt"]))
         result = read_result(folder)
         if result is None and not self._alive(folder, process):
@@ -220,6 +243,7 @@ class LocalProcessLauncher:
             started_at=started,
             result=result,
             stopping=result is None and folder in self._stopping,
+            kind=WorkloadKind(kind),
         )
 
     def _alive(self, folder: Path, process: dict[str, object]) -> bool:
@@ -247,13 +271,6 @@ class LocalProcessLauncher:
         with contextlib.suppress(FileExistsError), (folder / RESULT_FILE).open("x") as fh:
             fh.write(result.model_dump_json(exclude_none=True) + "\n")
         return read_result(folder) or result
-
-
-def _parse_name(name: str) -> tuple[int, int]:
-    """``<run>-c<i>-<attempt>`` -> (i, attempt)."""
-    head, _, attempt = name.rpartition("-")
-    _, _, candidate = head.rpartition("-c")
-    return int(candidate), int(attempt)
 
 
 def _read_json(path: Path) -> dict[str, object]:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from factoryos.evals.report import EvaluationReport
 from factoryos.runner import WorkloadResult, WorkloadSpec
+from factoryos.runner.workload import WorkloadKind
 
 
 @dataclass(frozen=True)
@@ -21,12 +23,14 @@ class WorkloadState:
 
     name: str
     candidate: int
+    """The candidate (build workloads) or the iteration (evaluation workloads)."""
     attempt: int
     started_at: datetime
     #: None while the workload runs; how it ended otherwise (inferred if the runner died).
     result: WorkloadResult | None
     #: A stop was requested and the workload has not ended yet.
     stopping: bool = False
+    kind: WorkloadKind = WorkloadKind.BUILD
 
     @property
     def running(self) -> bool:
@@ -54,4 +58,8 @@ class Launcher(Protocol):
 
     def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
         """Why ``spec`` cannot start here now, as (CamelCase reason, message), or None."""
+        ...
+
+    def evaluations(self, namespace: str, run: str) -> dict[int, EvaluationReport]:
+        """The evaluation reports of a run's iterations that have one, by iteration."""
         ...

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from factoryos.errors import FactoryError
+from factoryos.evals.workload import EvaluationWorkload
 from factoryos.kilroy import Kilroy, find_kilroy
 from factoryos.runner.forward import (
     EVENTS_TOKEN_ENV,
@@ -32,6 +33,7 @@ from factoryos.runner.progress import (
 )
 from factoryos.runner.workload import (
     Workload,
+    WorkloadKind,
     WorkloadResult,
     WorkloadStatus,
     load_spec,
@@ -57,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         workload_dir = workload_dir or spec.layout.workload(spec.name)
         settings = Settings.from_env(env)
         progress = _progress(env)
-        workload = Workload(spec, Kilroy(find_kilroy(settings, env), settings, env), env, progress)
+        workload: Workload | EvaluationWorkload
+        if spec.kind is WorkloadKind.EVALUATE:
+            workload = EvaluationWorkload(spec, env)
+        else:
+            kilroy = Kilroy(find_kilroy(settings, env), settings, env)
+            workload = Workload(spec, kilroy, env, progress)
     except FactoryError as exc:
         result = WorkloadResult(
             status=WorkloadStatus.ERROR, reason=str(exc), finished_at=datetime.now(UTC)

@@ -5,7 +5,10 @@
     events.ndjson              the run's one event log (every candidate appends)
     c<i>/repo/                 candidate i's clone of the product repository
     c<i>/logs/                 candidate i's Kilroy logs_root (checkpoints, final.json)
-    workloads/<name>/          one runner workload, <run>-c<i>-<attempt>:
+    evaluations/i<n>/          iteration n's evaluation: evaluation.json (the versioned
+                               report), report.md, verifier logs, candidate checkouts
+    workloads/<name>/          one workload, <run>-c<i>-<attempt> (build) or
+                               <run>-e<n>-<attempt> (evaluation):
         spec.json              what to run (written by the launcher)
         process.json           the local process (pid, start time; LocalProcessLauncher)
         output.log             the runner's stdout and stderr
@@ -30,8 +33,23 @@ RESULT_FILE = "result.json"
 
 
 def workload_name(run: str, candidate: int, attempt: int) -> str:
-    """The deterministic name of a runner workload: ``<run>-c<i>-<attempt>``."""
+    """The deterministic name of a build workload: ``<run>-c<i>-<attempt>``."""
     return f"{run}-c{candidate}-{attempt}"
+
+
+def evaluation_name(run: str, iteration: int, attempt: int) -> str:
+    """The deterministic name of an evaluation workload: ``<run>-e<iteration>-<attempt>``."""
+    return f"{run}-e{iteration}-{attempt}"
+
+
+def parse_workload_name(name: str) -> tuple[str, int, int]:
+    """``<run>-c<i>-<a>`` -> ("build", i, a); ``<run>-e<n>-<a>`` -> ("evaluate", n, a)."""
+    head, _, attempt = name.rpartition("-")
+    _, _, last = head.rpartition("-")
+    kind = {"c": "build", "e": "evaluate"}.get(last[:1])
+    if kind is None or not last[1:].isdigit() or not attempt.isdigit():
+        raise ValueError(f"not a workload name: {name!r}")
+    return kind, int(last[1:]), int(attempt)
 
 
 def candidate_branch(run: str, candidate: int) -> str:
@@ -62,6 +80,10 @@ class RunDirectory:
 
     def logs_root(self, index: int) -> Path:
         return self.candidate(index) / LOGS_DIR
+
+    def evaluation(self, iteration: int) -> Path:
+        """Iteration ``iteration``'s evaluation: its report, verifier logs, checkouts."""
+        return self.path / "evaluations" / f"i{iteration}"
 
     @property
     def workloads(self) -> Path:

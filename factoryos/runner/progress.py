@@ -24,6 +24,8 @@ from factoryos.events import Event
 PROGRESS_ENV = "FACTORYOS_PROGRESS_CONFIGMAP"
 NAMESPACE_ENV = "FACTORYOS_NAMESPACE"
 STAGES_KEY, RESULT_KEY = "stages.json", "result.json"
+#: An evaluation workload's report (without its trials: a ConfigMap holds 1 MiB at most).
+EVALUATION_KEY = "evaluation.json"
 
 
 def progress_name(workload: str) -> str:
@@ -61,9 +63,9 @@ class ProgressReporter:
         if self._dirty and self._clock() - self._last >= self._interval:
             self._flush({})
 
-    def finish(self, result: dict[str, Any]) -> None:
-        """The last write: the final stage table and the workload's result."""
-        self._flush({RESULT_KEY: json.dumps(result)})
+    def finish(self, result: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+        """The last write: the final stage table, the workload's result and ``extra``."""
+        self._flush({RESULT_KEY: json.dumps(result), **(extra or {})})
 
     def _flush(self, extra: dict[str, str]) -> None:
         stages = [s.model_dump(mode="json", exclude_none=True) for s in self._fold.stages()]

@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
+from factoryos.evals.report import EvaluationPlan
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.kilroy import CxdbEndpoint, Kilroy, LogsRoot
 from factoryos.kilroy import RunSpec as KilroyRunSpec
@@ -30,10 +31,24 @@ from factoryos.runner.pipeline import PipelineRunner, RunReport
 from factoryos.runner.progress import ProgressReporter
 
 
+class WorkloadKind(StrEnum):
+    """What a workload does: build one candidate (Kilroy) or evaluate an iteration."""
+
+    BUILD = "build"
+    EVALUATE = "evaluate"
+
+
 class WorkloadSpec(BaseModel):
-    """Everything one runner workload needs; written by the launcher as ``spec.json``."""
+    """Everything one runner workload needs; written by the launcher as ``spec.json``.
+
+    For an evaluation workload (``kind: evaluate``) ``candidate`` is the
+    iteration and ``evaluation`` says what to evaluate.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: WorkloadKind = WorkloadKind.BUILD
+    evaluation: EvaluationPlan | None = None
 
     name: str
     namespace: str

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from factoryos.controlplane import LocalControlPlane
+from factoryos.evals.report import EvaluationReport, Outcome
 from factoryos.launch import WorkloadState
 from factoryos.models import Product, Run, RunPhase, parse_as
 from factoryos.reconcile import FINALIZER, PRODUCT_LABEL
@@ -26,18 +27,22 @@ class FakeLauncher:
         self.started: list[str] = []
         self.stopped: list[str] = []
         self.states: dict[str, WorkloadState] = {}
+        self.reports: dict[str, dict[int, EvaluationReport]] = {}
 
     def start(self, spec: WorkloadSpec) -> None:
         self.started.append(spec.name)
         self.states[spec.name] = WorkloadState(
-            spec.name, spec.candidate, spec.attempt, datetime.now(UTC), None
+            spec.name, spec.candidate, spec.attempt, datetime.now(UTC), None, kind=spec.kind
         )
 
     def workloads(self, namespace: str, run: str) -> list[WorkloadState]:
-        return [s for name, s in self.states.items() if name.startswith(f"{run}-c")]
+        return [s for name, s in self.states.items() if name.rsplit("-", 2)[0] == run]
 
     def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
         self.stopped.append(name)
+
+    def evaluations(self, namespace: str, run: str) -> dict[int, EvaluationReport]:
+        return self.reports.get(run, {})
 
     def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
         return None
@@ -45,7 +50,20 @@ class FakeLauncher:
     def finish(self, name: str, status: WorkloadStatus) -> None:
         s = self.states[name]
         result = WorkloadResult(status=status, finished_at=datetime.now(UTC))
-        self.states[name] = WorkloadState(s.name, s.candidate, s.attempt, s.started_at, result)
+        self.states[name] = WorkloadState(
+            s.name, s.candidate, s.attempt, s.started_at, result, kind=s.kind
+        )
+
+    def evaluated(self, run: str, iteration: int, outcome: Outcome) -> None:
+        """The evaluation workload of ``iteration`` ended with ``outcome`` and its report."""
+        report = EvaluationReport(
+            iteration=iteration, outcome=outcome, message=f"{outcome.value}", candidates=[]
+        )
+        self.reports.setdefault(run, {})[iteration] = report
+        ok = outcome in {Outcome.ACCEPTED, Outcome.UNGATED}
+        self.finish(
+            f"{run}-e{iteration}-1", WorkloadStatus.SUCCEEDED if ok else WorkloadStatus.FAILED
+        )
 
 
 @pytest.fixture
@@ -120,6 +138,11 @@ def test_a_finished_workload_finishes_the_run(
     settle(plane)
     launcher.finish("r-c0-1", WorkloadStatus.SUCCEEDED)
     plane.resync()  # what the process poll would notice
+    settle(plane)
+    assert launcher.started == ["r-c0-1", "r-e1-1"]
+    assert store.get(Run, "r").status.phase is RunPhase.EVALUATING
+    launcher.evaluated("r", 1, Outcome.UNGATED)
+    plane.resync()
     settle(plane)
     assert store.get(Run, "r").status.phase is RunPhase.SUCCEEDED
     assert store.get(Product, "p").status.active_runs == []

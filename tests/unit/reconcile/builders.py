@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from factoryos.evals.report import CandidateReport, EvaluationReport, GateReport, Outcome
 from factoryos.events import Event, EventType, make_event
 from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
 from factoryos.reconcile import Admission, RunObservation
 from factoryos.reconcile.run import ObservedWorkload
 from factoryos.runner import WorkloadStatus
+from factoryos.runner.workload import WorkloadKind
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -60,6 +62,42 @@ def workload(
     )
 
 
+def evaluation(
+    iteration: int = 1, attempt: int = 1, result: WorkloadStatus | None = None, reason: str = ""
+) -> ObservedWorkload:
+    """Iteration ``iteration``'s evaluation workload."""
+    return ObservedWorkload(
+        name=f"r-e{iteration}-{attempt}",
+        candidate=iteration,
+        attempt=attempt,
+        started_at=at(50 + attempt),
+        result_status=result,
+        result_reason=reason or None,
+        kind=WorkloadKind.EVALUATE,
+    )
+
+
+def report(
+    outcome: Outcome = Outcome.UNGATED,
+    iteration: int = 1,
+    *,
+    winner: int | None = 0,
+    candidates: list[CandidateReport] | None = None,
+    gate: GateReport | None = None,
+    feedback: list[str] | None = None,
+    message: str = "",
+) -> EvaluationReport:
+    return EvaluationReport(
+        iteration=iteration,
+        outcome=outcome,
+        message=message or outcome.value,
+        candidates=candidates or [CandidateReport(index=0, branch="factory/r/c0")],
+        winner=winner,
+        gate=gate,
+        feedback=feedback or [],
+    )
+
+
 def seen(
     *workloads: ObservedWorkload,
     product_: Product | None = None,
@@ -67,6 +105,7 @@ def seen(
     reason: str = "",
     now: float = 100,
     missing_product: bool = False,
+    evaluations: dict[int, EvaluationReport] | None = None,
 ) -> RunObservation:
     return RunObservation(
         product=None if missing_product else (product_ or product()),
@@ -74,6 +113,7 @@ def seen(
         stages=[],
         admission=Admission(admitted, reason),
         now=at(now),
+        evaluations=evaluations or {},
     )
 
 

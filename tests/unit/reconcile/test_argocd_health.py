@@ -48,6 +48,9 @@ def run_health(run: Any, seen: Any) -> tuple[str, str]:
         (None, DesiredState.RUNNING, [], "Progressing"),
         (RunPhase.BUILDING, DesiredState.RUNNING, [builders.workload()], "Progressing"),
         (RunPhase.BUILDING, DesiredState.RUNNING, [builders.workload(result=W.SUCCEEDED)],
+         "Progressing"),
+        (RunPhase.EVALUATING, DesiredState.RUNNING,
+         [builders.workload(result=W.SUCCEEDED), builders.evaluation(result=W.SUCCEEDED)],
          "Healthy"),
         (RunPhase.BUILDING, DesiredState.RUNNING,
          [builders.workload(result=W.FAILED, reason="tests failed")], "Degraded"),
@@ -59,7 +62,9 @@ def test_run_health_follows_its_conditions(
     phase: RunPhase | None, desired: DesiredState, workloads: list[Any], expected: str
 ) -> None:
     run = builders.run(phase=phase, desired=desired)
-    status, _ = run_health(run, builders.seen(*workloads))
+    evaluated = any(w.name == "r-e1-1" for w in workloads)
+    reports = {1: builders.report()} if evaluated else {}
+    status, _ = run_health(run, builders.seen(*workloads, evaluations=reports))
     assert status == expected
 
 

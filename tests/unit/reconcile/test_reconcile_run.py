@@ -6,13 +6,15 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from builders import at, product, run, seen, workload
+from builders import at, evaluation, product, report, run, seen, workload
 
+from factoryos.evals.report import CandidateReport, GateReport, Outcome
 from factoryos.models import CandidatePhase, DesiredState, Run, RunPhase
 from factoryos.reconcile import (
     Admission,
     RunDecision,
     RunObservation,
+    StartEvaluation,
     StartWorkload,
     StopWorkload,
     reconcile_run,
@@ -91,7 +93,11 @@ class TestStarting:
 
 class TestEnding:
     def test_success(self) -> None:
-        decision = reconcile_run(run(phase=RunPhase.BUILDING), seen(workload(result=W.SUCCEEDED)))
+        decision = reconcile_run(
+            run(phase=RunPhase.EVALUATING),
+            seen(workload(result=W.SUCCEEDED), evaluation(result=W.SUCCEEDED),
+                 evaluations={1: report(message="c0 passed the screen")}),
+        )  # fmt: skip
         assert decision.actions == []
         assert decision.status.phase is RunPhase.SUCCEEDED
         assert decision.status.completion_time == at(100)
@@ -101,15 +107,16 @@ class TestEnding:
             "Stalled": ("False", "Succeeded"),
             "Succeeded": ("True", "Succeeded"),
         }
-        assert decision.status.candidates[0].phase is CandidatePhase.BUILT
+        assert decision.status.candidates[0].phase is CandidatePhase.WINNER
+        assert decision.status.message == "c0 passed the screen"
 
-    def test_success_of_every_candidate(self) -> None:
+    def test_every_built_candidate_is_evaluated(self) -> None:
         decision = reconcile_run(
             run(candidates=2, phase=RunPhase.BUILDING),
             seen(workload(0, result=W.SUCCEEDED), workload(1, result=W.SUCCEEDED)),
         )
-        assert decision.status.phase is RunPhase.SUCCEEDED
-        assert decision.status.message == "2 of 2 candidate(s) built successfully"
+        assert decision.status.phase is RunPhase.EVALUATING
+        assert decision.actions == [StartEvaluation(1, 1, (0, 1))]
 
     def test_the_run_waits_for_its_last_candidate(self) -> None:
         decision = reconcile_run(
@@ -154,12 +161,12 @@ class TestEnding:
         )
         assert decision.status.message == "c0 failed: x; c1 invalid: no reason given"
 
-    def test_one_successful_candidate_of_several_is_enough_for_now(self) -> None:
+    def test_only_built_candidates_are_evaluated(self) -> None:
         decision = reconcile_run(
             run(candidates=2),
             seen(workload(0, result=W.SUCCEEDED), workload(1, result=W.FAILED, reason="x")),
         )
-        assert decision.status.phase is RunPhase.SUCCEEDED
+        assert decision.actions == [StartEvaluation(1, 1, (0,))]
         assert [c.phase for c in decision.status.candidates] == [
             CandidatePhase.BUILT,
             CandidatePhase.FAILED,
@@ -397,7 +404,11 @@ class TestConditions:
     def test_only_conditions_whose_status_changes_move_their_transition_time(self) -> None:
         r = run(phase=RunPhase.BUILDING)
         building = reconcile_run(r, seen(workload(), now=100))
-        done = again(r, building, seen(workload(result=W.SUCCEEDED), now=200))
+        done = again(
+            r, building,
+            seen(workload(result=W.SUCCEEDED), evaluation(result=W.SUCCEEDED), now=200,
+                 evaluations={1: report()}),
+        )  # fmt: skip
         times = {c.type: c.last_transition_time for c in done.status.conditions}
         assert times == {
             "Ready": at(200),
@@ -406,5 +417,127 @@ class TestConditions:
             "Succeeded": at(200),
         }
         assert done.status.completion_time == at(200)
-        later = again(r, done, seen(workload(result=W.SUCCEEDED), now=300))
+        later = again(
+            r, done,
+            seen(workload(result=W.SUCCEEDED), evaluation(result=W.SUCCEEDED), now=300,
+                 evaluations={1: report()}),
+        )  # fmt: skip
         assert later.status.completion_time == at(200)
+
+
+class TestEvaluation:
+    """After the builds: one evaluation per iteration, and what its report decides."""
+
+    built = (workload(0, result=W.SUCCEEDED), workload(1, result=W.SUCCEEDED))
+
+    def test_a_running_evaluation_is_waited_for(self) -> None:
+        decision = reconcile_run(run(candidates=2), seen(*self.built, evaluation()))
+        assert decision.actions == [] and decision.status.phase is RunPhase.EVALUATING
+        phases = {c.phase for c in decision.status.candidates}
+        assert phases == {CandidatePhase.EVALUATING}
+
+    def test_a_stopped_evaluation_runs_again_on_resume(self) -> None:
+        decision = reconcile_run(run(candidates=2), seen(*self.built, evaluation(result=W.STOPPED)))
+        assert decision.actions == [StartEvaluation(1, 2, (0, 1))]
+
+    def test_stopping_stops_the_evaluation(self) -> None:
+        decision = reconcile_run(
+            run(candidates=2, desired=DesiredState.STOPPED), seen(*self.built, evaluation())
+        )
+        assert decision.actions == [StopWorkload("r-e1-1")]
+
+    def test_an_evaluation_error_is_retried_then_fails_the_run(self) -> None:
+        once = seen(*self.built, evaluation(result=W.ERROR, reason="disk full"))
+        assert reconcile_run(run(candidates=2), once).actions == [StartEvaluation(1, 2, (0, 1))]
+        errors = [evaluation(attempt=a, result=W.ERROR, reason="disk full") for a in (1, 2, 3)]
+        failed = reconcile_run(run(candidates=2), seen(*self.built, *errors))
+        assert failed.status.phase is RunPhase.FAILED and "disk full" in (
+            failed.status.message or ""
+        )
+
+    def test_the_report_fills_in_candidates_and_the_gate(self) -> None:
+        gate = GateReport(candidate=1, planned=149, n=149, k=149, lower_bound=0.9801, target=0.98,
+                          alpha=0.05, sided="one-sided", accepted=True, reason="ok")  # fmt: skip
+        verdict = report(
+            Outcome.ACCEPTED,
+            winner=1,
+            gate=gate,
+            candidates=[
+                CandidateReport(
+                    index=0, branch="factory/r/c0", passes=10, trials=32, eliminated_in=1
+                ),
+                CandidateReport(index=1, branch="factory/r/c1", passes=32, trials=32),
+            ],
+        )
+        decision = reconcile_run(
+            run(candidates=2),
+            seen(*self.built, evaluation(result=W.SUCCEEDED), evaluations={1: verdict}),
+        )
+        assert decision.status.phase is RunPhase.SUCCEEDED
+        c0, c1 = decision.status.candidates
+        assert (c0.phase, c0.passes, c0.trials, c0.score) == (
+            CandidatePhase.ELIMINATED,
+            10,
+            32,
+            0.3125,
+        )
+        assert c1.phase is CandidatePhase.WINNER and c1.score == 1.0
+        ev = decision.status.evaluation
+        assert ev is not None and (ev.candidate, ev.n, ev.k, ev.accepted) == (1, 149, 149, True)
+        names = {a.name for a in decision.status.artifacts}
+        assert {"evaluation-i1", "report-i1"} <= names
+
+    def test_a_screened_out_candidate_keeps_its_reason(self) -> None:
+        verdict = report(
+            Outcome.SCREENED_OUT,
+            winner=None,
+            candidates=[CandidateReport(index=0, branch="factory/r/c0",
+                                        screened_out_reason="verifier unit/tests failed")],
+        )  # fmt: skip
+        decision = reconcile_run(
+            run(maxIterations=1),
+            seen(
+                workload(result=W.SUCCEEDED), evaluation(result=W.FAILED), evaluations={1: verdict}
+            ),
+        )
+        (c0,) = decision.status.candidates
+        assert c0.phase is CandidatePhase.SCREENED_OUT
+        assert c0.screened_out_reason == "verifier unit/tests failed"
+        assert decision.status.phase is RunPhase.FAILED
+
+    def test_a_rejection_starts_the_next_iteration_with_feedback(self) -> None:
+        rejected = report(Outcome.REJECTED, feedback=["c1 failed acceptance scenarios: s3, s7"])
+        first = reconcile_run(
+            run(candidates=2),
+            seen(*self.built, evaluation(result=W.FAILED), evaluations={1: rejected}),
+        )
+        assert first.status.iteration == 2 and first.status.phase is RunPhase.BUILDING
+        r2 = run(candidates=2)
+        r2.status = first.status
+        second = reconcile_run(
+            r2, seen(*self.built, evaluation(result=W.FAILED), evaluations={1: rejected})
+        )
+        hint = ("iteration 1: c1 failed acceptance scenarios: s3, s7",)
+        assert second.actions == [StartWorkload(2, 1, hint), StartWorkload(3, 1, hint)]
+        assert [c.index for c in second.status.candidates] == [2, 3]
+
+    def test_the_last_rejected_iteration_fails_the_run(self) -> None:
+        r = run(maxIterations=1)
+        decision = reconcile_run(
+            r,
+            seen(workload(result=W.SUCCEEDED), evaluation(result=W.FAILED),
+                 evaluations={1: report(Outcome.REJECTED, message="lower bound 0.9 < 0.98")}),
+        )  # fmt: skip
+        assert decision.status.phase is RunPhase.FAILED
+        assert decision.status.message == (
+            "no acceptable candidate after 1 iteration(s): lower bound 0.9 < 0.98"
+        )
+
+    def test_a_failed_merge_fails_the_run_without_iterating(self) -> None:
+        decision = reconcile_run(
+            run(),
+            seen(workload(result=W.SUCCEEDED), evaluation(result=W.FAILED),
+                 evaluations={1: report(Outcome.MERGE_FAILED, message="conflicts: app.py")}),
+        )  # fmt: skip
+        assert decision.status.phase is RunPhase.FAILED and decision.actions == []
+        assert decision.status.message == "conflicts: app.py"

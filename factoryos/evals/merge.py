@@ -1,0 +1,70 @@
+"""Merging an accepted winner into the product branch: a real ``git merge``.
+
+The winner's branch is fetched from the candidate's clone into the product
+repository (so it stays there, named ``factory/<run>/c<i>``), then merged with
+``--no-ff`` into the product branch. If that branch is checked out in the
+repository's working tree, the merge happens there, and only when the tree
+is clean (a person's uncommitted work is never touched); otherwise it happens
+in a temporary worktree. A conflict aborts the merge and fails with the
+conflicting paths; the product branch is left as it was.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from factoryos.errors import ConflictError, ToolMissingError
+
+IDENTITY = ["-c", "user.name=Factory OS", "-c", "user.email=factory@factoryos.invalid"]
+
+
+class MergeError(ConflictError):
+    """The winner could not be merged; the message says why."""
+
+
+def merge_winner(repo: Path, branch: str, source: Path, candidate_branch: str, message: str) -> str:
+    """Merge ``candidate_branch`` (from the clone ``source``) into ``branch``; the new commit."""
+    fetched = _git(
+        repo, "fetch", "--no-tags", str(source),
+        f"+refs/heads/{candidate_branch}:refs/heads/{candidate_branch}",
+    )  # fmt: skip
+    if fetched.returncode != 0:
+        raise MergeError(f"cannot fetch {candidate_branch}: {fetched.stderr.strip()}")
+    current = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
+    if current == branch:
+        if _git(repo, "status", "--porcelain", "--untracked-files=no").stdout.strip():
+            raise MergeError(
+                f"{repo} has uncommitted changes on {branch}; commit or stash them, "
+                "then resume the run"
+            )
+        return _merge_in(repo, candidate_branch, message)
+    with tempfile.TemporaryDirectory(prefix="factoryos-merge-") as tmp:
+        worktree = Path(tmp) / "merge"
+        added = _git(repo, "worktree", "add", "--quiet", str(worktree), branch)
+        if added.returncode != 0:
+            raise MergeError(f"cannot check out {branch}: {added.stderr.strip()}")
+        try:
+            return _merge_in(worktree, candidate_branch, message)
+        finally:
+            _git(repo, "worktree", "remove", "--force", str(worktree))
+
+
+def _merge_in(worktree: Path, candidate_branch: str, message: str) -> str:
+    merged = _git(worktree, *IDENTITY, "merge", "--no-ff", "-m", message, candidate_branch)
+    if merged.returncode != 0:
+        conflicts = _git(worktree, "diff", "--name-only", "--diff-filter=U").stdout.split()
+        _git(worktree, "merge", "--abort")
+        detail = ", ".join(conflicts) or merged.stderr.strip() or merged.stdout.strip()
+        raise MergeError(f"merging {candidate_branch} conflicts: {detail}")
+    return _git(worktree, "rev-parse", "HEAD").stdout.strip()
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as exc:
+        raise ToolMissingError("git is not installed") from exc

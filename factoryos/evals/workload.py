@@ -1,0 +1,333 @@
+"""``EvaluationWorkload``: one iteration's screen, selection, gate and merge, in its own process.
+
+The runner entrypoint starts it for an evaluation workload (``<run>-e<n>-<a>``,
+kind ``evaluate``); locally a process of its own, on a cluster a Job. It is
+the only workload that reads the holdout folder. For each candidate whose
+pipeline succeeded it checks the candidate's branch out afresh, runs the
+verifiers (the screen), picks a winner among the survivors on the selection
+pool (``spec.selection``), runs the winner on the acceptance pool until the
+planned number of trials or until the target is out of reach, decides with
+the Clopper-Pearson bound at the iteration's share of alpha, and, when
+accepted, merges the winner into the product branch. Every step is an event
+in the run's log; the whole story is ``evaluations/i<n>/evaluation.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from factoryos.errors import FactoryError, InvalidInputError
+from factoryos.evals.harness import Harness, TrialRecord
+from factoryos.evals.merge import MergeError, merge_winner
+from factoryos.evals.report import (
+    CandidateReport,
+    EvaluationPlan,
+    EvaluationReport,
+    GateReport,
+    Outcome,
+    RoundReport,
+)
+from factoryos.evals.scenarios import Pool, Scenario, load_scenarios, pool
+from factoryos.evals.selection import select
+from factoryos.evals.statistics import decide, futile, iteration_alpha, min_trials
+from factoryos.evals.verifiers import run_verifiers, screen_reason
+from factoryos.events import EventLog, EventType, run_source
+from factoryos.runner.layout import candidate_branch
+from factoryos.runner.workload import WorkloadResult, WorkloadSpec, WorkloadStatus
+
+
+class _StopRequestedError(Exception):
+    """A stop was requested; the evaluation starts afresh on resume."""
+
+
+class EvaluationWorkload:
+    """Runs ``spec.evaluation`` (see the module docstring)."""
+
+    def __init__(self, spec: WorkloadSpec, env: Mapping[str, str]) -> None:
+        if spec.evaluation is None:
+            raise InvalidInputError(f"workload {spec.name} has no evaluation plan")
+        self.spec = spec
+        self.plan: EvaluationPlan = spec.evaluation
+        self.env = env
+        self.folder = spec.layout.evaluation(self.plan.iteration)
+        self.log = EventLog(spec.layout.events, run_source(spec.product, spec.run))
+        self._stop = threading.Event()
+        self._trials: list[dict[str, Any]] = []
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> WorkloadResult:
+        try:
+            report = self._evaluate()
+        except _StopRequestedError:
+            return _result(WorkloadStatus.STOPPED, "stopped; the evaluation reruns on resume")
+        except InvalidInputError as exc:
+            return _result(WorkloadStatus.INVALID, str(exc))
+        except FactoryError as exc:
+            return _result(WorkloadStatus.ERROR, str(exc))
+        report.write(self.folder)
+        ok = report.outcome in {Outcome.ACCEPTED, Outcome.UNGATED}
+        return _result(WorkloadStatus.SUCCEEDED if ok else WorkloadStatus.FAILED, report.message)
+
+    # -- the steps ---------------------------------------------------------------------
+
+    def _evaluate(self) -> EvaluationReport:
+        plan = self.plan
+        reports = {c: self._screen(c) for c in plan.candidates}
+        screened = [c for c, r in reports.items() if r.screened_out_reason is None]
+        feedback = [
+            f"c{c}: {r.screened_out_reason}" for c, r in reports.items() if r.screened_out_reason
+        ]
+        if not screened:
+            return self._report(
+                Outcome.SCREENED_OUT, "no candidate passed the screen", reports, feedback=feedback
+            )
+        if plan.holdouts is None:
+            winner = screened[0]
+            message = f"c{winner} passed the screen; no holdouts, so nothing was gated or merged"
+            return self._report(Outcome.UNGATED, message, reports, winner=winner)
+        scenarios = load_scenarios(plan.holdouts)
+        acceptance = pool(scenarios, Pool.ACCEPTANCE)
+        if not acceptance:
+            raise InvalidInputError(f"the holdouts in {plan.holdouts} have no acceptance pool")
+        harnesses = {c: Harness(self._checkout(c), self.env) for c in screened}
+        with contextlib.ExitStack() as stack:
+            sessions = {c: stack.enter_context(h.session(scenarios)) for c, h in harnesses.items()}
+            winner, rounds = self._select(screened, pool(scenarios, Pool.SELECTION), sessions)
+            for r in rounds:
+                for c in r.eliminated:
+                    reports[c] = reports[c].model_copy(update={"eliminated_in": r.number})
+            gate, failed_ids = self._gate(winner, acceptance, sessions[winner])
+        if not gate.accepted:
+            feedback.append(
+                f"c{winner} (the best on the selection pool) failed acceptance scenarios: "
+                + ", ".join(failed_ids)
+            )
+            return self._report(
+                Outcome.REJECTED, gate.reason, reports, winner, rounds, gate, feedback=feedback
+            )
+        return self._merge(reports, winner, rounds, gate)
+
+    def _screen(self, candidate: int) -> CandidateReport:
+        self._check_stop()
+        branch = candidate_branch(self.spec.run, candidate)
+        subject = f"candidates/{candidate}"
+        self.log.append(EventType.VERIFIER_STARTED, {"candidate": candidate}, subject=subject)
+        results = run_verifiers(
+            self.plan.verifiers,
+            self._checkout(candidate),
+            self.folder / f"c{candidate}" / "verifiers",
+            self.env,
+        )
+        reason = screen_reason(results)
+        self.log.append(
+            EventType.VERIFIER_FINISHED,
+            {
+                "candidate": candidate,
+                "passed": reason is None,
+                "reason": reason,
+                "verifiers": [r.model_dump(mode="json", exclude_none=True) for r in results],
+            },
+            subject=subject,
+        )
+        return CandidateReport(
+            index=candidate, branch=branch, verifiers=results, screened_out_reason=reason
+        )
+
+    def _select(
+        self,
+        screened: list[int],
+        selection: list[Scenario],
+        sessions: dict[int, Callable[[Scenario, int], TrialRecord]],
+    ) -> tuple[int, list[RoundReport]]:
+        if len(screened) == 1 or not selection:
+            return screened[0], []
+
+        def trial(candidate: int, index: int) -> bool:
+            scenario = selection[index % len(selection)]
+            return self._trial(candidate, sessions[candidate], scenario, index // len(selection))
+
+        spec = self.plan.selection
+        result = select(
+            spec.strategy.value,
+            screened,
+            trial,
+            eta=spec.eta,
+            trials_per_round=spec.trials_per_round,
+            rounds=spec.rounds,
+        )
+        rounds = []
+        for r in result.rounds:
+            ids = sorted({selection[i % len(selection)].id for i in r.scenarios})
+            rounds.append(RoundReport(number=r.number, survivors=r.survivors, scenarios=ids,
+                                      eliminated=r.eliminated))  # fmt: skip
+            self.log.append(
+                EventType.EVAL_ROUND,
+                {
+                    "round": r.number,
+                    "survivors": r.survivors,
+                    "eliminated": r.eliminated,
+                    "scores": {
+                        str(c): [result.scores[c].passes, result.scores[c].trials]
+                        for c in r.survivors
+                    },
+                },
+                subject="selection",
+            )
+        return result.winner, rounds
+
+    def _gate(
+        self,
+        winner: int,
+        acceptance: list[Scenario],
+        session: Callable[[Scenario, int], TrialRecord],
+    ) -> tuple[GateReport, list[str]]:
+        spec = self.plan.acceptance
+        alpha = iteration_alpha(spec.alpha, self.plan.max_iterations)
+        sided = spec.sided.value
+        planned = min_trials(spec.target, alpha, 0, sided)
+        passes = trials = 0
+        failed: set[str] = set()
+        stopped_early = False
+        while trials < planned:
+            scenario = acceptance[trials % len(acceptance)]
+            passed = self._trial(winner, session, scenario, trials // len(acceptance))
+            trials += 1
+            passes += passed
+            if not passed:
+                failed.add(scenario.id)
+            if trials < planned and futile(passes, trials, planned, spec.target, alpha, sided):
+                stopped_early = True
+                break
+        decision = decide(passes, trials if not stopped_early else planned, spec.target,
+                          alpha, sided)  # fmt: skip
+        if stopped_early:
+            reason = (
+                f"rejected after {trials} of {planned} trials: {passes} passed, so even all the "
+                f"rest passing could not reach {spec.target} at alpha {alpha:g}"
+            )
+            accepted, bound = False, decide(passes, trials, spec.target, alpha, sided).lower_bound
+        else:
+            reason, accepted, bound = decision.reason, decision.accepted, decision.lower_bound
+        gate = GateReport(
+            candidate=winner, planned=planned, n=trials, k=passes, lower_bound=bound,
+            target=spec.target, alpha=alpha, sided=sided, accepted=accepted, reason=reason,
+            stopped_early=stopped_early,
+        )  # fmt: skip
+        self.log.append(EventType.GATE_DECIDED, gate.model_dump(mode="json"), subject="gate")
+        return gate, sorted(failed)
+
+    def _merge(
+        self,
+        reports: dict[int, CandidateReport],
+        winner: int,
+        rounds: list[RoundReport],
+        gate: GateReport,
+    ) -> EvaluationReport:
+        branch = candidate_branch(self.spec.run, winner)
+        if self.plan.merge_into is None:
+            message = f"c{winner} accepted ({gate.reason}); no local repository to merge into"
+            return self._report(Outcome.ACCEPTED, message, reports, winner, rounds, gate)
+        subject = (
+            f"Merge {branch}: {self.spec.goal.splitlines()[0][:60]}\n\n"
+            f"Factory OS run {self.spec.run}, iteration {self.plan.iteration}: {gate.reason}."
+        )
+        try:
+            commit = merge_winner(
+                self.plan.merge_into, self.plan.product_branch,
+                self.spec.layout.repo(winner), branch, subject,
+            )  # fmt: skip
+        except MergeError as exc:
+            return self._report(
+                Outcome.MERGE_FAILED, f"c{winner} was accepted, but the merge failed: {exc}",
+                reports, winner, rounds, gate,
+            )  # fmt: skip
+        message = (
+            f"c{winner} accepted ({gate.reason}) and merged into "
+            f"{self.plan.product_branch} as {commit[:12]}"
+        )
+        return self._report(Outcome.ACCEPTED, message, reports, winner, rounds, gate,
+                            merged=commit)  # fmt: skip
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _trial(
+        self,
+        candidate: int,
+        session: Callable[[Scenario, int], TrialRecord],
+        scenario: Scenario,
+        round_trip: int,
+    ) -> bool:
+        self._check_stop()
+        record = session(scenario, round_trip + 1)
+        self._trials.append({"candidate": candidate, **record.to_json()})
+        self.log.append(
+            EventType.EVAL_TRIAL,
+            {"candidate": candidate, "scenario": scenario.id, "pool": scenario.pool.value,
+             "passed": record.passed, "seconds": record.seconds},
+            subject=f"candidates/{candidate}",
+        )  # fmt: skip
+        return record.passed
+
+    def _checkout(self, candidate: int) -> Path:
+        """A fresh checkout of the candidate's branch (not Kilroy's worktree)."""
+        dest = self.folder / f"c{candidate}" / "worktree"
+        if (dest / ".git").exists():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        branch = candidate_branch(self.spec.run, candidate)
+        cloned = subprocess.run(
+            ["git", "clone", "-q", "--branch", branch, str(self.spec.layout.repo(candidate)),
+             str(dest)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if cloned.returncode != 0:
+            raise FactoryError(f"cannot check out {branch}: {cloned.stderr.strip()}")
+        return dest
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise _StopRequestedError
+
+    def _report(
+        self,
+        outcome: Outcome,
+        message: str,
+        reports: dict[int, CandidateReport],
+        winner: int | None = None,
+        rounds: list[RoundReport] | None = None,
+        gate: GateReport | None = None,
+        *,
+        merged: str | None = None,
+        feedback: list[str] | None = None,
+    ) -> EvaluationReport:
+        candidates = []
+        for c, r in reports.items():
+            selection = [
+                t for t in self._trials if t["candidate"] == c and t["pool"] == Pool.SELECTION.value
+            ]
+            passes = sum(bool(t["passed"]) for t in selection)
+            candidates.append(r.model_copy(update={"passes": passes, "trials": len(selection)}))
+        return EvaluationReport(
+            iteration=self.plan.iteration,
+            outcome=outcome,
+            message=message,
+            candidates=candidates,
+            winner=winner,
+            rounds=rounds or [],
+            gate=gate,
+            merged_commit=merged,
+            feedback=feedback or [],
+            trials=list(self._trials),
+        )
+
+
+def _result(status: WorkloadStatus, reason: str) -> WorkloadResult:
+    return WorkloadResult(status=status, reason=reason, finished_at=datetime.now(UTC))
