@@ -16,7 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factoryos.models import Acceptance, Selection, VerifierResult, Verifiers
+from factoryos.models import Acceptance, HoldoutSource, Selection, VerifierResult, Verifiers
+
+#: Where an evaluation Job finds holdouts mounted from a Secret, ConfigMap or claim.
+HOLDOUTS_MOUNT = Path("/holdouts")
 
 REPORT_VERSION = "factoryos.dev/evaluation/v1"
 REPORT_FILE = "evaluation.json"
@@ -36,6 +39,8 @@ class EvaluationPlan(_Frozen):
     verifiers: Verifiers = Field(default_factory=Verifiers)
     holdouts: Path | None = None
     """The holdout folder; None: screen only (no selection pool, no gate, no merge)."""
+    holdouts_source: HoldoutSource | None = None
+    """The product's holdout source (a cluster launcher mounts a Secret, ConfigMap or claim)."""
     selection: Selection = Field(default_factory=Selection)
     acceptance: Acceptance = Field(default_factory=Acceptance)
     max_iterations: int = Field(default=1, ge=1)

@@ -39,6 +39,7 @@ from factoryos.evals.statistics import decide, futile, iteration_alpha, min_tria
 from factoryos.evals.verifiers import run_verifiers, screen_reason
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.runner.layout import candidate_branch
+from factoryos.runner.progress import EVALUATION_KEY, ProgressReporter
 from factoryos.runner.workload import WorkloadResult, WorkloadSpec, WorkloadStatus
 
 
@@ -49,7 +50,12 @@ class _StopRequestedError(Exception):
 class EvaluationWorkload:
     """Runs ``spec.evaluation`` (see the module docstring)."""
 
-    def __init__(self, spec: WorkloadSpec, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        spec: WorkloadSpec,
+        env: Mapping[str, str],
+        progress: ProgressReporter | None = None,
+    ) -> None:
         if spec.evaluation is None:
             raise InvalidInputError(f"workload {spec.name} has no evaluation plan")
         self.spec = spec
@@ -59,6 +65,7 @@ class EvaluationWorkload:
         self.log = EventLog(spec.layout.events, run_source(spec.product, spec.run))
         self._stop = threading.Event()
         self._trials: list[dict[str, Any]] = []
+        self._progress = progress
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -74,7 +81,13 @@ class EvaluationWorkload:
             return _result(WorkloadStatus.ERROR, str(exc))
         report.write(self.folder)
         ok = report.outcome in {Outcome.ACCEPTED, Outcome.UNGATED}
-        return _result(WorkloadStatus.SUCCEEDED if ok else WorkloadStatus.FAILED, report.message)
+        result = _result(WorkloadStatus.SUCCEEDED if ok else WorkloadStatus.FAILED, report.message)
+        if self._progress is not None:  # on a cluster: where the operator reads the report
+            summary = report.model_copy(update={"trials": []}).model_dump_json(by_alias=True)
+            self._progress.finish(
+                result.model_dump(mode="json", exclude_none=True), {EVALUATION_KEY: summary}
+            )
+        return result
 
     # -- the steps ---------------------------------------------------------------------
 
@@ -93,6 +106,12 @@ class EvaluationWorkload:
             winner = screened[0]
             message = f"c{winner} passed the screen; no holdouts, so nothing was gated or merged"
             return self._report(Outcome.UNGATED, message, reports, winner=winner)
+        if not plan.holdouts.is_dir():
+            raise InvalidInputError(
+                f"the holdouts are not available to this evaluation ({plan.holdouts} is missing): "
+                "locally they are read from the product's spec.holdouts.path; on a cluster a "
+                "Secret, ConfigMap or volume claim is mounted into the evaluation Job only"
+            )
         scenarios = load_scenarios(plan.holdouts)
         acceptance = pool(scenarios, Pool.ACCEPTANCE)
         if not acceptance:

@@ -41,7 +41,7 @@ from kubernetes.client.exceptions import ApiException
 
 from factoryos import API_GROUP, API_VERSION
 from factoryos.errors import ClusterError, NotFoundError
-from factoryos.evals.report import EvaluationReport
+from factoryos.evals.report import HOLDOUTS_MOUNT, EvaluationReport
 from factoryos.events import run_token
 from factoryos.launch.port import WorkloadState
 from factoryos.models import Run, StageStatus, parse_as
@@ -224,6 +224,12 @@ def job_manifest(
             {"name": "work", "persistentVolumeClaim": {"claimName": claim_name(run.metadata.name)}}
         ],
     }
+    holdouts = holdouts_volume(spec)
+    if holdouts is not None:  # only evaluation Jobs ever see the holdouts, read-only
+        pod["volumes"].append(holdouts)
+        container["volumeMounts"].append(
+            {"name": "holdouts", "mountPath": str(HOLDOUTS_MOUNT), "readOnly": True}
+        )
     if run.spec.gpu.voice or run.spec.gpu.eval:
         pod["nodeSelector"] = dict(settings.gpu_node_selector)
         pod["tolerations"] = [dict(t) for t in settings.gpu_tolerations]
@@ -255,6 +261,22 @@ def job_manifest(
         },
         "spec": job_spec,
     }
+
+
+def holdouts_volume(spec: WorkloadSpec) -> dict[str, Any] | None:
+    """The holdouts of an evaluation Job as a volume (a Secret, ConfigMap or claim), or None."""
+    plan = spec.evaluation
+    if spec.kind is not WorkloadKind.EVALUATE or plan is None or plan.holdouts_source is None:
+        return None
+    source = plan.holdouts_source
+    if source.secret_ref is not None:
+        return {"name": "holdouts", "secret": {"secretName": source.secret_ref.name}}
+    if source.config_map_ref is not None:
+        return {"name": "holdouts", "configMap": {"name": source.config_map_ref.name}}
+    if source.volume_claim_ref is not None:
+        claim = {"claimName": source.volume_claim_ref.name, "readOnly": True}
+        return {"name": "holdouts", "persistentVolumeClaim": claim}
+    return None
 
 
 def progress_manifest(spec: WorkloadSpec, run: Run) -> dict[str, Any]:

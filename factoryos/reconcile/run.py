@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from factoryos.evals.report import (
+    HOLDOUTS_MOUNT,
     READABLE_FILE,
     REPORT_FILE,
     EvaluationPlan,
@@ -579,7 +580,8 @@ def evaluation_spec(
 ) -> WorkloadSpec:
     """The evaluation workload for one iteration of ``run``."""
     meta, spec = run.metadata, product.spec
-    holdouts = Path(spec.holdouts.path) if spec.holdouts and spec.holdouts.path else None
+    source = spec.holdouts
+    holdouts = None if source is None else Path(source.path) if source.path else HOLDOUTS_MOUNT
     return WorkloadSpec(
         kind=WorkloadKind.EVALUATE,
         name=evaluation_name(meta.name, action.iteration, action.attempt),
@@ -599,6 +601,7 @@ def evaluation_spec(
             candidates=list(action.candidates),
             verifiers=spec.verifiers,
             holdouts=holdouts,
+            holdouts_source=source,
             selection=run.spec.selection,
             acceptance=spec.acceptance,
             max_iterations=run.spec.max_iterations,

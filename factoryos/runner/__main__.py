@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         progress = _progress(env)
         workload: Workload | EvaluationWorkload
         if spec.kind is WorkloadKind.EVALUATE:
-            workload = EvaluationWorkload(spec, env)
+            workload = EvaluationWorkload(spec, env, progress)
         else:
             kilroy = Kilroy(find_kilroy(settings, env), settings, env)
             workload = Workload(spec, kilroy, env, progress)

@@ -47,7 +47,8 @@ def test_a_killed_control_plane_is_adopted_by_the_next(factory: Factory, tmp_pat
     run = factory.wait_run("p-1", _phase(RunPhase.SUCCEEDED))
     assert marks.read_text().split() == ["a", "b", "c"]
     _each_once(factory, "p-1")
-    assert [p.name for p in factory.run_dir("p-1").workloads.iterdir()] == ["p-1-c0-1"]
+    workloads = sorted(p.name for p in factory.run_dir("p-1").workloads.iterdir())
+    assert workloads == ["p-1-c0-1", "p-1-e1-1"], "one build, then one evaluation"
     assert all(s.attempt == 1 for s in run.status.stages)
 
 
@@ -68,4 +69,5 @@ def test_ctrl_c_stops_runs_and_the_next_start_resumes_them(
     assert sorted(p.name for p in factory.run_dir("p-1").workloads.iterdir()) == [
         "p-1-c0-1",
         "p-1-c0-2",
+        "p-1-e1-1",
     ]

@@ -120,4 +120,4 @@ def test_resume_continues_from_the_checkpoint_without_repeating_stages(
     assert _started(factory, "res-1", "b") == 2  # interrupted: run again
     assert validate_events(factory.raw_events("res-1")) == []
     workloads = sorted(p.name for p in factory.run_dir("res-1").workloads.iterdir())
-    assert workloads == ["res-1-c0-1", "res-1-c0-2"]
+    assert workloads == ["res-1-c0-1", "res-1-c0-2", "res-1-e1-1"]

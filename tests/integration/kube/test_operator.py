@@ -23,9 +23,10 @@ import pytest
 from kube_support import ROOT, Kubectl, TestCluster
 from kubernetes import client, config
 
+from factoryos.evals.report import CandidateReport, EvaluationReport, Outcome
 from factoryos.events import EventType, make_event
 from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
-from factoryos.runner.progress import ConfigMapSink, ProgressReporter
+from factoryos.runner.progress import EVALUATION_KEY, ConfigMapSink, ProgressReporter, progress_name
 from factoryos.store import modify
 from factoryos.store.kube import KubeStore
 
@@ -228,6 +229,20 @@ def test_job_outcomes_drive_the_run_to_succeeded_or_failed(
 
     finish_job(batch, namespace, "good-c0-1")
     finish_job(batch, namespace, "bad-c0-1", exit_code=1)
+    eventually(phase(store, namespace, "good", RunPhase.EVALUATING), "good Evaluating")
+    eventually(
+        lambda: any(j.metadata.name == "good-e1-1" for j in jobs(batch, namespace)),
+        "the evaluation Job",
+    )
+    report = EvaluationReport(
+        iteration=1, outcome=Outcome.UNGATED, message="c0 passed the screen",
+        candidates=[CandidateReport(index=0, branch="factory/good/c0")], winner=0,
+    )  # fmt: skip
+    client.CoreV1Api(batch.api_client).patch_namespaced_config_map(
+        progress_name("good-e1-1"), namespace,
+        {"data": {EVALUATION_KEY: report.model_dump_json(by_alias=True)}},
+    )  # fmt: skip
+    finish_job(batch, namespace, "good-e1-1")
 
     eventually(phase(store, namespace, "good", RunPhase.SUCCEEDED), "good Succeeded")
     eventually(phase(store, namespace, "bad", RunPhase.FAILED), "bad Failed")
@@ -302,8 +317,12 @@ def test_a_restarted_operator_converges_without_duplicate_jobs(
     operator.start()
 
     finish_job(batch, namespace, "r-c1-1")
-    eventually(phase(store, namespace, "r", RunPhase.SUCCEEDED), "Succeeded")
-    assert [j.metadata.name for j in jobs(batch, namespace)] == ["r-c0-1", "r-c1-1"]
+    eventually(phase(store, namespace, "r", RunPhase.EVALUATING), "Evaluating")
+    operator.stop()
+    operator.start()
+    eventually(lambda: len(jobs(batch, namespace)) == 3, "the evaluation Job")
+    names = [j.metadata.name for j in jobs(batch, namespace)]
+    assert names == ["r-c0-1", "r-c1-1", "r-e1-1"], "one of each, even across a restart"
 
 
 def test_a_run_of_an_unknown_product_stalls_until_it_exists(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from factoryos.events import run_token
 from factoryos.launch.kube import KubeSettings, claim_manifest, job_manifest, job_state
 from factoryos.models import Product, Run, parse_as
-from factoryos.reconcile import workload_spec
+from factoryos.reconcile import StartEvaluation, evaluation_spec, workload_spec
 from factoryos.runner import WorkloadStatus
 
 
@@ -132,3 +133,28 @@ def test_runners_get_a_token_for_their_own_runs_events_only() -> None:
     assert values["FACTORYOS_EVENTS_URL"] == "http://factoryos-dashboard:8400/"
     assert values["FACTORYOS_EVENTS_TOKEN"] == run_token("k", "ns", "r")
     assert "k" not in values.values(), "the key itself never reaches a runner"
+
+
+def test_only_evaluation_jobs_mount_the_holdouts_read_only() -> None:
+    product = parse_as(
+        Product,
+        {"metadata": {"name": "p"},
+         "spec": {"repo": {"url": "https://x/p.git"}, "holdouts": {"secretRef": {"name": "h"}}}},
+    )  # fmt: skip
+    r = run()
+    build = job_manifest(workload_spec(r, product, 0, 1, Path("/work/runs")), r, KubeSettings())
+    build_pod = build["spec"]["template"]["spec"]
+    assert [v["name"] for v in build_pod["volumes"]] == ["work"]
+    assert all(m["name"] != "holdouts" for m in build_pod["containers"][0]["volumeMounts"])
+    assert "holdouts" not in json.dumps(build_pod["containers"][0]["env"])
+
+    spec = evaluation_spec(r, product, StartEvaluation(1, 1, (0,)), Path("/work/runs"))
+    assert spec.evaluation is not None and str(spec.evaluation.holdouts) == "/holdouts"
+    pod = job_manifest(spec, r, KubeSettings())["spec"]["template"]["spec"]
+    assert {"name": "holdouts", "secret": {"secretName": "h"}} in pod["volumes"]
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "holdouts")
+    assert mount == {"name": "holdouts", "mountPath": "/holdouts", "readOnly": True}
+    assert (
+        job_manifest(spec, r, KubeSettings())["metadata"]["labels"]["factoryos.dev/workload-kind"]
+        == "evaluate"
+    )
