@@ -1,0 +1,137 @@
+"""Convergence end to end: K=4 candidates of known quality, verifiers, holdouts, the gate, a merge.
+
+The quality product (examples/products/quality) builds each candidate with a
+scripted stand-in for an agent that writes a correct, a partly correct or a
+broken greet.py, by candidate index. Everything else is real: ``sf up``,
+Kilroy, the evaluation workload, the holdout scenarios in
+examples/holdouts/quality (outside the product repo), git.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from factory_support import Factory
+from kilroy_support import git
+from test_controlplane_runs import _phase
+
+from factoryos.evals.report import EvaluationReport
+from factoryos.models import CandidatePhase, RunPhase
+
+ROOT = Path(__file__).resolve().parents[3]
+PRODUCT = ROOT / "examples" / "products" / "quality"
+HOLDOUTS = ROOT / "examples" / "holdouts" / "quality"
+
+
+def _product(factory: Factory, variants: dict[int, str]) -> tuple[Path, Path]:
+    repo = factory.root / "repos" / "quality"
+    shutil.copytree(PRODUCT, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "variants.json").write_text(json.dumps({str(k): v for k, v in variants.items()}))
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    git(repo, "add", "-A")
+    subprocess.run(
+        ["git", "-C", str(repo), "commit", "-qm", "quality"], check=True, env=factory.env
+    )
+    holdouts = factory.root / "holdouts"  # outside the repo and the factory's home
+    shutil.copytree(HOLDOUTS, holdouts)
+    factory.sf("apply", "-f", "-", stdin=f"""
+apiVersion: factoryos.dev/v1alpha1
+kind: Product
+metadata: {{name: quality}}
+spec:
+  repo: {{path: {repo}}}
+  candidates: 4
+  concurrency: 1
+  verifiers:
+    typecheck: [{{name: compile, command: "python3 -m py_compile greet.py"}}]
+    unit: [{{name: check, command: "python3 check.py"}}]
+  holdouts: {{path: {holdouts}}}
+  acceptance: {{target: 0.9, alpha: 0.05}}
+""")  # fmt: skip
+    return repo, holdouts
+
+
+def _run(factory: Factory, name: str, iterations: int) -> None:
+    factory.sf("apply", "-f", "-", stdin=f"""
+apiVersion: factoryos.dev/v1alpha1
+kind: Run
+metadata: {{name: {name}}}
+spec:
+  productRef: {{name: quality}}
+  goal: Greet people by name
+  maxIterations: {iterations}
+  selection: {{trialsPerRound: 8}}
+""")  # fmt: skip
+
+
+def _report(factory: Factory, run: str, iteration: int) -> EvaluationReport:
+    folder = factory.run_dir(run).path / "evaluations" / f"i{iteration}"
+    return EvaluationReport.model_validate_json((folder / "evaluation.json").read_bytes())
+
+
+def test_the_best_candidate_is_selected_gated_and_merged(factory: Factory) -> None:
+    repo, holdouts = _product(factory, {0: "broken", 1: "partial", 2: "correct", 3: "broken"})
+    factory.up()
+    _run(factory, "q-1", iterations=2)
+
+    run = factory.wait_run("q-1", _phase(RunPhase.SUCCEEDED), timeout=240)
+
+    phases = {c.index: c.phase for c in run.status.candidates}
+    assert phases == {
+        0: CandidatePhase.SCREENED_OUT,
+        1: CandidatePhase.ELIMINATED,
+        2: CandidatePhase.WINNER,
+        3: CandidatePhase.SCREENED_OUT,
+    }
+    c0 = run.status.candidates[0]
+    assert c0.screened_out_reason and "typecheck/compile failed" in c0.screened_out_reason
+    assert [v.name for v in c0.verifiers] == ["compile"], "the screen stops at the failed kind"
+    c1, c2 = run.status.candidates[1], run.status.candidates[2]
+    assert (c1.passes, c1.trials) == (6, 8) and (c2.passes, c2.trials) == (8, 8)
+    ev = run.status.evaluation
+    assert ev is not None and ev.accepted and ev.candidate == 2 and ev.k == ev.n == 36
+    assert ev.lower_bound >= 0.9 and ev.alpha == 0.025, "alpha split across 2 iterations"
+
+    assert "Merge factory/q-1/c2" in git(repo, "log", "-1", "--format=%s", "main")
+    assert (repo / "greet.py").read_text().count("Hello, {sys.argv[1]}") == 1
+    assert git(repo, "status", "--porcelain") == "", "merged into the clean checkout"
+    report = _report(factory, "q-1", 1)
+    assert report.merged_commit == git(repo, "rev-parse", "main").strip()
+    assert [r.survivors for r in report.rounds] == [[1, 2]]
+    assert len(report.trials) == 8 + 8 + 36
+    assert (factory.run_dir("q-1").path / "evaluations" / "i1" / "report.md").exists()
+    types = {
+        e.type.rsplit(".", 2)[-2] + "." + e.type.rsplit(".", 1)[-1] for e in factory.events("q-1")
+    }
+    assert {"verifier.finished", "eval.round", "eval.trial", "gate.decided"} <= types
+    for index in range(4):
+        probe = git(factory.run_dir("q-1").repo(index), "show", f"factory/q-1/c{index}:probe.txt")
+        assert probe == "clean\n", f"c{index} saw the holdouts: {probe}"
+    assert str(holdouts) not in (factory.run_dir("q-1").path / "events.ndjson").read_text()
+
+
+def test_a_weak_best_candidate_is_rejected_and_the_run_iterates(factory: Factory) -> None:
+    variants = {0: "broken", 1: "partial", 2: "broken", 3: "partial", 4: "correct"}
+    repo, _ = _product(factory, {**variants, 5: "broken", 6: "broken", 7: "broken"})
+    before = git(repo, "rev-parse", "main")
+    factory.up()
+    _run(factory, "q-2", iterations=2)
+
+    run = factory.wait_run("q-2", _phase(RunPhase.SUCCEEDED), timeout=300)
+
+    first = _report(factory, "q-2", 1)
+    assert first.outcome.value == "rejected" and first.winner == 1
+    assert first.gate is not None and first.gate.stopped_early and first.gate.n < 36
+    assert any("accept-greet-eve" in line for line in first.feedback)
+    shown = "\n".join(first.feedback)
+    assert "Hello, Eve" not in shown and "stdout_matches" not in shown, "ids, never contents"
+    assert run.status.iteration == 2
+    assert [c.index for c in run.status.candidates] == [4, 5, 6, 7]
+    assert run.status.evaluation is not None and run.status.evaluation.candidate == 4
+    spec = json.loads((factory.run_dir("q-2").workloads / "q-2-c4-1" / "spec.json").read_text())
+    assert "accept-greet-eve" in spec["goal"], "the next iteration got the feedback"
+    assert git(repo, "rev-parse", "main") != before
+    assert "Merge factory/q-2/c4" in git(repo, "log", "-1", "--format=%s", "main")
