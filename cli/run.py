@@ -182,14 +182,22 @@ def _status_text(data: dict[str, Any]) -> str:
             )
         )
     if st.candidates:
-        lines.append("Candidates:")
+        lines.append(f"Candidates (iteration {st.iteration or 1}):")
+        rows = []
+        for c in st.candidates:
+            screen = "-"
+            if c.verifiers:
+                failed = [v for v in c.verifiers if not v.passed]
+                screen = f"failed {failed[0].kind.value}/{failed[0].name}" if failed else "passed"
+            score = f"{c.passes}/{c.trials}" if c.trials else "-"
+            rows.append([f"c{c.index}", c.phase.value, screen, score, c.branch])
+        lines.append(_indent(table(["cand", "phase", "screen", "selection", "branch"], rows)))
+    if st.evaluation is not None:
+        ev = st.evaluation
+        verdict = "accepted" if ev.accepted else "rejected"
         lines.append(
-            _indent(
-                table(
-                    ["index", "phase", "branch"],
-                    [[str(c.index), c.phase.value, c.branch] for c in st.candidates],
-                )
-            )
+            f"Gate:     {verdict} c{ev.candidate}: {ev.k}/{ev.n} acceptance trials passed, "
+            f"lower bound {ev.lower_bound:.4f} vs target {ev.target} (alpha {ev.alpha:g})"
         )
     if st.stages:
         lines.append("Stages:")

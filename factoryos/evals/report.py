@@ -16,7 +16,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factoryos.models import Acceptance, HoldoutSource, Selection, VerifierResult, Verifiers
+from factoryos.models import (
+    Acceptance,
+    HoldoutSource,
+    Selection,
+    Service,
+    VerifierResult,
+    Verifiers,
+)
 
 #: Where an evaluation Job finds holdouts mounted from a Secret, ConfigMap or claim.
 HOLDOUTS_MOUNT = Path("/holdouts")
@@ -41,6 +48,8 @@ class EvaluationPlan(_Frozen):
     """The holdout folder; None: screen only (no selection pool, no gate, no merge)."""
     holdouts_source: HoldoutSource | None = None
     """The product's holdout source (a cluster launcher mounts a Secret, ConfigMap or claim)."""
+    service: Service | None = None
+    """How to serve a candidate for http scenarios."""
     selection: Selection = Field(default_factory=Selection)
     acceptance: Acceptance = Field(default_factory=Acceptance)
     max_iterations: int = Field(default=1, ge=1)

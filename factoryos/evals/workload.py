@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from factoryos.errors import FactoryError, InvalidInputError
-from factoryos.evals.harness import Harness, TrialRecord
+from factoryos.evals.harness import Harness, ServiceSpec, TrialRecord
 from factoryos.evals.merge import MergeError, merge_winner
 from factoryos.evals.report import (
     CandidateReport,
@@ -116,7 +116,10 @@ class EvaluationWorkload:
         acceptance = pool(scenarios, Pool.ACCEPTANCE)
         if not acceptance:
             raise InvalidInputError(f"the holdouts in {plan.holdouts} have no acceptance pool")
-        harnesses = {c: Harness(self._checkout(c), self.env) for c in screened}
+        service = (
+            ServiceSpec(plan.service.command, plan.service.ready_path) if plan.service else None
+        )
+        harnesses = {c: Harness(self._checkout(c), self.env, service) for c in screened}
         with contextlib.ExitStack() as stack:
             sessions = {c: stack.enter_context(h.session(scenarios)) for c, h in harnesses.items()}
             winner, rounds = self._select(screened, pool(scenarios, Pool.SELECTION), sessions)

@@ -131,6 +131,15 @@ class Acceptance(ApiModel):
     sided: Sidedness = Sidedness.ONE_SIDED
 
 
+class Service(ApiModel):
+    """How the eval harness runs a candidate as a service, for http holdout scenarios."""
+
+    command: NonEmptyStr
+    """A shell command run in the candidate's checkout; it must listen on ``$PORT``."""
+    ready_path: Annotated[str, Field(pattern=r"^/"), Explained("must start with /")] = "/"
+    """A path that answers once the service is up."""
+
+
 class Deploy(ApiModel):
     """What happens after a winner is merged."""
 
@@ -185,6 +194,8 @@ class ProductSpec(ApiModel):
     verifiers: Verifiers = Field(default_factory=Verifiers, json_schema_extra=DEFAULTED_OBJECT)
     holdouts: HoldoutSource | None = None
     acceptance: Acceptance = Field(default_factory=Acceptance, json_schema_extra=DEFAULTED_OBJECT)
+    service: Service | None = None
+    """How to serve a candidate for http holdout scenarios (none: command scenarios only)."""
     candidates: PositiveInt = 1
     """K, the candidate branches built per run (a Run may override it)."""
     concurrency: PositiveInt = 1

@@ -602,6 +602,7 @@ def evaluation_spec(
             verifiers=spec.verifiers,
             holdouts=holdouts,
             holdouts_source=source,
+            service=spec.service,
             selection=run.spec.selection,
             acceptance=spec.acceptance,
             max_iterations=run.spec.max_iterations,

@@ -7,7 +7,7 @@ from pathlib import Path
 from builders import product, run
 
 from factoryos.models import Product, parse_as
-from factoryos.reconcile import workload_spec
+from factoryos.reconcile import StartEvaluation, evaluation_spec, workload_spec
 
 
 def test_names_paths_and_the_pipeline_come_from_the_run_and_product() -> None:
@@ -67,3 +67,25 @@ def test_a_remote_repository_is_cloned_from_its_url() -> None:
     )
     spec = workload_spec(run(), remote, 0, 1, Path("/h"))
     assert spec.repo_path is None and spec.repo_url == "https://example.com/p.git"
+
+
+def test_an_evaluation_carries_everything_the_product_says_about_judging() -> None:
+    p = product(
+        holdouts={"path": "/secret/holdouts"},
+        service={"command": "uvicorn app:app --port $PORT", "readyPath": "/health"},
+        acceptance={"target": 0.95, "alpha": 0.01},
+        verifiers={"unit": [{"name": "tests", "command": "pytest -q"}]},
+    )
+    spec = evaluation_spec(run(maxIterations=4), p, StartEvaluation(2, 1, (4, 6)), Path("/h"))
+    plan = spec.evaluation
+    assert spec.name == "r-e2-1" and spec.kind.value == "evaluate" and plan is not None
+    assert plan.iteration == 2 and plan.candidates == [4, 6] and plan.max_iterations == 4
+    assert plan.holdouts == Path("/secret/holdouts") and plan.merge_into == Path("/r")
+    assert plan.service is not None and plan.service.ready_path == "/health"
+    assert plan.acceptance.target == 0.95 and plan.verifiers.unit[0].name == "tests"
+
+
+def test_feedback_from_earlier_iterations_reaches_the_goal() -> None:
+    spec = workload_spec(run(), product(), 4, 1, Path("/h"), ("iteration 1: c1 failed s3",))
+    assert spec.goal.startswith("g\n\nFeedback from earlier attempts")
+    assert spec.goal.endswith("- iteration 1: c1 failed s3")
