@@ -9,7 +9,9 @@ repository with pipelines committed on ``main``.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kilroy_support import pipeline
+from kilroy_support import git, pipeline
 
 from factoryos.controlplane import control_plane_pid
 from factoryos.events import Event, read_events
@@ -157,3 +159,37 @@ def marks_step(marks: Path, name: str, seconds: float = 0.0) -> str:
     """A tool command that sleeps, then records that step ``name`` completed."""
     sleep = f"sleep {seconds}; " if seconds else ""
     return f"{sleep}echo {name} >> {marks}"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+QUALITY = ROOT / "examples" / "products" / "quality"
+QUALITY_HOLDOUTS = ROOT / "examples" / "holdouts" / "quality"
+
+
+def quality_product(factory: Factory, variants: dict[int, str]) -> tuple[Path, Path]:
+    """examples/products/quality with ``variants`` by candidate index, and its holdouts."""
+    repo = factory.root / "repos" / "quality"
+    shutil.copytree(QUALITY, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "variants.json").write_text(json.dumps({str(k): v for k, v in variants.items()}))
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    git(repo, "add", "-A")
+    subprocess.run(
+        ["git", "-C", str(repo), "commit", "-qm", "quality"], check=True, env=factory.env
+    )
+    holdouts = factory.root / "holdouts"  # outside the repo and the factory's home
+    shutil.copytree(QUALITY_HOLDOUTS, holdouts)
+    factory.sf("apply", "-f", "-", stdin=f"""
+apiVersion: factoryos.dev/v1alpha1
+kind: Product
+metadata: {{name: quality}}
+spec:
+  repo: {{path: {repo}}}
+  candidates: 4
+  concurrency: 1
+  verifiers:
+    typecheck: [{{name: compile, command: "python3 -m py_compile greet.py"}}]
+    unit: [{{name: check, command: "python3 check.py"}}]
+  holdouts: {{path: {holdouts}}}
+  acceptance: {{target: 0.9, alpha: 0.05}}
+""")  # fmt: skip
+    return repo, holdouts

@@ -10,48 +10,13 @@ examples/holdouts/quality (outside the product repo), git.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
-from factory_support import Factory
+from factory_support import Factory, quality_product
 from kilroy_support import git
 from test_controlplane_runs import _phase
 
 from factoryos.evals.report import EvaluationReport
 from factoryos.models import CandidatePhase, RunPhase
-
-ROOT = Path(__file__).resolve().parents[3]
-PRODUCT = ROOT / "examples" / "products" / "quality"
-HOLDOUTS = ROOT / "examples" / "holdouts" / "quality"
-
-
-def _product(factory: Factory, variants: dict[int, str]) -> tuple[Path, Path]:
-    repo = factory.root / "repos" / "quality"
-    shutil.copytree(PRODUCT, repo, ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "variants.json").write_text(json.dumps({str(k): v for k, v in variants.items()}))
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    git(repo, "add", "-A")
-    subprocess.run(
-        ["git", "-C", str(repo), "commit", "-qm", "quality"], check=True, env=factory.env
-    )
-    holdouts = factory.root / "holdouts"  # outside the repo and the factory's home
-    shutil.copytree(HOLDOUTS, holdouts)
-    factory.sf("apply", "-f", "-", stdin=f"""
-apiVersion: factoryos.dev/v1alpha1
-kind: Product
-metadata: {{name: quality}}
-spec:
-  repo: {{path: {repo}}}
-  candidates: 4
-  concurrency: 1
-  verifiers:
-    typecheck: [{{name: compile, command: "python3 -m py_compile greet.py"}}]
-    unit: [{{name: check, command: "python3 check.py"}}]
-  holdouts: {{path: {holdouts}}}
-  acceptance: {{target: 0.9, alpha: 0.05}}
-""")  # fmt: skip
-    return repo, holdouts
 
 
 def _run(factory: Factory, name: str, iterations: int) -> None:
@@ -73,7 +38,9 @@ def _report(factory: Factory, run: str, iteration: int) -> EvaluationReport:
 
 
 def test_the_best_candidate_is_selected_gated_and_merged(factory: Factory) -> None:
-    repo, holdouts = _product(factory, {0: "broken", 1: "partial", 2: "correct", 3: "broken"})
+    repo, holdouts = quality_product(
+        factory, {0: "broken", 1: "partial", 2: "correct", 3: "broken"}
+    )
     factory.up()
     _run(factory, "q-1", iterations=2)
 
@@ -115,7 +82,7 @@ def test_the_best_candidate_is_selected_gated_and_merged(factory: Factory) -> No
 
 def test_a_weak_best_candidate_is_rejected_and_the_run_iterates(factory: Factory) -> None:
     variants = {0: "broken", 1: "partial", 2: "broken", 3: "partial", 4: "correct"}
-    repo, _ = _product(factory, {**variants, 5: "broken", 6: "broken", 7: "broken"})
+    repo, _ = quality_product(factory, {**variants, 5: "broken", 6: "broken", 7: "broken"})
     before = git(repo, "rev-parse", "main")
     factory.up()
     _run(factory, "q-2", iterations=2)

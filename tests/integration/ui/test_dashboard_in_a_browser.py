@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import screenshot, sign_in
-from factory_support import Factory, marks_step
+from factory_support import Factory, marks_step, quality_product
 from kilroy_support import SCRIPTED_AGENT, git
 from playwright.sync_api import Page, expect
 
@@ -162,3 +162,24 @@ def test_stop_a_long_run_and_resume_it_from_the_page(
     expect(page.locator("#phase")).to_have_text("Succeeded", timeout=90_000)
     assert marks.read_text().split() == ["a", "b", "c"], "a was not rerun after the resume"
     screenshot(page, "run-resumed")
+
+
+def test_a_converged_run_shows_its_candidates_and_the_gate(factory: Factory, page: Page) -> None:
+    quality_product(factory, {0: "broken", 1: "partial", 2: "correct", 3: "broken"})
+    factory.up(dashboard=True)
+    factory.sf("run", "start", "quality", "--goal", "greet", "--name", "q-1", "--wait")
+    sign_in(page, factory.dashboard, factory.token, "/runs/default/q-1?candidate=2")
+
+    rows = page.locator("#candidates tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.nth(0)).to_contain_text("ScreenedOut")
+    expect(rows.nth(0)).to_contain_text("typecheck/compile")
+    expect(rows.nth(1)).to_contain_text("Eliminated")
+    expect(rows.nth(1)).to_contain_text("0.750 (24/32)")  # trialsPerRound: 32
+    expect(rows.nth(2)).to_contain_text("Winner")
+    gate = page.locator("#gate")
+    expect(gate).to_have_attribute("data-accepted", "true")
+    expect(gate).to_contain_text("39/39 acceptance trials passed")  # alpha / 3 iterations
+    screenshot(page, "run-converged")
+    page.click("text=report-i1")
+    expect(page.locator("#preview")).to_contain_text("Iteration 1: accepted")
