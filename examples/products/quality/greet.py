@@ -1,5 +1,3 @@
 """Greets a person by name (the factory's candidates replace this)."""
 
-import sys
-
 print("TODO")
