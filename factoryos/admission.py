@@ -9,12 +9,12 @@ repositories (``repo.url``) are not checked here: no network.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from factoryos.errors import InvalidInputError, NotFoundError, ToolMissingError
+from factoryos.errors import InvalidInputError, NotFoundError
+from factoryos.git import git
 from factoryos.kilroy import Kilroy, find_kilroy
 from factoryos.models import Product, Run
 from factoryos.runner import ensure_valid
@@ -33,11 +33,11 @@ def repository_problem(product: Product) -> str | None:
     repo = Path(spec.repo.path)
     if not repo.is_dir():
         return f"repository {repo} does not exist"
-    if _git(repo, "rev-parse", "--git-dir").returncode != 0:
+    if git(repo, "rev-parse", "--git-dir").returncode != 0:
         return f"{repo} is not a git repository"
-    if _git(repo, "rev-parse", "--verify", "-q", f"refs/heads/{spec.branch}").returncode != 0:
+    if git(repo, "rev-parse", "--verify", "-q", f"refs/heads/{spec.branch}").returncode != 0:
         return f"branch {spec.branch!r} not found in {repo}"
-    if _git(repo, "cat-file", "-e", f"{spec.branch}:{spec.pipeline}").returncode != 0:
+    if git(repo, "cat-file", "-e", f"{spec.branch}:{spec.pipeline}").returncode != 0:
         return f"pipeline {spec.pipeline} not found on branch {spec.branch} of {repo}"
     return None
 
@@ -102,7 +102,7 @@ def check_pipeline(product: Product, pipeline: str, validate: PipelineCheck) -> 
     """Validate ``pipeline`` as committed on the product's branch (what candidates will run)."""
     assert product.spec.repo.path is not None
     repo, branch = Path(product.spec.repo.path), product.spec.branch
-    shown = _git(repo, "show", f"{branch}:{pipeline}")
+    shown = git(repo, "show", f"{branch}:{pipeline}")
     if shown.returncode != 0:
         raise InvalidInputError(
             f"product {product.metadata.name!r}: pipeline {pipeline} not found on branch "
@@ -130,12 +130,3 @@ def _product_of(run: Run, store: ResourceStore, pending: list[Product]) -> Produ
             f"run {run.metadata.name!r}: product {name!r} not found "
             "(`sf product list` shows the products)"
         ) from None
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError as exc:
-        raise ToolMissingError("git is not installed") from exc

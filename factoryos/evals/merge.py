@@ -11,11 +11,11 @@ conflicting paths; the product branch is left as it was.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
-from factoryos.errors import ConflictError, ToolMissingError
+from factoryos.errors import ConflictError
+from factoryos.git import git
 
 IDENTITY = ["-c", "user.name=Factory OS", "-c", "user.email=factory@factoryos.invalid"]
 
@@ -26,15 +26,15 @@ class MergeError(ConflictError):
 
 def merge_winner(repo: Path, branch: str, source: Path, candidate_branch: str, message: str) -> str:
     """Merge ``candidate_branch`` (from the clone ``source``) into ``branch``; the new commit."""
-    fetched = _git(
+    fetched = git(
         repo, "fetch", "--no-tags", str(source),
         f"+refs/heads/{candidate_branch}:refs/heads/{candidate_branch}",
     )  # fmt: skip
     if fetched.returncode != 0:
         raise MergeError(f"cannot fetch {candidate_branch}: {fetched.stderr.strip()}")
-    current = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
+    current = git(repo, "symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
     if current == branch:
-        if _git(repo, "status", "--porcelain", "--untracked-files=no").stdout.strip():
+        if git(repo, "status", "--porcelain", "--untracked-files=no").stdout.strip():
             raise MergeError(
                 f"{repo} has uncommitted changes on {branch}; commit or stash them, "
                 "then resume the run"
@@ -42,29 +42,20 @@ def merge_winner(repo: Path, branch: str, source: Path, candidate_branch: str, m
         return _merge_in(repo, candidate_branch, message)
     with tempfile.TemporaryDirectory(prefix="factoryos-merge-") as tmp:
         worktree = Path(tmp) / "merge"
-        added = _git(repo, "worktree", "add", "--quiet", str(worktree), branch)
+        added = git(repo, "worktree", "add", "--quiet", str(worktree), branch)
         if added.returncode != 0:
             raise MergeError(f"cannot check out {branch}: {added.stderr.strip()}")
         try:
             return _merge_in(worktree, candidate_branch, message)
         finally:
-            _git(repo, "worktree", "remove", "--force", str(worktree))
+            git(repo, "worktree", "remove", "--force", str(worktree))
 
 
 def _merge_in(worktree: Path, candidate_branch: str, message: str) -> str:
-    merged = _git(worktree, *IDENTITY, "merge", "--no-ff", "-m", message, candidate_branch)
+    merged = git(worktree, *IDENTITY, "merge", "--no-ff", "-m", message, candidate_branch)
     if merged.returncode != 0:
-        conflicts = _git(worktree, "diff", "--name-only", "--diff-filter=U").stdout.split()
-        _git(worktree, "merge", "--abort")
+        conflicts = git(worktree, "diff", "--name-only", "--diff-filter=U").stdout.split()
+        git(worktree, "merge", "--abort")
         detail = ", ".join(conflicts) or merged.stderr.strip() or merged.stdout.strip()
         raise MergeError(f"merging {candidate_branch} conflicts: {detail}")
-    return _git(worktree, "rev-parse", "HEAD").stdout.strip()
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError as exc:
-        raise ToolMissingError("git is not installed") from exc
+    return git(worktree, "rev-parse", "HEAD").stdout.strip()

@@ -9,11 +9,10 @@ when a stage ran more than once (retries, resume) the latest commit counts.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from factoryos.errors import ToolMissingError
+from factoryos.git import git
 
 #: The biggest diff shown (a stage that rewrote a vendored tree is cut here).
 MAX_DIFF_BYTES = 2 * 1024 * 1024
@@ -51,7 +50,7 @@ def stage_diff(repo: Path, branch: str, candidate: int, node: str) -> StageDiff 
     """The diff of ``node``'s latest commit on ``branch``; None if it has none (yet)."""
     if not (repo / ".git").exists():
         return None
-    log = _git(repo, "log", "--format=%H%x09%s", branch, "--")
+    log = git(repo, "log", "--format=%H%x09%s", branch, "--")
     if log.returncode != 0:
         return None
     pattern = re.compile(rf"^attractor\(c{candidate}\): {re.escape(node)} \(")
@@ -65,11 +64,11 @@ def stage_diff(repo: Path, branch: str, candidate: int, node: str) -> StageDiff 
 def _diff_of(repo: Path, sha: str, subject: str) -> StageDiff:
     parent = (
         f"{sha}^"
-        if _git(repo, "rev-parse", "-q", "--verify", f"{sha}^").returncode == 0
+        if git(repo, "rev-parse", "-q", "--verify", f"{sha}^").returncode == 0
         else (_EMPTY_TREE)
     )
-    patch = _git(repo, "diff", "--no-color", "--no-ext-diff", "-M", parent, sha).stdout
-    numstat = _git(repo, "diff", "--numstat", "-M", parent, sha).stdout
+    patch = git(repo, "diff", "--no-color", "--no-ext-diff", "-M", parent, sha).stdout
+    numstat = git(repo, "diff", "--numstat", "-M", parent, sha).stdout
     files = []
     for line in numstat.splitlines():
         added, deleted, path = line.split("\t", 2)
@@ -86,16 +85,3 @@ def _diff_of(repo: Path, sha: str, subject: str) -> StageDiff:
 
 #: git's empty tree: the parent of a root commit.
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(repo), *args],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise ToolMissingError("git is not installed") from exc
