@@ -55,7 +55,9 @@ class EvaluationPlan(_Frozen):
     max_iterations: int = Field(default=1, ge=1)
     product_branch: str = "main"
     merge_into: Path | None = None
-    """The product repository to merge an accepted winner into (local mode)."""
+    """The product repository to merge an accepted winner into (a local repository)."""
+    push: bool = False
+    """The product is known by URL: merge in the winner's clone and push."""
 
 
 class Outcome(StrEnum):

@@ -24,7 +24,7 @@ from typing import Any
 
 from factoryos.errors import FactoryError, InvalidInputError
 from factoryos.evals.harness import Harness, ServiceSpec, TrialRecord
-from factoryos.evals.merge import MergeError, merge_winner
+from factoryos.evals.merge import MergeError, merge_and_push, merge_winner
 from factoryos.evals.report import (
     CandidateReport,
     EvaluationPlan,
@@ -254,18 +254,21 @@ class EvaluationWorkload:
         gate: GateReport,
     ) -> EvaluationReport:
         branch = candidate_branch(self.spec.run, winner)
-        if self.plan.merge_into is None:
-            message = f"c{winner} accepted ({gate.reason}); no local repository to merge into"
+        if self.plan.merge_into is None and not self.plan.push:
+            message = f"c{winner} accepted ({gate.reason}); no repository to merge into"
             return self._report(Outcome.ACCEPTED, message, reports, winner, rounds, gate)
         subject = (
             f"Merge {branch}: {self.spec.goal.splitlines()[0][:60]}\n\n"
             f"Factory OS run {self.spec.run}, iteration {self.plan.iteration}: {gate.reason}."
         )
+        clone = self.spec.layout.repo(winner)
         try:
-            commit = merge_winner(
-                self.plan.merge_into, self.plan.product_branch,
-                self.spec.layout.repo(winner), branch, subject,
-            )  # fmt: skip
+            if self.plan.merge_into is not None:
+                commit = merge_winner(
+                    self.plan.merge_into, self.plan.product_branch, clone, branch, subject
+                )
+            else:
+                commit = merge_and_push(clone, self.plan.product_branch, branch, subject)
         except MergeError as exc:
             return self._report(
                 Outcome.MERGE_FAILED, f"c{winner} was accepted, but the merge failed: {exc}",

@@ -596,6 +596,7 @@ def evaluation_spec(
         branch=spec.branch,
         pipeline=run.spec.pipeline or spec.pipeline,
         goal=run.spec.goal,
+        pass_env=list(spec.engine.pass_env),  # git credentials for a push, if any
         evaluation=EvaluationPlan(
             iteration=action.iteration,
             candidates=list(action.candidates),
@@ -608,5 +609,6 @@ def evaluation_spec(
             max_iterations=run.spec.max_iterations,
             product_branch=spec.branch,
             merge_into=Path(spec.repo.path) if spec.repo.path else None,
+            push=spec.repo.url is not None,
         ),
     )

@@ -166,8 +166,13 @@ QUALITY = ROOT / "examples" / "products" / "quality"
 QUALITY_HOLDOUTS = ROOT / "examples" / "holdouts" / "quality"
 
 
-def quality_product(factory: Factory, variants: dict[int, str]) -> tuple[Path, Path]:
-    """examples/products/quality with ``variants`` by candidate index, and its holdouts."""
+def quality_product(
+    factory: Factory, variants: dict[int, str], *, by_url: bool = False
+) -> tuple[Path, Path]:
+    """examples/products/quality with ``variants`` by candidate index, and its holdouts.
+
+    ``by_url``: the Product names a bare clone by ``file://`` URL (what it returns).
+    """
     repo = factory.root / "repos" / "quality"
     shutil.copytree(QUALITY, repo, ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "variants.json").write_text(json.dumps({str(k): v for k, v in variants.items()}))
@@ -178,12 +183,17 @@ def quality_product(factory: Factory, variants: dict[int, str]) -> tuple[Path, P
     )
     holdouts = factory.root / "holdouts"  # outside the repo and the factory's home
     shutil.copytree(QUALITY_HOLDOUTS, holdouts)
+    source = f"path: {repo}"
+    if by_url:
+        bare = factory.root / "repos" / "quality.git"
+        subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], check=True)
+        repo, source = bare, f"url: 'file://{bare}'"
     factory.sf("apply", "-f", "-", stdin=f"""
 apiVersion: factoryos.dev/v1alpha1
 kind: Product
 metadata: {{name: quality}}
 spec:
-  repo: {{path: {repo}}}
+  repo: {{{source}}}
   candidates: 4
   concurrency: 1
   verifiers:

@@ -102,3 +102,17 @@ def test_a_weak_best_candidate_is_rejected_and_the_run_iterates(factory: Factory
     assert "accept-greet-eve" in spec["goal"], "the next iteration got the feedback"
     assert git(repo, "rev-parse", "main") != before
     assert "Merge factory/q-2/c4" in git(repo, "log", "-1", "--format=%s", "main")
+
+
+def test_a_product_known_by_url_gets_the_merge_pushed(factory: Factory) -> None:
+    bare, _ = quality_product(factory, {0: "partial", 1: "correct"}, by_url=True)
+    factory.up()
+    _run(factory, "q-3", iterations=1)
+
+    run = factory.wait_run("q-3", _phase(RunPhase.SUCCEEDED), timeout=240)
+
+    assert "Merge factory/q-3/c1" in git(bare, "log", "-1", "--format=%s", "main")
+    assert run.status.message and run.status.message.endswith(
+        git(bare, "rev-parse", "--short=12", "main").strip()
+    )
+    assert git(bare, "rev-parse", "factory/q-3/c1").strip()

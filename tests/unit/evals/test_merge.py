@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from factoryos.evals.merge import MergeError, merge_winner
+from factoryos.evals.merge import MergeError, merge_and_push, merge_winner
 
 ID = ["-c", "user.name=t", "-c", "user.email=t@x.invalid"]
 
@@ -79,3 +79,37 @@ def test_a_conflict_fails_with_the_paths_and_leaves_the_branch_alone(
         merge_winner(repo, "main", clone, "factory/r/c0", "m")
     assert git(repo, "rev-parse", "main") == before
     assert git(repo, "status", "--porcelain") == "", "the merge was aborted"
+
+
+def test_a_product_known_by_url_is_merged_in_the_clone_and_pushed(tmp_path: Path) -> None:
+    bare, seed = tmp_path / "product.git", tmp_path / "seed"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    subprocess.run(["git", "clone", "-q", str(bare), str(seed)], check=True, capture_output=True)
+    (seed / "a.txt").write_text("one\n")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "init")
+    git(seed, "push", "-q", "origin", "HEAD:main")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", f"file://{bare}", str(clone)], check=True)
+    git(clone, "checkout", "-q", "-b", "factory/r/c1")
+    (clone / "b.txt").write_text("new\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "candidate")
+    (seed / "c.txt").write_text("meanwhile\n")  # main moves on after the candidate branched
+    git(seed, "add", "-A")
+    git(seed, "commit", "-qm", "meanwhile")
+    git(seed, "push", "-q", "origin", "HEAD:main")
+
+    commit = merge_and_push(clone, "main", "factory/r/c1", "Merge factory/r/c1")
+
+    assert git(bare, "rev-parse", "main").strip() == commit
+    assert git(bare, "show", f"{commit}:b.txt") == "new\n" and git(bare, "show", f"{commit}:c.txt")
+    assert git(bare, "rev-parse", "factory/r/c1").strip(), "the candidate's branch is pushed too"
+    (clone / "b.txt").write_text("changed again\n")
+    git(clone, "commit", "-qam", "more")
+    git(seed, "pull", "-q", "origin", "main")
+    (seed / "b.txt").write_text("conflicting\n")
+    git(seed, "commit", "-qam", "conflict")
+    git(seed, "push", "-q", "origin", "HEAD:main")
+    with pytest.raises(MergeError, match=r"conflicts: b\.txt"):
+        merge_and_push(clone, "main", "factory/r/c1", "again")
