@@ -26,7 +26,7 @@ from factoryos.cli.factory import (
 )
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
 from factoryos.controlplane import control_plane_pid
-from factoryos.errors import InvalidInputError
+from factoryos.errors import ClusterError, InvalidInputError
 from factoryos.events import Event, EventType, read_from
 from factoryos.models import Run, RunPhase, dump_resource, parse_as
 from factoryos.runner import RunDirectory
@@ -296,32 +296,83 @@ def logs(
     settings = Settings.from_env()
     store = open_store(settings)
     store.get(Run, name, namespace)
-    if on_cluster(settings):
+    read = event_reader(settings, namespace, name, after)
+    if read is None:
         raise InvalidInputError(
-            "on a cluster a run's events live on its workspace volume; `sf run logs` reads "
-            "local runs only (`sf run status` shows the stages)"
+            "on a cluster `sf run logs` reads a run's events from the dashboard: set "
+            "FACTORYOS_DASHBOARD_URL (e.g. http://127.0.0.1:8400/ with `kubectl -n "
+            "factoryos-system port-forward svc/factoryos-dashboard 8400`) and "
+            "FACTORYOS_DASHBOARD_TOKEN"
         )
     if follow:
         require_control_plane(settings, "`sf run logs -f`")
     show = _printer(output)
-    path = RunDirectory.of(settings.runs_dir, namespace, name).events
-    events, offset = read_from(path, 0)
-    for event in events:
-        if event.sequence > after:
-            show(event)
+    for event in read():
+        show(event)
     if not follow:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done = settled(store.get(Run, name, namespace))
-        new, offset = read_from(path, offset)
-        for event in new:
-            if event.sequence > after:
-                show(event)
+        for event in read():
+            show(event)
         if done:
             return
         time.sleep(POLL_SECONDS)
     raise InvalidInputError(f"gave up following run {name!r} after {timeout:g}s")
+
+
+def event_reader(
+    settings: Settings, namespace: str, name: str, after: int = 0
+) -> Callable[[], list[Event]] | None:
+    """A function returning the run's events not read yet (after ``after``), in order.
+
+    Locally it reads the run's log; on a cluster it asks the dashboard's API
+    (None when FACTORYOS_DASHBOARD_URL/TOKEN are not set).
+    """
+    if not on_cluster(settings):
+        path = RunDirectory.of(settings.runs_dir, namespace, name).events
+        offset = 0
+
+        def from_file() -> list[Event]:
+            nonlocal offset
+            events, offset = read_from(path, offset)
+            return [e for e in events if e.sequence > after]
+
+        return from_file
+    if not settings.dashboard_url or not settings.dashboard_token:
+        return None
+    import httpx
+
+    client = httpx.Client(
+        base_url=settings.dashboard_url,
+        headers={"Authorization": f"Bearer {settings.dashboard_token}"},
+        timeout=30.0,
+    )
+    last = after
+
+    def from_dashboard() -> list[Event]:
+        nonlocal last
+        found: list[Event] = []
+        while True:
+            try:
+                response = client.get(
+                    f"/api/runs/{namespace}/{name}/events", params={"after": last}
+                )
+            except httpx.HTTPError as exc:
+                raise ClusterError(f"cannot reach the dashboard: {exc}") from None
+            if response.status_code != 200:
+                detail = response.text[:200]
+                raise ClusterError(f"the dashboard answered {response.status_code}: {detail}")
+            page = response.json()
+            events = [Event.model_validate(e) for e in page["events"]]
+            found += events
+            if events:
+                last = events[-1].sequence
+            if not page["more"]:
+                return found
+
+    return from_dashboard
 
 
 def _printer(output: OutputFormat) -> Callable[[Event], None]:
@@ -378,13 +429,12 @@ def _follow(
     *,
     show: bool,
 ) -> Run:
-    path = RunDirectory.of(settings.runs_dir, namespace, name).events
-    offset = 0
+    read = event_reader(settings, namespace, name) if show else None
     deadline = time.monotonic() + timeout
     last_phase: RunPhase | None = None
     while time.monotonic() < deadline:
         run = store.get(Run, name, namespace)
-        new, offset = read_from(path, offset)
+        new = read() if read is not None else []  # on a cluster without a dashboard: phases
         if show:
             for event in new:
                 if event.type in _FOLLOWED:

@@ -36,6 +36,10 @@ class Settings:
     kube_context: str | None = None
     #: KUBECONFIG (``sf --kubeconfig``): the kubeconfig file(s) for ``kube_context``.
     kubeconfig: str | None = None
+    #: FACTORYOS_DASHBOARD_URL and FACTORYOS_DASHBOARD_TOKEN: where ``sf`` reads a cluster
+    #: run's events (the dashboard keeps them; e.g. after a port-forward of its Service).
+    dashboard_url: str | None = None
+    dashboard_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +57,8 @@ class Settings:
             not in {"0", "false", "no", "off"},
             kube_context=env.get("FACTORYOS_CONTEXT") or None,
             kubeconfig=env.get("KUBECONFIG") or None,
+            dashboard_url=env.get("FACTORYOS_DASHBOARD_URL") or None,
+            dashboard_token=env.get("FACTORYOS_DASHBOARD_TOKEN") or None,
         )
 
     @property

@@ -105,8 +105,8 @@ def test_it_works_on_the_clusters_resources_with_its_own_rights(
     assert allowed.stdout.strip() == "yes"
 
 
-def test_a_runners_events_reach_websocket_clients(
-    dashboard: str, kubectl: Kubectl, namespace: str, tmp_path: Path
+def test_a_runners_events_reach_websocket_clients_and_sf(
+    dashboard: str, kubectl: Kubectl, namespace: str, tmp_path: Path, cluster: TestCluster
 ) -> None:
     _product(kubectl)
     httpx.post(
@@ -139,6 +139,19 @@ def test_a_runners_events_reach_websocket_clients(
                 got.append(message["event"])
     assert forwarder.close(timeout=30)
     assert [e["sequence"] for e in got] == list(range(1, 32))
+
+    logs = subprocess.run(
+        [sys.executable, "-m", "factoryos.cli.app", "--context", "test",
+         "--kubeconfig", str(cluster.kubeconfig), "run", "logs", "web-2", "-n", namespace,
+         "--after", "20", "-o", "json"],
+        env={**os.environ, "FACTORYOS_DASHBOARD_URL": dashboard,
+             "FACTORYOS_DASHBOARD_TOKEN": TOKEN, "FACTORYOS_HOME": str(tmp_path / "h")},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert logs.returncode == 0, logs.stderr
+    assert [json.loads(line)["sequence"] for line in logs.stdout.splitlines()] == list(
+        range(21, 32)
+    )
     assert [e["id"] for e in got] == [
         json.loads(line)["id"] for line in volume_log.path.read_text().splitlines()
     ]

@@ -70,5 +70,5 @@ def test_refusals_are_one_line(sf, namespace: str) -> None:  # type: ignore[no-u
         taken.returncode == 4 and taken.stderr.count("\n") == 1 and "already exists" in taken.stderr
     )
     assert unknown.returncode == 3 and "product 'ghost' not found" in unknown.stderr
-    assert logs.returncode == 2 and "workspace volume" in logs.stderr
+    assert logs.returncode == 2 and "FACTORYOS_DASHBOARD_URL" in logs.stderr
     assert up.returncode == 2 and "operator" in up.stderr
