@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools graphviz browser kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
+.PHONY: help venv tools graphviz browser selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -107,7 +107,7 @@ demo: venv tools graphviz ## Start the embedded factory and run the smoke produc
 	@echo
 	@PATH=$(CURDIR)/$(BIN):$(CURDIR)/$(TOOLS):$$PATH FACTORYOS_HOME=$(DEMO_HOME) bash examples/demo.sh
 
-test: venv tools lint typecheck importlint check-generated unit integration ## Run the whole test suite
+test: venv tools lint typecheck importlint check-generated unit integration selftest ## Run the whole test suite
 	@echo "make test: all checks passed"
 
 lint: venv ## ruff
@@ -122,6 +122,9 @@ importlint: venv ## import-linter layer contracts
 
 unit: venv ## Fast, pure tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+selftest: venv tools ## sf selftest: stop, resume, event stream and smoke product checks on a scratch factory
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf selftest
 
 integration: venv tools browser k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration $(PYTEST_ARGS)

@@ -13,7 +13,7 @@ import sys
 import typer
 
 from factoryos import __version__
-from factoryos.cli import apply, evals, pipeline, product, run, up
+from factoryos.cli import apply, evals, pipeline, product, run, selftest, up
 from factoryos.cli.output import error_line
 from factoryos.errors import FactoryError
 
@@ -31,6 +31,7 @@ app.add_typer(run.app, name="run")
 app.add_typer(evals.app, name="eval")
 app.command()(up.up)
 app.command()(apply.apply)
+app.command()(selftest.selftest)
 
 
 def _version(value: bool) -> None:
