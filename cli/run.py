@@ -9,6 +9,7 @@ need ``sf up`` running; they say so when it is not.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -33,6 +34,7 @@ from factoryos.runner import RunDirectory
 from factoryos.runs import new_run, resume_run, settled, start_run, stop_run
 from factoryos.settings import Settings
 from factoryos.store import ResourceStore
+from factoryos.telemetry import Telemetry
 
 app = typer.Typer(help="Start, watch, stop and resume runs.", no_args_is_help=True)
 
@@ -93,7 +95,11 @@ def start(
     )
     run_name = run.metadata.name
     store = open_store(settings)
-    created = start_run(store, run, lambda r: admit_to(settings, r, store))
+    tracing = Telemetry.from_env("factoryos-cli", os.environ)
+    try:
+        created = start_run(store, run, lambda r: admit_to(settings, r, store), tracing)
+    finally:
+        tracing.shutdown()
     if not wait:
         emit(dump_resource(created), output, lambda _: f"run.factoryos.dev/{run_name} created")
         return

@@ -32,6 +32,7 @@ from factoryos.errors import InvalidInputError
 from factoryos.launch import LocalProcessLauncher
 from factoryos.settings import Settings
 from factoryos.store import LocalStore
+from factoryos.telemetry import Telemetry
 
 
 def up(
@@ -69,8 +70,9 @@ def up(
     signal.signal(signal.SIGTERM, on_signal)
     store = LocalStore(settings.home / STORE_FILE)
     launcher = LocalProcessLauncher(settings.runs_dir, os.environ, prewarm=settings.runner_prewarm)
+    tracing = Telemetry.from_env("factoryos-controlplane", os.environ)
     plane = LocalControlPlane(
-        store, launcher, settings.runs_dir, report=_report, grace_seconds=grace
+        store, launcher, settings.runs_dir, report=_report, grace_seconds=grace, telemetry=tracing
     )
     progress(
         f"sf up: control plane running (pid {os.getpid()}, home {settings.home}); Ctrl-C to stop"
@@ -82,6 +84,7 @@ def up(
         if server is not None:
             _stop_dashboard(server)
         stopped = plane.shutdown()
+        tracing.shutdown()
         launcher.close()
         store.close()
         lock.release()

@@ -16,6 +16,7 @@ from typing import Any
 from factoryos.errors import ConflictError
 from factoryos.models import DesiredState, Run, RunPhase, parse_as
 from factoryos.store import ResourceStore, modify
+from factoryos.telemetry import TRACEPARENT_ANNOTATION, Telemetry
 
 #: Admission for a new Run (``factoryos.admission.admit`` bound to its checks).
 AdmitRun = Callable[[Run], None]
@@ -47,10 +48,22 @@ def new_run(
     )
 
 
-def start_run(store: ResourceStore, run: Run, admit: AdmitRun) -> Run:
-    """Admit ``run`` and store it; the control plane starts it."""
-    admit(run)
-    return store.create(run)
+def start_run(
+    store: ResourceStore, run: Run, admit: AdmitRun, telemetry: Telemetry | None = None
+) -> Run:
+    """Admit ``run`` and store it; the control plane starts it.
+
+    With tracing on, this opens the run's trace and leaves its traceparent on
+    the Run for the control plane and the runners to continue.
+    """
+    tracing = telemetry or Telemetry.off()
+    with tracing.span(
+        "sf run start", run=run.metadata.name, product=run.spec.product_ref.name
+    ) as traceparent:
+        if traceparent:
+            run.metadata.annotations[TRACEPARENT_ANNOTATION] = traceparent
+        admit(run)
+        return store.create(run)
 
 
 def stop_run(store: ResourceStore, name: str, namespace: str = "default") -> Run:

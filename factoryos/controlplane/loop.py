@@ -38,6 +38,7 @@ from factoryos.models import Product, Run, StageStatus
 from factoryos.reconcile import StageFold
 from factoryos.runner import RunDirectory
 from factoryos.store import ResourceStore
+from factoryos.telemetry import Telemetry
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
 
@@ -69,6 +70,7 @@ class LocalControlPlane:
         process_poll: float = 1.0,
         grace_seconds: float = 5.0,
         repo_check: Callable[[Product], str | None] = repository_problem,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
         self._launcher = launcher
@@ -85,6 +87,7 @@ class LocalControlPlane:
             grace_seconds=grace_seconds,
             repo_check=repo_check,
             stages=self._stages,
+            telemetry=telemetry,
         )
         self._dirty: set[Key] = set()
         self._due: dict[Key, float] = {}

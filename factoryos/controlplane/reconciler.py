@@ -42,6 +42,7 @@ from factoryos.reconcile import (
 from factoryos.reconcile.run import ObservedWorkload
 from factoryos.store import ResourceStore
 from factoryos.store.port import R
+from factoryos.telemetry import TRACEPARENT_ANNOTATION, Telemetry
 
 #: How long a repository check is trusted before the product is checked again.
 REPO_CHECK_SECONDS = 10.0
@@ -90,6 +91,7 @@ class Reconciler:
         grace_seconds: float = 5.0,
         repo_check: Callable[[Product], str | None] = repository_problem,
         stages: Callable[[str, str], list[StageStatus]] = lambda _ns, _name: [],
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
         self._launcher = launcher
@@ -98,6 +100,7 @@ class Reconciler:
         self._grace = grace_seconds
         self._repo_check = repo_check
         self._stages = stages
+        self._tracing = telemetry or Telemetry.off()
         self._repo_checked: dict[tuple[str, str], tuple[float, int | None, str | None]] = {}
         #: Status writes made (tests and benchmarks read it).
         self.status_writes = 0
@@ -146,6 +149,7 @@ class Reconciler:
     # -- runs --------------------------------------------------------------------
 
     def run(self, ns: str, name: str) -> PassResult:
+        began = datetime.now(UTC)
         try:
             run = self._store.get(Run, name, ns)
         except NotFoundError:
@@ -187,7 +191,15 @@ class Reconciler:
                 self._launcher.stop(ns, name, action.name, self._grace)
         if decision.release:
             return self._release(run)
+        before = run.status.phase
         phase = self._write_status(run, decision.status)
+        if decision.actions or phase is not None:  # a pass that did something: in the trace
+            self._tracing.record(
+                "reconcile run", began, datetime.now(UTC),
+                run.metadata.annotations.get(TRACEPARENT_ANNOTATION),
+                factoryos__run=name, factoryos__phase=str(decision.status.phase or before),
+                factoryos__actions=len(decision.actions),
+            )  # fmt: skip
         if phase is not None:
             detail = f" ({decision.status.message})" if decision.status.message else ""
             self._report(

@@ -53,6 +53,7 @@ from factoryos.reconcile.queue import Admission
 from factoryos.runner import WorkloadSpec, WorkloadStatus, workload_name
 from factoryos.runner.layout import OUTPUT_FILE, RunDirectory, candidate_branch, evaluation_name
 from factoryos.runner.workload import WorkloadKind
+from factoryos.telemetry import TRACEPARENT_ANNOTATION
 
 #: Held on every Run until its workloads are stopped.
 FINALIZER = "factoryos.dev/cleanup"
@@ -568,6 +569,7 @@ def workload_spec(
         branch=product.spec.branch,
         pipeline=run.spec.pipeline or product.spec.pipeline,
         goal=goal,
+        traceparent=meta.annotations.get(TRACEPARENT_ANNOTATION),
         agent_profile=engine.agent_profile.value,
         agent_executable=Path(engine.agent_executable) if engine.agent_executable else None,
         stage_timeout_seconds=engine.stage_timeout_seconds,
@@ -596,6 +598,7 @@ def evaluation_spec(
         branch=spec.branch,
         pipeline=run.spec.pipeline or spec.pipeline,
         goal=run.spec.goal,
+        traceparent=meta.annotations.get(TRACEPARENT_ANNOTATION),
         pass_env=list(spec.engine.pass_env),  # git credentials for a push, if any
         evaluation=EvaluationPlan(
             iteration=action.iteration,

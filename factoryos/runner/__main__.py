@@ -18,6 +18,7 @@ from types import FrameType
 
 from factoryos.errors import FactoryError
 from factoryos.evals.workload import EvaluationWorkload
+from factoryos.events import Event, EventType, read_events
 from factoryos.kilroy import Kilroy, find_kilroy
 from factoryos.runner.forward import (
     EVENTS_TOKEN_ENV,
@@ -35,12 +36,14 @@ from factoryos.runner.workload import (
     Workload,
     WorkloadKind,
     WorkloadResult,
+    WorkloadSpec,
     WorkloadStatus,
     load_spec,
     parse_spec,
     write_result,
 )
 from factoryos.settings import Settings
+from factoryos.telemetry import TRACEPARENT_ENV, Telemetry
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +59,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         spec = load_spec(spec_path) if spec_text is None else parse_spec(spec_text)
-        workload_dir = workload_dir or spec.layout.workload(spec.name)
+    except FactoryError as exc:
+        return _failed(workload_dir, exc)
+    tracing = Telemetry.from_env("factoryos-runner", env)
+    what = (
+        f"evaluate iteration {spec.candidate}"
+        if spec.kind is WorkloadKind.EVALUATE
+        else f"candidate c{spec.candidate}"
+    )
+    try:
+        with tracing.span(
+            what, spec.traceparent, factoryos__run=spec.run, factoryos__workload=spec.name,
+            factoryos__attempt=spec.attempt,
+        ) as traceparent:  # fmt: skip
+            if traceparent:  # Kilroy and its tool nodes inherit the trace
+                env[TRACEPARENT_ENV] = traceparent
+            code = _run(spec, workload_dir or spec.layout.workload(spec.name), env)
+            if tracing.on:
+                record_stages(tracing, spec, traceparent)
+        return code
+    finally:
+        tracing.shutdown()
+
+
+def _run(spec: WorkloadSpec, workload_dir: Path, env: dict[str, str]) -> int:
+    try:
         settings = Settings.from_env(env)
         progress = _progress(env)
         workload: Workload | EvaluationWorkload
@@ -66,13 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             kilroy = Kilroy(find_kilroy(settings, env), settings, env)
             workload = Workload(spec, kilroy, env, progress)
     except FactoryError as exc:
-        result = WorkloadResult(
-            status=WorkloadStatus.ERROR, reason=str(exc), finished_at=datetime.now(UTC)
-        )
-        if workload_dir is not None:
-            write_result(workload_dir, result)
-        print(f"runner: error: {exc}", file=sys.stderr)
-        return result.exit_code
+        return _failed(workload_dir, exc)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         print(f"runner: {signal.Signals(signum).name}: stopping Kilroy gracefully", flush=True)
@@ -88,6 +109,53 @@ def main(argv: list[str] | None = None) -> int:
         print("runner: some events did not reach the dashboard (they stay on the volume)")
     print(f"runner: {spec.name}: {result.status}" + (f": {result.reason}" if result.reason else ""))
     return result.exit_code
+
+
+def _failed(workload_dir: Path | None, exc: FactoryError) -> int:
+    result = WorkloadResult(
+        status=WorkloadStatus.ERROR, reason=str(exc), finished_at=datetime.now(UTC)
+    )
+    if workload_dir is not None:
+        write_result(workload_dir, result)
+    print(f"runner: error: {exc}", file=sys.stderr)
+    return result.exit_code
+
+
+def record_stages(tracing: Telemetry, spec: WorkloadSpec, parent: str | None) -> None:
+    """Kilroy's stages (and an evaluation's steps) of this workload as spans, with their times."""
+    started: dict[str, Event] = {}
+    for event in read_events(spec.layout.events):
+        if event.data.get("workload") != spec.name and event.type not in _EVAL_TYPES:
+            continue
+        key = event.subject or ""
+        if event.type in {EventType.STAGE_STARTED, EventType.VERIFIER_STARTED}:
+            started[key] = event
+        elif event.type in {EventType.STAGE_COMPLETED, EventType.VERIFIER_FINISHED}:
+            begin = started.pop(key, None)
+            if begin is None or (spec.kind is WorkloadKind.EVALUATE) != (
+                event.type == EventType.VERIFIER_FINISHED
+            ):
+                continue
+            ok = event.data.get("status") == "success" or event.data.get("passed") is True
+            name = f"stage {key}" if event.type == EventType.STAGE_COMPLETED else f"screen {key}"
+            tracing.record(
+                name, begin.time, event.time, parent,
+                error=None if ok else str(event.data.get("failure_reason") or "failed"),
+                factoryos__stage=key, factoryos__attempt=begin.data.get("attempt"),
+            )  # fmt: skip
+        elif event.type == EventType.GATE_DECIDED and spec.kind is WorkloadKind.EVALUATE:
+            tracing.record(
+                "gate", event.time, event.time, parent,
+                factoryos__accepted=event.data.get("accepted"),
+                factoryos__n=event.data.get("n"), factoryos__k=event.data.get("k"),
+                factoryos__lower_bound=event.data.get("lower_bound"),
+            )  # fmt: skip
+
+
+#: Evaluation events carry no workload name (they belong to the iteration).
+_EVAL_TYPES = frozenset(
+    {EventType.VERIFIER_STARTED, EventType.VERIFIER_FINISHED, EventType.GATE_DECIDED}
+)
 
 
 def _forwarder(

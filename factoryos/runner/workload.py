@@ -49,6 +49,8 @@ class WorkloadSpec(BaseModel):
 
     kind: WorkloadKind = WorkloadKind.BUILD
     evaluation: EvaluationPlan | None = None
+    #: The run's trace context (W3C traceparent), when tracing is on.
+    traceparent: str | None = None
 
     name: str
     namespace: str

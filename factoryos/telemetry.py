@@ -1,0 +1,146 @@
+"""OpenTelemetry traces for the factory: off by default, and free when off.
+
+``Telemetry.from_env`` turns tracing on only when the standard variables ask
+for it (``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
+for OTLP/HTTP, or ``FACTORYOS_TRACES_FILE`` for JSON lines in a file) and
+``OTEL_SDK_DISABLED`` is not true; otherwise every method is a no-op and the
+SDK is never imported. Each process builds its own provider (no globals).
+
+A run is one trace. ``sf run start`` opens it and leaves its ``traceparent``
+on the Run (annotation ``factoryos.dev/traceparent``); the control plane's
+passes, the runner workloads (``TRACEPARENT`` in their spec) and, through the
+runner's environment, Kilroy and its tool nodes continue it. Kilroy has no
+OpenTelemetry of its own, so the runner turns its stage events into spans with
+the stages' own start and end times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+TRACEPARENT_ANNOTATION = "factoryos.dev/traceparent"
+TRACEPARENT_ENV = "TRACEPARENT"
+FILE_ENV = "FACTORYOS_TRACES_FILE"
+
+
+def enabled(env: Mapping[str, str]) -> bool:
+    """Whether the environment asks for traces."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return any(
+        env.get(k)
+        for k in (FILE_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+class Telemetry:
+    """Spans for one process (see the module docstring); a no-op when tracing is off."""
+
+    def __init__(self, tracer: Any = None, provider: Any = None) -> None:
+        self._tracer = tracer
+        self._provider = provider
+
+    @property
+    def on(self) -> bool:
+        return self._tracer is not None
+
+    @classmethod
+    def off(cls) -> Telemetry:
+        return cls()
+
+    @classmethod
+    def from_env(cls, service: str, env: Mapping[str, str], exporter: Any = None) -> Telemetry:
+        """Tracing for ``service`` as the environment says (``exporter``: tests pass one)."""
+        if exporter is None and not enabled(env):
+            return cls.off()
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        for found in [exporter] if exporter is not None else _exporters(env):
+            provider.add_span_processor(SimpleSpanProcessor(found))
+        return cls(provider.get_tracer("factoryos"), provider)
+
+    @contextlib.contextmanager
+    def span(self, name: str, parent: str | None = None, **attributes: Any) -> Iterator[str | None]:
+        """A span around the block, child of ``parent`` (a traceparent); yields its own."""
+        if self._tracer is None:
+            yield parent
+            return
+        with self._tracer.start_as_current_span(
+            name, context=_context(parent), attributes=_attributes(attributes)
+        ) as span:
+            yield _traceparent(span)
+
+    def record(
+        self,
+        name: str,
+        start: datetime,
+        end: datetime,
+        parent: str | None,
+        *,
+        error: str | None = None,
+        **attributes: Any,
+    ) -> str | None:
+        """A span that already happened (a Kilroy stage), with its own times."""
+        if self._tracer is None:
+            return parent
+        from opentelemetry.trace import Status, StatusCode
+
+        span = self._tracer.start_span(
+            name,
+            context=_context(parent),
+            attributes=_attributes(attributes),
+            start_time=_ns(start),
+        )
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, error))
+        span.end(end_time=_ns(end))
+        return _traceparent(span)
+
+    def shutdown(self) -> None:
+        if self._provider is not None:
+            self._provider.shutdown()
+
+
+def _exporters(env: Mapping[str, str]) -> list[Any]:
+    found: list[Any] = []
+    path = env.get(FILE_ENV)
+    if path:
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        out = Path(path).open("a", buffering=1)  # noqa: SIM115 - the provider owns it until exit
+        found.append(
+            ConsoleSpanExporter(out=out, formatter=lambda s: s.to_json(indent=None) + "\n")
+        )
+    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        found.append(OTLPSpanExporter())  # reads the OTEL_EXPORTER_OTLP_* variables itself
+    return found
+
+
+def _context(parent: str | None) -> Any:
+    if not parent:
+        return None
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator().extract({"traceparent": parent})
+
+
+def _traceparent(span: Any) -> str:
+    ctx = span.get_span_context()
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
+def _ns(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000_000)
+
+
+def _attributes(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k.replace("__", "."): v for k, v in values.items() if v is not None}
