@@ -1,4 +1,4 @@
-"""OpenTelemetry traces for the factory: off by default, and free when off.
+"""OpenTelemetry traces and metrics for the factory: off by default, and free when off.
 
 ``Telemetry.from_env`` turns tracing on only when the standard variables ask
 for it (``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
@@ -25,24 +25,46 @@ from typing import Any
 TRACEPARENT_ANNOTATION = "factoryos.dev/traceparent"
 TRACEPARENT_ENV = "TRACEPARENT"
 FILE_ENV = "FACTORYOS_TRACES_FILE"
+METRICS_FILE_ENV = "FACTORYOS_METRICS_FILE"
+
+#: Every metric Factory OS records: name -> (instrument, unit, what it measures). Low
+#: cardinality attributes only (product, stage, phase, decision); never run ids.
+METRICS: dict[str, tuple[str, str, str]] = {
+    "factory.run.transitions": ("counter", "1", "runs entering a phase, by factory.phase"),
+    "factory.stage.duration": ("histogram", "s", "Kilroy stage durations, by factory.stage"),
+    "factory.queue.wait.duration": ("histogram", "s", "a Run's wait from creation to start"),
+    "factory.gate.decisions": ("counter", "1", "acceptance gate decisions, by outcome"),
+    "factory.stream.lag": ("histogram", "s", "event written -> read by the dashboard"),
+}
 
 
 def enabled(env: Mapping[str, str]) -> bool:
-    """Whether the environment asks for traces."""
+    """Whether the environment asks for telemetry."""
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     return any(
         env.get(k)
-        for k in (FILE_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        for k in (
+            FILE_ENV,
+            METRICS_FILE_ENV,
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        )
     )
 
 
 class Telemetry:
     """Spans for one process (see the module docstring); a no-op when tracing is off."""
 
-    def __init__(self, tracer: Any = None, provider: Any = None) -> None:
+    def __init__(
+        self, tracer: Any = None, provider: Any = None, meter_provider: Any = None
+    ) -> None:
         self._tracer = tracer
         self._provider = provider
+        self._meter_provider = meter_provider
+        self._meter = meter_provider.get_meter("factoryos") if meter_provider else None
+        self._instruments: dict[str, Any] = {}
 
     @property
     def on(self) -> bool:
@@ -53,18 +75,47 @@ class Telemetry:
         return cls()
 
     @classmethod
-    def from_env(cls, service: str, env: Mapping[str, str], exporter: Any = None) -> Telemetry:
-        """Tracing for ``service`` as the environment says (``exporter``: tests pass one)."""
-        if exporter is None and not enabled(env):
+    def from_env(
+        cls,
+        service: str,
+        env: Mapping[str, str],
+        exporter: Any = None,
+        metric_reader: Any = None,
+    ) -> Telemetry:
+        """Telemetry for ``service`` as the environment says (tests pass an exporter/reader)."""
+        if exporter is None and metric_reader is None and not enabled(env):
             return cls.off()
+        from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        resource = Resource.create({"service.name": service})
+        provider = TracerProvider(resource=resource)
         for found in [exporter] if exporter is not None else _exporters(env):
             provider.add_span_processor(SimpleSpanProcessor(found))
-        return cls(provider.get_tracer("factoryos"), provider)
+        readers = [metric_reader] if metric_reader is not None else _metric_readers(env)
+        meters = MeterProvider(resource=resource, metric_readers=readers)
+        return cls(provider.get_tracer("factoryos"), provider, meters)
+
+    def count(self, name: str, value: int = 1, **attributes: Any) -> None:
+        """Add to the counter ``name`` (one of ``METRICS``)."""
+        if self._meter is not None:
+            self._instrument(name).add(value, _attributes(attributes))
+
+    def observe(self, name: str, value: float, **attributes: Any) -> None:
+        """Record ``value`` in the histogram ``name`` (one of ``METRICS``)."""
+        if self._meter is not None:
+            self._instrument(name).record(value, _attributes(attributes))
+
+    def _instrument(self, name: str) -> Any:
+        found = self._instruments.get(name)
+        if found is None:
+            kind, unit, description = METRICS[name]
+            meter: Any = self._meter
+            make = meter.create_counter if kind == "counter" else meter.create_histogram
+            found = self._instruments[name] = make(name, unit=unit, description=description)
+        return found
 
     @contextlib.contextmanager
     def span(self, name: str, parent: str | None = None, **attributes: Any) -> Iterator[str | None]:
@@ -104,8 +155,11 @@ class Telemetry:
         return _traceparent(span)
 
     def shutdown(self) -> None:
+        """Export what is left (spans, the last metrics) and stop."""
         if self._provider is not None:
             self._provider.shutdown()
+        if self._meter_provider is not None:
+            self._meter_provider.shutdown()
 
 
 def _exporters(env: Mapping[str, str]) -> list[Any]:
@@ -122,6 +176,24 @@ def _exporters(env: Mapping[str, str]) -> list[Any]:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         found.append(OTLPSpanExporter())  # reads the OTEL_EXPORTER_OTLP_* variables itself
+    return found
+
+
+def _metric_readers(env: Mapping[str, str]) -> list[Any]:
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    found: list[Any] = []
+    path = env.get(METRICS_FILE_ENV)
+    if path:
+        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+        out = Path(path).open("a", buffering=1)  # noqa: SIM115 - the provider owns it until exit
+        exporter = ConsoleMetricExporter(out=out, formatter=lambda m: m.to_json(indent=None) + "\n")
+        found.append(PeriodicExportingMetricReader(exporter, export_interval_millis=60_000))
+    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        found.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     return found
 
 

@@ -22,6 +22,7 @@ from factoryos.admission import admitter
 from factoryos.errors import FactoryError, InvalidInputError
 from factoryos.settings import Settings
 from factoryos.store import LocalStore, ResourceStore
+from factoryos.telemetry import Telemetry
 from factoryos.ui.app import Dashboard, create_app
 from factoryos.ui.auth import TOKEN_ENV, TOKEN_FILE, Credentials, load_or_create_token
 from factoryos.ui.server import bind, serve, url_of
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 cxdb_ui_url=os.environ.get("FACTORYOS_CXDB_UI_URL") or None,
                 ingest_key=os.environ.get(INGEST_KEY_ENV) or None,
+                telemetry=Telemetry.from_env("factoryos-dashboard", os.environ),
             )
         )
         sock = bind(args.host, args.port)

@@ -21,6 +21,7 @@ from factoryos import __version__
 from factoryos.errors import ConflictError, FactoryError, InvalidInputError, NotFoundError
 from factoryos.models import Product, Run
 from factoryos.store import ResourceStore
+from factoryos.telemetry import Telemetry
 from factoryos.ui import api, pages
 from factoryos.ui.auth import Credentials
 from factoryos.ui.hub import EventHub, ResourceFeed
@@ -47,11 +48,15 @@ class Dashboard:
     heartbeat_seconds: float = 15.0
     #: The key runners' per-run event tokens are made from (cluster mode); None: no ingest.
     ingest_key: str | None = None
+    #: Metrics (the event stream's lag); off unless the environment asks.
+    telemetry: Telemetry | None = None
 
 
 def create_app(dashboard: Dashboard) -> FastAPI:
     """The dashboard app: pages, ``/api`` (OpenAPI at ``/api/docs``) and live streams."""
-    hub = EventHub(dashboard.runs_dir, interval=dashboard.stream_interval)
+    hub = EventHub(
+        dashboard.runs_dir, interval=dashboard.stream_interval, telemetry=dashboard.telemetry
+    )
     feed = ResourceFeed(dashboard.store)
 
     @contextlib.asynccontextmanager

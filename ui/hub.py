@@ -22,6 +22,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from factoryos.events import Event, read_events
 from factoryos.events.log import read_lines
 from factoryos.runner import RunDirectory
 from factoryos.store import ResourceStore
+from factoryos.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class RawEvent:
     sequence: int
     type: str
     json: str
+    time: str = ""
 
 
 def read_raw(path: Path, offset: int = 0, after: int = 0) -> tuple[list[RawEvent], int]:
@@ -87,11 +90,12 @@ def read_raw(path: Path, offset: int = 0, after: int = 0) -> tuple[list[RawEvent
         try:
             parsed = json.loads(raw)
             sequence, kind = int(parsed["sequence"]), str(parsed["type"])
+            written = str(parsed.get("time", ""))
         except (ValueError, KeyError, TypeError) as exc:
             _skip_bad_line(raw, exc)
             continue
         if sequence > after:
-            found.append(RawEvent(sequence, kind, raw.decode()))
+            found.append(RawEvent(sequence, kind, raw.decode(), written))
     return found, next_offset
 
 
@@ -122,10 +126,11 @@ class EventStream:
 class _RunFollower:
     """Where one followed run log has been read to, and who wants its new lines."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, telemetry: Telemetry) -> None:
         self.path = path
         self.subscribers: set[_Subscriber] = set()
         self.offset = _size(path)
+        self.telemetry = telemetry
 
     def poll(self) -> None:
         size = _size(self.path)
@@ -133,6 +138,12 @@ class _RunFollower:
             self.offset = 0
         if size > self.offset:
             events, self.offset = read_raw(self.path, self.offset)
+            if events and self.telemetry.on:
+                now = datetime.now(UTC)
+                for event in events:
+                    with contextlib.suppress(ValueError):
+                        lag = (now - datetime.fromisoformat(event.time)).total_seconds()
+                        self.telemetry.observe("factory.stream.lag", max(lag, 0.0))
             for event in events:
                 for sub in list(self.subscribers):
                     sub.push(event)
@@ -145,8 +156,16 @@ class EventHub:
     a read only when it grew), however many runs and clients there are.
     """
 
-    def __init__(self, runs_dir: Path, *, interval: float = 0.02, queue_limit: int = 10_000):
+    def __init__(
+        self,
+        runs_dir: Path,
+        *,
+        interval: float = 0.02,
+        queue_limit: int = 10_000,
+        telemetry: Telemetry | None = None,
+    ):
         self.runs_dir = runs_dir
+        self.telemetry = telemetry or Telemetry.off()
         self.interval = interval
         self.queue_limit = queue_limit
         self._followers: dict[Path, _RunFollower] = {}
@@ -164,7 +183,7 @@ class EventHub:
         path = self.events_path(namespace, run)
         follower = self._followers.get(path)
         if follower is None:
-            follower = self._followers[path] = _RunFollower(path)
+            follower = self._followers[path] = _RunFollower(path, self.telemetry)
         sub = _Subscriber(self.queue_limit)
         follower.subscribers.add(sub)  # before the backlog is read: nothing falls between
         if self._ticker is None or self._ticker.done():

@@ -193,6 +193,18 @@ class Reconciler:
             return self._release(run)
         before = run.status.phase
         phase = self._write_status(run, decision.status)
+        if phase is not None:
+            self._tracing.count(
+                "factory.run.transitions", factory__phase=phase,
+                factory__product=run.spec.product_ref.name,
+            )  # fmt: skip
+        created = run.metadata.creation_timestamp
+        first = [a for a in decision.actions if isinstance(a, StartWorkload) and a.attempt == 1]
+        if created is not None and first and not workloads:  # the run's very first start
+            self._tracing.observe(
+                "factory.queue.wait.duration", (datetime.now(UTC) - created).total_seconds(),
+                factory__product=run.spec.product_ref.name,
+            )  # fmt: skip
         if decision.actions or phase is not None:  # a pass that did something: in the trace
             self._tracing.record(
                 "reconcile run", began, datetime.now(UTC),

@@ -138,12 +138,23 @@ def record_stages(tracing: Telemetry, spec: WorkloadSpec, parent: str | None) ->
                 continue
             ok = event.data.get("status") == "success" or event.data.get("passed") is True
             name = f"stage {key}" if event.type == EventType.STAGE_COMPLETED else f"screen {key}"
+            if event.type == EventType.STAGE_COMPLETED:
+                tracing.observe(
+                    "factory.stage.duration", (event.time - begin.time).total_seconds(),
+                    factory__product=spec.product, factory__stage=key,
+                    factory__outcome=str(event.data.get("status")),
+                )  # fmt: skip
             tracing.record(
                 name, begin.time, event.time, parent,
                 error=None if ok else str(event.data.get("failure_reason") or "failed"),
                 factoryos__stage=key, factoryos__attempt=begin.data.get("attempt"),
             )  # fmt: skip
         elif event.type == EventType.GATE_DECIDED and spec.kind is WorkloadKind.EVALUATE:
+            decision = "accept" if event.data.get("accepted") else "reject"
+            tracing.count(
+                "factory.gate.decisions", factory__product=spec.product,
+                factory__gate__decision=decision,
+            )  # fmt: skip
             tracing.record(
                 "gate", event.time, event.time, parent,
                 factoryos__accepted=event.data.get("accepted"),

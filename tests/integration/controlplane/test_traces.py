@@ -22,8 +22,9 @@ def _spans(path: Path) -> list[dict[str, Any]]:
 
 
 def test_the_span_tree_of_a_real_run(factory: Factory, tmp_path: Path) -> None:
-    spans_file = tmp_path / "spans.jsonl"
+    spans_file, metrics_file = tmp_path / "spans.jsonl", tmp_path / "metrics.jsonl"
     factory.env["FACTORYOS_TRACES_FILE"] = str(spans_file)
+    factory.env["FACTORYOS_METRICS_FILE"] = str(metrics_file)
     marks = tmp_path / "marks"
     steps = {"a": marks_step(marks, "a", 0.2), "b": marks_step(marks, "b")}
     factory.sf(
@@ -56,6 +57,18 @@ def test_the_span_tree_of_a_real_run(factory: Factory, tmp_path: Path) -> None:
     }
     (evaluation,) = by_name["evaluate iteration 1"]
     assert evaluation["parent_id"] == root["context"]["span_id"]
+
+    recorded: dict[str, list[dict[str, Any]]] = {}
+    for line in metrics_file.read_text().splitlines():
+        for rm in json.loads(line)["resource_metrics"]:
+            for sm in rm["scope_metrics"]:
+                for metric in sm["metrics"]:
+                    recorded.setdefault(metric["name"], []).extend(metric["data"]["data_points"])
+    stages = {p["attributes"]["factory.stage"] for p in recorded["factory.stage.duration"]}
+    assert {"a", "b"} <= stages
+    phases = {p["attributes"]["factory.phase"] for p in recorded["factory.run.transitions"]}
+    assert {"Building", "Succeeded"} <= phases
+    assert recorded["factory.queue.wait.duration"][0]["count"] == 1
 
 
 def test_with_tracing_off_nothing_is_exported_or_even_imported(
