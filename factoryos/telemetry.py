@@ -1,4 +1,4 @@
-"""OpenTelemetry traces and metrics for the factory: off by default, and free when off.
+"""OpenTelemetry traces, metrics and logs for the factory: off by default, free when off.
 
 ``Telemetry.from_env`` turns tracing on only when the standard variables ask
 for it (``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
@@ -17,6 +17,7 @@ the stages' own start and end times.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,9 @@ TRACEPARENT_ANNOTATION = "factoryos.dev/traceparent"
 TRACEPARENT_ENV = "TRACEPARENT"
 FILE_ENV = "FACTORYOS_TRACES_FILE"
 METRICS_FILE_ENV = "FACTORYOS_METRICS_FILE"
+LOGS_FILE_ENV = "FACTORYOS_LOGS_FILE"
+#: The logger whose records (and its children's) are exported, with the current trace ids.
+LOGGER = "factoryos"
 
 #: Every metric Factory OS records: name -> (instrument, unit, what it measures). Low
 #: cardinality attributes only (product, stage, phase, decision); never run ids.
@@ -47,6 +51,7 @@ def enabled(env: Mapping[str, str]) -> bool:
         for k in (
             FILE_ENV,
             METRICS_FILE_ENV,
+            LOGS_FILE_ENV,
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
             "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
@@ -58,11 +63,24 @@ class Telemetry:
     """Spans for one process (see the module docstring); a no-op when tracing is off."""
 
     def __init__(
-        self, tracer: Any = None, provider: Any = None, meter_provider: Any = None
+        self,
+        tracer: Any = None,
+        provider: Any = None,
+        meter_provider: Any = None,
+        logger_provider: Any = None,
     ) -> None:
         self._tracer = tracer
         self._provider = provider
         self._meter_provider = meter_provider
+        self._logger_provider = logger_provider
+        self._handler: Any = None
+        if logger_provider is not None:
+            from opentelemetry.sdk._logs import LoggingHandler
+
+            self._handler = LoggingHandler(logger_provider=logger_provider)
+            logger = logging.getLogger(LOGGER)
+            logger.addHandler(self._handler)
+            logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
         self._meter = meter_provider.get_meter("factoryos") if meter_provider else None
         self._instruments: dict[str, Any] = {}
 
@@ -81,10 +99,13 @@ class Telemetry:
         env: Mapping[str, str],
         exporter: Any = None,
         metric_reader: Any = None,
+        log_exporter: Any = None,
     ) -> Telemetry:
         """Telemetry for ``service`` as the environment says (tests pass an exporter/reader)."""
-        if exporter is None and metric_reader is None and not enabled(env):
+        if exporter is None and metric_reader is None and log_exporter is None and not enabled(env):
             return cls.off()
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -96,7 +117,10 @@ class Telemetry:
             provider.add_span_processor(SimpleSpanProcessor(found))
         readers = [metric_reader] if metric_reader is not None else _metric_readers(env)
         meters = MeterProvider(resource=resource, metric_readers=readers)
-        return cls(provider.get_tracer("factoryos"), provider, meters)
+        logs = LoggerProvider(resource=resource)
+        for found in [log_exporter] if log_exporter is not None else _log_exporters(env):
+            logs.add_log_record_processor(SimpleLogRecordProcessor(found))
+        return cls(provider.get_tracer("factoryos"), provider, meters, logs)
 
     def count(self, name: str, value: int = 1, **attributes: Any) -> None:
         """Add to the counter ``name`` (one of ``METRICS``)."""
@@ -160,6 +184,10 @@ class Telemetry:
             self._provider.shutdown()
         if self._meter_provider is not None:
             self._meter_provider.shutdown()
+        if self._handler is not None:
+            logging.getLogger(LOGGER).removeHandler(self._handler)
+        if self._logger_provider is not None:
+            self._logger_provider.shutdown()
 
 
 def _exporters(env: Mapping[str, str]) -> list[Any]:
@@ -176,6 +204,21 @@ def _exporters(env: Mapping[str, str]) -> list[Any]:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         found.append(OTLPSpanExporter())  # reads the OTEL_EXPORTER_OTLP_* variables itself
+    return found
+
+
+def _log_exporters(env: Mapping[str, str]) -> list[Any]:
+    found: list[Any] = []
+    path = env.get(LOGS_FILE_ENV)
+    if path:
+        from opentelemetry.sdk._logs.export import ConsoleLogExporter
+
+        out = Path(path).open("a", buffering=1)  # noqa: SIM115 - the provider owns it until exit
+        found.append(ConsoleLogExporter(out=out, formatter=lambda r: r.to_json(indent=None) + "\n"))
+    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+        found.append(OTLPLogExporter())
     return found
 
 

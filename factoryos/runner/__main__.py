@@ -9,6 +9,7 @@ in the workload's folder of the run directory and into the exit status.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -44,6 +45,9 @@ from factoryos.runner.workload import (
 )
 from factoryos.settings import Settings
 from factoryos.telemetry import TRACEPARENT_ENV, Telemetry
+
+#: Exported with the workload span's trace ids when telemetry is on.
+log = logging.getLogger("factoryos.runner")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,9 +106,11 @@ def _run(spec: WorkloadSpec, workload_dir: Path, env: dict[str, str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"runner: {spec.name}: candidate {spec.candidate}, attempt {spec.attempt}", flush=True)
+    log.info("workload %s started (run %s, attempt %s)", spec.name, spec.run, spec.attempt)
     forwarder = _forwarder(env, spec.layout.events, spec.namespace, spec.run)
     result = workload.run()
     write_result(workload_dir, result)
+    log.info("workload %s ended: %s %s", spec.name, result.status, result.reason or "")
     if forwarder is not None and not forwarder.close():
         print("runner: some events did not reach the dashboard (they stay on the volume)")
     print(f"runner: {spec.name}: {result.status}" + (f": {result.reason}" if result.reason else ""))

@@ -25,6 +25,8 @@ def test_the_span_tree_of_a_real_run(factory: Factory, tmp_path: Path) -> None:
     spans_file, metrics_file = tmp_path / "spans.jsonl", tmp_path / "metrics.jsonl"
     factory.env["FACTORYOS_TRACES_FILE"] = str(spans_file)
     factory.env["FACTORYOS_METRICS_FILE"] = str(metrics_file)
+    logs_file = tmp_path / "logs.jsonl"
+    factory.env["FACTORYOS_LOGS_FILE"] = str(logs_file)
     marks = tmp_path / "marks"
     steps = {"a": marks_step(marks, "a", 0.2), "b": marks_step(marks, "b")}
     factory.sf(
@@ -69,6 +71,10 @@ def test_the_span_tree_of_a_real_run(factory: Factory, tmp_path: Path) -> None:
     phases = {p["attributes"]["factory.phase"] for p in recorded["factory.run.transitions"]}
     assert {"Building", "Succeeded"} <= phases
     assert recorded["factory.queue.wait.duration"][0]["count"] == 1
+
+    logs = [json.loads(line) for line in logs_file.read_text().splitlines()]
+    started = next(r for r in logs if r["body"].startswith("workload traced-1-c0-1 started"))
+    assert started["trace_id"] == trace and started["span_id"] == candidate["context"]["span_id"]
 
 
 def test_with_tracing_off_nothing_is_exported_or_even_imported(

@@ -60,3 +60,22 @@ def test_metrics_are_recorded_by_name_with_their_attributes() -> None:
     with pytest.raises(KeyError):
         tel.count("not.a.metric")
     assert set(METRICS) >= {"factory.run.transitions", "factory.stream.lag"}
+
+
+def test_log_records_carry_the_current_trace() -> None:
+    import logging
+
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+
+    records = InMemoryLogRecordExporter()
+    tel = Telemetry.from_env("svc", {}, exporter=InMemorySpanExporter(), log_exporter=records)
+    with tel.span("work") as traceparent:
+        logging.getLogger("factoryos.runner").info("inside %s", "the span")
+    logging.getLogger("factoryos.runner").info("after it")
+    tel.shutdown()
+    logging.getLogger("factoryos.runner").info("not exported: the handler is gone")
+    inside, after = (r.log_record for r in records.get_finished_logs())
+    assert traceparent is not None
+    assert f"{inside.trace_id:032x}" == traceparent.split("-")[1]
+    assert inside.body == "inside the span" and after.trace_id == 0
+    assert len(records.get_finished_logs()) == 2
