@@ -190,16 +190,25 @@ class Telemetry:
             self._logger_provider.shutdown()
 
 
+def _jsonl(env: Mapping[str, str], variable: str) -> Any:
+    """The file ``variable`` names, opened for appending JSON lines; None when unset."""
+    path = env.get(variable)
+    if not path:
+        return None
+    return Path(path).open("a", buffering=1)
+
+
+def _line(item: Any) -> str:
+    return str(item.to_json(indent=None)) + "\n"
+
+
 def _exporters(env: Mapping[str, str]) -> list[Any]:
     found: list[Any] = []
-    path = env.get(FILE_ENV)
-    if path:
+    out = _jsonl(env, FILE_ENV)
+    if out is not None:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-        out = Path(path).open("a", buffering=1)  # noqa: SIM115 - the provider owns it until exit
-        found.append(
-            ConsoleSpanExporter(out=out, formatter=lambda s: s.to_json(indent=None) + "\n")
-        )
+        found.append(ConsoleSpanExporter(out=out, formatter=_line))
     if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -209,12 +218,11 @@ def _exporters(env: Mapping[str, str]) -> list[Any]:
 
 def _log_exporters(env: Mapping[str, str]) -> list[Any]:
     found: list[Any] = []
-    path = env.get(LOGS_FILE_ENV)
-    if path:
+    out = _jsonl(env, LOGS_FILE_ENV)
+    if out is not None:
         from opentelemetry.sdk._logs.export import ConsoleLogExporter
 
-        out = Path(path).open("a", buffering=1)  # noqa: SIM115 - the provider owns it until exit
-        found.append(ConsoleLogExporter(out=out, formatter=lambda r: r.to_json(indent=None) + "\n"))
+        found.append(ConsoleLogExporter(out=out, formatter=_line))
     if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
@@ -226,12 +234,11 @@ def _metric_readers(env: Mapping[str, str]) -> list[Any]:
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
     found: list[Any] = []
-    path = env.get(METRICS_FILE_ENV)
-    if path:
+    out = _jsonl(env, METRICS_FILE_ENV)
+    if out is not None:
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
-        out = Path(path).open("a", buffering=1)  # noqa: SIM115 - the provider owns it until exit
-        exporter = ConsoleMetricExporter(out=out, formatter=lambda m: m.to_json(indent=None) + "\n")
+        exporter = ConsoleMetricExporter(out=out, formatter=_line)
         found.append(PeriodicExportingMetricReader(exporter, export_interval_millis=60_000))
     if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
