@@ -13,7 +13,7 @@ import sys
 import typer
 
 from factoryos import __version__
-from factoryos.cli import apply, evals, pipeline, product, run, selftest, up
+from factoryos.cli import apply, evals, pipeline, product, run, selftest, up, voice
 from factoryos.cli.output import error_line
 from factoryos.errors import FactoryError
 
@@ -29,6 +29,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(product.app, name="product")
 app.add_typer(run.app, name="run")
 app.add_typer(evals.app, name="eval")
+app.add_typer(voice.app, name="voice")
 app.command()(up.up)
 app.command()(apply.apply)
 app.command()(selftest.selftest)
