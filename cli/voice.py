@@ -32,8 +32,11 @@ def transcribe(
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Print what is said in an audio file."""
+    from factoryos.voice.audio import check_audio
+
     audio = file.read_bytes()
     kind = "audio/mpeg" if file.suffix.lower() == ".mp3" else f"audio/{file.suffix[1:] or 'wav'}"
+    check_audio(audio, kind)
     if url:
         data = _ask(url, "/v1/transcribe", content=audio, headers={"Content-Type": kind},
                     params={"language": language} if language else None).json()  # fmt: skip

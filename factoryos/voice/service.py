@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect
 
+from factoryos.voice.audio import UnsupportedAudioError, check_audio, check_rate
 from factoryos.voice.contract import Transcript, VoiceError
 from factoryos.voice.fallback import FallbackSpeechToText, FallbackTextToSpeech
 
@@ -81,9 +82,12 @@ def create_voice_app(
     @app.post("/v1/transcribe")
     async def transcribe(request: Request, language: str | None = None) -> Response:
         audio = await request.body()
-        if not audio:
-            return JSONResponse({"detail": "send the audio as the request body"}, status_code=422)
         kind = request.headers.get("content-type") or "audio/wav"
+        try:
+            check_audio(audio, kind)
+        except UnsupportedAudioError as exc:
+            status = 415 if "unsupported audio type" in str(exc) else 422
+            return JSONResponse({"detail": str(exc)}, status_code=status)
         try:
             result = await asyncio.to_thread(
                 stt.transcribe, audio, language=language, content_type=kind
@@ -139,7 +143,13 @@ async def _converse(
             op = _json(message.get("text"))
             if op.get("op") == "start":
                 pcm, last_partial = bytearray(), 0
-                rate = int(op.get("sampleRate") or 16_000)
+                try:
+                    rate = int(op.get("sampleRate") or 16_000)
+                    check_rate(rate)
+                except (ValueError, UnsupportedAudioError) as exc:
+                    await websocket.send_json({"kind": "error", "detail": str(exc)})
+                    rate = 16_000
+                    continue
                 language = op.get("language")
             elif op.get("op") == "end":
                 await _send_transcript(websocket, stt, bytes(pcm), rate, language, final=True)

@@ -95,3 +95,35 @@ def test_sf_voice_says_and_transcribes(tmp_path: Path) -> None:
     )
     assert heard.returncode == 0, heard.stderr
     assert word_error_rate(SAID, json.loads(heard.stdout)["text"]) <= 0.15
+
+
+def test_bad_input_gets_a_clear_4xx(client: TestClient, tmp_path: Path) -> None:
+    def post(body: bytes, kind: str = "audio/wav") -> tuple[int, str]:
+        r = client.post("/v1/transcribe", content=body, headers={**AUTH, "Content-Type": kind})
+        return r.status_code, r.json()["detail"]
+
+    assert post(b"") == (422, "the audio is empty")
+    status, detail = post(b"this is not audio at all")
+    assert status == 422 and "not a readable WAV" in detail
+    status, detail = post(b"%PDF-1.7", "application/pdf")
+    assert status == 415 and "unsupported audio type" in detail
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(96_000)
+        w.writeframes(b"\x00\x00" * 100)
+    status, detail = post(out.getvalue())
+    assert status == 422 and "sample rate 96000" in detail
+    too_long = client.post("/v1/synthesize", json={"text": "x" * 5001}, headers=AUTH)
+    assert too_long.status_code == 422
+    with client.websocket_connect("/v1/stream", headers=AUTH) as ws:
+        ws.send_text(json.dumps({"op": "start", "sampleRate": 4000}))
+        assert "sample rate 4000" in ws.receive_json()["detail"]
+    junk = tmp_path / "notes.wav"
+    junk.write_text("not audio")
+    done = subprocess.run(
+        [sys.executable, "-m", "factoryos.cli.app", "voice", "transcribe", str(junk)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2 and "not a readable WAV" in done.stderr
