@@ -9,7 +9,8 @@ Factory OS setting reaches it; scenario files are never copied anywhere.
 ``command`` scenarios run a shell command in the worktree. ``http``
 scenarios talk to the candidate's service, started once with ``serve``
 (``$PORT`` set to a free port) and waited for until ``ready_path`` answers.
-``voice`` scenarios need the voice service (not here yet) and are refused.
+``voice`` scenarios speak their prompt (text to speech), post it to the
+candidate's service and transcribe its spoken answer (``voice`` providers).
 Each scenario's ``setup`` runs once, then its repetitions; a repetition
 passes when every check in ``expect`` holds within ``timeout_seconds``.
 """
@@ -34,6 +35,12 @@ import httpx
 
 from factoryos.errors import InvalidInputError
 from factoryos.evals.scenarios import Expect, Scenario
+from factoryos.voice.contract import VoiceError
+from factoryos.voice.fallback import FallbackSpeechToText, FallbackTextToSpeech
+from factoryos.voice.wer import word_error_rate, words
+
+#: Text to speech for prompts, speech to text for answers.
+Voice = tuple[FallbackTextToSpeech, FallbackSpeechToText]
 
 #: The only variables a candidate's processes get from the harness's environment.
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
@@ -73,10 +80,12 @@ class Harness:
         worktree: Path,
         env: Mapping[str, str],
         service: ServiceSpec | None = None,
+        voice: Voice | None = None,
     ) -> None:
         self.worktree = worktree
         self.env = {k: env[k] for k in PASSED_ENV if k in env}
         self.service = service
+        self.voice = voice
         self._base_url: str | None = None
 
     def run(
@@ -107,14 +116,15 @@ class Harness:
         A scenario's setup runs before its first repetition in the session.
         """
         for scenario in scenarios:
-            if scenario.needs_voice:
+            if scenario.needs_voice and self.voice is None:
                 raise InvalidInputError(
-                    f"scenario {scenario.id}: voice exchanges need the voice service, "
-                    "which is not part of this factory yet"
+                    f"scenario {scenario.id}: a voice exchange needs speech providers: "
+                    "install factoryos[voice] or set a cloud provider's key"
                 )
-            if scenario.interaction.http is not None and self.service is None:
+            if (scenario.interaction.http or scenario.interaction.voice) and self.service is None:
                 raise InvalidInputError(
-                    f"scenario {scenario.id}: an http exchange needs the product's serve command"
+                    f"scenario {scenario.id}: an http or voice exchange needs the product's "
+                    "service (spec.service)"
                 )
         setups: dict[str, str | None] = {}
 
@@ -128,7 +138,7 @@ class Harness:
                 )
             return self._trial(scenario, repetition)
 
-        needs_service = any(s.interaction.http is not None for s in scenarios)
+        needs_service = any(s.interaction.http or s.interaction.voice for s in scenarios)
         with self._serving(needs_service):
             yield trial
 
@@ -137,11 +147,12 @@ class Harness:
     def _trial(self, scenario: Scenario, repetition: int) -> TrialRecord:
         started = time.monotonic()
         try:
-            reason = (
-                self._command(scenario)
-                if scenario.interaction.command is not None
-                else self._http(scenario)
-            )
+            if scenario.interaction.command is not None:
+                reason = self._command(scenario)
+            elif scenario.interaction.voice is not None:
+                reason = self._voice(scenario)
+            else:
+                reason = self._http(scenario)
         except TimeoutError:
             reason = f"timed out after {scenario.timeout_seconds:g}s"
         return TrialRecord(
@@ -175,6 +186,32 @@ class Harness:
         except httpx.HTTPError as exc:
             return f"request failed: {exc}"
         return check_http(scenario.expect, response.status_code, response.text)
+
+    def _voice(self, scenario: Scenario) -> str | None:
+        exchange = scenario.interaction.voice
+        assert exchange is not None and self.voice is not None and self._base_url is not None
+        tts, stt = self.voice
+        try:
+            prompt = tts.synthesize(exchange.say)
+        except VoiceError as exc:
+            return f"could not speak the prompt: {exc}"
+        try:
+            response = httpx.post(
+                self._base_url + exchange.endpoint, content=prompt.data,
+                headers={"Content-Type": "audio/wav"}, timeout=scenario.timeout_seconds,
+            )  # fmt: skip
+        except httpx.TimeoutException as exc:
+            raise TimeoutError from exc
+        except httpx.HTTPError as exc:
+            return f"request failed: {exc}"
+        if response.status_code != 200 or not response.content:
+            return f"the voice endpoint answered {response.status_code} with no audio"
+        kind = response.headers.get("content-type", "audio/wav").split(";")[0]
+        try:
+            heard = stt.transcribe(response.content, content_type=kind).text
+        except VoiceError as exc:
+            return f"could not transcribe the answer: {exc}"
+        return check_transcript(scenario.expect, heard)
 
     def _setup(self, scenario: Scenario) -> str | None:
         for command in scenario.setup:
@@ -276,6 +313,19 @@ def check_http(expect: Expect, status: int, body: str) -> str | None:
     for key, value in expect.json_equals.items():
         if doc.get(key) != value:
             return f"json key {key!r} differs"
+    return None
+
+
+def check_transcript(expect: Expect, heard: str) -> str | None:
+    """Why a spoken answer's transcript fails ``expect``, or None when it passes."""
+    said = words(heard)
+    for index, key in enumerate(expect.transcript_contains, 1):
+        if not all(w in said for w in words(key)):
+            return f"the answer lacks expected words #{index}"
+    if expect.transcript is not None:
+        rate = word_error_rate(expect.transcript, heard)
+        if rate > expect.max_wer:
+            return f"word error rate {rate:.2f} above {expect.max_wer:g}"
     return None
 
 

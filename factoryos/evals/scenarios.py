@@ -17,7 +17,7 @@ selection, gates it::
       command: python -m app.cli greet Ada
       stdin: ""                   # optional
       # http: {method: GET, path: "/greet?name=Ada", body: null, headers: {}}
-      # voice: {say: "What time is it?", endpoint: /voice}   (needs the voice service)
+      # voice: {say: "What time is it?", endpoint: /voice}   (spoken to the candidate)
     expect:                       # every check given must hold
       exit_code: 0                # command
       stdout_contains: ["Hello, Ada"]
@@ -25,6 +25,11 @@ selection, gates it::
       status: 200                 # http
       body_contains: ["Ada"]
       json: {greeting: "Hello, Ada"}   # top-level keys of a JSON body
+      # transcript_contains: [nine], transcript: "It is nine", max_wer: 0.15   (voice)
+
+A voice exchange speaks ``say`` (text to speech), posts the audio to the
+candidate's service at ``endpoint`` (``audio/wav``), and transcribes the audio
+it answers with; the checks then apply to that transcript.
 """
 
 from __future__ import annotations
@@ -99,7 +104,11 @@ class Expect(_Model):
     body_contains: list[str] = Field(default_factory=list)
     json_equals: dict[str, Any] | None = Field(default=None, alias="json")
     transcript_contains: list[str] = Field(default_factory=list)
-    max_wer: float | None = Field(default=None, ge=0)
+    """voice: words the spoken answer's transcript must contain (case-insensitive)."""
+    transcript: str | None = None
+    """voice: what the answer should say, compared by normalized word error rate."""
+    max_wer: float = Field(default=0.15, ge=0)
+    """voice: the highest word error rate against ``transcript`` that passes."""
 
     @model_validator(mode="after")
     def _valid_regex(self) -> Expect:

@@ -119,7 +119,13 @@ class EvaluationWorkload:
         service = (
             ServiceSpec(plan.service.command, plan.service.ready_path) if plan.service else None
         )
-        harnesses = {c: Harness(self._checkout(c), self.env, service) for c in screened}
+        voice = None
+        if any(s.needs_voice for s in scenarios):
+            from factoryos.voice.chains import default_chains
+
+            stt, tts = default_chains(self.env)
+            voice = (tts, stt)
+        harnesses = {c: Harness(self._checkout(c), self.env, service, voice) for c in screened}
         with contextlib.ExitStack() as stack:
             sessions = {c: stack.enter_context(h.session(scenarios)) for c, h in harnesses.items()}
             winner, rounds = self._select(screened, pool(scenarios, Pool.SELECTION), sessions)

@@ -225,13 +225,11 @@ def test_http_scenarios_talk_to_the_candidates_service(tmp_path: Path, worktree:
     }
     assert records["http-ok"].passed, records["http-ok"].reason
     assert records["http-wrong"].reason == "status 404, expected 200"
-    with pytest.raises(InvalidInputError, match="serve command"):
+    with pytest.raises(InvalidInputError, match="needs the product's service"):
         Harness(worktree, ENV).run(load_scenarios(tmp_path / "h"))
 
 
-def test_voice_scenarios_are_refused_until_the_voice_service_exists(
-    tmp_path: Path, worktree: Path
-) -> None:
+def test_voice_scenarios_need_speech_providers(tmp_path: Path, worktree: Path) -> None:
     write(
         tmp_path / "h",
         "v.yaml",
@@ -242,5 +240,5 @@ def test_voice_scenarios_are_refused_until_the_voice_service_exists(
         expect: {transcript_contains: ["hi"]}
     """,
     )
-    with pytest.raises(InvalidInputError, match="voice service"):
+    with pytest.raises(InvalidInputError, match="needs speech providers"):
         Harness(worktree, ENV).run(load_scenarios(tmp_path / "h"))
