@@ -53,3 +53,20 @@ def test_the_runner_image_copies_only_paths_that_exist() -> None:
     for src in sources:
         assert (ROOT / src).exists(), f"runner-image/Dockerfile copies missing {src}"
     assert "tools/go/go.mod" in sources, "Kilroy must be built from the pinned tools module"
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.gpu"])
+def test_the_voice_images_are_multi_stage_non_root_and_copy_what_exists(name: str) -> None:
+    dockerfile = (ROOT / "voice-image" / name).read_text()
+    stages = re.findall(r"^FROM\s+(\S+)", dockerfile, re.M)
+    assert len(stages) == 2, "a build stage and a runtime stage"
+    if name.endswith(".gpu"):
+        assert all("nvidia/cuda" in s and "cudnn" in s for s in stages)
+    final = dockerfile.split("\nFROM ")[-1]
+    assert "USER 10001" in final and "pip install" not in final
+    assert '"factoryos.voice"' in final and "HF_HUB_OFFLINE=1" in final
+    for line in dockerfile.splitlines():
+        m = re.match(r"COPY\s+(?!--from)(.+)\s+\S+$", line.strip())
+        for src in m.group(1).split() if m else []:
+            assert (ROOT / src).exists(), f"voice-image/{name} copies missing {src}"
+    assert '".[voice]"' in dockerfile

@@ -180,3 +180,38 @@ def test_the_operator_sends_runners_to_the_dashboard(helm: Path) -> None:
     assert KubeSettings.from_env(env_values(container)).events_url is None
     mine = render(helm, "dashboard.existingSecret=my-secret")
     assert not [d for d in mine if d["kind"] == "Secret"], "no Secret made when one is named"
+
+
+def test_the_voice_service_is_off_by_default_and_on_a_gpu_when_enabled(
+    helm: Path, k8s_bins: Path, cluster: TestCluster, operator_kubeconfig: Path
+) -> None:  # (operator_kubeconfig: the namespace exists)
+    assert not [d for d in render(helm) if d["metadata"]["name"] == "factoryos-voice"]
+    chart = render(helm, "voice.enabled=true")
+    plain = [
+        d
+        for name in ("deployment.yaml", "service.yaml")
+        for d in yaml.safe_load_all((ROOT / "manifests/voice" / name).read_text())
+    ]
+    ours = by_kind(chart, "Deployment", "factoryos-voice")["spec"]["template"]["spec"]
+    theirs = by_kind(plain, "Deployment", "factoryos-voice")["spec"]["template"]["spec"]
+    for key in ("nodeSelector", "tolerations", "securityContext", "volumes"):
+        assert ours[key] == theirs[key], key
+    (container,) = ours["containers"]
+    for key in ("readinessProbe", "securityContext", "volumeMounts", "ports"):
+        assert container[key] == theirs["containers"][0][key], key
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert theirs["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert [e["name"] for e in container["env"]] == [
+        e["name"] for e in theirs["containers"][0]["env"]
+    ]
+    rendered = subprocess.run(
+        [str(helm), "template", "factoryos", str(CHART), "--set", "namespace.create=false",
+         "--set", "voice.enabled=true"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    accepted = kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "--dry-run=server", "-f", "-",
+                          stdin=rendered)  # fmt: skip
+    assert "deployment.apps/factoryos-voice created (server dry run)" in accepted.stdout
+    base = kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "--dry-run=server", "-k",
+                      str(ROOT / "manifests/voice"))  # fmt: skip
+    assert "deployment.apps/factoryos-voice created (server dry run)" in base.stdout
