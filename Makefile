@@ -145,6 +145,7 @@ bench: venv tools ## Run the benchmarks in bench/ (several minutes)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/controlplane.py
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/dashboard_stream.py
 	$(BIN)/python bench/gate_simulation.py
+	$(BIN)/python bench/voice.py
 
 clean: ## Remove build outputs in the clone
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
