@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -131,6 +132,20 @@ class Telemetry:
         """Record ``value`` in the histogram ``name`` (one of ``METRICS``)."""
         if self._meter is not None:
             self._instrument(name).record(value, _attributes(attributes))
+
+    def instrument_app(self, app: Any) -> None:
+        """Spans and HTTP metrics for every request to a FastAPI ``app`` (when on)."""
+        if self._tracer is None:
+            return
+        os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")  # the stable names
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=self._provider,
+            meter_provider=self._meter_provider,
+            excluded_urls="healthz,static",
+        )
 
     def _instrument(self, name: str) -> Any:
         found = self._instruments.get(name)

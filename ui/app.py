@@ -91,6 +91,8 @@ def create_app(dashboard: Dashboard) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(FactoryError, _factory_error)
     app.add_api_route("/healthz", _healthz, include_in_schema=False)
+    if dashboard.telemetry is not None:
+        dashboard.telemetry.instrument_app(app)
     return app
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.websockets import WebSocketDisconnect
-from ui_support import BEARER, TOKEN, Site
+from ui_support import BEARER, TOKEN, Site, make_site
 
 from factoryos.models import DesiredState, Run
 from factoryos.ui import api, pages
@@ -158,3 +158,26 @@ def test_pages_carry_a_strict_content_security_policy(site: Site) -> None:
         assert headers["x-frame-options"] == "DENY"
     page = site.client.get("/runs/default/r1").text
     assert "<script>" not in page and " onclick=" not in page, "no inline script to allow"
+
+
+def test_with_telemetry_on_every_request_is_a_span(tmp_path: Path) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from starlette.testclient import TestClient
+
+    from factoryos.telemetry import Telemetry
+    from factoryos.ui import Dashboard, create_app
+
+    site = make_site(tmp_path)
+    spans = InMemorySpanExporter()
+    telemetry = Telemetry.from_env("factoryos-dashboard", {}, exporter=spans)
+    app = create_app(
+        Dashboard(site.store, site.runs_dir, Credentials(TOKEN), lambda _: None,
+                  telemetry=telemetry)
+    )  # fmt: skip
+    client = TestClient(app)
+    assert client.get("/api/runs/default/r1", headers=BEARER).status_code == 200
+    assert client.get("/healthz").status_code == 200
+    telemetry.shutdown()
+    names = {s.name for s in spans.get_finished_spans()}
+    assert "GET /api/runs/{namespace}/{name}" in names
+    assert not any("healthz" in n for n in names), "the probe is not traced"
