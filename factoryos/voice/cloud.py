@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,30 +29,48 @@ from factoryos.voice.contract import (
 )
 
 
-class _Http(ABC):
-    """What the cloud providers share: the key, the client, and translating errors."""
+class _Http:
+    """What the cloud providers share: the key, the model, the client, translating errors.
+
+    A provider class names itself, its key's variable, its API's base URL, its
+    default model, how the key is sent (``auth_header``: ``auth_prefix`` + key)
+    and whether it transcribes (``stt``) or speaks.
+    """
 
     name = ""
+    vendor = ""
     key_env = ""
     default_base = ""
+    default_model = ""
+    auth_header, auth_prefix = "Authorization", "Bearer "
+    stt = False
 
     def __init__(
         self,
         api_key: str | None = None,
         *,
+        model: str | None = None,
         base_url: str | None = None,
         env: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         env = os.environ if env is None else env
         self.api_key = api_key or env.get(self.key_env) or None
+        self.model = model or self.default_model
         self.base_url = (base_url or self.default_base).rstrip("/")
         self._transport = transport
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            self.name, stt=self.stt, tts=not self.stt, detail=f"{self.vendor} {self.model}"
+        )
 
     def _post(self, path: str, timeout: float, **kwargs: Any) -> httpx.Response:
         if not self.api_key:
             raise ProviderUnavailableError(f"no API key: set {self.key_env}")
-        headers = {**self._auth(), **kwargs.pop("headers", {})}
+        auth = {self.auth_header: f"{self.auth_prefix}{self.api_key}"}
+        headers = {**auth, **kwargs.pop("headers", {})}
         try:
             with httpx.Client(transport=self._transport, timeout=timeout) as client:
                 response = client.post(self.base_url + path, headers=headers, **kwargs)
@@ -75,26 +92,12 @@ class _Http(ABC):
             raise ProviderFailedError(f"HTTP {response.status_code}: {_error_text(response)}")
         return response
 
-    @abstractmethod
-    def _auth(self) -> dict[str, str]:
-        """The provider's authentication header."""
-
 
 class DeepgramSpeechToText(_Http):
     """Deepgram's pre-recorded transcription (``POST /v1/listen``)."""
 
     name, key_env, default_base = "deepgram", "DEEPGRAM_API_KEY", "https://api.deepgram.com"
-
-    def __init__(self, api_key: str | None = None, *, model: str = "nova-3", **kw: Any) -> None:
-        super().__init__(api_key, **kw)
-        self.model = model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(self.name, stt=True, detail=f"Deepgram {self.model}")
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Token {self.api_key}"}
+    vendor, default_model, auth_prefix, stt = "Deepgram", "nova-3", "Token ", True
 
     def transcribe(
         self,
@@ -131,17 +134,7 @@ class OpenAISpeechToText(_Http):
     """OpenAI's transcription (``POST /v1/audio/transcriptions``, multipart)."""
 
     name, key_env, default_base = "openai-stt", "OPENAI_API_KEY", "https://api.openai.com"
-
-    def __init__(self, api_key: str | None = None, *, model: str = "whisper-1", **kw: Any) -> None:
-        super().__init__(api_key, **kw)
-        self.model = model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(self.name, stt=True, detail=f"OpenAI {self.model}")
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
+    vendor, default_model, stt = "OpenAI", "whisper-1", True
 
     def transcribe(
         self,
@@ -176,19 +169,11 @@ class OpenAITextToSpeech(_Http):
     """OpenAI's speech (``POST /v1/audio/speech``), as WAV."""
 
     name, key_env, default_base = "openai-tts", "OPENAI_API_KEY", "https://api.openai.com"
+    vendor, default_model = "OpenAI", "tts-1"
 
-    def __init__(
-        self, api_key: str | None = None, *, model: str = "tts-1", voice: str = "alloy", **kw: Any
-    ) -> None:
+    def __init__(self, api_key: str | None = None, *, voice: str = "alloy", **kw: Any) -> None:
         super().__init__(api_key, **kw)
-        self.model, self.voice = model, voice
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(self.name, tts=True, detail=f"OpenAI {self.model}")
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
+        self.voice = voice
 
     def synthesize(self, text: str, *, voice: str | None = None, timeout: float = 30.0) -> Audio:
         body = {"model": self.model, "input": text, "voice": voice or self.voice,
@@ -201,25 +186,15 @@ class ElevenLabsTextToSpeech(_Http):
     """ElevenLabs' text to speech (``POST /v1/text-to-speech/{voice}``), as raw 16 kHz PCM."""
 
     name, key_env, default_base = "elevenlabs", "ELEVENLABS_API_KEY", "https://api.elevenlabs.io"
+    vendor, default_model = "ElevenLabs", "eleven_flash_v2_5"
+    auth_header, auth_prefix = "xi-api-key", ""
     SAMPLE_RATE = 16_000
 
     def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        voice: str = "21m00Tcm4TlvDq8ikWAM",
-        model: str = "eleven_flash_v2_5",
-        **kw: Any,
+        self, api_key: str | None = None, *, voice: str = "21m00Tcm4TlvDq8ikWAM", **kw: Any
     ) -> None:
         super().__init__(api_key, **kw)
-        self.voice, self.model = voice, model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(self.name, tts=True, detail=f"ElevenLabs {self.model}")
-
-    def _auth(self) -> dict[str, str]:
-        return {"xi-api-key": str(self.api_key)}
+        self.voice = voice
 
     def synthesize(self, text: str, *, voice: str | None = None, timeout: float = 30.0) -> Audio:
         response = self._post(

