@@ -15,7 +15,6 @@ in the run's log; the whole story is ``evaluations/i<n>/evaluation.json``.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from factoryos.evals.selection import select
 from factoryos.evals.statistics import decide, futile, iteration_alpha, min_trials
 from factoryos.evals.verifiers import run_verifiers, screen_reason
 from factoryos.events import EventLog, EventType, run_source
+from factoryos.git import git
 from factoryos.runner.layout import candidate_branch
 from factoryos.runner.progress import EVALUATION_KEY, ProgressReporter
 from factoryos.runner.workload import WorkloadResult, WorkloadSpec, WorkloadStatus
@@ -314,11 +314,8 @@ class EvaluationWorkload:
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         branch = candidate_branch(self.spec.run, candidate)
-        cloned = subprocess.run(
-            ["git", "clone", "-q", "--branch", branch, str(self.spec.layout.repo(candidate)),
-             str(dest)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        source = self.spec.layout.repo(candidate)
+        cloned = git(source, "clone", "-q", "--branch", branch, str(source), str(dest))
         if cloned.returncode != 0:
             raise FactoryError(f"cannot check out {branch}: {cloned.stderr.strip()}")
         return dest
