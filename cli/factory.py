@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from factoryos.admission import admit, kilroy_check
+from factoryos.admission import admitter
 from factoryos.controlplane import control_plane_pid
 from factoryos.errors import FactoryError, InvalidInputError
 from factoryos.models import Product, Run
@@ -61,10 +61,7 @@ def admit_to(
     pending: list[Product] | None = None,
 ) -> None:
     """The admission checks for where ``sf`` works: all of them locally, fewer on a cluster."""
-    if on_cluster(settings):
-        admit(resource, store, None, pending=pending, local=False)
-    else:
-        admit(resource, store, kilroy_check(settings, os.environ), pending=pending)
+    admitter(settings, store, os.environ)(resource, pending)
 
 
 def require_control_plane(settings: Settings, why: str) -> int | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 from factoryos.errors import InvalidInputError, NotFoundError
 from factoryos.git import git
@@ -84,18 +85,25 @@ def kilroy_check(settings: Settings, env: Mapping[str, str]) -> PipelineCheck:
     return check
 
 
+class Admitter(Protocol):
+    def __call__(self, resource: Product | Run, pending: list[Product] | None = None) -> None: ...
+
+
 def admitter(
     settings: Settings,
     store: ResourceStore,
     env: Mapping[str, str],
     *,
     on_cluster: bool = False,
-) -> Callable[[Product | Run], None]:
+) -> Admitter:
     """``admit`` bound to where the factory runs: every check locally, fewer on a cluster."""
-    if on_cluster or settings.kube_context is not None:
-        return lambda resource: admit(resource, store, None, local=False)
-    check = kilroy_check(settings, env)
-    return lambda resource: admit(resource, store, check)
+    local = not on_cluster and settings.kube_context is None
+    check = kilroy_check(settings, env) if local else None
+
+    def admit_here(resource: Product | Run, pending: list[Product] | None = None) -> None:
+        admit(resource, store, check, pending=pending, local=local)
+
+    return admit_here
 
 
 def check_pipeline(product: Product, pipeline: str, validate: PipelineCheck) -> None:
