@@ -31,7 +31,7 @@ from factoryos.errors import ClusterError, InvalidInputError
 from factoryos.events import Event, EventType, read_from
 from factoryos.models import Run, RunPhase, dump_resource, parse_as
 from factoryos.runner import RunDirectory
-from factoryos.runs import new_run, resume_run, settled, start_run, stop_run
+from factoryos.runs import list_runs, new_run, resume_run, settled, start_run, stop_run
 from factoryos.settings import Settings
 from factoryos.store import ResourceStore
 from factoryos.telemetry import Telemetry
@@ -116,10 +116,7 @@ def list_(
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """List runs, newest first."""
-    runs = open_store(Settings.from_env()).list(Run, namespace)
-    if product:
-        runs = [r for r in runs if r.spec.product_ref.name == product]
-    runs.sort(key=lambda r: r.metadata.creation_timestamp or datetime.min, reverse=True)
+    runs = list_runs(open_store(Settings.from_env()), namespace, product)
     emit([dump_resource(r) for r in runs], output, lambda _: _runs_table(runs))
 
 

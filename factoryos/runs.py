@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from factoryos.errors import ConflictError
@@ -20,6 +21,18 @@ from factoryos.telemetry import TRACEPARENT_ANNOTATION, Telemetry
 
 #: Admission for a new Run (``factoryos.admission.admit`` bound to its checks).
 AdmitRun = Callable[[Run], None]
+
+
+def list_runs(
+    store: ResourceStore, namespace: str | None = None, product: str | None = None
+) -> list[Run]:
+    """Runs (in ``namespace``, or all; of ``product``, or all), newest first."""
+    runs = store.list(Run, namespace)
+    if product:
+        runs = [r for r in runs if r.spec.product_ref.name == product]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    runs.sort(key=lambda r: r.metadata.creation_timestamp or oldest, reverse=True)
+    return runs
 
 
 def new_run(

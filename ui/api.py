@@ -28,6 +28,7 @@ from factoryos.events import Event, SequenceGapError, last_sequence, mirror_appe
 from factoryos.models import Product, Run, dump_resource
 from factoryos.rundata import stage_diff
 from factoryos.runner.layout import candidate_branch
+from factoryos.runs import list_runs as newest_runs
 from factoryos.runs import new_run, resume_run, start_run, stop_run
 from factoryos.ui.auth import bearer
 from factoryos.ui.csrf import check_csrf
@@ -70,11 +71,7 @@ def get_product(state: State, namespace: str, name: str) -> dict[str, Any]:
 def list_runs(
     state: State, namespace: str | None = None, product: str | None = None
 ) -> list[dict[str, Any]]:
-    runs = state.store.list(Run, namespace)
-    if product:
-        runs = [r for r in runs if r.spec.product_ref.name == product]
-    runs.sort(key=lambda r: str(r.metadata.creation_timestamp or ""), reverse=True)
-    return [dump_resource(r) for r in runs]
+    return [dump_resource(r) for r in newest_runs(state.store, namespace, product)]
 
 
 @router.get("/runs/{namespace}/{name}", summary="One run (spec and status)")

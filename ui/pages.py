@@ -21,7 +21,7 @@ from factoryos.errors import FactoryError
 from factoryos.models import Product, Run, StageStatus
 from factoryos.rundata import stage_diff
 from factoryos.runner.layout import candidate_branch
-from factoryos.runs import can_resume, can_stop, new_run, resume_run, start_run, stop_run
+from factoryos.runs import can_resume, can_stop, list_runs, new_run, resume_run, start_run, stop_run
 from factoryos.ui.api import file_download
 from factoryos.ui.auth import CSRF_FIELD, SESSION_COOKIE
 from factoryos.ui.csrf import check_csrf
@@ -144,13 +144,7 @@ def start_from_page(
 
 
 def _runs_of(state: AppState, product: Product) -> list[Run]:
-    runs = [
-        r
-        for r in state.store.list(Run, product.metadata.namespace)
-        if r.spec.product_ref.name == product.metadata.name
-    ]
-    runs.sort(key=lambda r: str(r.metadata.creation_timestamp or ""), reverse=True)
-    return runs
+    return list_runs(state.store, product.metadata.namespace, product.metadata.name)
 
 
 # -- runs ----------------------------------------------------------------------
