@@ -26,12 +26,25 @@ def helm() -> Path:
     return helm_bin()
 
 
-def render(helm: Path, *sets: str) -> list[dict[str, Any]]:
+def render_text(helm: Path, *sets: str) -> str:
+    """``helm template`` of the chart with ``--set`` values, as YAML text."""
     args = [str(helm), "template", "factoryos", str(CHART)]
     for value in sets:
         args += ["--set", value]
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
-    return [d for d in yaml.safe_load_all(done.stdout) if d]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+def render(helm: Path, *sets: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(render_text(helm, *sets)) if d]
+
+
+def server_dry_run(k8s_bins: Path, cluster: TestCluster, helm: Path, *sets: str) -> str:
+    """What the API server says of the rendered chart (namespace made elsewhere)."""
+    rendered = render_text(helm, "namespace.create=false", *sets)
+    done = kubectl_at(
+        k8s_bins, cluster.kubeconfig, "apply", "--dry-run=server", "-f", "-", stdin=rendered
+    )
+    return done.stdout
 
 
 def by_kind(
@@ -68,13 +81,9 @@ def test_the_api_server_accepts_the_chart_and_the_manifests(
     def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return kubectl_at(k8s_bins, cluster.kubeconfig, *args, stdin=stdin)
 
-    rendered = subprocess.run(
-        [str(helm), "template", "factoryos", str(CHART), "--set", "namespace.create=false"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    chart = kubectl("apply", "--dry-run=server", "-f", "-", stdin=rendered)
+    chart = server_dry_run(k8s_bins, cluster, helm)
     base = kubectl("apply", "--dry-run=server", "-k", str(ROOT / "manifests"))
-    assert "deployment.apps/factoryos-operator created (server dry run)" in chart.stdout
+    assert "deployment.apps/factoryos-operator created (server dry run)" in chart
     assert "clusterrole.rbac.authorization.k8s.io/factoryos-operator" in base.stdout
     assert "customresourcedefinition.apiextensions.k8s.io/runs.factoryos.dev" in base.stdout
 
@@ -123,14 +132,8 @@ def test_cxdb_is_off_by_default_and_wired_into_runners_when_on(
         "FACTORYOS_CXDB_BINARY_ADDR": "factoryos-cxdb.factoryos-system.svc:9009",
         "FACTORYOS_CXDB_UI_URL": "http://cxdb.example",
     }
-    rendered = subprocess.run(
-        [str(helm), "template", "factoryos", str(CHART), "--set", "namespace.create=false",
-         "--set", "cxdb.enabled=true"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    accepted = kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "--dry-run=server", "-f", "-",
-                          stdin=rendered)  # fmt: skip
-    assert "statefulset.apps/factoryos-cxdb created (server dry run)" in accepted.stdout
+    accepted = server_dry_run(k8s_bins, cluster, helm, "cxdb.enabled=true")
+    assert "statefulset.apps/factoryos-cxdb created (server dry run)" in accepted
 
 
 def test_the_dashboard_is_installed_the_same_way_by_both(helm: Path) -> None:
@@ -204,14 +207,8 @@ def test_the_voice_service_is_off_by_default_and_on_a_gpu_when_enabled(
     assert [e["name"] for e in container["env"]] == [
         e["name"] for e in theirs["containers"][0]["env"]
     ]
-    rendered = subprocess.run(
-        [str(helm), "template", "factoryos", str(CHART), "--set", "namespace.create=false",
-         "--set", "voice.enabled=true"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    accepted = kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "--dry-run=server", "-f", "-",
-                          stdin=rendered)  # fmt: skip
-    assert "deployment.apps/factoryos-voice created (server dry run)" in accepted.stdout
+    accepted = server_dry_run(k8s_bins, cluster, helm, "voice.enabled=true")
+    assert "deployment.apps/factoryos-voice created (server dry run)" in accepted
     base = kubectl_at(k8s_bins, cluster.kubeconfig, "apply", "--dry-run=server", "-k",
                       str(ROOT / "manifests/voice"))  # fmt: skip
     assert "deployment.apps/factoryos-voice created (server dry run)" in base.stdout
