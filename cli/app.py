@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+import click
 import typer
 
 from factoryos import __version__
@@ -74,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, standalone_mode=True)
     except FactoryError as exc:
         sys.stderr.write(error_line(str(exc)) + "\n")
+        return exc.exit_code
+    except click.UsageError as exc:  # a flag combination a command itself refuses
+        exc.show()
         return exc.exit_code
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):

@@ -113,6 +113,10 @@ def run(
     ready_path: Annotated[
         str, typer.Option("--ready-path", help="Path that answers once the service is up.")
     ] = "/",
+    start_timeout: Annotated[
+        float,
+        typer.Option("--start-timeout", min=1, help="Seconds the service gets to answer."),
+    ] = 60.0,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write every trial and the decision as JSON.")
     ] = None,
@@ -132,7 +136,7 @@ def run(
         scenarios = [s for s in scenarios if s.pool is Pool(pool)]
     if not scenarios:
         raise InvalidInputError(f"the {pool} pool of {holdouts} is empty")
-    service = ServiceSpec(serve, ready_path) if serve else None
+    service = ServiceSpec(serve, ready_path, start_timeout) if serve else None
 
     def heard(trial: TrialRecord) -> None:
         mark = "pass" if trial.passed else f"FAIL ({trial.reason})"

@@ -8,30 +8,57 @@ and never touches the product's repository.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 
 from factoryos.cli.factory import NamespaceOption, admit_to, on_cluster, open_store
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, table
-from factoryos.errors import ConflictError
+from factoryos.errors import ConflictError, InvalidInputError, NotFoundError
 from factoryos.models import DesiredState, Product, Run, dump_resource, parse_as
 from factoryos.reconcile.product import active_runs
 from factoryos.settings import Settings
-from factoryos.store import modify
+from factoryos.stacks import Scaffold, list_stacks, load_stack, scaffold
+from factoryos.store import ResourceStore, modify
 
 app = typer.Typer(help="Register and inspect products.", no_args_is_help=True)
 
 
 @app.command()
 def add(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Product name (an RFC 1123 label).")],
     repo: Annotated[
-        str, typer.Option("--repo", help="A local git repository path, or a git URL to clone.")
-    ],
+        str | None,
+        typer.Option("--repo", help="A local git repository path, or a git URL to clone."),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="Scaffold a new repository from a stack (stack-ts, stack-py; "
+            "`sf product templates` lists them) instead of registering --repo.",
+        ),
+    ] = None,
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", help="With --template: where the new repository goes [./NAME]."),
+    ] = None,
+    holdouts: Annotated[
+        Path | None,
+        typer.Option(
+            "--holdouts",
+            help="With --template: the holdout folder, outside the repository "
+            "[$FACTORYOS_HOME/holdouts/NAMESPACE/NAME].",
+        ),
+    ] = None,
     branch: Annotated[str, typer.Option(help="The branch winners merge into.")] = "main",
-    pipeline: Annotated[str, typer.Option(help="Pipeline path inside the repo.")] = "pipeline.dot",
+    pipeline: Annotated[
+        str | None, typer.Option(help="Pipeline path inside the repo [pipeline.dot].")
+    ] = None,
     candidates: Annotated[int, typer.Option(help="K candidates per run.")] = 1,
     concurrency: Annotated[int, typer.Option(help="Runs of this product at once.")] = 1,
     agent_profile: Annotated[
@@ -43,34 +70,102 @@ def add(
     namespace: NamespaceOption = "default",
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
-    """Register a product: a git repository with a pipeline (checked before it is stored)."""
+    """Register a product: an existing repository (--repo), or a new one from a stack (--template).
+
+    The repository and its pipeline are checked before the product is stored.
+    With --template the stack is rendered into --path, committed on main, and
+    its example holdout scenarios are written to --holdouts; the product is
+    registered with the stack's pipeline, verifiers, service and gate.
+    """
     settings = Settings.from_env()
-    remote = "://" in repo or repo.startswith("git@")
-    # On a cluster a path names a directory the runner pods see; never resolve it here.
-    path = repo if on_cluster(settings) else _abs(repo)
-    source: dict[str, str] = {"url": repo} if remote else {"path": path}
+    if (repo is None) == (template is None):
+        raise click.UsageError(
+            "give exactly one of --repo (an existing repository) or --template",
+            ctx,
+        )
+    if template is None and (path is not None or holdouts is not None):
+        raise click.UsageError("--path and --holdouts go with --template", ctx)
     engine: dict[str, Any] = {"agentProfile": agent_profile}
     if agent_executable is not None:
         engine["agentExecutable"] = _abs(str(agent_executable))
-    product = parse_as(
-        Product,
-        {
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "repo": source,
-                "branch": branch,
-                "pipeline": pipeline,
-                "candidates": candidates,
-                "concurrency": concurrency,
-                "engine": engine,
-            },
-        },
-        source="sf product add",
-    )
+    spec: dict[str, Any] = {
+        "branch": branch,
+        "candidates": candidates,
+        "concurrency": concurrency,
+        "engine": engine,
+    }
     store = open_store(settings)
-    admit_to(settings, product, store)
-    created = store.create(product)
-    emit(dump_resource(created), output, lambda _: f"product.factoryos.dev/{name} created")
+    made: Scaffold | None = None
+    if template is not None:
+        if on_cluster(settings):
+            raise InvalidInputError(
+                "--template scaffolds a local repository; for a cluster, push it and register "
+                "it with --repo URL (and its holdouts as a Secret)"
+            )
+        _must_be_new(store, name, namespace)
+        target = path if path is not None else Path.cwd() / name
+        held = holdouts if holdouts is not None else settings.home / "holdouts" / namespace / name
+        made = scaffold(load_stack(template), name, target, held)
+        spec |= made.product
+        spec |= {"repo": {"path": str(made.repo)}, "holdouts": {"path": str(made.holdouts)}}
+    else:
+        assert repo is not None
+        remote = "://" in repo or repo.startswith("git@")
+        # On a cluster a path names a directory the runner pods see; never resolve it here.
+        local = repo if on_cluster(settings) else _abs(repo)
+        spec["repo"] = {"url": repo} if remote else {"path": local}
+    if pipeline is not None or "pipeline" not in spec:
+        spec["pipeline"] = pipeline or "pipeline.dot"
+    try:
+        product = parse_as(
+            Product,
+            {"metadata": {"name": name, "namespace": namespace}, "spec": spec},
+            source="sf product add",
+        )
+        admit_to(settings, product, store)
+        created = store.create(product)
+    except BaseException:
+        if made is not None:  # leave nothing behind, so the same command can be run again
+            shutil.rmtree(made.repo, ignore_errors=True)
+            shutil.rmtree(made.holdouts, ignore_errors=True)
+        raise
+    emit(dump_resource(created), output, lambda _: _added_text(name, made))
+
+
+def _must_be_new(store: ResourceStore, name: str, namespace: str) -> None:
+    try:
+        store.get(Product, name, namespace)
+    except NotFoundError:
+        return
+    raise ConflictError(f"product {name!r} already exists in namespace {namespace!r}")
+
+
+def _added_text(name: str, made: Scaffold | None) -> str:
+    line = f"product.factoryos.dev/{name} created"
+    if made is None:
+        return line
+    steps = [s.format(repo=made.repo, holdouts=made.holdouts, name=name) for s in made.next_steps]
+    return "\n".join(
+        [
+            f"scaffolded {made.stack} into {made.repo} "
+            f"({len(made.files)} files, commit {made.commit[:12]} on main)",
+            f"holdout scenarios in {made.holdouts} (outside the repository)",
+            line,
+            *(["next steps:"] + [f"  - {s}" for s in steps] if steps else []),
+        ]
+    )
+
+
+@app.command()
+def templates(output: OutputOption = OutputFormat.TEXT) -> None:
+    """List the stacks `sf product add --template` can scaffold."""
+    stacks = list_stacks()
+    data = [{"name": s.name, "description": s.description} for s in stacks]
+    emit(
+        data,
+        output,
+        lambda _: table(["name", "description"], [[d["name"], d["description"]] for d in data]),
+    )
 
 
 def _abs(path: str) -> str:

@@ -189,6 +189,7 @@ def run_fragment(
 def _run_context(state: AppState, run: Run, candidate: int) -> dict[str, Any]:
     count = max(run.spec.candidates or 1, len(run.status.candidates), 1)
     stages: list[StageStatus] = [s for s in run.status.stages if s.candidate == candidate]
+    files = state.files(run)
     return {
         "run": run,
         "candidate": candidate,
@@ -197,7 +198,8 @@ def _run_context(state: AppState, run: Run, candidate: int) -> dict[str, Any]:
         "stage_state": stage_state,
         "can_stop": can_stop(run),
         "can_resume": can_resume(run),
-        "outputs": state.files(run).outputs(candidate),
+        "outputs": files.outputs(candidate) + files.published(candidate),
+        "deploy_plan": files.deploy_plan(candidate),
     }
 
 

@@ -54,6 +54,7 @@ class ServiceSpec:
 
     command: str
     ready_path: str = "/"
+    start_seconds: float = SERVICE_START_SECONDS
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ class Harness:
 
     def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         assert self.service is not None and self._base_url is not None
-        deadline = time.monotonic() + SERVICE_START_SECONDS
+        deadline = time.monotonic() + self.service.start_seconds
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise InvalidInputError(
@@ -286,7 +287,7 @@ class Harness:
                 time.sleep(0.1)
         raise InvalidInputError(
             f"the candidate's service did not answer {self.service.ready_path} "
-            f"within {SERVICE_START_SECONDS:g}s"
+            f"within {self.service.start_seconds:g}s"
         )
 
 

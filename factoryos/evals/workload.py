@@ -117,7 +117,13 @@ class EvaluationWorkload:
         if not acceptance:
             raise InvalidInputError(f"the holdouts in {plan.holdouts} have no acceptance pool")
         service = (
-            ServiceSpec(plan.service.command, plan.service.ready_path) if plan.service else None
+            ServiceSpec(
+                plan.service.command,
+                plan.service.ready_path,
+                float(plan.service.start_timeout_seconds),
+            )
+            if plan.service
+            else None
         )
         voice = None
         if any(s.needs_voice for s in scenarios):

@@ -138,6 +138,8 @@ class Service(ApiModel):
     """A shell command run in the candidate's checkout; it must listen on ``$PORT``."""
     ready_path: Annotated[str, Field(pattern=r"^/"), Explained("must start with /")] = "/"
     """A path that answers once the service is up."""
+    start_timeout_seconds: PositiveInt = 60
+    """How long the service gets to answer ``readyPath`` (a build on first start counts)."""
 
 
 class Deploy(ApiModel):

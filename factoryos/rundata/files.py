@@ -9,8 +9,10 @@ a run directory, so nothing here can hand one out.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from factoryos.errors import NotFoundError
 from factoryos.runner import RunDirectory
@@ -19,6 +21,12 @@ from factoryos.runner import RunDirectory
 PREVIEW_BYTES = 256 * 1024
 #: How many files a listing shows at most (a stage with thousands is unusual).
 MAX_LISTED = 500
+#: Reports a pipeline stage may publish into its log folder (``$KILROY_STAGE_LOGS_DIR``)
+#: for people to see: the deploy dry run's plan, the public checks' results.
+PUBLISHED = ("deploy-plan.json", "public-checks.json")
+DEPLOY_PLAN = "deploy-plan.json"
+#: The largest deploy plan read for its summary.
+MAX_PLAN_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,30 @@ class RunFiles:
     def outputs(self, candidate: int) -> list[FileEntry]:
         """The pipeline's declared outputs that Kilroy copied out (``logs_root/outputs/``)."""
         return self._listing(self.run_dir.logs_root(candidate) / "outputs")
+
+    def published(self, candidate: int) -> list[FileEntry]:
+        """The reports (``PUBLISHED``) the candidate's stages wrote into their log folders."""
+        found: list[FileEntry] = []
+        logs = self.run_dir.logs_root(candidate)
+        for name in PUBLISHED:
+            for path in sorted(logs.glob(f"*/{name}")) if logs.is_dir() else []:
+                found += [
+                    e for e in self._listing(path.parent) if PurePosixPath(e.path).name == name
+                ]
+        return found
+
+    def deploy_plan(self, candidate: int) -> tuple[FileEntry, dict[str, Any]] | None:
+        """The candidate's deploy plan and its content, when a stage published a readable one."""
+        for entry in self.published(candidate):
+            if entry.name != DEPLOY_PLAN or entry.size > MAX_PLAN_BYTES:
+                continue
+            try:
+                plan = json.loads(self.resolve(entry.path).read_text())
+            except (OSError, ValueError, NotFoundError):
+                continue
+            if isinstance(plan, dict):
+                return entry, plan
+        return None
 
     def _listing(self, folder: Path) -> list[FileEntry]:
         root = self.root.resolve()

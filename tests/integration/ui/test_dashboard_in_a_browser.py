@@ -101,6 +101,13 @@ def test_open_a_stage_diff_and_an_artifact(factory: Factory, page: Page) -> None
     factory.sf("run", "start", "smoke", "--goal", "health", "--name", "smoke-1", "--wait")
     sign_in(page, factory.dashboard, factory.token, "/runs/default/smoke-1")
 
+    plan = page.locator("#deploy-plan")
+    expect(plan).to_contain_text("Deploy plan (dry run)")
+    expect(plan).to_contain_text("fly.toml")
+    plan.locator("a:text-is('deploy-plan.json')").click()
+    expect(page.locator("#preview")).to_contain_text('"dry_run": true')
+    page.go_back()
+
     page.click("#graph g.node[data-node=implement]")
     page.wait_for_url("**/stages/0/implement")
     diff = page.locator("#diff .d2h-file-wrapper")

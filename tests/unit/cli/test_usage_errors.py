@@ -18,6 +18,8 @@ from factoryos.cli.app import main
         ["pipeline", "run", "x.dot", "--bogus"],
         ["product"],
         ["product", "add", "p"],
+        ["product", "add", "p", "--repo", ".", "--template", "stack-ts"],
+        ["product", "add", "p", "--repo", ".", "--path", "x"],
         ["run", "start", "p"],
         ["run", "logs"],
         ["apply"],

@@ -4,7 +4,8 @@ Checks ``deploy/fly.toml`` (required keys and types), the ``Dockerfile`` it
 names (a FROM first, the port it exposes and serves equal to fly.toml's
 ``internal_port``, every COPY source present in the repository), and that the
 app imports; then writes ``deploy-plan.json``: the app, region, build plan
-and the files shipped with their sizes and sha256. Each problem is printed
+and the files shipped with their sizes and sha256 (in a pipeline stage, a copy
+goes to ``$KILROY_STAGE_LOGS_DIR`` too, where the dashboard shows it). Each problem is printed
 on its own line to stderr and the exit status is 1; nothing is written then.
 
     python deploy/dry_run.py [--out deploy-plan.json]
@@ -16,7 +17,9 @@ import argparse
 import hashlib
 import importlib
 import json
+import os
 import re
+import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -124,6 +127,9 @@ def main() -> int:
     }
     out = ROOT / args.out
     out.write_text(json.dumps(plan, indent=2) + "\n")
+    stage_dir = os.environ.get("KILROY_STAGE_LOGS_DIR")  # in a pipeline stage: the dashboard
+    if stage_dir:  # shows what a stage publishes in its log folder
+        shutil.copyfile(out, Path(stage_dir) / out.name)
     print(f"deploy dry run ok: {plan['app']} ({len(plan['files'])} files) -> {out.name}")
     return 0
 

@@ -1,0 +1,108 @@
+"""``scaffold``: a stack rendered into a new product repository, committed.
+
+The repository gets the stack's ``repo/`` tree and one commit on ``main``;
+the holdout folder, which must lie outside the repository, gets the stack's
+``holdouts/`` tree. The manifest, rendered with the same variables, says
+which Product spec fields (pipeline, verifiers, service, acceptance) the
+product is registered with. Nothing existing is overwritten: a destination
+that already holds files is refused, and a failed scaffold removes what it
+made. Called by ``sf product add --template``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
+from factoryos.git import git
+from factoryos.stacks.catalog import Stack
+from factoryos.stacks.render import render_text, render_tree
+
+#: The identity of the first commit when git has none configured.
+FALLBACK_AUTHOR = ("Factory OS", "factoryos@localhost")
+BRANCH = "main"
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """What ``scaffold`` made."""
+
+    stack: str
+    repo: Path
+    holdouts: Path
+    commit: str
+    files: list[str]
+    #: Product spec fields from the stack (camelCase, as in YAML).
+    product: dict[str, Any] = field(default_factory=dict)
+    next_steps: list[str] = field(default_factory=list)
+
+
+def variables(name: str) -> dict[str, str]:
+    """The template variables for a product called ``name`` (an RFC 1123 label)."""
+    return {"name": name, "title": " ".join(w.capitalize() for w in name.split("-"))}
+
+
+def scaffold(stack: Stack, name: str, repo: Path, holdouts: Path) -> Scaffold:
+    """Render ``stack`` for product ``name`` into ``repo`` and ``holdouts``; commit the repo."""
+    repo, holdouts = repo.resolve(), holdouts.resolve()
+    if holdouts == repo or holdouts.is_relative_to(repo):
+        raise InvalidInputError(
+            f"the holdouts folder {holdouts} must be outside the repository {repo}: "
+            "candidates must never see the holdout scenarios"
+        )
+    for dest in (repo, holdouts):
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise InvalidInputError(f"{dest} already exists and is not empty")
+    context = variables(name)
+    manifest = _manifest(stack, context)
+    made = [d for d in (repo, holdouts) if not d.exists()]
+    try:
+        files = render_tree(stack.repo_tree, repo, context)
+        render_tree(stack.holdouts_tree, holdouts, context)
+        commit = _commit(repo, f"{name}: scaffolded from the {stack.name} stack")
+    except (FactoryError, OSError):
+        for dest in made:
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return Scaffold(
+        stack=stack.name,
+        repo=repo,
+        holdouts=holdouts,
+        commit=commit,
+        files=files,
+        product=dict(manifest.get("product") or {}),
+        next_steps=[str(s) for s in manifest.get("nextSteps") or []],
+    )
+
+
+def _manifest(stack: Stack, context: dict[str, str]) -> dict[str, Any]:
+    text = render_text(stack.manifest.read_text(), context, str(stack.manifest))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"{stack.manifest}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{stack.manifest}: expected a mapping")
+    return data
+
+
+def _commit(repo: Path, message: str) -> str:
+    def run(*args: str) -> str:
+        done = git(repo, *args)
+        if done.returncode != 0:
+            raise WorkspaceError(f"git {' '.join(args)} in {repo}: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    run("init", "-q", "-b", BRANCH)
+    identity: list[str] = []
+    if git(repo, "config", "user.email").returncode != 0:
+        name, email = FALLBACK_AUTHOR
+        identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+    run("add", "-A")
+    run(*identity, "commit", "-q", "--no-verify", "-m", message)
+    return run("rev-parse", "HEAD")
