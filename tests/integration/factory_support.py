@@ -45,10 +45,10 @@ class Factory:
         self._store: LocalStore | None = None
 
     def sf(
-        self, *args: str, check: bool = True, stdin: str | None = None
+        self, *args: str, check: bool = True, stdin: str | None = None, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [*SF, *args], env=self.env, capture_output=True, text=True, input=stdin, timeout=300
+            [*SF, *args], env=self.env, capture_output=True, text=True, input=stdin, timeout=timeout
         )
         if check and done.returncode != 0:
             raise AssertionError(f"sf {' '.join(args)} exited {done.returncode}:\n{done.stderr}")

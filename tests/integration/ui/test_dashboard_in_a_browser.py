@@ -104,6 +104,7 @@ def test_open_a_stage_diff_and_an_artifact(factory: Factory, page: Page) -> None
     plan = page.locator("#deploy-plan")
     expect(plan).to_contain_text("Deploy plan (dry run)")
     expect(plan).to_contain_text("fly.toml")
+    screenshot(page, "run-deploy-plan")
     plan.locator("a:text-is('deploy-plan.json')").click()
     expect(page.locator("#preview")).to_contain_text('"dry_run": true')
     page.go_back()
