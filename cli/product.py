@@ -8,15 +8,18 @@ and never touches the product's repository.
 
 from __future__ import annotations
 
+import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import click
 import typer
 
 from factoryos.cli.factory import NamespaceOption, admit_to, on_cluster, open_store
-from factoryos.cli.output import OutputFormat, OutputOption, age, emit, table
+from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
+from factoryos.deploys import PLAN, deploy_command, deploy_product
 from factoryos.errors import ConflictError, InvalidInputError, NotFoundError
 from factoryos.models import DesiredState, Product, Run, dump_resource, parse_as
 from factoryos.reconcile.product import active_runs
@@ -81,10 +84,10 @@ def add(
     if (repo is None) == (template is None):
         raise click.UsageError(
             "give exactly one of --repo (an existing repository) or --template",
-            ctx,
+            cast(click.Context, ctx),
         )
     if template is None and (path is not None or holdouts is not None):
-        raise click.UsageError("--path and --holdouts go with --template", ctx)
+        raise click.UsageError("--path and --holdouts go with --template", cast(click.Context, ctx))
     engine: dict[str, Any] = {"agentProfile": agent_profile}
     if agent_executable is not None:
         engine["agentExecutable"] = _abs(str(agent_executable))
@@ -154,6 +157,59 @@ def _added_text(name: str, made: Scaffold | None) -> str:
             *(["next steps:"] + [f"  - {s}" for s in steps] if steps else []),
         ]
     )
+
+
+@app.command()
+def deploy(
+    name: str,
+    real: Annotated[
+        bool,
+        typer.Option(
+            "--deploy",
+            help="Deploy for real (needs spec.deploy.dryRun: false and the credentials "
+            "named in spec.deploy.credentials in the environment). Default: a dry run.",
+        ),
+    ] = False,
+    namespace: NamespaceOption = "default",
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Run the product's deploy script in a fresh checkout of its branch (a dry run by default).
+
+    The dry run builds what a deploy would ship, validates the deploy
+    configuration and writes deploy-plan.json, with no network and no
+    credentials. The script's output streams to stderr; the exit status is
+    the script's.
+    """
+    settings = Settings.from_env()
+    product = open_store(settings).get(Product, name, namespace)
+    deploy_command(product, real=real)  # refuse before cloning anything
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    workdir = settings.home / "deploys" / namespace / name / stamp
+    progress(f"{'deploying' if real else 'deploy dry run of'} {name} in {workdir / 'checkout'}")
+    result = deploy_product(product, workdir, os.environ, real=real, on_line=progress)
+    data = {
+        "product": name,
+        "real": result.real,
+        "commit": result.commit,
+        "checkout": str(result.checkout),
+        "exitCode": result.exit_code,
+        "plan": result.plan,
+    }
+    emit(data, output, _deploy_text)
+    if result.exit_code != 0:
+        raise typer.Exit(result.exit_code)
+
+
+def _deploy_text(data: dict[str, Any]) -> str:
+    kind = "deploy" if data["real"] else "deploy dry run"
+    head = f"{kind} of {data['product']} at {data['commit'][:12]}"
+    if data["exitCode"] != 0:
+        return f"{head} failed (exit {data['exitCode']}); see the output above"
+    plan = data["plan"]
+    if plan is None:
+        return f"{head} succeeded (no {PLAN} written)"
+    checks = ", ".join(str(c) for c in plan.get("checks", [])) or "-"
+    return f"{head} succeeded\nplan: {data['checkout']}/{PLAN}\nchecks: {checks}"
 
 
 @app.command()

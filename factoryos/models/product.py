@@ -143,10 +143,17 @@ class Service(ApiModel):
 
 
 class Deploy(ApiModel):
-    """What happens after a winner is merged."""
+    """How the product is deployed (``sf product deploy``)."""
 
     dry_run: bool = True
-    """Only show what would be deployed."""
+    """Only show what would be deployed: a real deploy is refused until this is false."""
+    command: NonEmptyStr | None = None
+    """The deploy script, run in a fresh checkout of the branch: a dry run as given
+    (it builds, validates and writes ``deploy-plan.json``), a real deploy with
+    ``--deploy`` appended."""
+    credentials: Annotated[list[EnvVarName], KeyedList()] = Field(default_factory=list)
+    """Names of environment variables a real deploy needs (tokens, deploy keys);
+    passed to a real deploy only, never to a dry run; values never live here."""
 
 
 class AgentProfile(StrEnum):

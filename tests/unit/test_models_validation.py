@@ -346,7 +346,7 @@ def test_dumps_use_camel_case_and_load_back_equal() -> None:
     )
     dumped = dump_resource(original)
     assert dumped["spec"]["verifiers"]["lint"][0]["timeoutSeconds"] == 600
-    assert dumped["spec"]["deploy"] == {"dryRun": False}
+    assert dumped["spec"]["deploy"] == {"dryRun": False, "credentials": []}
     assert dumped["spec"]["holdouts"] == {"secretRef": {"name": "web-holdouts"}}
     assert "dry_run" not in str(dumped)
     assert parse_resource(copy.deepcopy(dumped)) == original

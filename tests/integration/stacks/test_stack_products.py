@@ -8,7 +8,8 @@ migrations on a scratch PostgreSQL). Broken changes (a type error, a lint
 error, a bad deploy configuration) must be caught. Finally ``sf product add
 --template`` registers a new product and the factory runs its pipeline with
 the test_shim agent through verify, evaluate and the deploy dry run, gates it
-on the stack's holdout scenarios and merges it.
+on the stack's holdout scenarios and merges it; ``sf product deploy`` then
+dry-runs the merged main and refuses a real deploy of a dry-run-only product.
 """
 
 from __future__ import annotations
@@ -235,3 +236,19 @@ def test_the_factory_scaffolds_runs_gates_and_merges_a_stack_product(
         check=True,
     ).stdout
     assert subject.startswith("Merge factory/acme-1/c0")
+
+    dry = factory.sf("product", "deploy", "acme", "-o", "json", timeout=900)
+    result = json.loads(dry.stdout)
+    assert result["exitCode"] == 0 and result["real"] is False
+    assert result["plan"]["app"] == "acme" and result["plan"]["dryRun"] is True
+    assert (
+        result["commit"]
+        == subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "main"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    ), "the dry run deploys main as merged"
+    real = factory.sf("product", "deploy", "acme", "--deploy", check=False)
+    assert real.returncode == 2 and "dry-run only" in real.stderr

@@ -44,7 +44,8 @@ def test_a_stack_scaffolds_one_clean_commit_on_main(stack: str, tmp_path: Path) 
     tracked = git(repo, "ls-files").split()
     assert sorted(tracked) == sorted(made.files)
     assert not [f for f in tracked if f.endswith(".j2") or "/dot-" in f or f.startswith("dot-")]
-    for needed in ("README.md", "pipeline.dot", ".gitignore", "scripts/check", "scripts/serve"):
+    for needed in ("README.md", "pipeline.dot", ".gitignore", "scripts/check", "scripts/serve",
+                   "scripts/deploy"):  # fmt: skip
         assert needed in tracked, needed
     assert "acme_shop" in (repo / "pipeline.dot").read_text()
     assert "Acme Shop" in (repo / "README.md").read_text()
@@ -52,7 +53,7 @@ def test_a_stack_scaffolds_one_clean_commit_on_main(stack: str, tmp_path: Path) 
         '"name": "acme-shop'
         in (repo / ("web/" if stack == "stack-py" else "") / "package.json").read_text()
     )
-    for script in ("scripts/check", "scripts/serve"):
+    for script in ("scripts/check", "scripts/serve", "scripts/deploy"):
         assert (repo / script).stat().st_mode & 0o111, script
 
 
@@ -69,6 +70,8 @@ def test_the_product_spec_and_holdouts_are_valid(stack: str, tmp_path: Path) -> 
     assert kinds["typecheck"] == ["scripts/check typecheck"]
     assert kinds["lint"] == ["scripts/check lint"] and kinds["unit"] == ["scripts/check test"]
     assert product.spec.service is not None and product.spec.service.ready_path == "/api/health"
+    assert product.spec.deploy.command == "scripts/deploy" and product.spec.deploy.dry_run
+    assert product.spec.deploy.credentials, "a real deploy names its credentials"
     scenarios = load_scenarios(made.holdouts)
     assert {s.pool.value for s in scenarios} == {"selection", "acceptance"}
     assert not list(made.repo.rglob("*.yaml")), "no holdout scenario inside the repository"
