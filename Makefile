@@ -83,9 +83,13 @@ images: ## Build the Factory OS image (runner and operator)
 kind-load: kind ## Load the image into the kind cluster
 	$(KIND) load docker-image $(IMAGE) --name $(KIND_CLUSTER)
 
-deploy: k8s-bin ## Install CRDs, RBAC and the operator on the kind cluster and wait for it
+deploy: k8s-bin ## Install CRDs, RBAC, the operator and the dashboard on the kind cluster and wait for them
 	$(KUBECTL) --context $(KIND_CONTEXT) apply -k manifests/
+	@$(KUBECTL) --context $(KIND_CONTEXT) -n factoryos-system get secret factoryos-dashboard >/dev/null 2>&1 || \
+	  $(KUBECTL) --context $(KIND_CONTEXT) -n factoryos-system create secret generic factoryos-dashboard \
+	    --from-literal=token="$$(openssl rand -hex 32)" --from-literal=ingest-key="$$(openssl rand -hex 32)"
 	$(KUBECTL) --context $(KIND_CONTEXT) -n factoryos-system rollout status deploy/factoryos-operator --timeout=180s
+	$(KUBECTL) --context $(KIND_CONTEXT) -n factoryos-system rollout status deploy/factoryos-dashboard --timeout=180s
 
 e2e: venv k8s-bin ## Full-system tests on the kind cluster (skipped with the reason when there is no Docker)
 	KUBECTL=$(KUBECTL) KIND_CONTEXT=$(KIND_CONTEXT) $(BIN)/pytest tests/e2e -m e2e $(PYTEST_ARGS)

@@ -25,6 +25,12 @@ from factoryos.store import LocalStore, ResourceStore
 
 STORE_FILE = "factoryos.db"
 
+#: How to reach the dashboard, which holds a cluster's run events, from a workstation.
+DASHBOARD_HINT = (
+    "set FACTORYOS_DASHBOARD_URL (e.g. http://127.0.0.1:8400/ with `kubectl -n "
+    "factoryos-system port-forward svc/factoryos-dashboard 8400`) and FACTORYOS_DASHBOARD_TOKEN"
+)
+
 NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 
 

@@ -19,6 +19,7 @@ import typer
 import yaml
 
 from factoryos.cli.factory import (
+    DASHBOARD_HINT,
     NamespaceOption,
     admit_to,
     on_cluster,
@@ -27,8 +28,9 @@ from factoryos.cli.factory import (
 )
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
 from factoryos.controlplane import control_plane_pid
-from factoryos.errors import ClusterError, InvalidInputError
+from factoryos.errors import InvalidInputError
 from factoryos.events import Event, EventType, read_from
+from factoryos.events.dashboard import DashboardEvents
 from factoryos.models import Run, RunPhase, dump_resource, parse_as
 from factoryos.runner import RunDirectory
 from factoryos.runs import list_runs, new_run, resume_run, settled, start_run, stop_run
@@ -302,10 +304,7 @@ def logs(
     read = event_reader(settings, namespace, name, after)
     if read is None:
         raise InvalidInputError(
-            "on a cluster `sf run logs` reads a run's events from the dashboard: set "
-            "FACTORYOS_DASHBOARD_URL (e.g. http://127.0.0.1:8400/ with `kubectl -n "
-            "factoryos-system port-forward svc/factoryos-dashboard 8400`) and "
-            "FACTORYOS_DASHBOARD_TOKEN"
+            f"on a cluster `sf run logs` reads a run's events from the dashboard: {DASHBOARD_HINT}"
         )
     if follow:
         require_control_plane(settings, "`sf run logs -f`")
@@ -345,35 +344,15 @@ def event_reader(
         return from_file
     if not settings.dashboard_url or not settings.dashboard_token:
         return None
-    import httpx
-
-    client = httpx.Client(
-        base_url=settings.dashboard_url,
-        headers={"Authorization": f"Bearer {settings.dashboard_token}"},
-        timeout=30.0,
-    )
+    dashboard = DashboardEvents(settings.dashboard_url, settings.dashboard_token)
     last = after
 
     def from_dashboard() -> list[Event]:
         nonlocal last
-        found: list[Event] = []
-        while True:
-            try:
-                response = client.get(
-                    f"/api/runs/{namespace}/{name}/events", params={"after": last}
-                )
-            except httpx.HTTPError as exc:
-                raise ClusterError(f"cannot reach the dashboard: {exc}") from None
-            if response.status_code != 200:
-                detail = response.text[:200]
-                raise ClusterError(f"the dashboard answered {response.status_code}: {detail}")
-            page = response.json()
-            events = [Event.model_validate(e) for e in page["events"]]
-            found += events
-            if events:
-                last = events[-1].sequence
-            if not page["more"]:
-                return found
+        found = [Event.model_validate(e) for e in dashboard.raw(namespace, name, last)]
+        if found:
+            last = found[-1].sequence
+        return found
 
     return from_dashboard
 

@@ -42,6 +42,7 @@ class KubeStore:
     """Products and Runs in a Kubernetes API server (``factoryos.dev/v1alpha1``)."""
 
     def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
         self._objects = client.CustomObjectsApi(api)
 
     def get(self, kind: type[R], name: str, namespace: str = "default") -> R:

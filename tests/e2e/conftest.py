@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from kind_support import CONTEXT, ROOT
 
 HERE = Path(__file__).resolve().parent
 
@@ -46,3 +47,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             reason = docker_unavailable()
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def kind_cluster() -> str:
+    """The kind cluster, brought up as a user does: make kind-up images kind-load deploy."""
+    subprocess.run(["make", "kind-up", "images", "kind-load", "deploy"], cwd=ROOT, check=True)
+    return CONTEXT

@@ -9,31 +9,9 @@ image (runner-image/Dockerfile), so the run needs no network and no LLM.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import uuid
-from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-CONTEXT = os.environ.get("KIND_CONTEXT", "kind-factoryos")
-
-
-@pytest.fixture(scope="session")
-def kind_cluster() -> str:
-    subprocess.run(["make", "kind-up", "images", "kind-load", "deploy"], cwd=ROOT, check=True)
-    return CONTEXT
-
-
-def kubectl(*args: str, stdin: str | None = None) -> str:
-    binary = os.environ.get("KUBECTL", "kubectl")
-    done = subprocess.run(
-        [binary, "--context", CONTEXT, *args], capture_output=True, text=True, input=stdin,
-        timeout=1200, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, f"kubectl {' '.join(args)}:\n{done.stderr}"
-    return done.stdout
+from kind_support import kubectl
 
 
 def test_the_smoke_product_succeeds_on_kind(kind_cluster: str) -> None:

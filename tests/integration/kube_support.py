@@ -35,6 +35,11 @@ BUILD = ROOT / "tools" / "k8s" / "build.sh"
 START_TIMEOUT = 60.0
 
 
+#: The credentials the test dashboard runs with (kube/conftest.py's ``dashboard``).
+DASHBOARD_TOKEN = "cluster-dashboard-token"
+INGEST_KEY = "cluster-ingest-key"
+
+
 def k8s_bin_dir() -> Path:
     """The cached test binaries (built on first use by tools/k8s/build.sh, minutes cold)."""
     override = os.environ.get("FACTORYOS_K8S_ASSETS")

@@ -8,12 +8,18 @@ same Kubernetes module, as a user would. Each test gets its own namespace.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kube_support import (
+    DASHBOARD_TOKEN,
+    INGEST_KEY,
     ROOT,
     Kubectl,
     TestCluster,
@@ -70,3 +76,38 @@ def namespace(api: client.ApiClient) -> str:
 @pytest.fixture
 def kubectl(k8s_bins: Path, cluster: TestCluster, namespace: str) -> Kubectl:
     return Kubectl(k8s_bins, cluster.kubeconfig, namespace)
+
+
+@pytest.fixture(scope="session")
+def dashboard_kubeconfig(cluster: TestCluster, k8s_bins: Path) -> Path:
+    """The dashboard's ServiceAccount, with the manifests' RBAC applied as shipped."""
+    rbac = ROOT / "manifests/dashboard/rbac.yaml"
+    return identity_kubeconfig(cluster, k8s_bins, rbac, "factoryos-dashboard")
+
+
+@pytest.fixture
+def dashboard(dashboard_kubeconfig: Path, tmp_path: Path) -> Iterator[str]:
+    """``python -m factoryos.ui --in-cluster``-style, as the dashboard's identity; its URL."""
+    env = {
+        **os.environ,
+        "FACTORYOS_CONTEXT": "test",
+        "KUBECONFIG": str(dashboard_kubeconfig),
+        "FACTORYOS_HOME": str(tmp_path / "home"),
+        "FACTORYOS_RUNS_DIR": str(tmp_path / "runs"),
+        "FACTORYOS_DASHBOARD_TOKEN": DASHBOARD_TOKEN,
+        "FACTORYOS_INGEST_KEY": INGEST_KEY,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "factoryos.ui", "--port", "0", "--announce"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    try:
+        yield json.loads(line)["url"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

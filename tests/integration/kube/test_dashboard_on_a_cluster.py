@@ -14,53 +14,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from kube_support import ROOT, Kubectl, TestCluster, identity_kubeconfig
+from kube_support import DASHBOARD_TOKEN as TOKEN
+from kube_support import INGEST_KEY as KEY
+from kube_support import Kubectl, TestCluster
 from websockets.sync.client import connect
 
 from factoryos.events import EventLog, EventType, run_source, run_token
 from factoryos.runner.forward import EventForwarder, ingest_url
 
 DASHBOARD_USER = "system:serviceaccount:factoryos-system:factoryos-dashboard"
-TOKEN = "cluster-dashboard-token"
-KEY = "cluster-ingest-key"
-
-
-@pytest.fixture(scope="module")
-def dashboard_kubeconfig(cluster: TestCluster, k8s_bins: Path) -> Path:
-    rbac = ROOT / "manifests/dashboard/rbac.yaml"
-    return identity_kubeconfig(cluster, k8s_bins, rbac, "factoryos-dashboard")
-
-
-@pytest.fixture
-def dashboard(dashboard_kubeconfig: Path, tmp_path: Path) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "FACTORYOS_CONTEXT": "test",
-        "KUBECONFIG": str(dashboard_kubeconfig),
-        "FACTORYOS_HOME": str(tmp_path / "home"),
-        "FACTORYOS_RUNS_DIR": str(tmp_path / "runs"),
-        "FACTORYOS_DASHBOARD_TOKEN": TOKEN,
-        "FACTORYOS_INGEST_KEY": KEY,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "factoryos.ui", "--port", "0", "--announce"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    try:
-        yield json.loads(line)["url"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _auth() -> dict[str, str]:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from factoryos import selftest
 from factoryos.events import Event, read_events
 from factoryos.kilroy.procs import MARKER_ENV
-from factoryos.selftest import ScratchFactory, run_selftest
+from factoryos.models import RunPhase
+from factoryos.selftest import CHECKS, ScratchFactory, run_checks
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_a_run_that_outlives_its_stop_fails_the_stop_check(
 
     def stopped_but_still_running(self, name, phase, timeout=120):  # type: ignore[no-untyped-def]
         run = real_wait(self, name, phase, timeout)
-        if phase is selftest.RunPhase.STOPPED:  # what a runner that ignored the stop leaves
+        if phase is RunPhase.STOPPED:  # what a runner that ignored the stop leaves
             logs_root = self.layout(name).logs_root(0)
             leftovers.append(
                 subprocess.Popen(
@@ -70,17 +70,18 @@ def test_a_run_that_outlives_its_stop_fails_the_stop_check(
         return run
 
     monkeypatch.setattr(ScratchFactory, "wait_phase", stopped_but_still_running)
-    (result,) = run_selftest(tmp_path / "home", env, only=["stop"])
+    (result,) = run_checks(ScratchFactory(tmp_path / "home", env), only=["stop"])
     assert not result.passed
     assert "process(es) of it still run" in result.detail and str(leftovers[0].pid) in result.detail
 
 
 def test_an_event_whose_time_goes_back_fails_the_events_check(
-    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], tmp_path: Path
 ) -> None:
     def run_then_break_the_clock(f: ScratchFactory) -> str:
+        f.product("st-clock", "selftest", pipeline="resume.dot")
         name = f.run("st-clock", "st-clock-1")
-        f.wait_phase(name, selftest.RunPhase.SUCCEEDED)
+        f.wait_phase(name, RunPhase.SUCCEEDED)
         path = f.layout(name).events
         last = read_events(path)[-1]
         earlier = last.model_copy(
@@ -90,13 +91,8 @@ def test_an_event_whose_time_goes_back_fails_the_events_check(
             fh.write(Event.model_validate(earlier.model_dump()).to_json_line() + "\n")
         return "ran"
 
-    def make_product(f: ScratchFactory) -> str:
-        f.product("st-clock", {"a": "true"})
-        return run_then_break_the_clock(f)
-
-    checks = [("clock", make_product), *[c for c in selftest.CHECKS if c[0] == "events"]]
-    monkeypatch.setattr(selftest, "CHECKS", checks)
-    results = {r.name: r for r in run_selftest(tmp_path / "home", env)}
+    checks = [("clock", run_then_break_the_clock), *[c for c in CHECKS if c[0] == "events"]]
+    results = {r.name: r for r in run_checks(ScratchFactory(tmp_path / "home", env), checks=checks)}
     assert results["clock"].passed
     assert not results["events"].passed
     assert "st-clock-1" in results["events"].detail and "time" in results["events"].detail
