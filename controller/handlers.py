@@ -29,6 +29,7 @@ from factoryos.errors import FactoryError
 from factoryos.launch.kube import RUN_LABEL, RUNS_DIR, KubeJobLauncher, KubeSettings
 from factoryos.models import Run
 from factoryos.store.kube import KubeStore
+from factoryos.telemetry import CONSOLE_ONLY, Telemetry
 
 #: A resync for what no watch event announces (e.g. a Job's pod stuck Pending).
 RESYNC_SECONDS = 30.0
@@ -38,8 +39,11 @@ log = logging.getLogger("factoryos.operator")
 class Operator:
     """What the handlers share: the reconciler over the cluster, and a lock per object."""
 
-    def __init__(self, api: client.ApiClient, settings: KubeSettings) -> None:
+    def __init__(
+        self, api: client.ApiClient, settings: KubeSettings, telemetry: Telemetry | None = None
+    ) -> None:
         self._events = client.CoreV1Api(api)
+        self.telemetry = telemetry or Telemetry.off()
         self.store = KubeStore(api)
         launcher = KubeJobLauncher(api, settings)
         self.reconciler = Reconciler(
@@ -49,6 +53,7 @@ class Operator:
             report=self._notify,
             repo_check=lambda _product: None,  # repositories live where the pods are
             stages=launcher.stages,  # the runners' progress reports
+            telemetry=self.telemetry,
         )
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -73,8 +78,9 @@ class Operator:
             return work()
 
     def _notify(self, notice: Notice) -> None:
-        """A Kubernetes Event on the object (and a log line)."""
-        log.info("%s", notice)
+        """A Kubernetes Event on the object (and a console line: the reconciler exports the
+        notice in its run's trace)."""
+        log.info("%s", notice, extra=CONSOLE_ONLY)
         now = datetime.now(UTC)
         event = {
             "metadata": {
@@ -126,7 +132,19 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.posting.level = logging.WARNING  # our own Events say what matters
     settings.watching.server_timeout = 60
     # Peering (standalone, name, priority) comes from how kopf was started: see __main__.
-    memo.operator = Operator(api_client(), KubeSettings.from_env(os.environ))
+    memo.operator = Operator(
+        api_client(),
+        KubeSettings.from_env(os.environ),
+        Telemetry.from_env("factoryos-operator", os.environ),
+    )
+
+
+@kopf.on.cleanup()
+def flush(memo: kopf.Memo, **_: Any) -> None:
+    """Export what telemetry is left when the operator stops."""
+    operator: Operator | None = getattr(memo, "operator", None)
+    if operator is not None:
+        operator.telemetry.shutdown()
 
 
 def _pass(work: Callable[[], PassResult], what: str) -> None:

@@ -31,6 +31,10 @@ METRICS_FILE_ENV = "FACTORYOS_METRICS_FILE"
 LOGS_FILE_ENV = "FACTORYOS_LOGS_FILE"
 #: The logger whose records (and its children's) are exported, with the current trace ids.
 LOGGER = "factoryos"
+#: ``extra=CONSOLE_ONLY`` keeps a record off the exporters (a console copy of something
+#: already exported in its trace).
+EXPORT_FLAG = "factoryos_export"
+CONSOLE_ONLY = {EXPORT_FLAG: False}
 
 #: Every metric Factory OS records: name -> (instrument, unit, what it measures). Low
 #: cardinality attributes only (product, stage, phase, decision); never run ids.
@@ -79,6 +83,7 @@ class Telemetry:
             from opentelemetry.sdk._logs import LoggingHandler
 
             self._handler = LoggingHandler(logger_provider=logger_provider)
+            self._handler.addFilter(lambda record: getattr(record, EXPORT_FLAG, True))
             logger = logging.getLogger(LOGGER)
             logger.addHandler(self._handler)
             logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
@@ -192,6 +197,22 @@ class Telemetry:
             span.set_status(Status(StatusCode.ERROR, error))
         span.end(end_time=_ns(end))
         return _traceparent(span)
+
+    def log(
+        self, message: str, parent: str | None, *, warning: bool = False, logger: str = LOGGER
+    ) -> None:
+        """A log record in ``parent``'s trace (a traceparent), so it carries its trace and
+        span ids; nothing when telemetry is off (and never a console line)."""
+        if self._handler is None:
+            return
+        from opentelemetry import context
+
+        token = context.attach(_context(parent)) if parent else None
+        try:
+            logging.getLogger(logger).log(logging.WARNING if warning else logging.INFO, message)
+        finally:
+            if token is not None:
+                context.detach(token)
 
     def shutdown(self) -> None:
         """Export what is left (spans, the last metrics) and stop."""

@@ -44,6 +44,9 @@ from factoryos.store import ResourceStore
 from factoryos.store.port import R
 from factoryos.telemetry import TRACEPARENT_ANNOTATION, Telemetry
 
+#: The logger of the control plane's records (exported with the run's trace ids).
+LOGGER = "factoryos.controlplane"
+
 #: How long a repository check is trusted before the product is checked again.
 REPO_CHECK_SECONDS = 10.0
 
@@ -123,7 +126,7 @@ class Reconciler:
         )
         for run_name in decision.delete_runs:
             self._store.delete(Run, run_name, ns)
-            self._report(
+            self._tell(
                 Notice("Run", ns, run_name, "Deleting", f"deleting: its product {name} is deleted")
             )
         if decision.release:
@@ -131,7 +134,7 @@ class Reconciler:
         phase = self._write_status(product, decision.status)
         if phase is not None:
             message = f"{phase}: {_condition_message(decision.status.conditions)}"
-            self._report(Notice("Product", ns, name, phase, message, warning=phase == "Failed"))
+            self._tell(Notice("Product", ns, name, phase, message, warning=phase == "Failed"))
         deleting = product.metadata.deletion_timestamp is not None
         return PassResult(requeue_after=1.0 if deleting else None)
 
@@ -172,6 +175,7 @@ class Reconciler:
             evaluations=self._launcher.evaluations(ns, name),
         )
         decision = reconcile_run(run, seen)
+        notices: list[Notice] = []
         for action in decision.actions:
             if isinstance(action, StartWorkload | StartEvaluation):
                 assert product is not None
@@ -184,7 +188,7 @@ class Reconciler:
                     else evaluation_spec(run, product, action, self._runs_dir)
                 )  # fmt: skip
                 self._launcher.start(spec)
-                self._report(
+                notices.append(
                     Notice("Run", ns, name, "WorkloadStarted", f"started workload {spec.name}")
                 )
             else:
@@ -205,8 +209,9 @@ class Reconciler:
                 "factory.queue.wait.duration", (datetime.now(UTC) - created).total_seconds(),
                 factory__product=run.spec.product_ref.name,
             )  # fmt: skip
+        traced = run.metadata.annotations.get(TRACEPARENT_ANNOTATION)
         if decision.actions or phase is not None:  # a pass that did something: in the trace
-            self._tracing.record(
+            traced = self._tracing.record(
                 "reconcile run", began, datetime.now(UTC),
                 run.metadata.annotations.get(TRACEPARENT_ANNOTATION),
                 factoryos__run=name, factoryos__phase=str(decision.status.phase or before),
@@ -214,13 +219,20 @@ class Reconciler:
             )  # fmt: skip
         if phase is not None:
             detail = f" ({decision.status.message})" if decision.status.message else ""
-            self._report(
+            notices.append(
                 Notice("Run", ns, name, phase, f"{phase}{detail}", warning=phase == "Failed")
             )
+        for notice in notices:  # logged in the run's trace, on this pass
+            self._tell(notice, traced)
         requeue = 0.5 if decision.actions else decision.requeue_after
         phase = run.status.phase
         settled = phase is not None and phase.finished and not any(w.running for w in workloads)
         return PassResult(requeue_after=requeue, workloads=workloads, settled=settled)
+
+    def _tell(self, notice: Notice, traceparent: str | None = None) -> None:
+        """Report ``notice`` to people and log it (in ``traceparent``'s trace, if given)."""
+        self._report(notice)
+        self._tracing.log(str(notice), traceparent, warning=notice.warning, logger=LOGGER)
 
     def _release(self, resource: R) -> PassResult:
         """Let a resource being deleted go: nothing of it is left to clean up.
@@ -232,7 +244,7 @@ class Reconciler:
         if FINALIZER in meta.finalizers:
             meta.finalizers.remove(FINALIZER)
             self._store.update(resource)
-            self._report(Notice(resource.kind, meta.namespace, meta.name, "Deleted", "deleted"))
+            self._tell(Notice(resource.kind, meta.namespace, meta.name, "Deleted", "deleted"))
         return PassResult(gone=True)
 
     def _write_status(self, resource: R, status: Any) -> str | None:

@@ -58,6 +58,10 @@ from factoryos.runner.progress import (
 from factoryos.runner.workload import EXIT_CODES, WorkloadKind
 
 RUN_LABEL = "factoryos.dev/run"
+#: The OpenTelemetry variables an operator passes on to its runners.
+OTEL_PASSED = re.compile(
+    r"^OTEL_(SDK_DISABLED|EXPORTER_OTLP_((TRACES|METRICS|LOGS)_)?(ENDPOINT|PROTOCOL|INSECURE))$"
+)
 CANDIDATE_LABEL = "factoryos.dev/candidate"
 #: build or evaluate (for an evaluation the candidate label holds the iteration).
 KIND_LABEL = "factoryos.dev/workload-kind"
@@ -97,6 +101,9 @@ class KubeSettings:
     #: (FACTORYOS_EVENTS_URL, FACTORYOS_INGEST_KEY); both set, or no forwarding.
     events_url: str | None = None
     ingest_key: str | None = None
+    #: Where telemetry goes (``OTEL_PASSED``), passed on so the runners continue each run's
+    #: trace; headers (credentials) are never copied into a Job.
+    otel_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> KubeSettings:
@@ -121,6 +128,7 @@ class KubeSettings:
             cxdb_env={k: v for k, v in env.items() if k.startswith("FACTORYOS_CXDB_") and v},
             events_url=env.get(EVENTS_URL_ENV) or None,
             ingest_key=env.get("FACTORYOS_INGEST_KEY") or None,
+            otel_env={k: v for k, v in env.items() if OTEL_PASSED.match(k) and v},
         )
 
 
@@ -206,6 +214,7 @@ def job_manifest(
         {"name": NAMESPACE_ENV, "value": spec.namespace},
     ]
     env += [{"name": k, "value": v} for k, v in sorted(settings.cxdb_env.items())]
+    env += [{"name": k, "value": v} for k, v in sorted(settings.otel_env.items())]
     if settings.events_url and settings.ingest_key:
         # A token for this run only: it lets the runner write this run's events, nothing else.
         token = run_token(settings.ingest_key, spec.namespace, spec.run)

@@ -75,6 +75,15 @@ def test_the_span_tree_of_a_real_run(factory: Factory, tmp_path: Path) -> None:
     logs = [json.loads(line) for line in logs_file.read_text().splitlines()]
     started = next(r for r in logs if r["body"].startswith("workload traced-1-c0-1 started"))
     assert started["trace_id"] == trace and started["span_id"] == candidate["context"]["span_id"]
+    # The control plane's records of the run are in its trace too, on the pass that did it.
+    pass_ids = {p["context"]["span_id"] for p in passes}
+    planes = [
+        r for r in logs if r["resource"]["attributes"]["service.name"] == "factoryos-controlplane"
+    ]
+    said = {r["body"]: r for r in planes}
+    for body in ("run traced-1: started workload traced-1-c0-1", "run traced-1: Succeeded"):
+        record = next(r for b, r in said.items() if b.startswith(body))
+        assert record["trace_id"] == trace and record["span_id"] in pass_ids, body
 
 
 def test_with_tracing_off_nothing_is_exported_or_even_imported(

@@ -107,6 +107,8 @@ def test_chart_values_reach_the_operator_settings(helm: Path) -> None:
         helm,
         "image.repository=reg.example/factoryos", "image.tag=1.2.3",
         "gpu.nodeSelector.pool=a100", "gpu.count=2", "runner.storageClass=fast",
+        "operator.extraEnv[0].name=OTEL_EXPORTER_OTLP_ENDPOINT",
+        "operator.extraEnv[0].value=http://collector:4318",
     )  # fmt: skip
     (container,) = by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     settings = KubeSettings.from_env(env_values(container))
@@ -114,6 +116,7 @@ def test_chart_values_reach_the_operator_settings(helm: Path) -> None:
     assert settings.runner_image == "reg.example/factoryos:1.2.3"
     assert settings.gpu_node_selector == {"factoryos.dev/gpu": "true", "pool": "a100"}
     assert settings.gpu_count == 2 and settings.storage_class == "fast"
+    assert settings.otel_env == {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
 
 
 def test_cxdb_is_off_by_default_and_wired_into_runners_when_on(

@@ -29,6 +29,7 @@ from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
 from factoryos.runner.progress import EVALUATION_KEY, ConfigMapSink, ProgressReporter, progress_name
 from factoryos.store import modify
 from factoryos.store.kube import KubeStore
+from factoryos.telemetry import TRACEPARENT_ANNOTATION
 
 TIMEOUT = 30.0
 
@@ -437,3 +438,37 @@ def test_a_missing_secret_stalls_the_run_until_it_exists(
         "factoryos-secrets", namespace, {"stringData": {"OPENAI_API_KEY": "k"}}
     )
     eventually(lambda: len(jobs(batch, namespace)) == 1, "the Job once the key exists", timeout=45)
+
+
+def test_the_operators_passes_and_records_join_the_runs_trace(
+    operator_kubeconfig: Path, namespace: str, monkeypatch: pytest.MonkeyPatch,
+    store: KubeStore, batch: client.BatchV1Api, tmp_path: Path,
+) -> None:  # fmt: skip
+    spans_file, logs_file = tmp_path / "spans.jsonl", tmp_path / "logs.jsonl"
+    monkeypatch.setenv("KUBECONFIG", str(operator_kubeconfig))
+    monkeypatch.setenv("FACTORYOS_TRACES_FILE", str(spans_file))
+    monkeypatch.setenv("FACTORYOS_LOGS_FILE", str(logs_file))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")  # passed on to runners
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    add_product(store, namespace)
+    store.create(parse_as(Run, {
+        "metadata": {"name": "traced", "namespace": namespace,
+                     "annotations": {TRACEPARENT_ANNOTATION: f"00-{trace}-00f067aa0ba902b7-01"}},
+        "spec": {"productRef": {"name": "p"}, "goal": "g"},
+    }))  # fmt: skip
+    op = EmbeddedOperator(namespace)
+    op.start()
+    try:
+        (job,) = eventually(lambda: jobs(batch, namespace), "the run's Job")
+    finally:
+        op.stop()
+    env = {e.name: e.value for e in job.spec.template.spec.containers[0].env}
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    passes = [s for s in spans if s["name"] == "reconcile run"]
+    assert passes and {s["context"]["trace_id"] for s in passes} == {f"0x{trace}"}
+    assert {s["resource"]["attributes"]["service.name"] for s in passes} == {"factoryos-operator"}
+    records = [json.loads(line) for line in logs_file.read_text().splitlines()]
+    started = next(r for r in records if r["body"].startswith("run traced: started workload"))
+    assert started["trace_id"] == f"0x{trace}"
+    assert started["span_id"] in {s["context"]["span_id"] for s in passes}

@@ -122,6 +122,23 @@ def test_cxdb_settings_reach_the_runner_and_kilroys_run_config(tmp_path: Path) -
     assert CxdbEndpoint.from_env({}) is None
 
 
+def test_runners_get_where_telemetry_goes_but_never_its_headers() -> None:
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer s3cret",
+        "OTEL_SERVICE_NAME": "factoryos-operator",
+    }
+    job = manifest(run(), KubeSettings.from_env(env))
+    passed = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert passed["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector:4318"
+    assert passed["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] == "http/protobuf"
+    assert "OTEL_EXPORTER_OTLP_HEADERS" not in passed and "OTEL_SERVICE_NAME" not in passed
+    assert "s3cret" not in json.dumps(job)
+
+
 def test_runners_get_a_token_for_their_own_runs_events_only() -> None:
     env = manifest(run())["spec"]["template"]["spec"]["containers"][0]["env"]
     assert not any(e["name"].startswith("FACTORYOS_EVENTS_") for e in env), "off by default"
