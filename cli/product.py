@@ -9,7 +9,6 @@ and never touches the product's repository.
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -105,6 +104,11 @@ def add(
                 "--template scaffolds a local repository; for a cluster, push it and register "
                 "it with --repo URL (and its holdouts as a Secret)"
             )
+        parse_as(  # a bad name is refused before anything is written
+            Product,
+            {"metadata": {"name": name, "namespace": namespace}, "spec": {"repo": {"url": "-"}}},
+            source="sf product add",
+        )
         _must_be_new(store, name, namespace)
         target = path if path is not None else Path.cwd() / name
         held = holdouts if holdouts is not None else settings.home / "holdouts" / namespace / name
@@ -129,8 +133,7 @@ def add(
         created = store.create(product)
     except BaseException:
         if made is not None:  # leave nothing behind, so the same command can be run again
-            shutil.rmtree(made.repo, ignore_errors=True)
-            shutil.rmtree(made.holdouts, ignore_errors=True)
+            made.discard()
         raise
     emit(dump_resource(created), output, lambda _: _added_text(name, made))
 

@@ -11,6 +11,7 @@ made. Called by ``sf product add --template``.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,21 @@ class Scaffold:
     product: dict[str, Any] = field(default_factory=dict)
     next_steps: list[str] = field(default_factory=list)
 
+    #: The folders the scaffold created (the others existed, empty, before it).
+    created: tuple[Path, ...] = ()
+
+    def discard(self) -> None:
+        """Remove what the scaffold wrote; a folder that existed before is emptied, not removed."""
+        for dest in (self.repo, self.holdouts):
+            if dest in self.created:
+                shutil.rmtree(dest, ignore_errors=True)
+            elif dest.is_dir():
+                for child in dest.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
+
 
 def variables(name: str) -> dict[str, str]:
     """The template variables for a product called ``name`` (an RFC 1123 label)."""
@@ -60,24 +76,24 @@ def scaffold(stack: Stack, name: str, repo: Path, holdouts: Path) -> Scaffold:
             raise InvalidInputError(f"{dest} already exists and is not empty")
     context = variables(name)
     manifest = _manifest(stack, context)
-    made = [d for d in (repo, holdouts) if not d.exists()]
+    made = Scaffold(
+        stack=stack.name,
+        repo=repo,
+        holdouts=holdouts,
+        commit="",
+        files=[],
+        product=dict(manifest.get("product") or {}),
+        next_steps=[str(s) for s in manifest.get("nextSteps") or []],
+        created=tuple(d for d in (repo, holdouts) if not d.exists()),
+    )
     try:
         files = render_tree(stack.repo_tree, repo, context)
         render_tree(stack.holdouts_tree, holdouts, context)
         commit = _commit(repo, f"{name}: scaffolded from the {stack.name} stack")
     except (FactoryError, OSError):
-        for dest in made:
-            shutil.rmtree(dest, ignore_errors=True)
+        made.discard()
         raise
-    return Scaffold(
-        stack=stack.name,
-        repo=repo,
-        holdouts=holdouts,
-        commit=commit,
-        files=files,
-        product=dict(manifest.get("product") or {}),
-        next_steps=[str(s) for s in manifest.get("nextSteps") or []],
-    )
+    return dataclasses.replace(made, commit=commit, files=files)
 
 
 def _manifest(stack: Stack, context: dict[str, str]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from factoryos.cli.app import main
@@ -67,3 +69,15 @@ def test_sf_starts_without_the_slow_imports() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_bad_product_name_is_refused_before_scaffolding(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("FACTORYOS_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["product", "add", "Bad_Name", "--template", "stack-ts"]) == 2
+    assert "Bad_Name" in capsys.readouterr().err
+    assert not (tmp_path / "Bad_Name").exists(), "nothing scaffolded"

@@ -105,3 +105,11 @@ def test_a_failed_scaffold_removes_what_it_made(tmp_path: Path) -> None:
             load_stack("stack-bad", tmp_path / "templates"), "x", tmp_path / "x", tmp_path / "h"
         )
     assert not (tmp_path / "x").exists() and not (tmp_path / "h").exists()
+
+
+def test_discard_removes_what_was_made_and_keeps_a_folder_that_was_there(tmp_path: Path) -> None:
+    (tmp_path / "acme").mkdir()  # the user's, empty
+    made = scaffold(load_stack("stack-py"), "acme", tmp_path / "acme", tmp_path / "held")
+    made.discard()
+    assert (tmp_path / "acme").is_dir() and not any((tmp_path / "acme").iterdir())
+    assert not (tmp_path / "held").exists()
