@@ -66,10 +66,10 @@ def variables(name: str) -> dict[str, str]:
 def scaffold(stack: Stack, name: str, repo: Path, holdouts: Path) -> Scaffold:
     """Render ``stack`` for product ``name`` into ``repo`` and ``holdouts``; commit the repo."""
     repo, holdouts = repo.resolve(), holdouts.resolve()
-    if holdouts == repo or holdouts.is_relative_to(repo):
+    if holdouts.is_relative_to(repo) or repo.is_relative_to(holdouts):
         raise InvalidInputError(
-            f"the holdouts folder {holdouts} must be outside the repository {repo}: "
-            "candidates must never see the holdout scenarios"
+            f"the holdouts folder {holdouts} and the repository {repo} must not contain each "
+            "other: candidates must never see the holdout scenarios"
         )
     for dest in (repo, holdouts):
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):

@@ -88,10 +88,11 @@ def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
     assert not (tmp_path / "held").exists()
 
 
-def test_holdouts_inside_the_repository_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError, match="outside the repository"):
-        scaffold(load_stack("stack-ts"), "acme", tmp_path / "acme", tmp_path / "acme" / "holdouts")
-    assert not (tmp_path / "acme").exists()
+def test_holdouts_and_the_repository_may_not_contain_each_other(tmp_path: Path) -> None:
+    for repo, held in [("acme", "acme/holdouts"), ("held/acme", "held"), ("same", "same")]:
+        with pytest.raises(InvalidInputError, match="must not contain each other"):
+            scaffold(load_stack("stack-ts"), "acme", tmp_path / repo, tmp_path / held)
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_failed_scaffold_removes_what_it_made(tmp_path: Path) -> None:
