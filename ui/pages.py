@@ -198,7 +198,8 @@ def _run_context(state: AppState, run: Run, candidate: int) -> dict[str, Any]:
         "stage_state": stage_state,
         "can_stop": can_stop(run),
         "can_resume": can_resume(run),
-        "outputs": files.outputs(candidate) + files.published(candidate),
+        "outputs": files.outputs(candidate),
+        "published": files.published(candidate),
         "deploy_plan": files.deploy_plan(candidate),
     }
 

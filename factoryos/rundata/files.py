@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from factoryos.errors import NotFoundError
+from factoryos.kilroy.logsroot import LogsRoot
 from factoryos.runner import RunDirectory
 
 #: How much of a text file a preview shows.
@@ -76,19 +77,23 @@ class RunFiles:
         return self._listing(self.run_dir.logs_root(candidate) / "outputs")
 
     def published(self, candidate: int) -> list[FileEntry]:
-        """The reports (``PUBLISHED``) the candidate's stages wrote into their log folders."""
-        found: list[FileEntry] = []
+        """The reports (``PUBLISHED``) the candidate's stages wrote into their log folders,
+        in stage order."""
         logs = self.run_dir.logs_root(candidate)
-        for name in PUBLISHED:
-            for path in sorted(logs.glob(f"*/{name}")) if logs.is_dir() else []:
-                found += [
-                    e for e in self._listing(path.parent) if PurePosixPath(e.path).name == name
-                ]
+        found: list[FileEntry] = []
+        for node in LogsRoot(logs).node_dirs():
+            for name in PUBLISHED:
+                relative = (logs / node / name).relative_to(self.root).as_posix()
+                try:
+                    path = self.resolve(relative)
+                except NotFoundError:
+                    continue
+                found.append(FileEntry(relative, path.stat().st_size))
         return found
 
     def deploy_plan(self, candidate: int) -> tuple[FileEntry, dict[str, Any]] | None:
         """The candidate's deploy plan and its content, when a stage published a readable one."""
-        for entry in self.published(candidate):
+        for entry in reversed(self.published(candidate)):  # the latest stage's
             if entry.name != DEPLOY_PLAN or entry.size > MAX_PLAN_BYTES:
                 continue
             try:

@@ -105,6 +105,9 @@ def test_open_a_stage_diff_and_an_artifact(factory: Factory, page: Page) -> None
     expect(plan).to_contain_text("Deploy plan (dry run)")
     expect(plan).to_contain_text("fly.toml")
     screenshot(page, "run-deploy-plan")
+    assert page.locator("#run-artifacts a", has_text="deploy-plan.json").all_inner_texts() == [
+        "deploy_dryrun/deploy-plan.json"
+    ], "one plan, from the stage that made it"
     plan.locator("a:text-is('deploy-plan.json')").click()
     expect(page.locator("#preview")).to_contain_text('"dry_run": true')
     page.go_back()

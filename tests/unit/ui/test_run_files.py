@@ -71,6 +71,8 @@ def test_reports_stages_publish_are_listed_and_the_deploy_plan_is_read(files: Ru
     (logs / "deploy_dryrun" / "stdout.log").write_text("not a report\n")
     (logs / "evaluate").mkdir()
     (logs / "evaluate" / "public-checks.json").write_text('{"passed": 3}')
+    (logs / "worktree").mkdir()  # the candidate's checkout: not a stage, never published
+    (logs / "worktree" / "deploy-plan.json").write_text('{"app": "from the worktree"}')
     assert [f.path for f in files.published(0)] == [
         "c0/logs/deploy_dryrun/deploy-plan.json",
         "c0/logs/evaluate/public-checks.json",
