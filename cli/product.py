@@ -47,19 +47,22 @@ def add(
     ] = None,
     path: Annotated[
         Path | None,
-        typer.Option("--path", help="With --template: where the new repository goes [./NAME]."),
+        typer.Option(
+            "--path", help="With --template: where the new repository goes (default: ./NAME)."
+        ),
     ] = None,
     holdouts: Annotated[
         Path | None,
         typer.Option(
             "--holdouts",
             help="With --template: the holdout folder, outside the repository "
-            "[$FACTORYOS_HOME/holdouts/NAMESPACE/NAME].",
+            "(default: $FACTORYOS_HOME/holdouts/NAMESPACE/NAME).",
         ),
     ] = None,
     branch: Annotated[str, typer.Option(help="The branch winners merge into.")] = "main",
     pipeline: Annotated[
-        str | None, typer.Option(help="Pipeline path inside the repo [pipeline.dot].")
+        str | None,
+        typer.Option(help="Pipeline path inside the repo (default: pipeline.dot, or the stack's)."),
     ] = None,
     candidates: Annotated[int, typer.Option(help="K candidates per run.")] = 1,
     concurrency: Annotated[int, typer.Option(help="Runs of this product at once.")] = 1,

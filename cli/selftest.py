@@ -51,8 +51,8 @@ def selftest(
         typer.Option(
             "--namespace",
             "-n",
-            help="With --context: an existing namespace to use [a new factoryos-selftest-XXXXXX, "
-            "deleted afterwards].",
+            help="With --context: an existing namespace to use (default: a new "
+            "factoryos-selftest-XXXXXX, deleted afterwards).",
         ),
     ] = None,
     examples: Annotated[
