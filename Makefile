@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools graphviz browser selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
+.PHONY: help venv tools graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -105,6 +105,14 @@ graphviz: ## Install Debian's graphviz (the dashboard draws pipelines with dot) 
 browser: graphviz ## Install Debian's chromium (the browser tests drive it) when missing
 	@bash tools/os/packages.sh chromium:/usr/bin/chromium
 
+stack-tools: ## Check Node.js (>= 20.9, with npm) and install PostgreSQL's server when missing (the product stacks' tests)
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  { echo "the product stacks (templates/) need Node.js >= 20.9 and npm: install them first" >&2; exit 1; }
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)' || \
+	  { echo "Node.js $$(node --version) is too old for the product stacks: they need >= 20.9" >&2; exit 1; }
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  bash tools/os/packages.sh postgresql:/usr/share/postgresql-common/pg_wrapper
+
 demo: venv tools graphviz ## Start the embedded factory and run the smoke product end to end
 	@echo "== sf pipeline validate (the example pipelines and the smoke product's)"
 	@PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf pipeline validate examples/pipelines/*.dot examples/products/smoke/pipeline.dot
@@ -130,7 +138,7 @@ unit: venv ## Fast, pure tests
 selftest: venv tools ## sf selftest: stop, resume, event stream and smoke product checks on a scratch factory
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf selftest
 
-integration: venv tools browser k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
+integration: venv tools browser stack-tools k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 generate: crds schemas ## Regenerate everything derived from the models
