@@ -23,7 +23,15 @@ from factoryos.errors import ConflictError, InvalidInputError, NotFoundError
 from factoryos.models import DesiredState, Product, Run, dump_resource, parse_as
 from factoryos.reconcile.product import active_runs
 from factoryos.settings import Settings
-from factoryos.stacks import Scaffold, list_stacks, load_stack, scaffold
+from factoryos.stacks import (
+    Manifest,
+    Scaffold,
+    Stack,
+    list_stacks,
+    load_stack,
+    read_manifest,
+    scaffold,
+)
 from factoryos.store import ResourceStore, modify
 
 app = typer.Typer(help="Register and inspect products.", no_args_is_help=True)
@@ -100,24 +108,22 @@ def add(
         "engine": engine,
     }
     store = open_store(settings)
-    made: Scaffold | None = None
+    planned: tuple[Stack, Path, Path] | None = None  # what to scaffold, and where
+    manifest = Manifest()
     if template is not None:
         if on_cluster(settings):
             raise InvalidInputError(
                 "--template scaffolds a local repository; for a cluster, push it and register "
                 "it with --repo URL (and its holdouts as a Secret)"
             )
-        parse_as(  # a bad name is refused before anything is written
-            Product,
-            {"metadata": {"name": name, "namespace": namespace}, "spec": {"repo": {"url": "-"}}},
-            source="sf product add",
-        )
-        _must_be_new(store, name, namespace)
-        target = path if path is not None else Path.cwd() / name
+        stack = load_stack(template)
+        manifest = read_manifest(stack, name)
+        target = (path if path is not None else Path.cwd() / name).resolve()
         held = holdouts if holdouts is not None else settings.home / "holdouts" / namespace / name
-        made = scaffold(load_stack(template), name, target, held)
-        spec |= made.product
-        spec |= {"repo": {"path": str(made.repo)}, "holdouts": {"path": str(made.holdouts)}}
+        held = held.resolve()
+        planned = (stack, target, held)
+        spec |= manifest.product
+        spec |= {"repo": {"path": str(target)}, "holdouts": {"path": str(held)}}
     else:
         assert repo is not None
         remote = "://" in repo or repo.startswith("git@")
@@ -126,19 +132,24 @@ def add(
         spec["repo"] = {"url": repo} if remote else {"path": local}
     if pipeline is not None or "pipeline" not in spec:
         spec["pipeline"] = pipeline or "pipeline.dot"
+    product = parse_as(  # the whole resource is checked before anything is written
+        Product,
+        {"metadata": {"name": name, "namespace": namespace}, "spec": spec},
+        source="sf product add",
+    )
+    made: Scaffold | None = None
+    if planned is not None:
+        _must_be_new(store, name, namespace)
+        stack, target, held = planned
+        made = scaffold(stack, name, target, held)
     try:
-        product = parse_as(
-            Product,
-            {"metadata": {"name": name, "namespace": namespace}, "spec": spec},
-            source="sf product add",
-        )
         admit_to(settings, product, store)
         created = store.create(product)
     except BaseException:
         if made is not None:  # leave nothing behind, so the same command can be run again
             made.discard()
         raise
-    emit(dump_resource(created), output, lambda _: _added_text(name, made))
+    emit(dump_resource(created), output, lambda _: _added_text(name, made, manifest))
 
 
 def _must_be_new(store: ResourceStore, name: str, namespace: str) -> None:
@@ -149,11 +160,13 @@ def _must_be_new(store: ResourceStore, name: str, namespace: str) -> None:
     raise ConflictError(f"product {name!r} already exists in namespace {namespace!r}")
 
 
-def _added_text(name: str, made: Scaffold | None) -> str:
+def _added_text(name: str, made: Scaffold | None, manifest: Manifest) -> str:
     line = f"product.factoryos.dev/{name} created"
     if made is None:
         return line
-    steps = [s.format(repo=made.repo, holdouts=made.holdouts, name=name) for s in made.next_steps]
+    steps = [
+        s.format(repo=made.repo, holdouts=made.holdouts, name=name) for s in manifest.next_steps
+    ]
     return "\n".join(
         [
             f"scaffolded {made.stack} into {made.repo} "

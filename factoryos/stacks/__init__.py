@@ -3,12 +3,21 @@
 ``catalog`` finds the stacks under ``templates/`` and reads each one's
 ``stack.yaml``; ``render`` turns a template tree into files with Jinja2;
 ``scaffold`` renders a stack into a new git repository (plus its holdout
-folder, outside the repository), commits it and says what Product spec
-registers it. The CLI's ``sf product add`` is the caller.
+folder, outside the repository) and commits it; ``read_manifest`` says what
+Product spec registers it. The CLI's ``sf product add`` is the caller.
 """
 
 from factoryos.stacks.catalog import Stack, list_stacks, load_stack
 from factoryos.stacks.render import render_tree
-from factoryos.stacks.scaffold import Scaffold, scaffold
+from factoryos.stacks.scaffold import Manifest, Scaffold, read_manifest, scaffold
 
-__all__ = ["Scaffold", "Stack", "list_stacks", "load_stack", "render_tree", "scaffold"]
+__all__ = [
+    "Manifest",
+    "Scaffold",
+    "Stack",
+    "list_stacks",
+    "load_stack",
+    "read_manifest",
+    "render_tree",
+    "scaffold",
+]

@@ -2,11 +2,12 @@
 
 The repository gets the stack's ``repo/`` tree and one commit on ``main``;
 the holdout folder, which must lie outside the repository, gets the stack's
-``holdouts/`` tree. The manifest, rendered with the same variables, says
-which Product spec fields (pipeline, verifiers, service, acceptance) the
-product is registered with. Nothing existing is overwritten: a destination
-that already holds files is refused, and a failed scaffold removes what it
-made. Called by ``sf product add --template``.
+``holdouts/`` tree. ``read_manifest`` renders the stack's manifest with the
+same variables: which Product spec fields (pipeline, verifiers, service,
+acceptance, deploy) the product is registered with, and the next steps to
+print. Nothing existing is overwritten: a destination that already holds
+files is refused, and a failed scaffold removes what it made. Called by
+``sf product add --template``.
 """
 
 from __future__ import annotations
@@ -38,10 +39,6 @@ class Scaffold:
     holdouts: Path
     commit: str
     files: list[str]
-    #: Product spec fields from the stack (camelCase, as in YAML).
-    product: dict[str, Any] = field(default_factory=dict)
-    next_steps: list[str] = field(default_factory=list)
-
     #: The folders the scaffold created (the others existed, empty, before it).
     created: tuple[Path, ...] = ()
 
@@ -56,6 +53,16 @@ class Scaffold:
                         shutil.rmtree(child, ignore_errors=True)
                     else:
                         child.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a stack's ``stack.yaml.j2`` says for one product."""
+
+    #: Product spec fields from the stack (camelCase, as in YAML).
+    product: dict[str, Any] = field(default_factory=dict)
+    #: Lines to print after scaffolding, with ``{repo}``, ``{holdouts}`` and ``{name}``.
+    next_steps: list[str] = field(default_factory=list)
 
 
 def variables(name: str) -> dict[str, str]:
@@ -75,15 +82,12 @@ def scaffold(stack: Stack, name: str, repo: Path, holdouts: Path) -> Scaffold:
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise InvalidInputError(f"{dest} already exists and is not empty")
     context = variables(name)
-    manifest = _manifest(stack, context)
     made = Scaffold(
         stack=stack.name,
         repo=repo,
         holdouts=holdouts,
         commit="",
         files=[],
-        product=dict(manifest.get("product") or {}),
-        next_steps=[str(s) for s in manifest.get("nextSteps") or []],
         created=tuple(d for d in (repo, holdouts) if not d.exists()),
     )
     try:
@@ -96,15 +100,19 @@ def scaffold(stack: Stack, name: str, repo: Path, holdouts: Path) -> Scaffold:
     return dataclasses.replace(made, commit=commit, files=files)
 
 
-def _manifest(stack: Stack, context: dict[str, str]) -> dict[str, Any]:
-    text = render_text(stack.manifest.read_text(), context, str(stack.manifest))
+def read_manifest(stack: Stack, name: str) -> Manifest:
+    """The stack's manifest rendered for product ``name``."""
+    text = render_text(stack.manifest.read_text(), variables(name), str(stack.manifest))
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"{stack.manifest}: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidInputError(f"{stack.manifest}: expected a mapping")
-    return data
+    return Manifest(
+        product=dict(data.get("product") or {}),
+        next_steps=[str(step) for step in data.get("nextSteps") or []],
+    )
 
 
 def _commit(repo: Path, message: str) -> str:

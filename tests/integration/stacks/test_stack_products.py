@@ -28,7 +28,7 @@ from kilroy_support import SCRIPTED_AGENT
 
 from factoryos.evals.harness import PASSED_ENV
 from factoryos.models import RunPhase, VerifierKind
-from factoryos.stacks import load_stack, scaffold
+from factoryos.stacks import load_stack, read_manifest, scaffold
 from factoryos.stacks.scaffold import Scaffold
 
 STACKS = ["stack-ts", "stack-py"]
@@ -92,7 +92,7 @@ def checkout(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 def _verifiers(co: Checkout) -> list[tuple[str, str]]:
-    verifiers = co.made.product["verifiers"]
+    verifiers = read_manifest(load_stack(co.stack), "acme-tasks").product["verifiers"]
     return [
         (kind.value, v["command"]) for kind in VerifierKind for v in verifiers.get(kind.value, [])
     ]

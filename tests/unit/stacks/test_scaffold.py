@@ -10,7 +10,7 @@ import pytest
 from factoryos.errors import InvalidInputError, NotFoundError
 from factoryos.evals.scenarios import load_scenarios
 from factoryos.models import Product, parse_as
-from factoryos.stacks import list_stacks, load_stack, scaffold
+from factoryos.stacks import list_stacks, load_stack, read_manifest, scaffold
 
 STACKS = ["stack-py", "stack-ts"]
 
@@ -60,8 +60,9 @@ def test_a_stack_scaffolds_one_clean_commit_on_main(stack: str, tmp_path: Path) 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_product_spec_and_holdouts_are_valid(stack: str, tmp_path: Path) -> None:
     made = scaffold(load_stack(stack), "acme", tmp_path / "acme", tmp_path / "held")
+    manifest = read_manifest(load_stack(stack), "acme")
     spec = {
-        **made.product,
+        **manifest.product,
         "repo": {"path": str(made.repo)},
         "holdouts": {"path": str(made.holdouts)},
     }
@@ -75,8 +76,8 @@ def test_the_product_spec_and_holdouts_are_valid(stack: str, tmp_path: Path) -> 
     scenarios = load_scenarios(made.holdouts)
     assert {s.pool.value for s in scenarios} == {"selection", "acceptance"}
     assert not list(made.repo.rglob("*.yaml")), "no holdout scenario inside the repository"
-    assert made.next_steps and all("{" not in s.format(repo="r", holdouts="h", name="n")
-                                   for s in made.next_steps)  # fmt: skip
+    assert manifest.next_steps and all("{" not in s.format(repo="r", holdouts="h", name="n")
+                                       for s in manifest.next_steps)  # fmt: skip
 
 
 def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
