@@ -51,8 +51,8 @@ def selftest(
         typer.Option(
             "--namespace",
             "-n",
-            help="With --context: an existing namespace to use (default: a new "
-            "factoryos-selftest-XXXXXX, deleted afterwards).",
+            help="With --context: an existing namespace to use (default: a new one named "
+            "factoryos-selftest- plus six random hex digits, deleted afterwards).",
         ),
     ] = None,
     examples: Annotated[
