@@ -190,6 +190,7 @@ def _run_context(state: AppState, run: Run, candidate: int) -> dict[str, Any]:
     count = max(run.spec.candidates or 1, len(run.status.candidates), 1)
     stages: list[StageStatus] = [s for s in run.status.stages if s.candidate == candidate]
     files = state.files(run)
+    published = files.published(candidate)
     return {
         "run": run,
         "candidate": candidate,
@@ -199,8 +200,8 @@ def _run_context(state: AppState, run: Run, candidate: int) -> dict[str, Any]:
         "can_stop": can_stop(run),
         "can_resume": can_resume(run),
         "outputs": files.outputs(candidate),
-        "published": files.published(candidate),
-        "deploy_plan": files.deploy_plan(candidate),
+        "published": published,
+        "deploy_plan": files.deploy_plan(published),
     }
 
 

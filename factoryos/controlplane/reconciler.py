@@ -212,8 +212,7 @@ class Reconciler:
         traced = run.metadata.annotations.get(TRACEPARENT_ANNOTATION)
         if decision.actions or phase is not None:  # a pass that did something: in the trace
             traced = self._tracing.record(
-                "reconcile run", began, datetime.now(UTC),
-                run.metadata.annotations.get(TRACEPARENT_ANNOTATION),
+                "reconcile run", began, datetime.now(UTC), traced,
                 factoryos__run=name, factoryos__phase=str(decision.status.phase or before),
                 factoryos__actions=len(decision.actions),
             )  # fmt: skip

@@ -24,8 +24,8 @@ PREVIEW_BYTES = 256 * 1024
 MAX_LISTED = 500
 #: Reports a pipeline stage may publish into its log folder (``$KILROY_STAGE_LOGS_DIR``)
 #: for people to see: the deploy dry run's plan, the public checks' results.
-PUBLISHED = ("deploy-plan.json", "public-checks.json")
 DEPLOY_PLAN = "deploy-plan.json"
+PUBLISHED = (DEPLOY_PLAN, "public-checks.json")
 #: The largest deploy plan read for its summary.
 MAX_PLAN_BYTES = 1024 * 1024
 
@@ -91,9 +91,10 @@ class RunFiles:
                 found.append(FileEntry(relative, path.stat().st_size))
         return found
 
-    def deploy_plan(self, candidate: int) -> tuple[FileEntry, dict[str, Any]] | None:
-        """The candidate's deploy plan and its content, when a stage published a readable one."""
-        for entry in reversed(self.published(candidate)):  # the latest stage's
+    def deploy_plan(self, published: list[FileEntry]) -> tuple[FileEntry, dict[str, Any]] | None:
+        """The deploy plan among ``published`` (a candidate's, from ``published``) and its
+        content, when a stage published a readable one."""
+        for entry in reversed(published):  # the latest stage's
             if entry.name != DEPLOY_PLAN or entry.size > MAX_PLAN_BYTES:
                 continue
             try:

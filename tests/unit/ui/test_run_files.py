@@ -77,18 +77,18 @@ def test_reports_stages_publish_are_listed_and_the_deploy_plan_is_read(files: Ru
         "c0/logs/deploy_dryrun/deploy-plan.json",
         "c0/logs/evaluate/public-checks.json",
     ]
-    found = files.deploy_plan(0)
+    found = files.deploy_plan(files.published(0))
     assert found is not None
     assert found[0].name == "deploy-plan.json" and found[1] == {"app": "shop", "dryRun": True}
-    assert files.published(1) == [] and files.deploy_plan(1) is None
+    assert files.published(1) == [] and files.deploy_plan(files.published(1)) is None
 
 
 def test_an_unreadable_or_escaping_plan_is_not_shown(files: RunFiles, tmp_path: Path) -> None:
     logs = files.root / "c0" / "logs"
     (logs / "deploy_dryrun").mkdir()
     (logs / "deploy_dryrun" / "deploy-plan.json").write_text("{not json")
-    assert files.deploy_plan(0) is None
+    assert files.deploy_plan(files.published(0)) is None
     (tmp_path / "plan.json").write_text('{"app": "elsewhere"}')
     (logs / "deploy_dryrun" / "deploy-plan.json").unlink()
     (logs / "deploy_dryrun" / "deploy-plan.json").symlink_to(tmp_path / "plan.json")
-    assert files.published(0) == [] and files.deploy_plan(0) is None
+    assert files.published(0) == [] and files.deploy_plan(files.published(0)) is None
