@@ -13,11 +13,9 @@ import subprocess
 from pathlib import Path
 
 from factoryos.errors import ToolMissingError, WorkspaceError
+from factoryos.git import fallback_identity
 
 __all__ = ["check_clean", "prepare_workspace"]
-
-#: Identity for the initial commit when git has none configured.
-_IDENTITY = ("Factory OS", "factoryos@localhost")
 
 
 def prepare_workspace(path: Path) -> Path:
@@ -74,12 +72,9 @@ def _init(path: Path) -> None:
     except OSError as exc:
         raise WorkspaceError(f"cannot create workspace {path}: {exc.strerror}") from exc
     _git(path, "init", "-q")
-    identity: list[str] = []
-    if _git(path, "config", "user.email", check=False).returncode != 0:
-        identity = ["-c", f"user.name={_IDENTITY[0]}", "-c", f"user.email={_IDENTITY[1]}"]
     _git(
         path,
-        *identity,
+        *fallback_identity(path),
         "-c",
         "commit.gpgsign=false",
         "commit",

@@ -21,12 +21,10 @@ from typing import Any
 import yaml
 
 from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
-from factoryos.git import git
+from factoryos.git import fallback_identity, git
 from factoryos.stacks.catalog import Stack
 from factoryos.stacks.render import render_text, render_tree
 
-#: The identity of the first commit when git has none configured.
-FALLBACK_AUTHOR = ("Factory OS", "factoryos@localhost")
 BRANCH = "main"
 
 
@@ -123,10 +121,6 @@ def _commit(repo: Path, message: str) -> str:
         return done.stdout.strip()
 
     run("init", "-q", "-b", BRANCH)
-    identity: list[str] = []
-    if git(repo, "config", "user.email").returncode != 0:
-        name, email = FALLBACK_AUTHOR
-        identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
     run("add", "-A")
-    run(*identity, "commit", "-q", "--no-verify", "-m", message)
+    run(*fallback_identity(repo), "commit", "-q", "--no-verify", "-m", message)
     return run("rev-parse", "HEAD")
