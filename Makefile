@@ -23,11 +23,15 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml setup.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Factory OS needs Python >= 3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,voice]'
+	@# factoryos is one namespace over four source roots (setup.py): put them on the
+	@# venv's path so every tool (pytest, mypy, import-linter) finds each module at its one file.
+	@printf '%s\n' $(CURDIR) $(CURDIR)/cli $(CURDIR)/ui $(CURDIR)/controller \
+	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/factoryos-source-roots.pth"
 	@touch $@
 
 venv: $(BIN)/.installed ## Create .venv and install Factory OS with its dev tools
@@ -107,7 +111,7 @@ browser: graphviz ## Install Debian's chromium (the browser tests drive it) when
 
 stack-tools: ## Check Node.js (>= 20.9, with npm) and install PostgreSQL's server when missing (the product stacks' tests)
 	@command -v node >/dev/null && command -v npm >/dev/null || \
-	  { echo "the product stacks (templates/) need Node.js >= 20.9 and npm: install them first" >&2; exit 1; }
+	  { echo "the product stacks (factoryos/stacks/templates/) need Node.js >= 20.9 and npm: install them first" >&2; exit 1; }
 	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)' || \
 	  { echo "Node.js $$(node --version) is too old for the product stacks: they need >= 20.9" >&2; exit 1; }
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
@@ -127,12 +131,12 @@ lint: venv ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: venv ## mypy --strict on the package
-	$(BIN)/mypy -p factoryos
+	$(BIN)/mypy
 
 importlint: venv ## import-linter layer contracts
 	$(BIN)/lint-imports
 
-unit: venv ## Fast, pure tests
+unit: venv graphviz ## Fast, pure tests (the pipeline drawings need Graphviz)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 selftest: venv tools ## sf selftest: stop, resume, event stream and smoke product checks on a scratch factory

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from factoryos import API_GROUP, API_VERSION
 from factoryos.crd.schema import Schema, structural_schema
 from factoryos.models import Product, Run
+from factoryos.version import API_GROUP, API_VERSION
 
 
 @dataclass(frozen=True)

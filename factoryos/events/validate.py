@@ -32,7 +32,7 @@ class EventProblem:
 @cache
 def event_schema() -> dict[str, Any]:
     """The event JSON Schema shipped with the package."""
-    text = resources.files("factoryos").joinpath("schemas/event.schema.json").read_text()
+    text = resources.files("factoryos.schemas").joinpath("event.schema.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
 

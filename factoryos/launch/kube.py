@@ -39,7 +39,6 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from factoryos import API_GROUP, API_VERSION
 from factoryos.errors import ClusterError, NotFoundError
 from factoryos.evals.report import HOLDOUTS_MOUNT, EvaluationReport
 from factoryos.events import run_token
@@ -56,6 +55,7 @@ from factoryos.runner.progress import (
     progress_name,
 )
 from factoryos.runner.workload import EXIT_CODES, WorkloadKind
+from factoryos.version import API_GROUP, API_VERSION
 
 RUN_LABEL = "factoryos.dev/run"
 #: The OpenTelemetry variables an operator passes on to its runners.

@@ -20,8 +20,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from factoryos import GROUP_VERSION
 from factoryos.models._base import Checked, Explained
+from factoryos.version import GROUP_VERSION
 
 LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 LABEL_MAX_LENGTH = 63

@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from factoryos import GROUP_VERSION
 from factoryos.errors import InvalidInputError, ValidationFailedError
 from factoryos.models._base import ApiModel
 from factoryos.models.problems import describe, problems_from
 from factoryos.models.product import Product
 from factoryos.models.run import Run
+from factoryos.version import GROUP_VERSION
 
 #: A Factory OS resource.
 Resource = Product | Run

@@ -14,7 +14,6 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from factoryos import GROUP_VERSION
 from factoryos.models._base import (
     DEFAULTED_OBJECT,
     ApiModel,
@@ -35,6 +34,7 @@ from factoryos.models.fields import (
     RelativePath,
 )
 from factoryos.models.meta import Conditions, ObjectMeta
+from factoryos.version import GROUP_VERSION
 
 #: A significance level, in (0, 1).
 ErrorLevel = Annotated[float, Field(gt=0, lt=1), Explained("must be between 0 and 1 (exclusive)")]

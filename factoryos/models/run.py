@@ -16,7 +16,6 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from factoryos import GROUP_VERSION
 from factoryos.models._base import DEFAULTED_OBJECT, ApiModel, Explained, KeyedList
 from factoryos.models.fields import (
     ApiVersion,
@@ -28,6 +27,7 @@ from factoryos.models.fields import (
 )
 from factoryos.models.meta import Conditions, ObjectMeta
 from factoryos.models.product import ObjectRef, Sidedness, VerifierKind
+from factoryos.version import GROUP_VERSION
 
 
 class SelectionStrategy(StrEnum):

@@ -1,11 +1,11 @@
-"""The stacks under ``templates/``: what each is and where its template trees are.
+"""The stacks under ``factoryos/stacks/templates/``: what each is and where its trees are.
 
 A stack is a folder ``templates/<name>/`` with ``stack.yaml.j2`` (its
 description, the Product spec fields it registers with, and the next steps
 printed after scaffolding), ``repo/`` (the product repository) and
 ``holdouts/`` (the example holdout scenarios, rendered outside the
-repository). ``factoryos/templates`` links to that folder, so the package
-finds it installed or from a checkout. Read by ``factoryos.stacks.scaffold``
+repository). The folder is package data of ``factoryos.stacks``, so the
+package finds it installed or from a checkout. Read by ``factoryos.stacks.scaffold``
 and ``sf product add --template``.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from factoryos.errors import InvalidInputError, NotFoundError
 
-#: Where the stacks live (a link to the repository's top-level templates/ folder).
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+#: Where the stacks live (package data beside this module).
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 MANIFEST = "stack.yaml.j2"
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 

@@ -21,7 +21,6 @@ from typing import Any
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from factoryos import API_GROUP, API_VERSION
 from factoryos.errors import (
     ClusterError,
     ConflictError,
@@ -31,6 +30,7 @@ from factoryos.errors import (
 )
 from factoryos.models import Product, Run, dump_resource, parse_as
 from factoryos.store.port import ApplyResult, R, WatchEvent, WatchEventType
+from factoryos.version import API_GROUP, API_VERSION
 
 PLURALS: dict[str, str] = {"Product": "products", "Run": "runs"}
 #: Metadata the API server owns; never sent back on create.

@@ -7,8 +7,6 @@ import pkgutil
 import tomllib
 from pathlib import Path
 
-import factoryos
-
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTERS = {"cli", "ui", "controller"}
 
@@ -23,7 +21,7 @@ def _contract(name: str) -> dict[str, object]:
 def test_every_core_module_is_forbidden_from_importing_adapters() -> None:
     core = {
         f"factoryos.{m.name}"
-        for m in pkgutil.iter_modules(factoryos.__path__)
+        for m in pkgutil.iter_modules([str(ROOT / "factoryos")])
         if m.name not in ADAPTERS and not m.name.startswith("_")
     }
     listed = set(_contract("The core imports no adapter")["source_modules"])  # type: ignore[arg-type]
@@ -39,4 +37,11 @@ def test_adapters_import_as_factoryos_subpackages_from_their_top_level_folders()
     for adapter in ADAPTERS:
         module = importlib.import_module(f"factoryos.{adapter}")
         assert module.__file__ is not None
-        assert Path(module.__file__).resolve().parent == ROOT / adapter
+        assert Path(module.__file__).resolve().parent == ROOT / adapter / "factoryos" / adapter
+
+
+def test_no_file_is_reachable_through_a_link() -> None:
+    """Every file has one path: no symlink anywhere in the package's source roots."""
+    roots = [ROOT / "factoryos", *(ROOT / a for a in ADAPTERS)]
+    links = [p for root in roots for p in root.rglob("*") if p.is_symlink()]
+    assert links == []

@@ -17,7 +17,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from factoryos import __version__
 from factoryos.errors import ConflictError, FactoryError, InvalidInputError, NotFoundError
 from factoryos.models import Product, Run
 from factoryos.store import ResourceStore
@@ -27,6 +26,7 @@ from factoryos.ui.auth import Credentials
 from factoryos.ui.hub import EventHub, ResourceFeed
 from factoryos.ui.middleware import AuthMiddleware, SecurityHeadersMiddleware
 from factoryos.ui.state import STATIC_DIR, AppState
+from factoryos.version import __version__
 
 #: Admission for what the dashboard creates (``factoryos.admission.admitter``).
 Admit = Callable[[Product | Run], None]

@@ -23,13 +23,13 @@ from typing import Any
 import kopf
 from kubernetes import client, config
 
-from factoryos import API_GROUP, API_VERSION
 from factoryos.controlplane import Notice, PassResult, Reconciler
 from factoryos.errors import FactoryError
 from factoryos.launch.kube import RUN_LABEL, RUNS_DIR, KubeJobLauncher, KubeSettings
 from factoryos.models import Run
 from factoryos.store.kube import KubeStore
 from factoryos.telemetry import CONSOLE_ONLY, Telemetry
+from factoryos.version import API_GROUP, API_VERSION
 
 #: A resync for what no watch event announces (e.g. a Job's pod stuck Pending).
 RESYNC_SECONDS = 30.0

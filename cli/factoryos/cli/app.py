@@ -13,10 +13,10 @@ import sys
 import click
 import typer
 
-from factoryos import __version__
 from factoryos.cli import apply, evals, pipeline, product, run, selftest, up, voice
 from factoryos.cli.output import error_line
 from factoryos.errors import FactoryError
+from factoryos.version import __version__
 
 app = typer.Typer(
     name="sf",
