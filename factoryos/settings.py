@@ -29,7 +29,7 @@ class Settings:
     #: The PATH used to look tools up last.
     search_path: str = ""
     #: FACTORYOS_RUNNER_PREWARM (default 1): fork local runners from a warm fork server;
-    #: 0 starts each as a fresh ``python -m factoryos.runner``.
+    #: 0 starts each as a fresh ``python -m factoryos.worker``.
     runner_prewarm: bool = True
     #: FACTORYOS_CONTEXT (``sf --context``): a kubeconfig context; when set, ``sf`` works on
     #: that cluster's Products and Runs instead of the local store.

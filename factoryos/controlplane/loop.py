@@ -35,10 +35,9 @@ from factoryos.errors import ConflictError, ExpiredError, WorkspaceError
 from factoryos.events import EventType, read_from
 from factoryos.launch import Launcher, WorkloadState
 from factoryos.models import Product, Run, StageStatus
-from factoryos.reconcile import StageFold
-from factoryos.runner import RunDirectory
 from factoryos.store import ResourceStore
 from factoryos.telemetry import Telemetry
+from factoryos.workloads import RunDirectory, StageFold
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
 

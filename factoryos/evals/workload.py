@@ -24,23 +24,26 @@ from typing import Any
 from factoryos.errors import FactoryError, InvalidInputError
 from factoryos.evals.harness import Harness, ServiceSpec, TrialRecord
 from factoryos.evals.merge import MergeError, merge_and_push, merge_winner
-from factoryos.evals.report import (
-    CandidateReport,
-    EvaluationPlan,
-    EvaluationReport,
-    GateReport,
-    Outcome,
-    RoundReport,
-)
 from factoryos.evals.scenarios import Pool, Scenario, load_scenarios, pool
 from factoryos.evals.selection import select
 from factoryos.evals.statistics import decide, futile, iteration_alpha, min_trials
 from factoryos.evals.verifiers import run_verifiers, screen_reason
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.git import git
-from factoryos.runner.layout import candidate_branch
-from factoryos.runner.progress import EVALUATION_KEY, ProgressReporter
-from factoryos.runner.workload import WorkloadResult, WorkloadSpec, WorkloadStatus
+from factoryos.workloads import (
+    EVALUATION_KEY,
+    CandidateReport,
+    EvaluationPlan,
+    EvaluationReport,
+    GateReport,
+    Outcome,
+    ProgressReporter,
+    RoundReport,
+    WorkloadResult,
+    WorkloadSpec,
+    WorkloadStatus,
+    candidate_branch,
+)
 
 
 class _StopRequestedError(Exception):

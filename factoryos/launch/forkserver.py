@@ -5,7 +5,7 @@ imports the runner once, then reads one JSON request per line on stdin
 (``{"spec": ..., "output": ..., "env": {...}}``), forks a child for each and
 answers the child's pid on stdout. The child leaves the server's session,
 sends its output to the workload's ``output.log``, takes the request's
-environment and runs the runner entrypoint (``factoryos.runner.__main__.main``,
+environment and runs the runner entrypoint (``factoryos.worker.main``,
 the same one a Job pod runs), so a workload starts in milliseconds instead of
 paying Python's start-up and imports. Children are reaped by the kernel
 (SIGCHLD ignored); how a workload ended is in its ``result.json``. When stdin
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import factoryos.runner.__main__ as entrypoint
+import factoryos.worker as entrypoint
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:

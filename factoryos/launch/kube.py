@@ -1,6 +1,6 @@
 """``KubeJobLauncher``: each runner workload is a ``batch/v1`` Job on the cluster.
 
-The Job runs the runner image's ``python -m factoryos.runner --spec-env
+The Job runs the runner image's ``python -m factoryos.worker --spec-env
 FACTORYOS_WORKLOAD_SPEC`` with the workload spec in that variable, mounts the
 run's workspace claim (``<run>-work``, created with the first Job) at
 ``/work`` so logs_root and checkpoints survive the pod, takes provider keys
@@ -14,7 +14,7 @@ the backoff.
 
 Each Job also gets a ConfigMap ``<workload>-progress`` (owned by the Run) that
 the runner keeps up to date with its stage table and result
-(``factoryos.runner.progress``), through the namespace's ``factoryos-runner``
+(``factoryos.workloads.stages``), through the namespace's ``factoryos-runner``
 ServiceAccount, whose Role allows reading and patching ConfigMaps and nothing
 else; the launcher creates the three once per namespace. ``stages`` reads the
 tables back for Run status.
@@ -40,22 +40,26 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from factoryos.errors import ClusterError, NotFoundError
-from factoryos.evals.report import HOLDOUTS_MOUNT, EvaluationReport
 from factoryos.events import run_token
 from factoryos.launch.port import WorkloadState
 from factoryos.models import Run, StageStatus, parse_as
 from factoryos.reconcile import PRODUCT_LABEL
-from factoryos.runner import WorkloadResult, WorkloadSpec, WorkloadStatus
 from factoryos.runner.forward import EVENTS_TOKEN_ENV, EVENTS_URL_ENV
-from factoryos.runner.progress import (
+from factoryos.version import API_GROUP, API_VERSION
+from factoryos.workloads import (
     EVALUATION_KEY,
+    EXIT_CODES,
+    HOLDOUTS_MOUNT,
     NAMESPACE_ENV,
     PROGRESS_ENV,
     STAGES_KEY,
+    EvaluationReport,
+    WorkloadKind,
+    WorkloadResult,
+    WorkloadSpec,
+    WorkloadStatus,
     progress_name,
 )
-from factoryos.runner.workload import EXIT_CODES, WorkloadKind
-from factoryos.version import API_GROUP, API_VERSION
 
 RUN_LABEL = "factoryos.dev/run"
 #: The OpenTelemetry variables an operator passes on to its runners.
@@ -204,7 +208,7 @@ def job_manifest(
         "name": "runner",
         "image": settings.runner_image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": ["python", "-m", "factoryos.runner", "--spec-env", SPEC_ENV],
+        "command": ["python", "-m", "factoryos.worker", "--spec-env", SPEC_ENV],
         "env": env,
         "volumeMounts": [{"name": "work", "mountPath": WORK_MOUNT}],
         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},

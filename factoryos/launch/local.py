@@ -1,6 +1,6 @@
 """``LocalProcessLauncher``: each runner workload is a local process in its own session.
 
-The process runs the runner entrypoint (``factoryos.runner.__main__.main``, the
+The process runs the runner entrypoint (``factoryos.worker.main``, the
 same function ``python -m factoryos.runner <spec.json>`` calls in a Job pod)
 for ``<run>/workloads/<name>/spec.json``, with the control plane's environment
 (its Python's ``bin`` first on PATH, so pipeline tool nodes find the same
@@ -33,24 +33,23 @@ from pathlib import Path
 from typing import Protocol
 
 from factoryos.errors import WorkspaceError
-from factoryos.evals.report import EvaluationReport, read_report
 from factoryos.kilroy.procs import kill_processes, proc_stat, run_processes, signal_group
 from factoryos.launch.port import WorkloadState
-from factoryos.runner import (
-    RunDirectory,
-    WorkloadResult,
-    WorkloadSpec,
-    WorkloadStatus,
-    read_result,
-)
-from factoryos.runner.layout import (
+from factoryos.workloads import (
     OUTPUT_FILE,
     PROCESS_FILE,
     RESULT_FILE,
     SPEC_FILE,
+    EvaluationReport,
+    RunDirectory,
+    WorkloadKind,
+    WorkloadResult,
+    WorkloadSpec,
+    WorkloadStatus,
     parse_workload_name,
+    read_report,
+    read_result,
 )
-from factoryos.runner.workload import WorkloadKind
 
 #: Seconds after the grace period before a workload that ignores its stop is killed.
 KILL_MARGIN_SECONDS = 10.0
@@ -174,7 +173,7 @@ class LocalProcessLauncher:
     def _exec(self, spec_file: Path, output: Path) -> _Child:
         with output.open("ab") as out:
             popen = subprocess.Popen(
-                [self._python, "-m", "factoryos.runner", str(spec_file)],
+                [self._python, "-m", "factoryos.worker", str(spec_file)],
                 cwd=spec_file.parent,
                 env=self._env,
                 stdin=subprocess.DEVNULL,

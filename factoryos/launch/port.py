@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from factoryos.evals.report import EvaluationReport
-from factoryos.runner import WorkloadResult, WorkloadSpec
-from factoryos.runner.workload import WorkloadKind
+from factoryos.workloads import EvaluationReport, WorkloadKind, WorkloadResult, WorkloadSpec
 
 
 @dataclass(frozen=True)

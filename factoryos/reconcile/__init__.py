@@ -9,7 +9,6 @@ drivers around them: read everything, call, act, write status once.
 
 from factoryos.reconcile.conditions import set_condition
 from factoryos.reconcile.product import ProductDecision, ProductObservation, reconcile_product
-from factoryos.reconcile.progress import StageFold
 from factoryos.reconcile.queue import Admission, admit
 from factoryos.reconcile.run import (
     FINALIZER,
@@ -32,7 +31,6 @@ __all__ = [
     "ProductObservation",
     "RunDecision",
     "RunObservation",
-    "StageFold",
     "StartEvaluation",
     "StartWorkload",
     "StopWorkload",

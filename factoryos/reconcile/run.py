@@ -24,14 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from factoryos.evals.report import (
-    HOLDOUTS_MOUNT,
-    READABLE_FILE,
-    REPORT_FILE,
-    EvaluationPlan,
-    EvaluationReport,
-    Outcome,
-)
 from factoryos.models import (
     Artifact,
     ArtifactKind,
@@ -50,10 +42,23 @@ from factoryos.models import (
 )
 from factoryos.reconcile.conditions import set_condition
 from factoryos.reconcile.queue import Admission
-from factoryos.runner import WorkloadSpec, WorkloadStatus, workload_name
-from factoryos.runner.layout import OUTPUT_FILE, RunDirectory, candidate_branch, evaluation_name
-from factoryos.runner.workload import WorkloadKind
 from factoryos.telemetry import TRACEPARENT_ANNOTATION
+from factoryos.workloads import (
+    HOLDOUTS_MOUNT,
+    OUTPUT_FILE,
+    READABLE_FILE,
+    REPORT_FILE,
+    EvaluationPlan,
+    EvaluationReport,
+    Outcome,
+    RunDirectory,
+    WorkloadKind,
+    WorkloadSpec,
+    WorkloadStatus,
+    candidate_branch,
+    evaluation_name,
+    workload_name,
+)
 
 #: Held on every Run until its workloads are stopped.
 FINALIZER = "factoryos.dev/cleanup"

@@ -16,7 +16,7 @@ from typing import Any
 
 from factoryos.errors import NotFoundError
 from factoryos.kilroy.logsroot import LogsRoot
-from factoryos.runner import RunDirectory
+from factoryos.workloads import RunDirectory
 
 #: How much of a text file a preview shows.
 PREVIEW_BYTES = 256 * 1024

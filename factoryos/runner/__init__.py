@@ -1,34 +1,22 @@
 """The runner: one Kilroy invocation recorded as Factory OS events.
 
 ``PipelineRunner`` (``pipeline``) follows one Kilroy run or resume and writes
-its events; ``Workload`` (``workload``) is the unit the control plane
-launches, one candidate attempt, the same code in a Kubernetes Job pod and a
-local process (``python -m factoryos.runner <spec.json>``); ``layout`` names
-the files of a run directory.
+its events (``sf pipeline run`` uses it directly); ``Workload`` (``workload``)
+is a build workload, one candidate attempt, the same code in a Kubernetes Job
+pod and a local process (started by ``python -m factoryos.worker``);
+``ConfigMapSink`` (``configmap``) carries its progress report on a cluster.
+What a workload is told and how it ended are the workload contract,
+``factoryos.workloads``.
 """
 
-from factoryos.runner.layout import RunDirectory, workload_name
-from factoryos.runner.pipeline import EVENTS_FILE, PipelineRunner, RunReport, ensure_valid
-from factoryos.runner.workload import (
-    Workload,
-    WorkloadResult,
-    WorkloadSpec,
-    WorkloadStatus,
-    read_result,
-    write_result,
-)
+from factoryos.runner.configmap import ConfigMapSink
+from factoryos.runner.pipeline import PipelineRunner, RunReport, ensure_valid
+from factoryos.runner.workload import Workload
 
 __all__ = [
-    "EVENTS_FILE",
+    "ConfigMapSink",
     "PipelineRunner",
-    "RunDirectory",
     "RunReport",
     "Workload",
-    "WorkloadResult",
-    "WorkloadSpec",
-    "WorkloadStatus",
     "ensure_valid",
-    "read_result",
-    "workload_name",
-    "write_result",
 ]

@@ -34,8 +34,7 @@ from factoryos.kilroy import (
     translate_progress,
 )
 from factoryos.kilroy.layout import LOGS_DIR
-
-EVENTS_FILE = "events.ndjson"
+from factoryos.workloads import EVENTS_FILE
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""One runner workload: a candidate's Kilroy run (or resume), as a Job pod or a local process.
+"""One build workload: a candidate's Kilroy run (or resume), as a Job pod or a local process.
 
-The launcher writes a ``WorkloadSpec`` to ``spec.json`` and starts
-``python -m factoryos.runner <spec.json>``; ``run_workload`` does the work:
+The launcher writes a ``WorkloadSpec`` (``factoryos.workloads``) and starts
+``python -m factoryos.worker <spec.json>``, which hands a build spec to
+``Workload``; ``Workload.run`` does the work:
 it clones the product repository for the candidate (first attempt), or
 resumes from the candidate's last checkpoint (later attempts, after a stop,
 a lost process or a control-plane restart), appends the run's events, and
@@ -11,137 +12,18 @@ result, for launchers that only see exit codes (Kubernetes Jobs).
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
-from factoryos.evals.report import EvaluationPlan
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.kilroy import CxdbEndpoint, Kilroy, LogsRoot
 from factoryos.kilroy import RunSpec as KilroyRunSpec
 from factoryos.kilroy.procs import pid_alive
-from factoryos.runner.layout import RESULT_FILE, RunDirectory
 from factoryos.runner.pipeline import PipelineRunner, RunReport
-from factoryos.runner.progress import ProgressReporter
-
-
-class WorkloadKind(StrEnum):
-    """What a workload does: build one candidate (Kilroy) or evaluate an iteration."""
-
-    BUILD = "build"
-    EVALUATE = "evaluate"
-
-
-class WorkloadSpec(BaseModel):
-    """Everything one runner workload needs; written by the launcher as ``spec.json``.
-
-    For an evaluation workload (``kind: evaluate``) ``candidate`` is the
-    iteration and ``evaluation`` says what to evaluate.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: WorkloadKind = WorkloadKind.BUILD
-    evaluation: EvaluationPlan | None = None
-    #: The run's trace context (W3C traceparent), when tracing is on.
-    traceparent: str | None = None
-
-    name: str
-    namespace: str
-    product: str
-    run: str
-    candidate: int
-    attempt: int
-    run_dir: Path
-    repo_path: Path | None = None
-    repo_url: str | None = None
-    branch: str = "main"
-    pipeline: str = "pipeline.dot"
-    goal: str
-    agent_profile: str = "real"
-    agent_executable: Path | None = None
-    stage_timeout_seconds: float | None = None
-    pass_env: list[str] = []
-    grace_seconds: float = 5.0
-    heartbeat_seconds: float | None = 10.0
-
-    @property
-    def layout(self) -> RunDirectory:
-        return RunDirectory(self.run_dir)
-
-    @property
-    def branch_prefix(self) -> str:
-        """Kilroy names the run branch ``<prefix>/<run id>``: ``factory/<run>/c<i>``."""
-        return f"factory/{self.run}"
-
-    @property
-    def run_id(self) -> str:
-        return f"c{self.candidate}"
-
-
-class WorkloadStatus(StrEnum):
-    """How a workload ended."""
-
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"  # the pipeline failed: a result, not an infrastructure problem
-    INVALID = "invalid"  # bad input (pipeline, repository, branch): retrying cannot help
-    STOPPED = "stopped"  # stopped on request; resumable
-    ERROR = "error"  # infrastructure failure; retried up to the Run's backoffLimit
-
-
-#: Process exit status for each result.
-EXIT_CODES = {
-    WorkloadStatus.SUCCEEDED: 0,
-    WorkloadStatus.FAILED: 1,
-    WorkloadStatus.INVALID: 2,
-    WorkloadStatus.STOPPED: 3,
-    WorkloadStatus.ERROR: 4,
-}
-
-
-class WorkloadResult(BaseModel):
-    """``result.json``: written by the runner as its last act."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    status: WorkloadStatus
-    reason: str | None = None
-    failed_node: str | None = None
-    run_branch: str | None = None
-    finished_at: datetime
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
-
-    @classmethod
-    def from_exit_code(cls, code: int, reason: str) -> WorkloadResult:
-        """The result a launcher infers when the runner left no result file."""
-        by_code = {v: k for k, v in EXIT_CODES.items()}
-        status = by_code.get(code, WorkloadStatus.ERROR)
-        return cls(status=status, reason=reason, finished_at=datetime.now(UTC))
-
-
-def read_result(workload_dir: Path) -> WorkloadResult | None:
-    """The workload's result, or None while it has not finished."""
-    try:
-        return WorkloadResult.model_validate_json((workload_dir / RESULT_FILE).read_bytes())
-    except FileNotFoundError:
-        return None
-
-
-def write_result(workload_dir: Path, result: WorkloadResult) -> None:
-    """Write ``result.json`` atomically (a reader sees all of it or nothing)."""
-    workload_dir.mkdir(parents=True, exist_ok=True)
-    tmp = workload_dir / f".{RESULT_FILE}.tmp"
-    tmp.write_text(result.model_dump_json(exclude_none=True) + "\n")
-    tmp.replace(workload_dir / RESULT_FILE)
+from factoryos.workloads import ProgressReporter, WorkloadResult, WorkloadSpec, WorkloadStatus
 
 
 class Workload:
@@ -282,17 +164,3 @@ class Workload:
             },
         )
         return WorkloadResult(status=status, reason=reason, finished_at=datetime.now(UTC))
-
-
-def load_spec(path: Path) -> WorkloadSpec:
-    try:
-        return parse_spec(path.read_text())
-    except FileNotFoundError as exc:
-        raise InvalidInputError(f"workload spec {path} not found") from exc
-
-
-def parse_spec(text: str) -> WorkloadSpec:
-    try:
-        return WorkloadSpec.model_validate(json.loads(text))
-    except ValueError as exc:
-        raise InvalidInputError(f"invalid workload spec: {exc}") from exc

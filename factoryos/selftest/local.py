@@ -21,9 +21,9 @@ from factoryos.events.log import iter_lines
 from factoryos.git import git
 from factoryos.kilroy.procs import run_processes
 from factoryos.models import Product, parse_as
-from factoryos.runner import RunDirectory
 from factoryos.selftest.target import SMOKE_PRODUCT, CheckFailedError, SelftestTarget
 from factoryos.store import LocalStore
+from factoryos.workloads import RunDirectory
 
 #: Where the examples are when running from a checkout.
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"

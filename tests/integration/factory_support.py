@@ -26,8 +26,8 @@ from factoryos.controlplane import control_plane_pid
 from factoryos.events import Event, read_events
 from factoryos.events.log import iter_lines
 from factoryos.models import Run
-from factoryos.runner import RunDirectory
 from factoryos.store import LocalStore
+from factoryos.workloads import RunDirectory
 
 SF = [sys.executable, "-m", "factoryos.cli.app"]
 DASHBOARD_LINE = re.compile(r"dashboard at (http://\S+/)")

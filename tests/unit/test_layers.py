@@ -45,3 +45,11 @@ def test_no_file_is_reachable_through_a_link() -> None:
     roots = [ROOT / "factoryos", *(ROOT / a for a in ADAPTERS)]
     links = [p for root in roots for p in root.rglob("*") if p.is_symlink()]
     assert links == []
+
+
+def test_the_contract_names_kilroys_logs_folder_as_kilroy_does() -> None:
+    """The workload contract sits below the Kilroy adapter, so it spells the name itself."""
+    from factoryos.kilroy.layout import LOGS_DIR as KILROY_LOGS_DIR
+    from factoryos.workloads import LOGS_DIR
+
+    assert LOGS_DIR == KILROY_LOGS_DIR

@@ -32,11 +32,11 @@ from factoryos.errors import InvalidInputError
 from factoryos.events import Event, EventType, read_from
 from factoryos.events.dashboard import DashboardEvents
 from factoryos.models import Run, RunPhase, dump_resource, parse_as
-from factoryos.runner import RunDirectory
 from factoryos.runs import list_runs, new_run, resume_run, settled, start_run, stop_run
 from factoryos.settings import Settings
 from factoryos.store import ResourceStore
 from factoryos.telemetry import Telemetry
+from factoryos.workloads import RunDirectory
 
 app = typer.Typer(help="Start, watch, stop and resume runs.", no_args_is_help=True)
 

@@ -15,8 +15,8 @@ from factory_support import Factory, quality_product
 from kilroy_support import git
 from test_controlplane_runs import _phase
 
-from factoryos.evals.report import EvaluationReport
 from factoryos.models import CandidatePhase, RunPhase
+from factoryos.workloads import EvaluationReport
 
 
 def _run(factory: Factory, name: str, iterations: int) -> None:

@@ -92,7 +92,7 @@ def test_with_tracing_off_nothing_is_exported_or_even_imported(
     probe = (
         "import sys\n"
         "from factoryos.telemetry import Telemetry\n"
-        "import factoryos.runner.__main__, factoryos.cli.app\n"
+        "import factoryos.worker, factoryos.cli.app\n"
         "t = Telemetry.from_env('x', {'PATH': '/bin'})\n"
         "with t.span('nothing') as parent: pass\n"
         "print(t.on, parent, any(m.startswith('opentelemetry') for m in sys.modules))\n"

@@ -23,13 +23,20 @@ import pytest
 from kube_support import ROOT, Kubectl, TestCluster
 from kubernetes import client, config
 
-from factoryos.evals.report import CandidateReport, EvaluationReport, Outcome
 from factoryos.events import EventType, make_event
 from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
-from factoryos.runner.progress import EVALUATION_KEY, ConfigMapSink, ProgressReporter, progress_name
+from factoryos.runner.configmap import ConfigMapSink
 from factoryos.store import modify
 from factoryos.store.kube import KubeStore
 from factoryos.telemetry import TRACEPARENT_ANNOTATION
+from factoryos.workloads import (
+    EVALUATION_KEY,
+    CandidateReport,
+    EvaluationReport,
+    Outcome,
+    ProgressReporter,
+    progress_name,
+)
 
 TIMEOUT = 30.0
 

@@ -12,12 +12,18 @@ from pathlib import Path
 import pytest
 
 from factoryos.controlplane import LocalControlPlane
-from factoryos.evals.report import EvaluationReport, Outcome
 from factoryos.launch import WorkloadState
 from factoryos.models import Product, Run, RunPhase, parse_as
 from factoryos.reconcile import FINALIZER, PRODUCT_LABEL
-from factoryos.runner import RunDirectory, WorkloadResult, WorkloadSpec, WorkloadStatus
 from factoryos.store import LocalStore
+from factoryos.workloads import (
+    EvaluationReport,
+    Outcome,
+    RunDirectory,
+    WorkloadResult,
+    WorkloadSpec,
+    WorkloadStatus,
+)
 
 
 class FakeLauncher:

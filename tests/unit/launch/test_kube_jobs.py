@@ -12,7 +12,7 @@ from factoryos.events import run_token
 from factoryos.launch.kube import KubeSettings, claim_manifest, job_manifest, job_state
 from factoryos.models import Product, Run, parse_as
 from factoryos.reconcile import StartEvaluation, evaluation_spec, workload_spec
-from factoryos.runner import WorkloadStatus
+from factoryos.workloads import WorkloadStatus
 
 
 def run(**spec: Any) -> Run:

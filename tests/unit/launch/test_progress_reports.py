@@ -10,7 +10,7 @@ from factoryos.events import EventType as E
 from factoryos.events import make_event
 from factoryos.launch.kube import progress_stages
 from factoryos.models import StageState
-from factoryos.runner.progress import RESULT_KEY, STAGES_KEY, ProgressReporter
+from factoryos.workloads import RESULT_KEY, STAGES_KEY, ProgressReporter
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from factoryos.evals.report import CandidateReport, EvaluationReport, GateReport, Outcome
 from factoryos.events import Event, EventType, make_event
 from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
 from factoryos.reconcile import Admission, RunObservation
 from factoryos.reconcile.run import ObservedWorkload
-from factoryos.runner import WorkloadStatus
-from factoryos.runner.workload import WorkloadKind
+from factoryos.workloads import (
+    CandidateReport,
+    EvaluationReport,
+    GateReport,
+    Outcome,
+    WorkloadKind,
+    WorkloadStatus,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

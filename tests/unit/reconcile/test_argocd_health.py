@@ -16,7 +16,7 @@ import yaml
 
 from factoryos.models import DesiredState, RunPhase, dump_resource
 from factoryos.reconcile import ProductObservation, reconcile_product, reconcile_run
-from factoryos.runner import WorkloadStatus as W
+from factoryos.workloads import WorkloadStatus as W
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPTS = yaml.safe_load((ROOT / "manifests/argocd/argocd-cm-health.yaml").read_text())["data"]

@@ -8,7 +8,6 @@ from dataclasses import replace
 import pytest
 from builders import at, evaluation, product, report, run, seen, workload
 
-from factoryos.evals.report import CandidateReport, GateReport, Outcome
 from factoryos.models import CandidatePhase, DesiredState, Run, RunPhase
 from factoryos.reconcile import (
     Admission,
@@ -19,7 +18,8 @@ from factoryos.reconcile import (
     StopWorkload,
     reconcile_run,
 )
-from factoryos.runner import WorkloadStatus as W
+from factoryos.workloads import CandidateReport, GateReport, Outcome
+from factoryos.workloads import WorkloadStatus as W
 
 
 def conditions(decision: RunDecision) -> dict[str, tuple[str, str]]:

@@ -8,7 +8,7 @@ from builders import at, event
 from factoryos.events import Event
 from factoryos.events import EventType as E
 from factoryos.models import StageState
-from factoryos.reconcile import StageFold
+from factoryos.workloads import StageFold
 
 
 def fold(*events: Event) -> StageFold:

@@ -11,9 +11,9 @@ import pytest
 
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.models import Product, parse_as
-from factoryos.runner import RunDirectory
 from factoryos.store import LocalStore
 from factoryos.ui.hub import EventHub, ResourceFeed, SlowConsumerError
+from factoryos.workloads import RunDirectory
 
 
 def _log(runs: Path) -> EventLog:

@@ -8,7 +8,7 @@ import pytest
 
 from factoryos.errors import NotFoundError
 from factoryos.rundata import RunFiles
-from factoryos.runner import RunDirectory
+from factoryos.workloads import RunDirectory
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ from factoryos.models import (
     StageStatus,
     parse_as,
 )
-from factoryos.runner import RunDirectory
 from factoryos.store import LocalStore
 from factoryos.ui import Dashboard, create_app
 from factoryos.ui.auth import CSRF_HEADER, Credentials
+from factoryos.workloads import RunDirectory
 
 TOKEN = "test-token-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

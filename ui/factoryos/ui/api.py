@@ -27,13 +27,13 @@ from factoryos.errors import FactoryError, NotFoundError
 from factoryos.events import Event, SequenceGapError, last_sequence, mirror_append, run_token
 from factoryos.models import Product, Run, dump_resource
 from factoryos.rundata import stage_diff
-from factoryos.runner.layout import candidate_branch
 from factoryos.runs import list_runs as newest_runs
 from factoryos.runs import new_run, resume_run, start_run, stop_run
 from factoryos.ui.auth import bearer
 from factoryos.ui.csrf import check_csrf
 from factoryos.ui.hub import SlowConsumerError
 from factoryos.ui.state import AppState, app_state
+from factoryos.workloads import candidate_branch
 
 router = APIRouter(prefix="/api", tags=["api"])
 State = Annotated[AppState, Depends(app_state)]

@@ -29,9 +29,9 @@ from typing import Any
 from factoryos.errors import ExpiredError, FactoryError
 from factoryos.events import Event, read_events
 from factoryos.events.log import read_lines
-from factoryos.runner import RunDirectory
 from factoryos.store import ResourceStore
 from factoryos.telemetry import Telemetry
+from factoryos.workloads import RunDirectory
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from fastapi.templating import Jinja2Templates
 from factoryos.errors import FactoryError
 from factoryos.models import Product, Run, StageStatus
 from factoryos.rundata import stage_diff
-from factoryos.runner.layout import candidate_branch
 from factoryos.runs import can_resume, can_stop, list_runs, new_run, resume_run, start_run, stop_run
 from factoryos.ui.api import file_download
 from factoryos.ui.auth import CSRF_FIELD, SESSION_COOKIE
@@ -28,6 +27,7 @@ from factoryos.ui.csrf import check_csrf
 from factoryos.ui.graph import GraphUnavailableError, render_svg
 from factoryos.ui.state import TEMPLATES_DIR, AppState, app_state
 from factoryos.ui.views import event_summary, product_rows, stage_state
+from factoryos.workloads import candidate_branch
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=TEMPLATES_DIR)

@@ -12,10 +12,10 @@ from starlette.requests import HTTPConnection
 from factoryos.errors import FactoryError
 from factoryos.models import Product, Run
 from factoryos.rundata import RunFiles
-from factoryos.runner import RunDirectory
 from factoryos.store import ResourceStore
 from factoryos.ui.auth import Credentials
 from factoryos.ui.hub import EventHub, ResourceFeed
+from factoryos.workloads import RunDirectory
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

@@ -15,7 +15,9 @@
         result.json            how it ended (written by the runner, last)
 
 The launcher writes the spec, the runner the events and the result; the
-controller reads them all and writes Run status.
+controller reads them all and writes Run status. Part of the workload
+contract (``factoryos.workloads``): the launchers, the runner, the evaluation
+and the controller all name these paths from here.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from factoryos.kilroy.layout import LOGS_DIR
-from factoryos.runner.pipeline import EVENTS_FILE
-
+#: The run's one event log, in the run directory.
+EVENTS_FILE = "events.ndjson"
+#: Kilroy's logs_root inside a candidate's folder (``factoryos.kilroy.layout.LOGS_DIR``,
+#: which a unit test keeps equal: the contracts sit below the Kilroy adapter).
+LOGS_DIR = "logs"
 SPEC_FILE = "spec.json"
 PROCESS_FILE = "process.json"
 OUTPUT_FILE = "output.log"

@@ -1,5 +1,7 @@
-"""``python -m factoryos.runner SPEC.json | --spec-env VAR``: the runner workload's entrypoint.
+"""``python -m factoryos.worker SPEC.json | --spec-env VAR``: a workload process's entrypoint.
 
+It reads the ``WorkloadSpec`` and runs it as a build (``factoryos.runner.Workload``,
+one candidate's Kilroy run) or an evaluation (``factoryos.evals.EvaluationWorkload``).
 Started by ``LocalProcessLauncher`` (a local process in its own session, the
 spec in a file) and, on a cluster, as the command of a runner Job's pod (the
 spec in an environment variable the Job sets). SIGTERM or SIGINT stops Kilroy
@@ -21,20 +23,19 @@ from factoryos.errors import FactoryError
 from factoryos.evals.workload import EvaluationWorkload
 from factoryos.events import Event, EventType, read_events
 from factoryos.kilroy import Kilroy, find_kilroy
+from factoryos.runner import ConfigMapSink, Workload
 from factoryos.runner.forward import (
     EVENTS_TOKEN_ENV,
     EVENTS_URL_ENV,
     EventForwarder,
     ingest_url,
 )
-from factoryos.runner.progress import (
+from factoryos.settings import Settings
+from factoryos.telemetry import TRACEPARENT_ENV, Telemetry
+from factoryos.workloads import (
     NAMESPACE_ENV,
     PROGRESS_ENV,
-    ConfigMapSink,
     ProgressReporter,
-)
-from factoryos.runner.workload import (
-    Workload,
     WorkloadKind,
     WorkloadResult,
     WorkloadSpec,
@@ -43,8 +44,6 @@ from factoryos.runner.workload import (
     parse_spec,
     write_result,
 )
-from factoryos.settings import Settings
-from factoryos.telemetry import TRACEPARENT_ENV, Telemetry
 
 #: Exported with the workload span's trace ids when telemetry is on.
 log = logging.getLogger("factoryos.runner")
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         spec_path = Path(args[0]).resolve()
         spec_text, workload_dir = None, spec_path.parent
     else:
-        print("usage: python -m factoryos.runner SPEC.json | --spec-env VAR", file=sys.stderr)
+        print("usage: python -m factoryos.worker SPEC.json | --spec-env VAR", file=sys.stderr)
         return 2
     try:
         spec = load_spec(spec_path) if spec_text is None else parse_spec(spec_text)
@@ -195,7 +194,3 @@ def _progress(env: dict[str, str]) -> ProgressReporter | None:
     except Exception as exc:
         print(f"runner: progress reports are off: {exc}", file=sys.stderr)
         return None
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The workload contract: what launchers, the runner, the evaluation and the controller share.
+
+The lowest layer above models and events (see docs/architecture.md). A
+launcher writes a ``WorkloadSpec`` (``spec``); the worker process runs it as a
+build (``factoryos.runner``) or an evaluation (``factoryos.evals``), which
+append events and write a ``WorkloadResult`` (``result``) into the run
+directory whose files ``RunDirectory`` names (``rundir``); an evaluation
+follows its ``EvaluationPlan`` and writes an ``EvaluationReport``
+(``evaluation``); the controller folds events into stage states with
+``StageFold``, and on a cluster reads the runner's ``ProgressReporter``
+summary instead (``stages``). Runner and evaluation meet only here.
+"""
+
+from factoryos.workloads.evaluation import (
+    HOLDOUTS_MOUNT,
+    READABLE_FILE,
+    REPORT_FILE,
+    REPORT_VERSION,
+    CandidateReport,
+    EvaluationPlan,
+    EvaluationReport,
+    GateReport,
+    Outcome,
+    RoundReport,
+    read_report,
+    readable,
+)
+from factoryos.workloads.result import (
+    EXIT_CODES,
+    WorkloadResult,
+    WorkloadStatus,
+    read_result,
+    write_result,
+)
+from factoryos.workloads.rundir import (
+    EVENTS_FILE,
+    LOGS_DIR,
+    OUTPUT_FILE,
+    PROCESS_FILE,
+    RESULT_FILE,
+    SPEC_FILE,
+    RunDirectory,
+    candidate_branch,
+    evaluation_name,
+    parse_workload_name,
+    workload_name,
+)
+from factoryos.workloads.spec import (
+    WorkloadKind,
+    WorkloadSpec,
+    load_spec,
+    parse_spec,
+)
+from factoryos.workloads.stages import (
+    EVALUATION_KEY,
+    NAMESPACE_ENV,
+    PROGRESS_ENV,
+    RESULT_KEY,
+    STAGES_KEY,
+    ProgressReporter,
+    ProgressSink,
+    StageFold,
+    progress_name,
+)
+
+__all__ = [
+    "EVALUATION_KEY",
+    "EVENTS_FILE",
+    "EXIT_CODES",
+    "HOLDOUTS_MOUNT",
+    "LOGS_DIR",
+    "NAMESPACE_ENV",
+    "OUTPUT_FILE",
+    "PROCESS_FILE",
+    "PROGRESS_ENV",
+    "READABLE_FILE",
+    "REPORT_FILE",
+    "REPORT_VERSION",
+    "RESULT_FILE",
+    "RESULT_KEY",
+    "SPEC_FILE",
+    "STAGES_KEY",
+    "CandidateReport",
+    "EvaluationPlan",
+    "EvaluationReport",
+    "GateReport",
+    "Outcome",
+    "ProgressReporter",
+    "ProgressSink",
+    "RoundReport",
+    "RunDirectory",
+    "StageFold",
+    "WorkloadKind",
+    "WorkloadResult",
+    "WorkloadSpec",
+    "WorkloadStatus",
+    "candidate_branch",
+    "evaluation_name",
+    "load_spec",
+    "parse_spec",
+    "parse_workload_name",
+    "progress_name",
+    "read_report",
+    "read_result",
+    "readable",
+    "workload_name",
+    "write_result",
+]
