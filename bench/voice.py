@@ -41,7 +41,7 @@ if variant == "plain-whisper":
     import os
     os.environ["HF_HUB_OFFLINE"] = "1"
     from faster_whisper import WhisperModel
-    from factoryos.voice.local import WhisperSpeechToText, choose_compute
+    from factoryos.voice.offline import WhisperSpeechToText, choose_compute
     dev, compute = choose_compute(device)
     model = WhisperModel(str(WhisperSpeechToText(env=os.environ).model_dir), device=dev,
                          compute_type=compute, local_files_only=True)
@@ -49,7 +49,7 @@ if variant == "plain-whisper":
                                                              beam_size=5)[0])
 elif variant == "ours-whisper":
     import os
-    from factoryos.voice.local import WhisperSpeechToText
+    from factoryos.voice.offline import WhisperSpeechToText
     stt = WhisperSpeechToText(env=os.environ, device=device)
     stt.device
     run = lambda: stt.transcribe(audio, language="en").text
@@ -57,7 +57,7 @@ elif variant == "service-whisper":
     import os
     from starlette.testclient import TestClient
     from factoryos.voice import FallbackSpeechToText, FallbackTextToSpeech
-    from factoryos.voice.local import PiperTextToSpeech, WhisperSpeechToText
+    from factoryos.voice.offline import PiperTextToSpeech, WhisperSpeechToText
     from factoryos.voice.service import create_voice_app
     stt = WhisperSpeechToText(env=os.environ, device=device)
     stt.device
@@ -68,7 +68,7 @@ elif variant == "service-whisper":
 elif variant == "plain-piper":
     import os
     from piper import PiperVoice
-    from factoryos.voice.local import PiperTextToSpeech
+    from factoryos.voice.offline import PiperTextToSpeech
     voice = PiperVoice.load(str(PiperTextToSpeech(env=os.environ).voice_path))
     def run():
         out = io.BytesIO()
@@ -77,7 +77,7 @@ elif variant == "plain-piper":
         return len(out.getvalue())
 elif variant == "ours-piper":
     import os
-    from factoryos.voice.local import PiperTextToSpeech
+    from factoryos.voice.offline import PiperTextToSpeech
     tts = PiperTextToSpeech(env=os.environ)
     tts._load()
     run = lambda: len(tts.synthesize(text).data)
@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from factoryos.voice.local import PiperTextToSpeech, choose_compute
+    from factoryos.voice.offline import PiperTextToSpeech, choose_compute
 
     with tempfile.TemporaryDirectory(prefix="factoryos-bench-voice-") as tmp:
         wav = Path(tmp) / "speech.wav"

@@ -5,7 +5,7 @@ to start or stop one; ``LocalProcessLauncher`` runs each as a local process
 (the embedded mode), the operator's ``KubeJobLauncher`` as a Job.
 """
 
-from factoryos.launch.local import LocalProcessLauncher
 from factoryos.launch.port import Launcher, WorkloadState
+from factoryos.launch.processes import LocalProcessLauncher
 
 __all__ = ["Launcher", "LocalProcessLauncher", "WorkloadState"]

@@ -1,7 +1,7 @@
 """The runner: one Kilroy invocation recorded as Factory OS events.
 
 ``PipelineRunner`` (``pipeline``) follows one Kilroy run or resume and writes
-its events (``sf pipeline run`` uses it directly); ``Workload`` (``workload``)
+its events (``sf pipeline run`` uses it directly); ``BuildWorkload`` (``build``)
 is a build workload, one candidate attempt, the same code in a Kubernetes Job
 pod and a local process (started by ``python -m factoryos.worker``);
 ``ConfigMapSink`` (``configmap``) carries its progress report on a cluster.
@@ -9,14 +9,14 @@ What a workload is told and how it ended are the workload contract,
 ``factoryos.workloads``.
 """
 
+from factoryos.runner.build import BuildWorkload
 from factoryos.runner.configmap import ConfigMapSink
 from factoryos.runner.pipeline import PipelineRunner, RunReport, ensure_valid
-from factoryos.runner.workload import Workload
 
 __all__ = [
+    "BuildWorkload",
     "ConfigMapSink",
     "PipelineRunner",
     "RunReport",
-    "Workload",
     "ensure_valid",
 ]

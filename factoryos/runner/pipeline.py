@@ -5,7 +5,7 @@
 events appended to the run's ``events.ndjson``, and returns the outcome read
 from ``final.json``. It never writes a resource's status: whoever owns the
 status (the controller) derives it from these events. ``sf pipeline run`` uses
-it in the foreground; the workload entrypoint (``factoryos.runner.workload``)
+it in the foreground; the workload entrypoint (``factoryos.runner.build``)
 uses the same class for each candidate of a control-plane run.
 
 Interrupting ``run`` (Ctrl-C, or ``request_stop`` from another thread) stops

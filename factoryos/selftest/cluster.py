@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from factoryos.errors import ClusterError
 from factoryos.events.dashboard import DashboardEvents
-from factoryos.launch.kube import RUN_LABEL
+from factoryos.launch.jobs import RUN_LABEL
 from factoryos.models import Product, parse_as
 from factoryos.selftest.target import SMOKE_PRODUCT, SelftestTarget
 from factoryos.store import ResourceStore

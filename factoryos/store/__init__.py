@@ -8,7 +8,6 @@ concurrency, ``generation`` bumped on spec changes, deletion held back by
 finalizers, and a watch of every change in order.
 """
 
-from factoryos.store.local import LocalStore
 from factoryos.store.port import (
     ApplyResult,
     ResourceStore,
@@ -16,6 +15,7 @@ from factoryos.store.port import (
     WatchEventType,
     modify,
 )
+from factoryos.store.sqlite import LocalStore
 
 __all__ = [
     "ApplyResult",

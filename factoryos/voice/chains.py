@@ -17,7 +17,7 @@ from factoryos.voice.cloud import (
 )
 from factoryos.voice.contract import SpeechToText, TextToSpeech
 from factoryos.voice.fallback import FallbackSpeechToText, FallbackTextToSpeech
-from factoryos.voice.local import PiperTextToSpeech, WhisperSpeechToText
+from factoryos.voice.offline import PiperTextToSpeech, WhisperSpeechToText
 
 
 def default_chains(

@@ -1,6 +1,6 @@
 """``python -m factoryos.worker SPEC.json | --spec-env VAR``: a workload process's entrypoint.
 
-It reads the ``WorkloadSpec`` and runs it as a build (``factoryos.runner.Workload``,
+It reads the ``WorkloadSpec`` and runs it as a build (``factoryos.runner.BuildWorkload``,
 one candidate's Kilroy run) or an evaluation (``factoryos.evals.EvaluationWorkload``).
 Started by ``LocalProcessLauncher`` (a local process in its own session, the
 spec in a file) and, on a cluster, as the command of a runner Job's pod (the
@@ -20,10 +20,10 @@ from pathlib import Path
 from types import FrameType
 
 from factoryos.errors import FactoryError
-from factoryos.evals.workload import EvaluationWorkload
+from factoryos.evals.evaluate import EvaluationWorkload
 from factoryos.events import Event, EventType, read_events
 from factoryos.kilroy import Kilroy, find_kilroy
-from factoryos.runner import ConfigMapSink, Workload
+from factoryos.runner import BuildWorkload, ConfigMapSink
 from factoryos.runner.forward import (
     EVENTS_TOKEN_ENV,
     EVENTS_URL_ENV,
@@ -89,12 +89,12 @@ def _run(spec: WorkloadSpec, workload_dir: Path, env: dict[str, str]) -> int:
     try:
         settings = Settings.from_env(env)
         progress = _progress(env)
-        workload: Workload | EvaluationWorkload
+        workload: BuildWorkload | EvaluationWorkload
         if spec.kind is WorkloadKind.EVALUATE:
             workload = EvaluationWorkload(spec, env, progress)
         else:
             kilroy = Kilroy(find_kilroy(settings, env), settings, env)
-            workload = Workload(spec, kilroy, env, progress)
+            workload = BuildWorkload(spec, kilroy, env, progress)
     except FactoryError as exc:
         return _failed(workload_dir, exc)
 

@@ -45,7 +45,7 @@ def open_store(settings: Settings) -> ResourceStore:
         return LocalStore(settings.home / STORE_FILE)
     from kubernetes import config
 
-    from factoryos.store.kube import KubeStore
+    from factoryos.store.apiserver import KubeStore
 
     try:
         api = config.new_client_from_config(  # type: ignore[no-untyped-call]

@@ -106,7 +106,7 @@ def _cluster_target(
         )
     from factoryos.events.dashboard import DashboardEvents
     from factoryos.selftest.cluster import ClusterFactory
-    from factoryos.store.kube import KubeStore
+    from factoryos.store.apiserver import KubeStore
 
     store = open_store(settings)
     assert isinstance(store, KubeStore)

@@ -25,9 +25,9 @@ from kubernetes import client, config
 
 from factoryos.controlplane import Notice, PassResult, Reconciler
 from factoryos.errors import FactoryError
-from factoryos.launch.kube import RUN_LABEL, RUNS_DIR, KubeJobLauncher, KubeSettings
+from factoryos.launch.jobs import RUN_LABEL, RUNS_DIR, KubeJobLauncher, KubeSettings
 from factoryos.models import Run
-from factoryos.store.kube import KubeStore
+from factoryos.store.apiserver import KubeStore
 from factoryos.telemetry import CONSOLE_ONLY, Telemetry
 from factoryos.version import API_GROUP, API_VERSION
 

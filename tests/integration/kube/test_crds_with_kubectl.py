@@ -12,7 +12,7 @@ from kubernetes import client
 
 from factoryos.models import ConditionStatus, ConditionType, Run, RunPhase
 from factoryos.models.meta import Condition
-from factoryos.store.kube import KubeStore
+from factoryos.store.apiserver import KubeStore
 
 EXAMPLE = ROOT / "examples" / "resources" / "smoke.yaml"
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from kube_support import ROOT, TestCluster, helm_bin, kubectl_at
 
-from factoryos.launch.kube import KubeSettings
+from factoryos.launch.jobs import KubeSettings
 
 CHART = ROOT / "helm" / "factoryos"
 

@@ -13,7 +13,7 @@ from kubernetes import client
 from factoryos.errors import ConflictError, NotFoundError, ValidationFailedError
 from factoryos.models import Product, Run, RunPhase, parse_as
 from factoryos.store import ApplyResult, WatchEventType, modify
-from factoryos.store.kube import KubeStore
+from factoryos.store.apiserver import KubeStore
 
 
 @pytest.fixture

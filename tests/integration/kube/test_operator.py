@@ -27,7 +27,7 @@ from factoryos.events import EventType, make_event
 from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
 from factoryos.runner.configmap import ConfigMapSink
 from factoryos.store import modify
-from factoryos.store.kube import KubeStore
+from factoryos.store.apiserver import KubeStore
 from factoryos.telemetry import TRACEPARENT_ANNOTATION
 from factoryos.workloads import (
     EVALUATION_KEY,

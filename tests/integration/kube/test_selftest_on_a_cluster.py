@@ -28,12 +28,12 @@ from kubernetes import client
 from factoryos.errors import NotFoundError
 from factoryos.events import Event, EventLog, EventType, run_source, run_token
 from factoryos.events.dashboard import DashboardEvents
-from factoryos.launch.kube import RUN_LABEL
+from factoryos.launch.jobs import RUN_LABEL
 from factoryos.models import DesiredState, Product, Run, RunPhase, StageState, StageStatus
 from factoryos.runner.forward import EventForwarder, ingest_url
 from factoryos.selftest.checks import check_events, check_stop
 from factoryos.selftest.cluster import ClusterFactory
-from factoryos.store.kube import KubeStore
+from factoryos.store.apiserver import KubeStore
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from factoryos.voice import FallbackSpeechToText, ProviderUnavailableError
 from factoryos.voice.cloud import DeepgramSpeechToText
-from factoryos.voice.local import PiperTextToSpeech, WhisperSpeechToText
+from factoryos.voice.offline import PiperTextToSpeech, WhisperSpeechToText
 from factoryos.voice.wer import word_error_rate
 
 SAID = "Please open the front door and turn on the kitchen lights before the guests arrive."

@@ -17,7 +17,7 @@ import pytest
 from factoryos.evals.harness import Harness, ServiceSpec
 from factoryos.evals.scenarios import load_scenarios
 from factoryos.voice import FallbackSpeechToText, FallbackTextToSpeech
-from factoryos.voice.local import PiperTextToSpeech, WhisperSpeechToText
+from factoryos.voice.offline import PiperTextToSpeech, WhisperSpeechToText
 
 SERVER = """
 import io, os, sys, wave

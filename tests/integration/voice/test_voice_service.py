@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from factoryos.voice import FallbackSpeechToText, FallbackTextToSpeech
-from factoryos.voice.local import PiperTextToSpeech, WhisperSpeechToText
+from factoryos.voice.offline import PiperTextToSpeech, WhisperSpeechToText
 from factoryos.voice.service import create_voice_app
 from factoryos.voice.wer import word_error_rate
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from factoryos.events import run_token
-from factoryos.launch.kube import KubeSettings, claim_manifest, job_manifest, job_state
+from factoryos.launch.jobs import KubeSettings, claim_manifest, job_manifest, job_state
 from factoryos.models import Product, Run, parse_as
 from factoryos.reconcile import StartEvaluation, evaluation_spec, workload_spec
 from factoryos.workloads import WorkloadStatus

@@ -8,7 +8,7 @@ from typing import Any
 
 from factoryos.events import EventType as E
 from factoryos.events import make_event
-from factoryos.launch.kube import progress_stages
+from factoryos.launch.jobs import progress_stages
 from factoryos.models import StageState
 from factoryos.workloads import RESULT_KEY, STAGES_KEY, ProgressReporter
 

@@ -13,7 +13,7 @@ import pytest
 from factoryos.errors import ConflictError, ExpiredError, NotFoundError, WorkspaceError
 from factoryos.models import Product, Run, RunPhase, parse_as
 from factoryos.store import ApplyResult, LocalStore, WatchEventType, modify
-from factoryos.store import local as local_module
+from factoryos.store import sqlite as local_module
 
 
 def product(name: str = "p", **spec: object) -> Product:

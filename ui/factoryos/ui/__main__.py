@@ -81,7 +81,7 @@ def _sources(settings: Settings, *, in_cluster: bool) -> tuple[ResourceStore, Pa
         return LocalStore(settings.home / STORE_FILE), settings.runs_dir, token, created
     from kubernetes import config
 
-    from factoryos.store.kube import KubeStore
+    from factoryos.store.apiserver import KubeStore
 
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:

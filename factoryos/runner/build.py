@@ -2,7 +2,7 @@
 
 The launcher writes a ``WorkloadSpec`` (``factoryos.workloads``) and starts
 ``python -m factoryos.worker <spec.json>``, which hands a build spec to
-``Workload``; ``Workload.run`` does the work:
+``BuildWorkload``; ``BuildWorkload.run`` does the work:
 it clones the product repository for the candidate (first attempt), or
 resumes from the candidate's last checkpoint (later attempts, after a stop,
 a lost process or a control-plane restart), appends the run's events, and
@@ -26,7 +26,7 @@ from factoryos.runner.pipeline import PipelineRunner, RunReport
 from factoryos.workloads import ProgressReporter, WorkloadResult, WorkloadSpec, WorkloadStatus
 
 
-class Workload:
+class BuildWorkload:
     """Runs one ``WorkloadSpec`` to its result; ``request_stop`` stops it gracefully."""
 
     def __init__(
