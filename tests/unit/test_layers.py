@@ -28,6 +28,25 @@ def test_every_core_module_is_forbidden_from_importing_adapters() -> None:
     assert core - listed == set(), "add new core modules to the import-linter contract"
 
 
+def test_every_core_module_has_a_layer() -> None:
+    """A new core package must be placed in the layers contract, or nothing orders it."""
+    core = {
+        m.name
+        for m in pkgutil.iter_modules([str(ROOT / "factoryos")])
+        if m.name not in ADAPTERS and not m.name.startswith("_")
+    }
+    layers = _contract(
+        "The core is layered: drivers, launch, decisions and services, workloads, "
+        "boundaries, contracts, base"
+    )["layers"]
+    placed = {
+        name.strip()
+        for layer in layers  # type: ignore[attr-defined]
+        for name in layer.replace(":", "|").split("|")
+    }
+    assert core - placed == set(), "place new core modules in the layers contract"
+
+
 def test_adapters_are_mutually_independent() -> None:
     modules = _contract("Adapters are independent of each other")["modules"]
     assert set(modules) == {f"factoryos.{a}" for a in ADAPTERS}  # type: ignore[arg-type]
