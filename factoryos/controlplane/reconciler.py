@@ -30,6 +30,7 @@ from factoryos.reconcile import (
     PRODUCT_LABEL,
     Admission,
     ProductObservation,
+    RunDecision,
     RunObservation,
     StartEvaluation,
     StartWorkload,
@@ -152,6 +153,7 @@ class Reconciler:
     # -- runs --------------------------------------------------------------------
 
     def run(self, ns: str, name: str) -> PassResult:
+        """One pass: observe the run's world, decide (pure), act, then write status and report."""
         began = datetime.now(UTC)
         try:
             run = self._store.get(Run, name, ns)
@@ -159,6 +161,22 @@ class Reconciler:
             return PassResult(gone=True)
         product = self._product(run)
         run = self._own(run, product)
+        seen, workloads = self._observe(run, product)
+        decision = reconcile_run(run, seen)
+        started = self._act(run, product, decision)
+        if decision.release:
+            return self._release(run)
+        self._report_run(run, decision, workloads, began, started)
+        requeue = 0.5 if decision.actions else decision.requeue_after
+        phase = run.status.phase
+        settled = phase is not None and phase.finished and not any(w.running for w in workloads)
+        return PassResult(requeue_after=requeue, workloads=workloads, settled=settled)
+
+    def _observe(
+        self, run: Run, product: Product | None
+    ) -> tuple[RunObservation, list[WorkloadState]]:
+        """Everything the decision reads, read afresh: workloads, stages, the queue."""
+        ns, name = run.metadata.namespace, run.metadata.name
         workloads = self._launcher.workloads(ns, name)
         blocked = None
         if product is not None and not any(w.running for w in workloads):
@@ -174,41 +192,44 @@ class Reconciler:
             blocked=blocked,
             evaluations=self._launcher.evaluations(ns, name),
         )
-        decision = reconcile_run(run, seen)
+        return seen, workloads
+
+    def _act(self, run: Run, product: Product | None, decision: RunDecision) -> list[Notice]:
+        """Start and stop what the decision says; a notice for each workload started."""
+        ns, name = run.metadata.namespace, run.metadata.name
         notices: list[Notice] = []
         for action in decision.actions:
-            if isinstance(action, StartWorkload | StartEvaluation):
-                assert product is not None
-                spec = (
-                    workload_spec(
-                        run, product, action.candidate, action.attempt, self._runs_dir,
-                        action.feedback,
-                    )
-                    if isinstance(action, StartWorkload)
-                    else evaluation_spec(run, product, action, self._runs_dir)
-                )  # fmt: skip
-                self._launcher.start(spec)
-                notices.append(
-                    Notice("Run", ns, name, "WorkloadStarted", f"started workload {spec.name}")
-                )
-            else:
+            if not isinstance(action, StartWorkload | StartEvaluation):
                 self._launcher.stop(ns, name, action.name, self._grace)
-        if decision.release:
-            return self._release(run)
+                continue
+            assert product is not None
+            spec = (
+                workload_spec(
+                    run, product, action.candidate, action.attempt, self._runs_dir,
+                    action.feedback,
+                )
+                if isinstance(action, StartWorkload)
+                else evaluation_spec(run, product, action, self._runs_dir)
+            )  # fmt: skip
+            self._launcher.start(spec)
+            notices.append(
+                Notice("Run", ns, name, "WorkloadStarted", f"started workload {spec.name}")
+            )
+        return notices
+
+    def _report_run(
+        self,
+        run: Run,
+        decision: RunDecision,
+        workloads: list[WorkloadState],
+        began: datetime,
+        notices: list[Notice],
+    ) -> None:
+        """Write status (once, if it changed), then measure, trace and tell what the pass did."""
+        name = run.metadata.name
         before = run.status.phase
         phase = self._write_status(run, decision.status)
-        if phase is not None:
-            self._tracing.count(
-                "factory.run.transitions", factory__phase=phase,
-                factory__product=run.spec.product_ref.name,
-            )  # fmt: skip
-        created = run.metadata.creation_timestamp
-        first = [a for a in decision.actions if isinstance(a, StartWorkload) and a.attempt == 1]
-        if created is not None and first and not workloads:  # the run's very first start
-            self._tracing.observe(
-                "factory.queue.wait.duration", (datetime.now(UTC) - created).total_seconds(),
-                factory__product=run.spec.product_ref.name,
-            )  # fmt: skip
+        self._measure(run, decision, workloads, phase)
         traced = run.metadata.annotations.get(TRACEPARENT_ANNOTATION)
         if decision.actions or phase is not None:  # a pass that did something: in the trace
             traced = self._tracing.record(
@@ -218,15 +239,32 @@ class Reconciler:
             )  # fmt: skip
         if phase is not None:
             detail = f" ({decision.status.message})" if decision.status.message else ""
-            notices.append(
-                Notice("Run", ns, name, phase, f"{phase}{detail}", warning=phase == "Failed")
-            )
+            notices = [
+                *notices,
+                Notice(
+                    "Run", run.metadata.namespace, name, phase, f"{phase}{detail}",
+                    warning=phase == "Failed",
+                ),
+            ]  # fmt: skip
         for notice in notices:  # logged in the run's trace, on this pass
             self._tell(notice, traced)
-        requeue = 0.5 if decision.actions else decision.requeue_after
-        phase = run.status.phase
-        settled = phase is not None and phase.finished and not any(w.running for w in workloads)
-        return PassResult(requeue_after=requeue, workloads=workloads, settled=settled)
+
+    def _measure(
+        self, run: Run, decision: RunDecision, workloads: list[WorkloadState], phase: str | None
+    ) -> None:
+        """The run's metrics: phase transitions, and the queue wait before its first start."""
+        product = run.spec.product_ref.name
+        if phase is not None:
+            self._tracing.count(
+                "factory.run.transitions", factory__phase=phase, factory__product=product
+            )
+        created = run.metadata.creation_timestamp
+        first = [a for a in decision.actions if isinstance(a, StartWorkload) and a.attempt == 1]
+        if created is not None and first and not workloads:  # the run's very first start
+            self._tracing.observe(
+                "factory.queue.wait.duration", (datetime.now(UTC) - created).total_seconds(),
+                factory__product=product,
+            )  # fmt: skip
 
     def _tell(self, notice: Notice, traceparent: str | None = None) -> None:
         """Report ``notice`` to people and log it (in ``traceparent``'s trace, if given)."""
