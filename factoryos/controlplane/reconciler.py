@@ -24,7 +24,7 @@ from typing import Any
 from factoryos.admission import repository_problem
 from factoryos.errors import NotFoundError
 from factoryos.launch import Launcher, WorkloadState
-from factoryos.models import Condition, OwnerReference, Product, Run, StageStatus
+from factoryos.models import Condition, OwnerReference, Product, Run, RunStatus, StageStatus
 from factoryos.reconcile import (
     FINALIZER,
     PRODUCT_LABEL,
@@ -40,6 +40,7 @@ from factoryos.reconcile import (
     reconcile_run,
     workload_spec,
 )
+from factoryos.reconcile.conditions import stalled
 from factoryos.reconcile.run import ObservedWorkload
 from factoryos.store import ResourceStore
 from factoryos.store.port import R
@@ -149,6 +150,39 @@ class Reconciler:
         problem = self._repo_check(product)
         self._repo_checked[key] = (now, generation, problem)
         return problem
+
+    # -- stalls ------------------------------------------------------------------
+
+    def stall(self, kind: str, ns: str, name: str, reason: str, message: str) -> None:
+        """Record that a pass of ``kind`` ``ns/name`` failed on input it cannot use.
+
+        A driver calls it when a pass raised ``InvalidInputError`` (a spec the core
+        refuses, an object the API server calls invalid): the object gets a Stalled
+        condition with ``reason`` and ``message`` at its current generation, the rest
+        of its status is kept, and people get a warning notice. It is the pass's one
+        status write; the next pass at a new generation recomputes every condition.
+        """
+        try:
+            if kind == "Product":
+                self._stall(self._store.get(Product, name, ns), reason, message)
+            else:
+                self._stall(self._store.get(Run, name, ns), reason, message)
+        except NotFoundError:
+            return  # gone: nothing left to tell
+
+    def _stall(self, resource: R, reason: str, message: str) -> None:
+        meta = resource.metadata
+        status = resource.status.model_copy(deep=True)
+        status.observed_generation = meta.generation
+        status.conditions = stalled(
+            status.conditions, reason, message, generation=meta.generation, now=_now()
+        )
+        if isinstance(status, RunStatus):
+            status.message = message
+        if status != resource.status:
+            self._write_status(resource, status)
+            notice = Notice(resource.kind, meta.namespace, meta.name, reason, message, warning=True)
+            self._tell(notice)
 
     # -- runs --------------------------------------------------------------------
 

@@ -41,3 +41,27 @@ def set_condition(
 def condition(conditions: list[Condition], type: ConditionType) -> Condition | None:
     """The condition of ``type``, if set."""
     return next((c for c in conditions if c.type == type), None)
+
+
+def stalled(
+    conditions: list[Condition],
+    reason: str,
+    message: str,
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """``conditions`` saying the object cannot progress with its current spec.
+
+    Stalled, not Ready, not Reconciling (kstatus reads that as Failed); ``Succeeded``
+    and any other condition are kept. A later pass at a new generation recomputes them.
+    """
+    for type, status in (
+        (ConditionType.READY, ConditionStatus.FALSE),
+        (ConditionType.RECONCILING, ConditionStatus.FALSE),
+        (ConditionType.STALLED, ConditionStatus.TRUE),
+    ):
+        conditions = set_condition(
+            conditions, type, status, reason, message, generation=generation, now=now
+        )
+    return conditions
