@@ -3,7 +3,9 @@
 ``add`` builds a Product from flags (``sf apply`` takes the same resource as
 YAML) and checks the repository and its pipeline before storing it;
 ``remove`` refuses while the product has active runs unless ``--force``,
-and never touches the product's repository.
+and never touches the product's repository. What these do to products is
+``factoryos.products`` (the dashboard uses it too); this module parses the
+flags, calls it and prints the result.
 """
 
 from __future__ import annotations
@@ -19,67 +21,80 @@ import typer
 from factoryos.cli.factory import NamespaceOption, admit_to, on_cluster, open_store
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
 from factoryos.deploys import PLAN, deploy_command, deploy_product
-from factoryos.errors import ConflictError, InvalidInputError, NotFoundError
-from factoryos.models import DesiredState, Product, Run, dump_resource, parse_as
-from factoryos.reconcile.product import active_runs
-from factoryos.settings import Settings
-from factoryos.stacks import (
-    Manifest,
-    Scaffold,
-    Stack,
-    list_stacks,
-    load_stack,
-    read_manifest,
-    scaffold,
+from factoryos.models import Product, dump_resource
+from factoryos.products import (
+    ProductChoices,
+    Scaffolded,
+    add_from_template,
+    add_product,
+    get_product,
+    list_products,
+    plan_from_template,
+    product_from_repo,
+    remove_product,
 )
-from factoryos.store import ResourceStore, modify
+from factoryos.settings import Settings
+from factoryos.stacks import list_stacks
 
 app = typer.Typer(help="Register and inspect products.", no_args_is_help=True)
+
+#: Where a bad product spec from ``add`` is said to come from.
+ADD = "sf product add"
+
+RepoOption = Annotated[
+    str | None, typer.Option("--repo", help="A local git repository path, or a git URL to clone.")
+]
+TemplateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--template",
+        help="Scaffold a new repository from a stack (stack-ts, stack-py; "
+        "`sf product templates` lists them) instead of registering --repo.",
+    ),
+]
+PathOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--path", help="With --template: where the new repository goes (default: ./NAME)."
+    ),
+]
+HoldoutsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--holdouts",
+        help="With --template: the holdout folder, outside the repository "
+        "(default: $FACTORYOS_HOME/holdouts/NAMESPACE/NAME).",
+    ),
+]
+BranchOption = Annotated[str, typer.Option(help="The branch winners merge into.")]
+PipelineOption = Annotated[
+    str | None,
+    typer.Option(help="Pipeline path inside the repo (default: pipeline.dot, or the stack's)."),
+]
+CandidatesOption = Annotated[int, typer.Option(help="K candidates per run.")]
+ConcurrencyOption = Annotated[int, typer.Option(help="Runs of this product at once.")]
+AgentProfileOption = Annotated[
+    str, typer.Option("--agent-profile", help="real, or test_shim (with --agent-executable).")
+]
+AgentExecutableOption = Annotated[
+    Path | None, typer.Option("--agent-executable", help="Stand-in agent CLI for test_shim.")
+]
 
 
 @app.command()
 def add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Product name (an RFC 1123 label).")],
-    repo: Annotated[
-        str | None,
-        typer.Option("--repo", help="A local git repository path, or a git URL to clone."),
-    ] = None,
-    template: Annotated[
-        str | None,
-        typer.Option(
-            "--template",
-            help="Scaffold a new repository from a stack (stack-ts, stack-py; "
-            "`sf product templates` lists them) instead of registering --repo.",
-        ),
-    ] = None,
-    path: Annotated[
-        Path | None,
-        typer.Option(
-            "--path", help="With --template: where the new repository goes (default: ./NAME)."
-        ),
-    ] = None,
-    holdouts: Annotated[
-        Path | None,
-        typer.Option(
-            "--holdouts",
-            help="With --template: the holdout folder, outside the repository "
-            "(default: $FACTORYOS_HOME/holdouts/NAMESPACE/NAME).",
-        ),
-    ] = None,
-    branch: Annotated[str, typer.Option(help="The branch winners merge into.")] = "main",
-    pipeline: Annotated[
-        str | None,
-        typer.Option(help="Pipeline path inside the repo (default: pipeline.dot, or the stack's)."),
-    ] = None,
-    candidates: Annotated[int, typer.Option(help="K candidates per run.")] = 1,
-    concurrency: Annotated[int, typer.Option(help="Runs of this product at once.")] = 1,
-    agent_profile: Annotated[
-        str, typer.Option("--agent-profile", help="real, or test_shim (with --agent-executable).")
-    ] = "real",
-    agent_executable: Annotated[
-        Path | None, typer.Option("--agent-executable", help="Stand-in agent CLI for test_shim.")
-    ] = None,
+    repo: RepoOption = None,
+    template: TemplateOption = None,
+    path: PathOption = None,
+    holdouts: HoldoutsOption = None,
+    branch: BranchOption = "main",
+    pipeline: PipelineOption = None,
+    candidates: CandidatesOption = 1,
+    concurrency: ConcurrencyOption = 1,
+    agent_profile: AgentProfileOption = "real",
+    agent_executable: AgentExecutableOption = None,
     namespace: NamespaceOption = "default",
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
@@ -91,88 +106,55 @@ def add(
     registered with the stack's pipeline, verifiers, service and gate.
     """
     settings = Settings.from_env()
+    _check_usage(cast(click.Context, ctx), repo, template, path, holdouts)
+    choices = ProductChoices(
+        branch=branch, pipeline=pipeline, candidates=candidates, concurrency=concurrency,
+        agent_profile=agent_profile, agent_executable=agent_executable,
+    )  # fmt: skip
+    store, cluster = open_store(settings), on_cluster(settings)
+
+    def admit(product: Product) -> None:
+        admit_to(settings, product, store)
+
+    if repo is not None:
+        product = product_from_repo(
+            name, repo, choices, namespace=namespace, on_cluster=cluster, source=ADD
+        )
+        created = add_product(store, product, admit)
+        emit(dump_resource(created), output, lambda _: _added_line(name))
+        return
+    assert template is not None
+    plan = plan_from_template(
+        name, template, choices, home=settings.home, namespace=namespace,
+        path=path, holdouts=holdouts, on_cluster=cluster, source=ADD,
+    )  # fmt: skip
+    added = add_from_template(store, plan, admit)
+    emit(dump_resource(added.product), output, lambda _: _scaffolded_text(name, added))
+
+
+def _check_usage(
+    ctx: click.Context, repo: str | None, template: str | None, *template_only: Path | None
+) -> None:
     if (repo is None) == (template is None):
         raise click.UsageError(
-            "give exactly one of --repo (an existing repository) or --template",
-            cast(click.Context, ctx),
+            "give exactly one of --repo (an existing repository) or --template", ctx
         )
-    if template is None and (path is not None or holdouts is not None):
-        raise click.UsageError("--path and --holdouts go with --template", cast(click.Context, ctx))
-    engine: dict[str, Any] = {"agentProfile": agent_profile}
-    if agent_executable is not None:
-        engine["agentExecutable"] = _abs(str(agent_executable))
-    spec: dict[str, Any] = {
-        "branch": branch,
-        "candidates": candidates,
-        "concurrency": concurrency,
-        "engine": engine,
-    }
-    store = open_store(settings)
-    planned: tuple[Stack, Path, Path] | None = None  # what to scaffold, and where
-    manifest = Manifest()
-    if template is not None:
-        if on_cluster(settings):
-            raise InvalidInputError(
-                "--template scaffolds a local repository; for a cluster, push it and register "
-                "it with --repo URL (and its holdouts as a Secret)"
-            )
-        stack = load_stack(template)
-        manifest = read_manifest(stack, name)
-        target = (path if path is not None else Path.cwd() / name).resolve()
-        held = holdouts if holdouts is not None else settings.home / "holdouts" / namespace / name
-        held = held.resolve()
-        planned = (stack, target, held)
-        spec |= manifest.product
-        spec |= {"repo": {"path": str(target)}, "holdouts": {"path": str(held)}}
-    else:
-        assert repo is not None
-        remote = "://" in repo or repo.startswith("git@")
-        # On a cluster a path names a directory the runner pods see; never resolve it here.
-        local = repo if on_cluster(settings) else _abs(repo)
-        spec["repo"] = {"url": repo} if remote else {"path": local}
-    if pipeline is not None or "pipeline" not in spec:
-        spec["pipeline"] = pipeline or "pipeline.dot"
-    product = parse_as(  # the whole resource is checked before anything is written
-        Product,
-        {"metadata": {"name": name, "namespace": namespace}, "spec": spec},
-        source="sf product add",
-    )
-    made: Scaffold | None = None
-    if planned is not None:
-        _must_be_new(store, name, namespace)
-        stack, target, held = planned
-        made = scaffold(stack, name, target, held)
-    try:
-        admit_to(settings, product, store)
-        created = store.create(product)
-    except BaseException:
-        if made is not None:  # leave nothing behind, so the same command can be run again
-            made.discard()
-        raise
-    emit(dump_resource(created), output, lambda _: _added_text(name, made, manifest))
+    if template is None and any(option is not None for option in template_only):
+        raise click.UsageError("--path and --holdouts go with --template", ctx)
 
 
-def _must_be_new(store: ResourceStore, name: str, namespace: str) -> None:
-    try:
-        store.get(Product, name, namespace)
-    except NotFoundError:
-        return
-    raise ConflictError(f"product {name!r} already exists in namespace {namespace!r}")
+def _added_line(name: str) -> str:
+    return f"product.factoryos.dev/{name} created"
 
 
-def _added_text(name: str, made: Scaffold | None, manifest: Manifest) -> str:
-    line = f"product.factoryos.dev/{name} created"
-    if made is None:
-        return line
-    steps = [
-        s.format(repo=made.repo, holdouts=made.holdouts, name=name) for s in manifest.next_steps
-    ]
+def _scaffolded_text(name: str, added: Scaffolded) -> str:
+    made, steps = added.scaffold, added.next_steps
     return "\n".join(
         [
             f"scaffolded {made.stack} into {made.repo} "
             f"({len(made.files)} files, commit {made.commit[:12]} on main)",
             f"holdout scenarios in {made.holdouts} (outside the repository)",
-            line,
+            _added_line(name),
             *(["next steps:"] + [f"  - {s}" for s in steps] if steps else []),
         ]
     )
@@ -200,7 +182,7 @@ def deploy(
     the script's.
     """
     settings = Settings.from_env()
-    product = open_store(settings).get(Product, name, namespace)
+    product = get_product(open_store(settings), name, namespace)
     deploy_command(product, real=real)  # refuse before cloning anything
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     workdir = settings.home / "deploys" / namespace / name / stamp
@@ -243,14 +225,10 @@ def templates(output: OutputOption = OutputFormat.TEXT) -> None:
     )
 
 
-def _abs(path: str) -> str:
-    return str(Path(path).expanduser().resolve())
-
-
 @app.command("list")
 def list_(namespace: NamespaceOption = "default", output: OutputOption = OutputFormat.TEXT) -> None:
     """List products with their status."""
-    products = open_store(Settings.from_env()).list(Product, namespace)
+    products = list_products(open_store(Settings.from_env()), namespace)
     emit([dump_resource(p) for p in products], output, lambda _: _products_table(products))
 
 
@@ -277,7 +255,7 @@ def show(
     name: str, namespace: NamespaceOption = "default", output: OutputOption = OutputFormat.YAML
 ) -> None:
     """Print a product (YAML by default)."""
-    product = open_store(Settings.from_env()).get(Product, name, namespace)
+    product = get_product(open_store(Settings.from_env()), name, namespace)
     emit(dump_resource(product), output, lambda _: _products_table([product]))
 
 
@@ -291,29 +269,13 @@ def remove(
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Unregister a product (its runs go with it; its repository is never touched)."""
-    store = open_store(Settings.from_env())
-    store.get(Product, name, namespace)
-    runs = [r for r in store.list(Run, namespace) if r.spec.product_ref.name == name]
-    active = active_runs(runs)
-    if active and not force:
-        names = ", ".join(r.metadata.name for r in active)
-        raise ConflictError(
-            f"product {name!r} has {len(active)} active run(s) ({names}); "
-            "stop them first (`sf run stop NAME`) or use --force"
-        )
-    for run in active:
-        modify(store, Run, run.metadata.name, namespace, _stop)
-    remaining = store.delete(Product, name, namespace)
-    state = "deleting" if remaining is not None else "deleted"
+    removal = remove_product(open_store(Settings.from_env()), name, namespace, force=force)
+    state = "deleting" if removal.deferred else "deleted"
     emit(
-        {"kind": "Product", "name": name, "result": state, "runs": len(runs)},
+        {"kind": "Product", "name": name, "result": state, "runs": removal.runs},
         output,
         lambda _: (
             f"product.factoryos.dev/{name} {state}"
-            + (" (the control plane removes its runs first)" if remaining is not None else "")
+            + (" (the control plane removes its runs first)" if removal.deferred else "")
         ),
     )
-
-
-def _stop(run: Run) -> None:
-    run.spec.desired_state = DesiredState.STOPPED

@@ -23,9 +23,10 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from factoryos import products
 from factoryos.errors import FactoryError, NotFoundError
 from factoryos.events import Event, SequenceGapError, last_sequence, mirror_append, run_token
-from factoryos.models import Product, Run, dump_resource
+from factoryos.models import Run, dump_resource
 from factoryos.rundata import stage_diff
 from factoryos.runs import list_runs as newest_runs
 from factoryos.runs import new_run, resume_run, start_run, stop_run
@@ -59,12 +60,12 @@ class StartRun(BaseModel):
 
 @router.get("/products", summary="List products")
 def list_products(state: State, namespace: str | None = None) -> list[dict[str, Any]]:
-    return [dump_resource(p) for p in state.store.list(Product, namespace)]
+    return [dump_resource(p) for p in products.list_products(state.store, namespace)]
 
 
 @router.get("/products/{namespace}/{name}", summary="One product")
 def get_product(state: State, namespace: str, name: str) -> dict[str, Any]:
-    return dump_resource(state.store.get(Product, name, namespace))
+    return dump_resource(products.get_product(state.store, name, namespace))
 
 
 @router.get("/runs", summary="List runs, newest first")

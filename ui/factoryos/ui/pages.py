@@ -3,8 +3,8 @@
 Every page is rendered from the store and the run directory at request time
 and carries the cursor (``data-cursor``) its live stream resumes from, so
 nothing that happened before the page loaded is lost and nothing repeats.
-Forms post with the CSRF token and change runs through ``factoryos.runs``,
-exactly as ``sf`` does.
+Forms post with the CSRF token and change runs through ``factoryos.runs``;
+products are read through ``factoryos.products``, exactly as ``sf`` does.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from factoryos.errors import FactoryError
 from factoryos.models import Product, Run, StageStatus
+from factoryos.products import get_product
 from factoryos.rundata import stage_diff
 from factoryos.runs import can_resume, can_stop, list_runs, new_run, resume_run, start_run, stop_run
 from factoryos.ui.api import file_download
@@ -105,13 +106,13 @@ def products_fragment(request: Request, state: State) -> Response:
 
 @router.get("/products/{namespace}/{name}")
 def product_page(request: Request, state: State, namespace: str, name: str) -> Response:
-    product = state.store.get(Product, name, namespace)
+    product = get_product(state.store, name, namespace)
     return render(request, "product.html", product=product, runs=_runs_of(state, product))
 
 
 @router.get("/fragments/products/{namespace}/{name}/runs")
 def product_runs_fragment(request: Request, state: State, namespace: str, name: str) -> Response:
-    product = state.store.get(Product, name, namespace)
+    product = get_product(state.store, name, namespace)
     return render(request, "_runs.html", product=product, runs=_runs_of(state, product))
 
 
@@ -124,7 +125,7 @@ def start_from_page(
     goal: Annotated[str, Form()],
     candidates: Annotated[str, Form()] = "",
 ) -> Response:
-    product = state.store.get(Product, name, namespace)
+    product = get_product(state.store, name, namespace)
     try:
         k = int(candidates) if candidates.strip() else None
         run = new_run(name, goal, namespace=namespace, candidates=k, source="the form")

@@ -7,6 +7,7 @@ from typing import Any
 
 from factoryos.events import Event, EventType
 from factoryos.models import ConditionType, Product, Run, StageState
+from factoryos.products import list_products, runs_of
 from factoryos.store import ResourceStore
 
 #: Stage states as the page's CSS and live.js name them.
@@ -43,13 +44,8 @@ class ProductRow:
 def product_rows(store: ResourceStore) -> list[ProductRow]:
     runs = store.list(Run)
     rows = []
-    for product in store.list(Product):
-        mine = [
-            r
-            for r in runs
-            if r.spec.product_ref.name == product.metadata.name
-            and r.metadata.namespace == product.metadata.namespace
-        ]
+    for product in list_products(store):
+        mine = runs_of(product, runs)
         mine.sort(key=lambda r: str(r.metadata.creation_timestamp or ""))
         ready = next((c for c in product.status.conditions if c.type == ConditionType.READY), None)
         rows.append(
