@@ -7,7 +7,9 @@ control plane (``factoryos.controlplane``) and the kopf operator are thin
 drivers around them: read everything, call, act, write status once.
 """
 
+from factoryos.reconcile.building import workload_spec
 from factoryos.reconcile.conditions import set_condition
+from factoryos.reconcile.evaluating import evaluation_spec
 from factoryos.reconcile.product import ProductDecision, ProductObservation, reconcile_product
 from factoryos.reconcile.queue import Admission, admit
 from factoryos.reconcile.run import (
@@ -18,9 +20,7 @@ from factoryos.reconcile.run import (
     StartEvaluation,
     StartWorkload,
     StopWorkload,
-    evaluation_spec,
     reconcile_run,
-    workload_spec,
 )
 
 __all__ = [

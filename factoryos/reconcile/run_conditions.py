@@ -1,0 +1,79 @@
+"""A Run's four conditions (Ready, Reconciling, Stalled, Succeeded), always set together.
+
+Every pass sets all four with one reason and message, so GitOps tools and
+``kubectl wait`` read one consistent state: in progress (Reconciling),
+stalled until something outside the run changes, finished (Succeeded or
+Failed) or stopped on request. Each phase module calls one of the ``mark_*``
+functions; ``set_condition`` keeps the transition times.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from factoryos.models import ConditionStatus, ConditionType, Run, RunPhase, RunStatus
+from factoryos.reconcile.conditions import set_condition
+
+T, F, U = ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.UNKNOWN
+
+
+def set_run_conditions(
+    status: RunStatus,
+    run: Run,
+    reason: str,
+    message: str,
+    now: datetime,
+    *,
+    ready: ConditionStatus,
+    reconciling: ConditionStatus,
+    stalled: ConditionStatus,
+    succeeded: ConditionStatus,
+) -> None:
+    """Set all four conditions at once, with one reason and message."""
+    conds = status.conditions
+    for kind, value in (
+        (ConditionType.READY, ready),
+        (ConditionType.RECONCILING, reconciling),
+        (ConditionType.STALLED, stalled),
+        (ConditionType.SUCCEEDED, succeeded),
+    ):
+        conds = set_condition(
+            conds, kind, value, reason, message, generation=run.metadata.generation, now=now
+        )
+    status.conditions = conds
+
+
+def mark_in_progress(status: RunStatus, run: Run, reason: str, message: str, now: datetime) -> None:
+    """In progress: Reconciling, not Ready, not Stalled, outcome Unknown."""
+    set_run_conditions(
+        status, run, reason, message, now, ready=F, reconciling=T, stalled=F, succeeded=U
+    )
+
+
+def mark_stalled(status: RunStatus, run: Run, reason: str, message: str, now: datetime) -> None:
+    """Cannot progress until something outside the run changes."""
+    set_run_conditions(
+        status, run, reason, message, now, ready=F, reconciling=F, stalled=T, succeeded=U
+    )
+
+
+def mark_stopped(status: RunStatus, run: Run, message: str, now: datetime) -> None:
+    """Stopped on request: nothing runs and nothing is decided, until a resume."""
+    set_run_conditions(
+        status, run, "Stopped", message, now, ready=F, reconciling=F, stalled=F, succeeded=F
+    )
+
+
+def mark_finished(status: RunStatus, run: Run, now: datetime) -> None:
+    """Succeeded (Ready) or Failed (Stalled), by ``status.phase``, with ``status.message``."""
+    ok = status.phase is RunPhase.SUCCEEDED
+    reason = "Succeeded" if ok else "Failed"
+    message = status.message or reason
+    if ok:
+        set_run_conditions(
+            status, run, reason, message, now, ready=T, reconciling=F, stalled=F, succeeded=T
+        )
+    else:
+        set_run_conditions(
+            status, run, reason, message, now, ready=F, reconciling=F, stalled=T, succeeded=F
+        )
