@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test lint typecheck importlint unit integration generate crds schemas check-generated bench clean distclean
+.PHONY: help venv tools graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ demo: venv tools graphviz ## Start the embedded factory and run the smoke produc
 test: venv tools lint typecheck importlint check-generated unit integration selftest ## Run the whole test suite
 	@echo "make test: all checks passed"
 
+test-fast: venv tools lint typecheck importlint check-generated unit integration-fast ## Everyday tier (under 3 minutes warm): make test without the slow tests and sf selftest
+	@echo "make test-fast: all checks passed (the tests marked slow and sf selftest run in make test)"
+
 lint: venv ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -144,6 +147,9 @@ selftest: venv tools ## sf selftest: stop, resume, event stream and smoke produc
 
 integration: venv tools browser stack-tools k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+integration-fast: venv tools browser stack-tools k8s-bin helm-bin ## The integration tests not marked slow (pytest -m "not slow")
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration -m "not slow" $(PYTEST_ARGS)
 
 generate: crds schemas ## Regenerate everything derived from the models
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
 from factory_support import Factory, marks_step
 from test_controlplane_runs import _phase, _stage_running
 
 from factoryos.events import EventType, validate_events
 from factoryos.kilroy.procs import run_processes
 from factoryos.models import RunPhase
+
+#: Slow, about 10 s a test (restarts the control plane mid-run): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def _setup(factory: Factory, marks: Path) -> None:

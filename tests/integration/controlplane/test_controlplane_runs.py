@@ -9,11 +9,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from factory_support import Factory, marks_step
 
 from factoryos.events import EventType, validate_events
 from factoryos.kilroy.procs import pid_alive, run_processes
 from factoryos.models import Run, RunPhase, StageState
+
+#: Slow, 7-11 s a test (runs real products through the control plane): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def _phase(phase: RunPhase):  # type: ignore[no-untyped-def]

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from factory_support import Factory, quality_product
 from kilroy_support import git
 from test_controlplane_runs import _phase
 
 from factoryos.models import CandidatePhase, RunPhase
 from factoryos.workloads import EvaluationReport
+
+#: Slow, 5-9 s a test (four candidates, holdouts and the gate): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def _run(factory: Factory, name: str, iterations: int) -> None:

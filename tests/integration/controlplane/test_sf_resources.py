@@ -141,6 +141,7 @@ def test_product_add_refuses_duplicates_missing_repos_and_bad_pipelines(
     assert code == EXIT_INVALID and "RFC 1123" in line
 
 
+@pytest.mark.slow
 def test_run_start_refuses_unknown_products_duplicates_and_bad_pipelines(
     factory: Factory, repo: Path
 ) -> None:
@@ -156,6 +157,7 @@ def test_run_start_refuses_unknown_products_duplicates_and_bad_pipelines(
     assert code == EXIT_INVALID and "nope.dot not found" in line
 
 
+@pytest.mark.slow
 def test_commands_that_need_the_control_plane_say_so(factory: Factory, repo: Path) -> None:
     factory.sf("product", "add", "app", "--repo", str(repo))
     factory.sf("run", "start", "app", "--goal", "g", "--name", "app-1")
@@ -166,6 +168,7 @@ def test_commands_that_need_the_control_plane_say_so(factory: Factory, repo: Pat
     assert done.returncode == EXIT_NO_CONTROL_PLANE and "sf up" in done.stderr
 
 
+@pytest.mark.slow
 def test_remove_refuses_active_runs_unless_forced_and_keeps_the_repo(
     factory: Factory, tmp_path: Path
 ) -> None:
@@ -187,6 +190,7 @@ def test_remove_refuses_active_runs_unless_forced_and_keeps_the_repo(
     assert run_processes(factory.run_dir("busy-1").logs_root(0)) == []
 
 
+@pytest.mark.slow
 def test_status_list_and_logs_show_a_finished_run(factory: Factory, repo: Path) -> None:
     factory.sf("product", "add", "app", "--repo", str(repo))
     factory.up()
@@ -207,6 +211,7 @@ def test_status_list_and_logs_show_a_finished_run(factory: Factory, repo: Path) 
     assert factory.wait_run("app-1", _phase(RunPhase.SUCCEEDED)).status.observed_generation == 1
 
 
+@pytest.mark.slow
 def test_delete_stops_a_running_run_then_removes_it(factory: Factory, tmp_path: Path) -> None:
     steps = {"work": marks_step(tmp_path / "marks", "work", 30)}
     factory.sf("product", "add", "busy", "--repo", str(factory.repo("busy", {"pipeline": steps})))

@@ -21,6 +21,9 @@ from test_controlplane_runs import _phase
 
 from factoryos.models import RunPhase, StageState
 
+#: Slow, 5-6 s a test (the smoke product end to end): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SMOKE = Path(__file__).resolve().parents[3] / "examples" / "products" / "smoke"
 
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from kube_support import DASHBOARD_TOKEN as TOKEN
 from kube_support import INGEST_KEY as KEY
 from kube_support import Kubectl, TestCluster
@@ -70,6 +71,7 @@ def test_it_works_on_the_clusters_resources_with_its_own_rights(
     assert allowed.stdout.strip() == "yes"
 
 
+@pytest.mark.slow
 def test_a_runners_events_reach_websocket_clients_and_sf(
     dashboard: str, kubectl: Kubectl, namespace: str, tmp_path: Path, cluster: TestCluster
 ) -> None:

@@ -185,6 +185,7 @@ def finish_job(batch: client.BatchV1Api, ns: str, name: str, *, exit_code: int =
     batch.patch_namespaced_job_status(name, ns, {"status": done})
 
 
+@pytest.mark.slow
 def test_a_run_gets_one_job_per_candidate_with_the_expected_spec(
     operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str,
     api: client.ApiClient,
@@ -226,6 +227,7 @@ def test_a_run_gets_one_job_per_candidate_with_the_expected_spec(
     eventually(phase(store, namespace, "r", RunPhase.BUILDING), "Building")
 
 
+@pytest.mark.slow
 def test_job_outcomes_drive_the_run_to_succeeded_or_failed(
     operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str,
     kubectl: Kubectl,
@@ -267,6 +269,7 @@ def test_job_outcomes_drive_the_run_to_succeeded_or_failed(
     assert ("good", "Succeeded") in reasons and ("bad", "Failed") in reasons
 
 
+@pytest.mark.slow
 def test_stop_suspends_the_jobs_and_resume_starts_the_next_attempt(
     operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str
 ) -> None:
@@ -313,6 +316,7 @@ def test_deleting_a_product_deletes_its_runs_through_finalizers(
     assert all(j.spec.suspend is True for j in left)
 
 
+@pytest.mark.slow
 def test_a_restarted_operator_converges_without_duplicate_jobs(
     operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str
 ) -> None:
@@ -333,6 +337,7 @@ def test_a_restarted_operator_converges_without_duplicate_jobs(
     assert names == ["r-c0-1", "r-c1-1", "r-e1-1"], "one of each, even across a restart"
 
 
+@pytest.mark.slow
 def test_a_run_of_an_unknown_product_stalls_until_it_exists(
     operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str
 ) -> None:
@@ -350,6 +355,7 @@ def test_a_run_of_an_unknown_product_stalls_until_it_exists(
     eventually(lambda: len(jobs(batch, namespace)) == 1, "the Job once the product exists")
 
 
+@pytest.mark.slow
 def test_runner_progress_reports_become_the_stages_table(
     operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str,
     cluster: TestCluster,
@@ -385,6 +391,7 @@ def test_runner_progress_reports_become_the_stages_table(
     assert denied.value.status == 403
 
 
+@pytest.mark.slow
 def test_with_peering_one_replica_acts_and_another_takes_over(
     operator_kubeconfig: Path, namespace: str, monkeypatch: pytest.MonkeyPatch,
     store: KubeStore, batch: client.BatchV1Api, kubectl: Kubectl, api: client.ApiClient,
@@ -420,6 +427,7 @@ def test_with_peering_one_replica_acts_and_another_takes_over(
         second.stop()
 
 
+@pytest.mark.slow
 def test_a_missing_secret_stalls_the_run_until_it_exists(
     operator: EmbeddedOperator, store: KubeStore, batch: client.BatchV1Api, namespace: str,
     api: client.ApiClient,
@@ -447,6 +455,7 @@ def test_a_missing_secret_stalls_the_run_until_it_exists(
     eventually(lambda: len(jobs(batch, namespace)) == 1, "the Job once the key exists", timeout=45)
 
 
+@pytest.mark.slow
 def test_the_operators_passes_and_records_join_the_runs_trace(
     operator_kubeconfig: Path, namespace: str, monkeypatch: pytest.MonkeyPatch,
     store: KubeStore, batch: client.BatchV1Api, tmp_path: Path,

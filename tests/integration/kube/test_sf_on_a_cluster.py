@@ -16,6 +16,9 @@ import pytest
 import yaml
 from kube_support import Kubectl, TestCluster
 
+#: Slow, about 4 s a test (sf against the API server, runs included): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SF = [sys.executable, "-m", "factoryos.cli.app"]
 
 

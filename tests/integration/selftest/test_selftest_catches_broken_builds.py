@@ -38,6 +38,7 @@ def leftovers() -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.wait()
 
 
+@pytest.mark.slow
 def test_sf_selftest_passes_on_this_build(env: dict[str, str], tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "factoryos.cli.app", "selftest", "-o", "json"],
@@ -75,6 +76,7 @@ def test_a_run_that_outlives_its_stop_fails_the_stop_check(
     assert "process(es) of it still run" in result.detail and str(leftovers[0].pid) in result.detail
 
 
+@pytest.mark.slow
 def test_an_event_whose_time_goes_back_fails_the_events_check(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -31,6 +31,9 @@ from factoryos.models import RunPhase, VerifierKind
 from factoryos.stacks import load_stack, read_manifest, scaffold
 from factoryos.stacks.scaffold import Scaffold
 
+#: Slow, 20 s to 3.5 min a test (npm and pip installs and builds): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 STACKS = ["stack-ts", "stack-py"]
 #: A type error and the file and words the typecheck verifier must name.
 TYPE_ERRORS = {

@@ -3,20 +3,38 @@
 A person starts the smoke product from its page and watches the stages change
 without reloading, opens a stage's diff and an artifact, and stops a long run
 and resumes it from the page. Each test saves screenshots of what it saw.
+
+A test waits first for the run's real state (read from the store, with a
+generous timeout: a loaded machine makes runs slow), then gives the page
+``PAGE_LAG_MS`` to show it, so a slow run never reads as a stale page.
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import screenshot, sign_in
 from factory_support import Factory, marks_step, quality_product
 from kilroy_support import SCRIPTED_AGENT, git
-from playwright.sync_api import Page, expect
+from playwright.sync_api import APIResponse, Page, Route, expect
 
-from factoryos.models import Run, RunPhase
+from factoryos.models import Run, RunPhase, StageState
+from factoryos.store import modify
+
+#: Slow, 10-15 s a test (a browser and whole runs): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
+#: How long a run may take to reach a state (a loaded machine makes it slow).
+RUN_TIMEOUT_S = 120.0
+#: How long the page may take to show a state the run has reached: a change
+#: notice over the WebSocket, then one fragment fetch.
+PAGE_LAG_MS = 15_000
 
 SMOKE = Path(__file__).resolve().parents[3] / "examples" / "products" / "smoke"
 
@@ -139,40 +157,148 @@ def test_open_a_stage_diff_and_an_artifact(factory: Factory, page: Page) -> None
     assert response.status == 404
 
 
-def test_stop_a_long_run_and_resume_it_from_the_page(
-    factory: Factory, page: Page, tmp_path: Path
-) -> None:
-    marks = tmp_path / "marks"
+def gated_step(marks: Path, name: str, gate: Path) -> str:
+    """A tool command that runs until the file ``gate`` exists, then records step ``name``."""
+    wait = f"while [ ! -e {shlex.quote(str(gate))} ]; do sleep 0.1; done"
+    return f"{wait}; echo {name} >> {shlex.quote(str(marks))}"
+
+
+def _stage_running(name: str) -> Callable[[Run], bool]:
+    def running(run: Run) -> bool:
+        return any(s.name == name and s.status is StageState.RUNNING for s in run.status.stages)
+
+    return running
+
+
+def _phase(phase: RunPhase) -> Callable[[Run], bool]:
+    return lambda run: run.status.phase is phase
+
+
+def _long_product(factory: Factory, marks: Path, gate: Path) -> None:
+    """Stages a, b, c; b runs until the test creates ``gate`` (never on its own)."""
     steps = {
         "a": marks_step(marks, "a"),
-        "b": marks_step(marks, "b", 6),
+        "b": gated_step(marks, "b", gate),
         "c": marks_step(marks, "c"),
     }
     factory.sf("product", "add", "long", "--repo", str(factory.repo("long", {"pipeline": steps})))
+
+
+def test_stop_a_long_run_and_resume_it_from_the_page(
+    factory: Factory, page: Page, tmp_path: Path
+) -> None:
+    marks, gate = tmp_path / "marks", tmp_path / "let-b-finish"
+    _long_product(factory, marks, gate)
     factory.up(dashboard=True)
     page.on("dialog", lambda dialog: dialog.accept())
+    node_b = page.locator("#graph g.node[data-node=b]")
 
-    run = _start_from_page(page, factory, "long", "sleep a while")
-    expect(page.locator("#graph g.node[data-node=b]")).to_have_attribute(
-        "data-state", "running", timeout=30_000
-    )
+    run = _start_from_page(page, factory, "long", "wait for the gate")
+    factory.wait_run(run, _stage_running("b"), timeout=RUN_TIMEOUT_S)
+    expect(node_b).to_have_attribute("data-state", "running", timeout=PAGE_LAG_MS)
     page.click("#stop")
-    expect(page.locator("#phase")).to_have_text("Stopped", timeout=30_000)
+    # Stopping takes the control plane, the runner, Kilroy and the stage's processes:
+    # seconds, more on a loaded machine. Wait for the run to be Stopped, then the page
+    # (which can still miss it: see the xfail test below).
+    factory.wait_run(run, _phase(RunPhase.STOPPED), timeout=RUN_TIMEOUT_S)
+    expect(page.locator("#phase")).to_have_text("Stopped", timeout=PAGE_LAG_MS)
     expect(page.locator("#resume")).to_be_enabled()
     expect(page.locator("#stop")).to_be_disabled()
-    stopped: Run = factory.run(run)
-    assert stopped.status.phase is RunPhase.STOPPED
     screenshot(page, "run-stopped")
 
     assert marks.read_text().split() == ["a"], "stage b was stopped before it completed"
 
     page.click("#resume")
-    expect(page.locator("#graph g.node[data-node=b]")).to_have_attribute(
-        "data-state", "running", timeout=30_000
-    )
-    expect(page.locator("#phase")).to_have_text("Succeeded", timeout=90_000)
+    factory.wait_run(run, _stage_running("b"), timeout=RUN_TIMEOUT_S)
+    expect(node_b).to_have_attribute("data-state", "running", timeout=PAGE_LAG_MS)
+    gate.touch()
+    factory.wait_run(run, _phase(RunPhase.SUCCEEDED), timeout=RUN_TIMEOUT_S)
+    expect(page.locator("#phase")).to_have_text("Succeeded", timeout=PAGE_LAG_MS)
     assert marks.read_text().split() == ["a", "b", "c"], "a was not rerun after the resume"
     screenshot(page, "run-resumed")
+
+
+def _poll(page: Page, check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait for ``check`` while Playwright runs (route handlers run only then).
+
+    A RuntimeError, not an AssertionError: a setup that fails is not the bug.
+    (``page.wait_for_function`` cannot be used: the dashboard's CSP forbids eval.)
+    """
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the setup failed: timed out after {timeout:g}s waiting for {what}")
+        page.wait_for_timeout(50)
+
+
+#: Records, in the page, when a change notice says this run is Stopped and when
+#: htmx is asked for a status fragment after that.
+WATCH_REFRESHES = """
+window.__stoppedNotice = false;
+window.__askedAfterStop = 0;
+document.addEventListener("factory-run-change", (e) => {
+  const r = e.detail && e.detail.resource;
+  if (r && r.phase === "Stopped") window.__stoppedNotice = true;
+}, true);
+document.addEventListener("htmx:confirm", () => {
+  if (window.__stoppedNotice) window.__askedAfterStop += 1;
+}, true);
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="product bug: ui/factoryos/ui/templates/_run_status.html swaps #run-status "
+    "outerHTML, so htmx drops the refresh it queued while a fetch was in flight (it issues "
+    "none for an element no longer in the page) and the page keeps what that fetch rendered; "
+    "a listening element that stays (hx-swap=innerHTML, hx-select='#run-status > *') passes; "
+    "remove this mark with the fix",
+)
+def test_a_change_that_comes_while_the_status_is_being_fetched_is_shown(
+    factory: Factory, page: Page, tmp_path: Path
+) -> None:
+    """A slow fragment fetch (a loaded machine) must not leave the page behind the run.
+
+    The fetch is held deterministically: the server renders it at once (the run is
+    Building), the browser gets the answer only after the run is Stopped and the page
+    has been told so.
+    """
+    marks, gate = tmp_path / "marks", tmp_path / "let-b-finish"
+    _long_product(factory, marks, gate)
+    factory.up(dashboard=True)
+    factory.sf("run", "start", "long", "--goal", "wait for the gate", "--name", "held")
+    factory.wait_run("held", _stage_running("b"), timeout=RUN_TIMEOUT_S)
+
+    holding = False
+    held: list[tuple[Route, APIResponse]] = []
+
+    def fragments(route: Route) -> None:
+        if holding:
+            held.append((route, route.fetch()))  # the server answers now, the page later
+        else:
+            route.continue_()
+
+    page.route("**/fragments/**", fragments)
+    page.add_init_script(WATCH_REFRESHES)
+    sign_in(page, factory.dashboard, factory.token, "/runs/default/held")
+    expect(page.locator("#graph g.node[data-node=b]")).to_have_attribute(
+        "data-state", "running", timeout=PAGE_LAG_MS
+    )
+
+    holding = True  # a label is a change the page refreshes on, and the run goes on as it was
+    modify(factory.store, Run, "held", "default", lambda r: r.metadata.labels.update(t="1"))
+    _poll(page, lambda: bool(held), "the status fragment to be fetched")
+    if 'data-state="building"' not in held[0][1].text():
+        raise RuntimeError("the setup failed: the held status fragment is not a Building run's")
+
+    factory.sf("run", "stop", "held")
+    factory.wait_run("held", _phase(RunPhase.STOPPED), timeout=RUN_TIMEOUT_S)
+    _poll(page, lambda: page.evaluate("window.__askedAfterStop") > 0, "a refresh after Stopped")
+    holding = False
+    for route, response in held:
+        route.fulfill(response=response)
+    expect(page.locator("#phase")).to_have_text("Stopped", timeout=PAGE_LAG_MS)
 
 
 def test_a_converged_run_shows_its_candidates_and_the_gate(factory: Factory, page: Page) -> None:

@@ -7,11 +7,13 @@ import stat
 import subprocess
 
 import httpx
+import pytest
 from factory_support import SF, Factory, wait_for
 
 from factoryos.controlplane import control_plane_pid
 
 
+@pytest.mark.slow
 def test_the_token_is_printed_once_and_kept_private(factory: Factory) -> None:
     factory.up(dashboard=True)
     log = (factory.root / "sf-up.log").read_text()

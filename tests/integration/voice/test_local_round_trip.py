@@ -30,6 +30,7 @@ def whisper() -> WhisperSpeechToText:
     return WhisperSpeechToText(env={})
 
 
+@pytest.mark.slow
 def test_speech_round_trips_with_a_low_word_error_rate(
     piper: PiperTextToSpeech, whisper: WhisperSpeechToText
 ) -> None:

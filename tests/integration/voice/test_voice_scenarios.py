@@ -72,6 +72,7 @@ def _scenario(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_candidate_that_answers_right_passes_and_a_mute_one_fails(
     tmp_path: Path, voice: tuple[FallbackTextToSpeech, FallbackSpeechToText]
 ) -> None:
