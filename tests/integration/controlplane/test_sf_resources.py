@@ -122,6 +122,7 @@ def test_apply_refuses_bad_input_and_changes_nothing(
     assert factory.store.list(Product) == []  # not even the good document before the bad one
 
 
+@pytest.mark.slow
 def test_product_add_refuses_duplicates_missing_repos_and_bad_pipelines(
     factory: Factory, repo: Path, tmp_path: Path
 ) -> None:

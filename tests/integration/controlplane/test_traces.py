@@ -14,7 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from factory_support import Factory, marks_step
+
+#: Slow, 3-4 s a test (a real run, traced): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def _spans(path: Path) -> list[dict[str, Any]]:

@@ -106,7 +106,7 @@ def test_products_come_from_the_runner_images_examples(target: ClusterFactory) -
     assert namespace.metadata.labels["factoryos.dev/selftest"] == "true"
 
 
-@pytest.mark.parametrize("honours_stop", [True, False])
+@pytest.mark.parametrize("honours_stop", [True, pytest.param(False, marks=pytest.mark.slow)])
 def test_the_stop_check_fails_when_a_pod_of_the_run_outlives_its_stop(
     target: ClusterFactory, honours_stop: bool
 ) -> None:

@@ -95,6 +95,7 @@ def completed_stages(events_file: Path) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.slow
 def test_the_health_test_fails_until_the_feature_is_switched_on(tmp_path: Path) -> None:
     repo = smoke_repo(tmp_path / "smoke")
     before = product_tests(repo)

@@ -21,6 +21,9 @@ from websockets.sync.client import ClientConnection, connect
 from factoryos.events import EventType
 from factoryos.models import StageState
 
+#: Slow, 4-10 s a test (a dashboard and a run streaming): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 FINISHED = str(EventType.RUN_FINISHED)
 
 
@@ -71,7 +74,6 @@ def _log_ids(factory: Factory, run: str, got: list[dict[str, Any]]) -> list[str]
     return ids
 
 
-@pytest.mark.slow
 def test_websocket_resumes_after_a_reconnect_with_no_gap_and_no_repeat(
     factory: Factory, running: str
 ) -> None:
@@ -88,7 +90,6 @@ def test_websocket_resumes_after_a_reconnect_with_no_gap_and_no_repeat(
     assert [e["id"] for e in got] == _log_ids(factory, running, got)
 
 
-@pytest.mark.slow
 def test_a_late_client_gets_the_backlog_then_live_events(factory: Factory, running: str) -> None:
     factory.wait_run(
         running,
@@ -108,7 +109,6 @@ def test_a_late_client_gets_the_backlog_then_live_events(factory: Factory, runni
     assert got[-1]["type"] == FINISHED
 
 
-@pytest.mark.slow
 def test_sse_resumes_with_last_event_id(factory: Factory, running: str) -> None:
     url = factory.dashboard + f"api/runs/default/{running}/events"
     got: list[dict[str, Any]] = []

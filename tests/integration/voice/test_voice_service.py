@@ -18,6 +18,9 @@ from factoryos.voice.offline import PiperTextToSpeech, WhisperSpeechToText
 from factoryos.voice.service import create_voice_app
 from factoryos.voice.wer import word_error_rate
 
+#: Slow, 13 s for the module (the offline models, loaded and run): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SAID = "The quick brown fox jumps over the lazy dog near the river bank."
 AUTH = {"Authorization": "Bearer voice-token"}
 
