@@ -198,8 +198,7 @@ def test_stop_a_long_run_and_resume_it_from_the_page(
     expect(node_b).to_have_attribute("data-state", "running", timeout=PAGE_LAG_MS)
     page.click("#stop")
     # Stopping takes the control plane, the runner, Kilroy and the stage's processes:
-    # seconds, more on a loaded machine. Wait for the run to be Stopped, then the page
-    # (which can still miss it: see the xfail test below).
+    # seconds, more on a loaded machine. Wait for the run to be Stopped, then the page.
     factory.wait_run(run, _phase(RunPhase.STOPPED), timeout=RUN_TIMEOUT_S)
     expect(page.locator("#phase")).to_have_text("Stopped", timeout=PAGE_LAG_MS)
     expect(page.locator("#resume")).to_be_enabled()
@@ -246,15 +245,6 @@ document.addEventListener("htmx:confirm", () => {
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="product bug: ui/factoryos/ui/templates/_run_status.html swaps #run-status "
-    "outerHTML, so htmx drops the refresh it queued while a fetch was in flight (it issues "
-    "none for an element no longer in the page) and the page keeps what that fetch rendered; "
-    "a listening element that stays (hx-swap=innerHTML, hx-select='#run-status > *') passes; "
-    "remove this mark with the fix",
-)
 def test_a_change_that_comes_while_the_status_is_being_fetched_is_shown(
     factory: Factory, page: Page, tmp_path: Path
 ) -> None:

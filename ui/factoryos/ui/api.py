@@ -213,7 +213,8 @@ async def _serve_socket(websocket: WebSocket, pump: Any) -> None:
         elif exc is not None and not isinstance(exc, WebSocketDisconnect | OSError):
             raise exc
     if websocket.application_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError, OSError):
+        # The client may be gone by now: closing then is no error worth a traceback.
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             await websocket.close(code, reason)
 
 

@@ -23,13 +23,13 @@ function wsUrl(path) {
 }
 
 // A WebSocket that reconnects with backoff; `path()` is asked again each time so
-// a stream resumes from its latest cursor.
-function connect(path, onMessage) {
+// a stream resumes from its latest cursor. `onOpen` runs on every (re)connection.
+function connect(path, onMessage, onOpen = () => {}) {
   let delay = 250;
   const open = () => {
     const ws = new WebSocket(wsUrl(path()));
     sockets.add(ws);
-    ws.onopen = () => { delay = 250; updateIndicator(); };
+    ws.onopen = () => { delay = 250; updateIndicator(); onOpen(); };
     ws.onmessage = (m) => onMessage(JSON.parse(m.data));
     ws.onclose = (e) => {
       sockets.delete(ws);
@@ -55,14 +55,21 @@ const runNs = body.dataset.namespace;
 const runName = body.dataset.run;
 
 if (watching) {
+  const changed = (msg) => {
+    body.dispatchEvent(new CustomEvent("factory-change", { detail: msg }));
+    if (watching === "run") body.dispatchEvent(new CustomEvent("factory-run-change", { detail: msg }));
+  };
   connect(() => "/api/watch", (msg) => {
     if (msg.kind === "heartbeat") return;
     const r = msg.resource;
-    body.dispatchEvent(new CustomEvent("factory-change", { detail: msg }));
-    if (watching === "run" && (msg.kind === "resync" || (r && r.kind === "Run" && r.name === runName && r.namespace === runNs))) {
-      body.dispatchEvent(new CustomEvent("factory-run-change", { detail: msg }));
+    if (msg.kind === "resync" || (r && r.kind === "Run" && r.name === runName && r.namespace === runNs)) {
+      changed(msg);
+    } else {
+      body.dispatchEvent(new CustomEvent("factory-change", { detail: msg }));
     }
-  });
+  // The watch reports only changes made after it connects: whatever changed since the
+  // page was rendered, or while the socket was down, is fetched once on (re)connection.
+  }, () => changed({ kind: "resync" }));
 } else {
   setLive("static");
 }
