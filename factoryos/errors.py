@@ -1,9 +1,10 @@
 """The Factory OS exception tree.
 
 Every error the core raises on purpose is a ``FactoryError``. Adapters catch
-``FactoryError`` at their edge and turn it into one clear line (the CLI), an
-HTTP problem response (the UI) or a condition (the controller); anything else
-is a bug and keeps its traceback.
+``FactoryError`` at their edge and turn it into one clear line and an exit
+status from its own table (the CLI), an HTTP problem response (the UI) or a
+retry or a Stalled condition (the controller); anything else is a bug and
+keeps its traceback. The tree says what went wrong, never how a caller reacts.
 """
 
 from __future__ import annotations
@@ -12,14 +13,9 @@ from __future__ import annotations
 class FactoryError(Exception):
     """Base class of every error Factory OS reports to a user."""
 
-    #: Process exit status the CLI uses for this error.
-    exit_code: int = 1
-
 
 class InvalidInputError(FactoryError):
     """The user gave us something we cannot use (bad file, bad field, bad flag)."""
-
-    exit_code = 2
 
 
 class ValidationFailedError(InvalidInputError):
@@ -33,8 +29,6 @@ class ValidationFailedError(InvalidInputError):
 class ToolMissingError(FactoryError):
     """An external tool we need (Kilroy, git, ...) is not installed or too old."""
 
-    exit_code = 127
-
 
 class EngineError(FactoryError):
     """The pipeline engine (Kilroy) failed in a way that is not the run's outcome."""
@@ -47,13 +41,9 @@ class WorkspaceError(FactoryError):
 class NotFoundError(FactoryError):
     """A named thing (resource, run, artifact) does not exist."""
 
-    exit_code = 3
-
 
 class ConflictError(FactoryError):
     """A write lost an optimistic-concurrency race or collides with existing state."""
-
-    exit_code = 4
 
 
 class ExpiredError(ConflictError):

@@ -330,7 +330,7 @@ def test_the_error_message_names_the_resource_and_its_first_problem() -> None:
         'web.yaml: invalid Product "web": spec.candidates: must be at least 1, got 0 (and 1 more)'
     )
     assert len(error.problems) == 2
-    assert error.exit_code == 2
+    assert isinstance(error, InvalidInputError)  # bad input: `sf` exits 2 (cli/exits.py)
 
 
 # --- wire format ---------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The ``sf`` command: the Typer application and its error edge.
 
 ``main`` is the console-script entry point. It turns every ``FactoryError``
-into one line on stderr and the error's exit status, so users never see a
-traceback for bad input; anything else is a bug and keeps its traceback.
+into one line on stderr and its exit status from the CLI's table
+(``factoryos.cli.exits``), so users never see a traceback for bad input;
+anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import click
 import typer
 
 from factoryos.cli import apply, evals, pipeline, product, run, selftest, up, voice
+from factoryos.cli.exits import exit_status
 from factoryos.cli.output import error_line
 from factoryos.errors import FactoryError
 from factoryos.version import __version__
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, standalone_mode=True)
     except FactoryError as exc:
         sys.stderr.write(error_line(str(exc)) + "\n")
-        return exc.exit_code
+        return exit_status(exc)
     except click.UsageError as exc:  # a flag combination a command itself refuses
         exc.show()
         return exc.exit_code

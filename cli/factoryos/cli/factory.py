@@ -35,9 +35,7 @@ NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="Namespa
 
 
 class ControlPlaneDownError(FactoryError):
-    """A command needs ``sf up`` running and it is not."""
-
-    exit_code = 6
+    """A command needs ``sf up`` running and it is not (``sf`` exits 6: see ``exits``)."""
 
 
 def open_store(settings: Settings) -> ResourceStore:

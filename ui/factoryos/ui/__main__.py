@@ -7,7 +7,9 @@ dashboard's Deployment) it reads Products and Runs from the API server, the
 token from FACTORYOS_DASHBOARD_TOKEN (a Secret) and run files from
 FACTORYOS_RUNS_DIR (a volume). With ``--announce`` it writes one JSON line
 to stdout once it listens: ``{"url": ..., "token_file": ..., "token": <only
-when it was just made>}``, which is how ``sf up`` learns the address.
+when it was just made>}``, which is how ``sf up`` learns the address. It exits
+2 when it cannot start with what it was given (settings, the port, the
+cluster), 1 on any other error.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         sock = bind(args.host, args.port)
     except FactoryError as exc:
         print(f"dashboard: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return 2 if isinstance(exc, InvalidInputError) else 1
     url = url_of(sock)
     if args.announce:
         announce = {"url": url, "token_file": str(settings.home / TOKEN_FILE)}
