@@ -1,28 +1,36 @@
 """The kopf handlers of the Factory OS operator: when to reconcile, never how.
 
-Level-based: every watch event of a Product, a Run or a runner Job (and a
-timer, for what no event announces) runs one reconcile pass of the object
-concerned, which re-reads everything it needs. Passes of one object never
-overlap (a lock per object); a pass that loses a write race or fails is
-simply run again by the next event or timer. Status is written only by the
-pass, once, when it changed. Notable transitions become Kubernetes Events on
-the object. Runner Jobs carry an owner reference to their Run, so deleting a
-Run (after its finalizer has stopped them) garbage-collects them.
+Level-based: each Product and Run has a daemon (``requeue.follow``) that runs
+its reconcile passes, each of which re-reads everything it needs: again when
+the pass asked (``requeue_after``), at a resync for what no event announces,
+and whenever a watch event of the object, of its runner Jobs or of its product
+wakes it. An object nothing follows (being deleted, or before its daemon is
+up) is reconciled by the event handler itself. Passes of one object never
+overlap (a lock per object). A pass's error gets kopf's answer
+(``errors.translate``): a retry after a delay, or, for input the core cannot
+use, a Stalled condition and no retries until the spec changes. Status is
+written only by the pass (or the stall), once, when it changed. Notable
+transitions become Kubernetes Events on the object. Runner Jobs carry an owner
+reference to their Run, so deleting a Run (after its finalizer has stopped
+them) garbage-collects them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 from kubernetes import client, config
 
+from factoryos.controller.errors import StalledError, translate
+from factoryos.controller.requeue import Stopped, Wakeups, follow
 from factoryos.controlplane import Notice, PassResult, Reconciler
 from factoryos.errors import FactoryError
 from factoryos.launch.jobs import RUN_LABEL, RUNS_DIR, KubeJobLauncher, KubeSettings
@@ -34,10 +42,12 @@ from factoryos.version import API_GROUP, API_VERSION
 #: A resync for what no watch event announces (e.g. a Job's pod stuck Pending).
 RESYNC_SECONDS = 30.0
 log = logging.getLogger("factoryos.operator")
+T = TypeVar("T")
 
 
 class Operator:
-    """What the handlers share: the reconciler over the cluster, and a lock per object."""
+    """What the handlers share: the reconciler over the cluster, a lock per object, and
+    the objects' followers."""
 
     def __init__(
         self, api: client.ApiClient, settings: KubeSettings, telemetry: Telemetry | None = None
@@ -57,21 +67,80 @@ class Operator:
         )
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._guard = threading.Lock()
+        self.wakeups = Wakeups()
+        self._product_generations: dict[tuple[str, str], int | None] = {}
 
     def run(self, namespace: str, name: str) -> PassResult:
         return self._locked(("Run", namespace, name), lambda: self.reconciler.run(namespace, name))
 
     def product(self, namespace: str, name: str) -> PassResult:
-        result = self._locked(
+        return self._locked(
             ("Product", namespace, name), lambda: self.reconciler.product(namespace, name)
         )
-        # Its runs may be queued behind each other, or waiting for it to exist.
-        for run in self.store.list(Run, namespace):
-            if run.spec.product_ref.name == name:
-                self.run(namespace, run.metadata.name)
-        return result
 
-    def _locked(self, key: tuple[str, str, str], work: Callable[[], PassResult]) -> PassResult:
+    def touch(self, kind: str, namespace: str, name: str, *, retry: bool = False) -> None:
+        """Something about ``kind`` ``namespace/name`` may have changed: wake its follower,
+        or reconcile it now when nothing follows it. ``retry``: even if it stalled."""
+        if self.wakeups.wake((kind, namespace, name), retry=retry):
+            return
+        try:
+            (self.run if kind == "Run" else self.product)(namespace, name)
+        except FactoryError as exc:
+            if not isinstance(self.answer(kind, namespace, name, exc), StalledError):
+                log.warning("%s %s/%s: %s", kind.lower(), namespace, name, exc)
+
+    def product_changed(self, namespace: str, name: str, generation: int | None) -> None:
+        """A watch event of a Product: reconcile it, then its runs, which may be queued
+        behind each other or waiting for it; stalled ones try again if its spec changed."""
+        changed = self._product_generations.get((namespace, name), -1) != generation
+        self._product_generations[(namespace, name)] = generation
+        self.touch("Product", namespace, name)
+        try:
+            runs = self.store.list(Run, namespace)
+        except FactoryError as exc:  # their followers will look at the resync
+            log.warning("product %s/%s: cannot list its runs: %s", namespace, name, exc)
+            return
+        for run in runs:
+            if run.spec.product_ref.name == name:
+                self.touch("Run", namespace, run.metadata.name, retry=changed)
+
+    def answer(
+        self, kind: str, namespace: str, name: str, exc: FactoryError
+    ) -> kopf.TemporaryError | StalledError | None:
+        """kopf's answer to a pass's ``exc`` (``errors.translate``); a stall is recorded on
+        the object through the core's status writer."""
+        error = translate(exc)
+        if isinstance(error, StalledError):
+            log.warning("%s %s/%s stalled: %s", kind.lower(), namespace, name, exc)
+            try:
+                self._locked(
+                    (kind, namespace, name),
+                    lambda: self.reconciler.stall(kind, namespace, name, error.reason, str(error)),
+                )
+            except FactoryError as failed:  # e.g. an object the core cannot even read
+                log.warning("%s %s/%s: cannot record the stall: %s", kind, namespace, name, failed)
+        return error
+
+    async def follow(
+        self, kind: str, namespace: str, name: str, stopped: Stopped, meta: Mapping[str, Any]
+    ) -> None:
+        """The loop of the daemon of ``kind`` ``namespace/name`` (``requeue.follow``)."""
+        reconcile = self.run if kind == "Run" else self.product
+        unanswered = await follow(
+            self.wakeups,
+            (kind, namespace, name),
+            lambda: reconcile(namespace, name),
+            stopped=stopped,
+            generation=lambda: meta.get("generation"),
+            answer=lambda exc: self.answer(kind, namespace, name, exc),
+            resync=RESYNC_SECONDS,
+        )
+        if unanswered:  # e.g. the event that began its deletion, which stopped the daemon
+            # Not awaited: kopf keeps its finalizer until the daemon has exited, and that
+            # pass may release ours, whose event kopf must see with the daemon gone.
+            asyncio.get_running_loop().run_in_executor(None, self.touch, kind, namespace, name)
+
+    def _locked(self, key: tuple[str, str, str], work: Callable[[], T]) -> T:
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
@@ -128,7 +197,13 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf")
+    # Where kopf keeps its own state, and the "touch" with which it wakes itself after a
+    # delay (to see a stopped daemon gone and drop its finalizer, to retry a patch that
+    # lost a race). Not status.kopf: the CRDs' structural schema prunes it, so every
+    # touch was silently lost and a deletion could wait for an unrelated event.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix="kopf.factoryos.dev"
+    )
     settings.posting.level = logging.WARNING  # our own Events say what matters
     settings.watching.server_timeout = 60
     # Peering (standalone, name, priority) comes from how kopf was started: see __main__.
@@ -147,36 +222,61 @@ def flush(memo: kopf.Memo, **_: Any) -> None:
         operator.telemetry.shutdown()
 
 
-def _pass(work: Callable[[], PassResult], what: str) -> None:
-    try:
-        work()
-    except FactoryError as exc:  # reported; the next event or the timer tries again
-        log.warning("%s: %s", what, exc)
-
-
 @kopf.on.event(API_GROUP, API_VERSION, "products")
-def product_changed(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    _pass(lambda: memo.operator.product(namespace or "default", name), f"product {name}")
+def product_changed(
+    namespace: str | None, name: str, meta: kopf.Meta, memo: kopf.Memo, **_: Any
+) -> None:
+    memo.operator.product_changed(namespace or "default", name, meta.get("generation"))
 
 
 @kopf.on.event(API_GROUP, API_VERSION, "runs")
-def run_changed(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    _pass(lambda: memo.operator.run(namespace or "default", name), f"run {name}")
+def run_changed(
+    event: kopf.RawEvent,
+    namespace: str | None,
+    name: str,
+    spec: kopf.Spec,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    memo.operator.touch("Run", namespace or "default", name)
+    product = (spec.get("productRef") or {}).get("name")
+    if event["type"] == "DELETED" and product:  # a product being deleted waits for its runs
+        memo.operator.touch("Product", namespace or "default", product)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={RUN_LABEL: kopf.PRESENT})
 def job_changed(
     namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
 ) -> None:
-    run = labels[RUN_LABEL]
-    _pass(lambda: memo.operator.run(namespace or "default", run), f"run {run}")
+    memo.operator.touch("Run", namespace or "default", labels[RUN_LABEL])
 
 
-@kopf.timer(API_GROUP, API_VERSION, "runs", interval=RESYNC_SECONDS, idle=RESYNC_SECONDS)
-def run_resync(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    _pass(lambda: memo.operator.run(namespace or "default", name), f"run {name}")
+#: How often kopf looks whether a stopped daemon has exited (a pass under way finishes
+#: first) before it lets the object go; its default, 60 s, would hold deletions that long.
+EXIT_POLL_SECONDS = 1.0
 
 
-@kopf.timer(API_GROUP, API_VERSION, "products", interval=RESYNC_SECONDS, idle=RESYNC_SECONDS)
-def product_resync(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    _pass(lambda: memo.operator.product(namespace or "default", name), f"product {name}")
+@kopf.daemon(API_GROUP, API_VERSION, "runs", cancellation_polling=EXIT_POLL_SECONDS)
+async def follow_run(
+    stopped: kopf.DaemonStopped,
+    namespace: str | None,
+    name: str,
+    meta: kopf.Meta,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    """A Run's passes: when the core asks, when anything about it changes, at the resync."""
+    await memo.operator.follow("Run", namespace or "default", name, stopped, meta)
+
+
+@kopf.daemon(API_GROUP, API_VERSION, "products", cancellation_polling=EXIT_POLL_SECONDS)
+async def follow_product(
+    stopped: kopf.DaemonStopped,
+    namespace: str | None,
+    name: str,
+    meta: kopf.Meta,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    """A Product's passes, the same way."""
+    await memo.operator.follow("Product", namespace or "default", name, stopped, meta)

@@ -16,6 +16,7 @@ logs_root.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from factoryos.errors import ClusterError, NotFoundError
+from factoryos.errors import ClusterError, NotFoundError, ValidationFailedError
 from factoryos.launch.jobs.kube_settings import KubeSettings
 from factoryos.launch.jobs.manifest import (
     ATTEMPT_LABEL,
@@ -203,9 +204,28 @@ class KubeJobLauncher:
 
 
 def _create(call: Any) -> None:
-    """Create, treating "already exists" as done (starting is idempotent)."""
+    """Create, treating "already exists" as done (starting is idempotent).
+
+    An object the API server calls invalid (422) is the run's input at fault, e.g. a
+    Run name too long for its Job's labels: retrying cannot help, so it is a
+    ``ValidationFailedError`` (the operator records it as Stalled), not a ``ClusterError``.
+    """
     try:
         call()
     except ApiException as exc:
-        if exc.status != 409:
-            raise ClusterError(f"the API server refused a runner object: {exc.body}") from None
+        if exc.status == 409:
+            return
+        if exc.status == 422:
+            message = _message(exc)
+            raise ValidationFailedError(
+                f"the API server refused a runner object: {message}", [message]
+            ) from None
+        raise ClusterError(f"the API server refused a runner object: {exc.body}") from None
+
+
+def _message(exc: ApiException) -> str:
+    """The ``message`` of the API server's Status answer (its reason if there is none)."""
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
+    except (ValueError, AttributeError):
+        return str(exc.reason)
