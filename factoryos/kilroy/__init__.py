@@ -25,7 +25,7 @@ from factoryos.kilroy.follow import follow_progress, follow_progress_lines
 from factoryos.kilroy.logsroot import LogsRoot, NodeArtifact
 from factoryos.kilroy.outcome import RunOutcome, read_outcome
 from factoryos.kilroy.process import KilroyProcess
-from factoryos.kilroy.spec import CxdbEndpoint, RunSpec
+from factoryos.kilroy.runspec import CxdbEndpoint, RunSpec
 from factoryos.kilroy.status import RunSnapshot
 from factoryos.kilroy.stopping import StopResult
 from factoryos.kilroy.translate import translate_progress

@@ -36,7 +36,7 @@ from factoryos.kilroy.layout import LAUNCH_FILE, LOGS_DIR, STDERR_FILE, STDOUT_F
 from factoryos.kilroy.logsroot import PROGRESS_FILE, LogsRoot
 from factoryos.kilroy.outcome import stderr_tail
 from factoryos.kilroy.process import KilroyProcess, spawn
-from factoryos.kilroy.spec import RunSpec
+from factoryos.kilroy.runspec import RunSpec
 from factoryos.kilroy.status import RunSnapshot, snapshot_from_files, snapshot_from_kilroy
 from factoryos.kilroy.stopping import StopResult, is_run_leader, stop_run
 from factoryos.kilroy.validation import FileValidation, parse_batch_output, precheck_file

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from factoryos.kilroy.procs import MARKER_ENV
-from factoryos.kilroy.spec import input_env_names
+from factoryos.kilroy.runspec import input_env_names
 
 __all__ = ["PROVIDER_KEY_VARS", "kilroy_env"]
 

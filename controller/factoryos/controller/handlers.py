@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import kopf
 from kubernetes import client, config
 
-from factoryos.controller.errors import StalledError, translate
+from factoryos.controller.error_mapping import StalledError, translate
 from factoryos.controller.requeue import Stopped, Wakeups, follow
 from factoryos.controlplane import Notice, PassResult, Reconciler
 from factoryos.errors import FactoryError

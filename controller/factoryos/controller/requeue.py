@@ -44,7 +44,7 @@ from typing import Protocol
 
 import kopf
 
-from factoryos.controller.errors import StalledError, backoff
+from factoryos.controller.error_mapping import StalledError, backoff
 from factoryos.controlplane import PassResult
 from factoryos.errors import FactoryError
 

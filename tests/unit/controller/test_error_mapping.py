@@ -5,7 +5,7 @@ from __future__ import annotations
 import kopf
 import pytest
 
-from factoryos.controller.errors import (
+from factoryos.controller.error_mapping import (
     CLUSTER_DELAY,
     CONFLICT_DELAY,
     MAX_DELAY,

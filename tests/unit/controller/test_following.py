@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import kopf
 
-from factoryos.controller.errors import StalledError, translate
+from factoryos.controller.error_mapping import StalledError, translate
 from factoryos.controller.requeue import Wakeups, follow, next_wait
 from factoryos.controlplane import PassResult
 from factoryos.errors import ClusterError, FactoryError, InvalidInputError

@@ -9,7 +9,7 @@ import pytest
 from factoryos.errors import InvalidInputError
 from factoryos.kilroy import RunSpec
 from factoryos.kilroy.environment import kilroy_env
-from factoryos.kilroy.spec import input_env_names
+from factoryos.kilroy.runspec import input_env_names
 
 
 def spec(**overrides: object) -> RunSpec:
