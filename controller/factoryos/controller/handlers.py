@@ -7,7 +7,7 @@ and whenever a watch event of the object, of its runner Jobs or of its product
 wakes it. An object nothing follows (being deleted, or before its daemon is
 up) is reconciled by the event handler itself. Passes of one object never
 overlap (a lock per object). A pass's error gets kopf's answer
-(``errors.translate``): a retry after a delay, or, for input the core cannot
+(``error_mapping.translate``): a retry after a delay, or, for input the core cannot
 use, a Stalled condition and no retries until the spec changes. Status is
 written only by the pass (or the stall), once, when it changed. Notable
 transitions become Kubernetes Events on the object. Runner Jobs carry an owner
@@ -107,7 +107,7 @@ class Operator:
     def answer(
         self, kind: str, namespace: str, name: str, exc: FactoryError
     ) -> kopf.TemporaryError | StalledError | None:
-        """kopf's answer to a pass's ``exc`` (``errors.translate``); a stall is recorded on
+        """kopf's answer to a pass's ``exc`` (``error_mapping.translate``); a stall is recorded on
         the object through the core's status writer."""
         error = translate(exc)
         if isinstance(error, StalledError):

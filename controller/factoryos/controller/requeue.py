@@ -11,7 +11,7 @@ thread: passes block on the API), then waits until whichever comes first:
 - a wake-up: a watch event about the object (its own, its Jobs', its
   product's) calls ``Wakeups.wake``.
 
-Errors of a pass come back as kopf's answers (``errors.translate``): a
+Errors of a pass come back as kopf's answers (``error_mapping.translate``): a
 temporary one waits its delay (doubling while it repeats) and a wake-up still
 cuts it short, since a watch event is news (the write that won a race, an API
 server that answers again); a ``StalledError`` is recorded as a Stalled

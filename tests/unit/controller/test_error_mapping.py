@@ -1,4 +1,4 @@
-"""The operator answers each kind of core error the way kopf understands (errors.translate)."""
+"""The operator answers each kind of core error the way kopf understands (translate)."""
 
 from __future__ import annotations
 
