@@ -21,6 +21,7 @@ from typing import Any
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
+from factoryos.apistatus import status_message
 from factoryos.errors import (
     ClusterError,
     ConflictError,
@@ -206,7 +207,7 @@ def _translated(kind: type[Product] | type[Run], name: str) -> Iterator[None]:
     try:
         yield
     except ApiException as exc:
-        message = _message(exc)
+        message = status_message(exc.body, exc.reason)
         if exc.status == 404:
             raise NotFoundError(f"{what} not found") from None
         if exc.status == 409:
@@ -220,10 +221,3 @@ def _translated(kind: type[Product] | type[Run], name: str) -> Iterator[None]:
         raise ClusterError(f"{what}: the API server answered {exc.status}: {message}") from None
     except OSError as exc:
         raise ClusterError(f"{what}: cannot reach the API server: {exc}") from None
-
-
-def _message(exc: ApiException) -> str:
-    try:
-        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
-    except (ValueError, AttributeError):
-        return str(exc.reason)

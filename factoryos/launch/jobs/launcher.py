@@ -16,7 +16,6 @@ logs_root.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from factoryos.apistatus import status_message
 from factoryos.errors import ClusterError, NotFoundError, ValidationFailedError
 from factoryos.launch.jobs.kube_settings import KubeSettings
 from factoryos.launch.jobs.manifest import (
@@ -216,16 +216,8 @@ def _create(call: Any) -> None:
         if exc.status == 409:
             return
         if exc.status == 422:
-            message = _message(exc)
+            message = status_message(exc.body, exc.reason)
             raise ValidationFailedError(
                 f"the API server refused a runner object: {message}", [message]
             ) from None
         raise ClusterError(f"the API server refused a runner object: {exc.body}") from None
-
-
-def _message(exc: ApiException) -> str:
-    """The ``message`` of the API server's Status answer (its reason if there is none)."""
-    try:
-        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
-    except (ValueError, AttributeError):
-        return str(exc.reason)

@@ -29,6 +29,8 @@ from kube_support import (
 )
 from kubernetes import client, config
 
+from factoryos.store.apiserver import KubeStore
+
 
 @pytest.fixture(scope="session")
 def k8s_bins() -> Path:
@@ -64,6 +66,17 @@ def operator_kubeconfig(cluster: TestCluster, k8s_bins: Path) -> Path:
 @pytest.fixture(scope="session")
 def api(cluster: TestCluster) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(cluster.kubeconfig))
+
+
+@pytest.fixture
+def store(api: client.ApiClient) -> KubeStore:
+    """The resource store over the test API server, as the operator uses it."""
+    return KubeStore(api)
+
+
+@pytest.fixture
+def batch(api: client.ApiClient) -> client.BatchV1Api:
+    return client.BatchV1Api(api)
 
 
 @pytest.fixture

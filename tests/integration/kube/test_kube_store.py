@@ -8,17 +8,11 @@ apply results, finalizer-held deletion, watch.
 from __future__ import annotations
 
 import pytest
-from kubernetes import client
 
 from factoryos.errors import ConflictError, NotFoundError, ValidationFailedError
 from factoryos.models import Product, Run, RunPhase, parse_as
 from factoryos.store import ApplyResult, WatchEventType, modify
 from factoryos.store.apiserver import KubeStore
-
-
-@pytest.fixture
-def store(api: client.ApiClient) -> KubeStore:
-    return KubeStore(api)
 
 
 def product(ns: str, name: str = "p", **spec: object) -> Product:

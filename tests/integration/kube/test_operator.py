@@ -91,16 +91,6 @@ def operator(
     op.stop()
 
 
-@pytest.fixture
-def store(api: client.ApiClient) -> KubeStore:
-    return KubeStore(api)
-
-
-@pytest.fixture
-def batch(api: client.ApiClient) -> client.BatchV1Api:
-    return client.BatchV1Api(api)
-
-
 def eventually(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None

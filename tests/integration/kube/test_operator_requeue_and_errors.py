@@ -53,16 +53,6 @@ def count_passes(
 
 
 @pytest.fixture
-def store(api: client.ApiClient) -> KubeStore:
-    return KubeStore(api)
-
-
-@pytest.fixture
-def batch(api: client.ApiClient) -> client.BatchV1Api:
-    return client.BatchV1Api(api)
-
-
-@pytest.fixture
 def start_operator(
     operator_kubeconfig: Path, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[], EmbeddedOperator]]:

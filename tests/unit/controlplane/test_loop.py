@@ -5,7 +5,6 @@ A real ``LocalStore`` and an in-memory launcher; no processes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,13 +69,6 @@ class FakeLauncher:
         self.finish(
             f"{run}-e{iteration}-1", WorkloadStatus.SUCCEEDED if ok else WorkloadStatus.FAILED
         )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[LocalStore]:
-    s = LocalStore(tmp_path / "db")
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ not Reconciling) with the reason, the message and the generation, written once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,6 @@ import pytest
 from factoryos.controlplane import Notice, Reconciler
 from factoryos.models import ConditionStatus, Product, Run, parse_as
 from factoryos.store import LocalStore
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[LocalStore]:
-    s = LocalStore(tmp_path / "db")
-    yield s
-    s.close()
 
 
 @pytest.fixture
