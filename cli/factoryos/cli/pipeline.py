@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -127,6 +128,10 @@ def run(
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Run a pipeline on a workspace and exit with its status (0 success, 1 failure)."""
+    # Ctrl-C (SIGINT) stops the run gracefully, even when sf was started with SIGINT
+    # ignored (a background job of a script, some CI runners): Python keeps an inherited
+    # SIG_IGN, so the stop would never come. Go CLIs such as Kilroy do the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = Settings.from_env()
     kilroy = _kilroy(settings)
     rid = run_id or _default_run_id(graph)
