@@ -7,6 +7,7 @@ driver skips the write).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from factoryos.models import Condition, ConditionStatus, ConditionType
@@ -23,7 +24,7 @@ def set_condition(
     now: datetime,
 ) -> list[Condition]:
     """``conditions`` with ``type`` set; the others kept in order."""
-    old = next((c for c in conditions if c.type == type), None)
+    old = condition(conditions, type)
     changed = old is None or old.status != status
     new = Condition(
         type=type,
@@ -36,6 +37,24 @@ def set_condition(
     if old is None:
         return [*conditions, new]
     return [new if c.type == type else c for c in conditions]
+
+
+def set_conditions(
+    conditions: list[Condition],
+    states: Iterable[tuple[ConditionType, ConditionStatus]],
+    reason: str,
+    message: str,
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """``conditions`` with each ``(type, status)`` of ``states`` set, with one reason and
+    message (a resource's conditions say one consistent thing); the others kept."""
+    for type, status in states:
+        conditions = set_condition(
+            conditions, type, status, reason, message, generation=generation, now=now
+        )
+    return conditions
 
 
 def condition(conditions: list[Condition], type: ConditionType) -> Condition | None:
@@ -56,12 +75,9 @@ def stalled(
     Stalled, not Ready, not Reconciling (kstatus reads that as Failed); ``Succeeded``
     and any other condition are kept. A later pass at a new generation recomputes them.
     """
-    for type, status in (
+    states = (
         (ConditionType.READY, ConditionStatus.FALSE),
         (ConditionType.RECONCILING, ConditionStatus.FALSE),
         (ConditionType.STALLED, ConditionStatus.TRUE),
-    ):
-        conditions = set_condition(
-            conditions, type, status, reason, message, generation=generation, now=now
-        )
-    return conditions
+    )
+    return set_conditions(conditions, states, reason, message, generation=generation, now=now)

@@ -20,7 +20,7 @@ from factoryos.models import (
     ProductStatus,
     Run,
 )
-from factoryos.reconcile.conditions import set_condition
+from factoryos.reconcile.conditions import set_conditions
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,15 @@ def reconcile_product(product: Product, seen: ProductObservation) -> ProductDeci
     newest = max(seen.runs, key=_created, default=None)
     status.last_run = newest.metadata.name if newest is not None else status.last_run
 
-    conds = status.conditions
     if product.metadata.deletion_timestamp is not None:
         message = f"deleting: waiting for {len(seen.runs)} run(s) to be removed"
-        for kind, value in (
+        deleting = (
             (ConditionType.READY, ConditionStatus.FALSE),
             (ConditionType.RECONCILING, ConditionStatus.TRUE),
-        ):
-            conds = set_condition(conds, kind, value, "Deleting", message, generation=gen, now=now)
-        status.conditions = conds
+        )
+        status.conditions = set_conditions(
+            status.conditions, deleting, "Deleting", message, generation=gen, now=now
+        )
         pending = [r.metadata.name for r in seen.runs if r.metadata.deletion_timestamp is None]
         return ProductDecision(status, delete_runs=pending, release=not seen.runs)
 
@@ -76,13 +76,14 @@ def reconcile_product(product: Product, seen: ProductObservation) -> ProductDeci
         values = (ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.FALSE)
         reason = "RepositoryAvailable"
         message = f"{len(status.active_runs)} active run(s)"
-    for kind, value in zip(
+    states = zip(
         (ConditionType.READY, ConditionType.RECONCILING, ConditionType.STALLED),
         values,
         strict=True,
-    ):
-        conds = set_condition(conds, kind, value, reason, message, generation=gen, now=now)
-    status.conditions = conds
+    )
+    status.conditions = set_conditions(
+        status.conditions, states, reason, message, generation=gen, now=now
+    )
     return ProductDecision(status)
 
 

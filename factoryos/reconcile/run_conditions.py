@@ -4,7 +4,7 @@ Every pass sets all four with one reason and message, so GitOps tools and
 ``kubectl wait`` read one consistent state: in progress (Reconciling),
 stalled until something outside the run changes, finished (Succeeded or
 Failed) or stopped on request. Each phase module calls one of the ``mark_*``
-functions; ``set_condition`` keeps the transition times.
+functions; ``set_conditions`` keeps the transition times.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from factoryos.models import ConditionStatus, ConditionType, Run, RunPhase, RunStatus
-from factoryos.reconcile.conditions import set_condition
+from factoryos.reconcile.conditions import set_conditions
 
 T, F, U = ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.UNKNOWN
 
@@ -30,17 +30,15 @@ def set_run_conditions(
     succeeded: ConditionStatus,
 ) -> None:
     """Set all four conditions at once, with one reason and message."""
-    conds = status.conditions
-    for kind, value in (
+    states = (
         (ConditionType.READY, ready),
         (ConditionType.RECONCILING, reconciling),
         (ConditionType.STALLED, stalled),
         (ConditionType.SUCCEEDED, succeeded),
-    ):
-        conds = set_condition(
-            conds, kind, value, reason, message, generation=run.metadata.generation, now=now
-        )
-    status.conditions = conds
+    )
+    status.conditions = set_conditions(
+        status.conditions, states, reason, message, generation=run.metadata.generation, now=now
+    )
 
 
 def mark_in_progress(status: RunStatus, run: Run, reason: str, message: str, now: datetime) -> None:
