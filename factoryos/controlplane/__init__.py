@@ -9,7 +9,7 @@ and the runner processes, and runs a pass whenever something changed;
 
 from factoryos.controlplane.lock import ControlPlaneLock, control_plane_pid
 from factoryos.controlplane.loop import LocalControlPlane
-from factoryos.controlplane.reconciler import Notice, PassResult, Reconciler
+from factoryos.controlplane.reconciler import Notice, PassResult, Reconciler, retry_delay
 
 __all__ = [
     "ControlPlaneLock",
@@ -18,4 +18,5 @@ __all__ = [
     "PassResult",
     "Reconciler",
     "control_plane_pid",
+    "retry_delay",
 ]

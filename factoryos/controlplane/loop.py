@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factoryos.admission import repository_problem
-from factoryos.controlplane.reconciler import PassResult, Reconciler
+from factoryos.controlplane.reconciler import PassResult, Reconciler, retry_delay
 from factoryos.errors import ConflictError, ExpiredError, WorkspaceError
 from factoryos.events import EventType, read_from
 from factoryos.launch import Launcher, WorkloadState
@@ -221,7 +221,7 @@ class LocalControlPlane:
             except Exception as exc:
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
-                delay = min(ERROR_BACKOFF_MAX, ERROR_BACKOFF_START * 2 ** (failures - 1))
+                delay = retry_delay(ERROR_BACKOFF_START, failures, ERROR_BACKOFF_MAX)
                 self._report(
                     f"{kind.lower()} {name}: reconcile failed ({exc}); retry in {delay:g}s"
                 )

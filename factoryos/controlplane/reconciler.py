@@ -83,6 +83,13 @@ class PassResult:
     settled: bool = False
 
 
+def retry_delay(first: float, failures: int, ceiling: float) -> float:
+    """How long a driver waits before passing again over an object whose passes failed
+    ``failures`` times in a row (from 1): ``first``, doubled for each failure before the
+    last, at most ``ceiling``. The embedded loop and the operator pace retries with it."""
+    return min(ceiling, first * 2.0 ** max(0, failures - 1))
+
+
 class Reconciler:
     """Reconciles single Products and Runs against a store and a launcher."""
 

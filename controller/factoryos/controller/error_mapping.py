@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import kopf
 
+from factoryos.controlplane import retry_delay
 from factoryos.errors import (
     ClusterError,
     ConflictError,
@@ -78,6 +79,6 @@ def translate(error: FactoryError) -> kopf.TemporaryError | StalledError | None:
 
 def backoff(delay: float | None, failures: int) -> float:
     """The wait before retry number ``failures`` (from 1) of an error asking for ``delay``:
-    the delay, doubled for each failure in a row before it, at most ``MAX_DELAY``."""
-    base = delay or 0.0
-    return min(MAX_DELAY, base * 2.0 ** max(0, failures - 1))
+    the delay, doubled for each failure in a row before it, at most ``MAX_DELAY`` (the
+    same pacing as the embedded loop's, ``factoryos.controlplane.retry_delay``)."""
+    return retry_delay(delay or 0.0, failures, MAX_DELAY)
