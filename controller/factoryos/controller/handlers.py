@@ -78,13 +78,17 @@ class Operator:
             ("Product", namespace, name), lambda: self.reconciler.product(namespace, name)
         )
 
+    def reconcile(self, kind: str, namespace: str, name: str) -> PassResult:
+        """One pass over the ``kind`` (Product or Run) ``namespace/name``."""
+        return (self.run if kind == "Run" else self.product)(namespace, name)
+
     def touch(self, kind: str, namespace: str, name: str, *, retry: bool = False) -> None:
         """Something about ``kind`` ``namespace/name`` may have changed: wake its follower,
         or reconcile it now when nothing follows it. ``retry``: even if it stalled."""
         if self.wakeups.wake((kind, namespace, name), retry=retry):
             return
         try:
-            (self.run if kind == "Run" else self.product)(namespace, name)
+            self.reconcile(kind, namespace, name)
         except FactoryError as exc:
             if not isinstance(self.answer(kind, namespace, name, exc), StalledError):
                 log.warning("%s %s/%s: %s", kind.lower(), namespace, name, exc)
@@ -125,11 +129,10 @@ class Operator:
         self, kind: str, namespace: str, name: str, stopped: Stopped, meta: Mapping[str, Any]
     ) -> None:
         """The loop of the daemon of ``kind`` ``namespace/name`` (``requeue.follow``)."""
-        reconcile = self.run if kind == "Run" else self.product
         unanswered = await follow(
             self.wakeups,
             (kind, namespace, name),
-            lambda: reconcile(namespace, name),
+            lambda: self.reconcile(kind, namespace, name),
             stopped=stopped,
             generation=lambda: meta.get("generation"),
             answer=lambda exc: self.answer(kind, namespace, name, exc),
