@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jobs_support import run
 
 from factoryos.launch.jobs import KubeSettings, job_manifest
 from factoryos.launch.jobs.manifest import (
@@ -34,16 +35,6 @@ from factoryos.reconcile import StartEvaluation, evaluation_spec, workload_spec
 from factoryos.workloads import WorkloadSpec
 
 RUNS = Path("/work/runs")
-
-
-def run(**spec: Any) -> Run:
-    r = parse_as(
-        Run,
-        {"metadata": {"name": "r", "namespace": "ns"},
-         "spec": {"productRef": {"name": "p"}, "goal": "g", **spec}},
-    )  # fmt: skip
-    r.metadata.uid = "uid-r"
-    return r
 
 
 def product(**spec: Any) -> Product:

@@ -7,22 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jobs_support import run
 
 from factoryos.events import run_token
 from factoryos.launch.jobs import KubeSettings, claim_manifest, job_manifest, job_state
 from factoryos.models import Product, Run, parse_as
 from factoryos.reconcile import StartEvaluation, evaluation_spec, workload_spec
 from factoryos.workloads import WorkloadStatus
-
-
-def run(**spec: Any) -> Run:
-    r = parse_as(
-        Run,
-        {"metadata": {"name": "r", "namespace": "ns"},
-         "spec": {"productRef": {"name": "p"}, "goal": "g", **spec}},
-    )  # fmt: skip
-    r.metadata.uid = "uid-r"
-    return r
 
 
 def manifest(r: Run, settings: KubeSettings | None = None) -> dict[str, Any]:
