@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench clean distclean
+.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -55,6 +55,18 @@ k8s-bin: ## Build kube-apiserver, kubectl and etcd (pinned in tools/k8s/versions
 
 helm-bin: ## Build helm (pinned in tools/k8s/versions.env) into the cache, for the chart tests
 	@bash tools/k8s/helm.sh >/dev/null
+
+cluster-bin: ## Build the single-node cluster's binaries (kubelet, kube-proxy, containerd, CoreDNS, ...) into the cache
+	@bash tools/cluster/build.sh >/dev/null
+
+cluster-up: ## Start a single-node Kubernetes on this host (root; tools/cluster/up.sh) and print its context
+	@bash tools/cluster/up.sh
+
+cluster-down: ## Stop the single-node cluster and restore the host (processes, mounts, cgroups, routes, sysctls)
+	@bash tools/cluster/down.sh
+
+cluster-status: ## Show the single-node cluster's components and node
+	@bash tools/cluster/status.sh
 
 KIND_VERSION := $(shell awk -F= '$$1 == "KIND_VERSION" {print $$2}' tools/k8s/versions.env)
 KIND := $(CACHE)/kind/$(KIND_VERSION)/bin/kind
