@@ -395,6 +395,7 @@ def _observed(w: WorkloadState) -> ObservedWorkload:
         run_branch=result.run_branch if result else None,
         finished_at=result.finished_at if result else None,
         kind=w.kind,
+        holdup=w.holdup,
     )
 
 

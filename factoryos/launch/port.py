@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from factoryos.workloads import EvaluationReport, WorkloadKind, WorkloadResult, WorkloadSpec
+from factoryos.workloads import (
+    EvaluationReport,
+    Holdup,
+    WorkloadKind,
+    WorkloadResult,
+    WorkloadSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,8 @@ class WorkloadState:
     #: A stop was requested and the workload has not ended yet.
     stopping: bool = False
     kind: WorkloadKind = WorkloadKind.BUILD
+    #: Why its pod has not started, while it waits (None when it runs or has ended).
+    holdup: Holdup | None = None
 
     @property
     def running(self) -> bool:

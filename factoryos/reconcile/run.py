@@ -41,6 +41,7 @@ from factoryos.reconcile.evaluating import (
     evaluation_summary,
 )
 from factoryos.reconcile.finishing import blocked, deleting, finished, product_gone, stopping
+from factoryos.reconcile.run_conditions import mark_in_progress, mark_stalled
 from factoryos.reconcile.run_types import (
     FINALIZER,
     PRODUCT_LABEL,
@@ -81,11 +82,29 @@ def reconcile_run(run: Run, seen: RunObservation) -> RunDecision:
     if held is not None:
         return held
     feedback = earlier_feedback(seen.evaluations, iteration)
-    building = build(run, seen, status, candidates, feedback, iteration)
-    if building is not None:
-        return building
-    built = built_candidates(candidates)
-    return evaluate(run, status, iteration, built, evaluations, report, seen.now)
+    decision = build(run, seen, status, candidates, feedback, iteration)
+    if decision is None:
+        built = built_candidates(candidates)
+        decision = evaluate(run, status, iteration, built, evaluations, report, seen.now)
+    return _waiting(run, seen, decision)
+
+
+def _waiting(run: Run, seen: RunObservation, decision: RunDecision) -> RunDecision:
+    """A run in progress whose workload's pod cannot start says why in its status: Stalled
+    with the platform's reason when waiting cannot help (an image the node cannot pull),
+    still in progress with the reason when it waits for room (no node has a free GPU)."""
+    status = decision.status
+    held = [w for w in seen.workloads if w.running and w.holdup is not None]
+    if not held or status.phase in {RunPhase.SUCCEEDED, RunPhase.FAILED}:
+        return decision
+    holdup = held[0].holdup
+    assert holdup is not None
+    status.message = f"{held[0].name} waits: {holdup.message}"
+    if holdup.stuck:
+        mark_stalled(status, run, holdup.reason, status.message, seen.now)
+    else:
+        mark_in_progress(status, run, holdup.reason, status.message, seen.now)
+    return decision
 
 
 def _held(run: Run, seen: RunObservation, status: RunStatus) -> RunDecision | None:

@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 from factoryos.models import Product, RunStatus, StageStatus
 from factoryos.reconcile.queue import Admission
-from factoryos.workloads import EvaluationReport, WorkloadKind, WorkloadStatus
+from factoryos.workloads import EvaluationReport, Holdup, WorkloadKind, WorkloadStatus
 
 #: Held on every Run until its workloads are stopped.
 FINALIZER = "factoryos.dev/cleanup"
@@ -88,6 +88,8 @@ class ObservedWorkload:
     run_branch: str | None = None
     finished_at: datetime | None = None
     kind: WorkloadKind = WorkloadKind.BUILD
+    #: Why it has not started yet, while its pod waits (cluster launchers only).
+    holdup: Holdup | None = None
 
     @property
     def running(self) -> bool:

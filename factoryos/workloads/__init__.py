@@ -27,6 +27,7 @@ from factoryos.workloads.evaluation import (
 )
 from factoryos.workloads.result import (
     EXIT_CODES,
+    Holdup,
     WorkloadResult,
     WorkloadStatus,
     read_result,
@@ -84,6 +85,7 @@ __all__ = [
     "EvaluationPlan",
     "EvaluationReport",
     "GateReport",
+    "Holdup",
     "Outcome",
     "ProgressReporter",
     "ProgressSink",

@@ -7,6 +7,7 @@ was killed), and the controller folds it into Run status.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +35,20 @@ EXIT_CODES = {
     WorkloadStatus.STOPPED: 3,
     WorkloadStatus.ERROR: 4,
 }
+
+
+@dataclass(frozen=True)
+class Holdup:
+    """Why a workload that should run has not started: its pod waits (a cluster's view).
+
+    ``reason`` is CamelCase, the platform's own word where it has one
+    (``ImagePullBackOff``, ``Unschedulable``); ``stuck`` says waiting cannot fix it
+    (the run is Stalled until someone acts) rather than waiting for a resource.
+    """
+
+    reason: str
+    message: str
+    stuck: bool
 
 
 class WorkloadResult(BaseModel):

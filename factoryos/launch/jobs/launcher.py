@@ -17,6 +17,7 @@ logs_root.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from factoryos.launch.jobs.manifest import (
     claim_manifest,
     job_manifest,
 )
+from factoryos.launch.jobs.pod_holdups import holdups_by_job
 from factoryos.launch.jobs.progress_reports import progress_manifest, progress_stages
 from factoryos.launch.jobs.runner_identity import runner_identity
 from factoryos.launch.port import WorkloadState
@@ -42,6 +44,7 @@ from factoryos.version import API_GROUP, API_VERSION
 from factoryos.workloads import (
     EVALUATION_KEY,
     EvaluationReport,
+    Holdup,
     WorkloadKind,
     WorkloadResult,
     WorkloadSpec,
@@ -118,7 +121,19 @@ class KubeJobLauncher:
             raise ClusterError(f"cannot list the Jobs of run {run!r}: {exc.reason}") from None
         api = client.ApiClient()
         states = [job_state(api.sanitize_for_serialization(job)) for job in jobs.items]  # type: ignore[no-untyped-call]
+        if any(s.running for s in states):
+            holdups = self._holdups(namespace, run)
+            states = [replace(s, holdup=holdups.get(s.name)) if s.running else s for s in states]
         return sorted(states, key=lambda s: (s.candidate, s.attempt))
+
+    def _holdups(self, namespace: str, run: str) -> dict[str, Holdup]:
+        """Why the run's waiting pods have not started, by Job name."""
+        try:
+            pods = self._core.list_namespaced_pod(namespace, label_selector=f"{RUN_LABEL}={run}")
+        except ApiException as exc:
+            raise ClusterError(f"cannot list the pods of run {run!r}: {exc.reason}") from None
+        api = client.ApiClient()
+        return holdups_by_job(api.sanitize_for_serialization(pod) for pod in pods.items)  # type: ignore[no-untyped-call]
 
     def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
         """A Job cannot start while the Secret its passEnv names, or one of its keys, is missing."""

@@ -159,8 +159,14 @@ def pod_spec(
     return {
         "restartPolicy": "Never",
         "serviceAccountName": settings.service_account,
-        # The image's user; fsGroup makes the workspace claim writable for it.
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001},
+        # The image's user; fsGroup makes the workspace claim writable for it. With the
+        # container's settings this passes the Pod Security "restricted" level.
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "terminationGracePeriodSeconds": int(grace_seconds) + 15,
         "containers": [runner_container(spec, run, settings)],
         "volumes": volumes(spec, run),
@@ -177,7 +183,11 @@ def runner_container(spec: WorkloadSpec, run: Run, settings: KubeSettings) -> di
         "command": ["python", "-m", "factoryos.worker", "--spec-env", SPEC_ENV],
         "env": runner_env(spec, settings),
         "volumeMounts": volume_mounts(spec),
-        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
         **gpu_resources(run, settings),
     }
 

@@ -92,6 +92,7 @@ class TestRunnerContainer:
         assert container["securityContext"] == {
             "allowPrivilegeEscalation": False,
             "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
         }
 
     def test_the_environment_holds_the_spec_home_and_progress_report_in_order(self) -> None:
@@ -200,7 +201,8 @@ class TestPodAndJob:
         assert pod["serviceAccountName"] == "sa"
         assert pod["terminationGracePeriodSeconds"] == 22
         assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001,
-                                          "fsGroup": 10001}  # fmt: skip
+                                          "fsGroup": 10001,
+                                          "seccompProfile": {"type": "RuntimeDefault"}}  # fmt: skip
         assert [c["name"] for c in pod["containers"]] == ["runner"]
 
     def test_final_exits_fail_the_job_at_once(self) -> None:

@@ -18,7 +18,7 @@ from factoryos.reconcile import (
     StopWorkload,
     reconcile_run,
 )
-from factoryos.workloads import CandidateReport, GateReport, Outcome
+from factoryos.workloads import CandidateReport, GateReport, Holdup, Outcome
 from factoryos.workloads import WorkloadStatus as W
 
 
@@ -541,3 +541,39 @@ class TestEvaluation:
         )  # fmt: skip
         assert decision.status.phase is RunPhase.FAILED and decision.actions == []
         assert decision.status.message == "conflicts: app.py"
+
+
+class TestPodsThatCannotStart:
+    """A workload whose pod waits says why in the run's status (cluster launchers)."""
+
+    def test_an_image_the_node_cannot_pull_stalls_the_run_with_the_kubelets_reason(self) -> None:
+        stuck = Holdup("ImagePullBackOff", "ImagePullBackOff: Back-off pulling image", True)
+        decision = reconcile_run(
+            run(phase=RunPhase.BUILDING), seen(replace(workload(), holdup=stuck))
+        )
+        assert conditions(decision)["Stalled"] == ("True", "ImagePullBackOff")
+        assert decision.status.message == "r-c0-1 waits: ImagePullBackOff: Back-off pulling image"
+        assert decision.actions == []
+
+    def test_the_stall_clears_once_the_pod_starts(self) -> None:
+        stuck = Holdup("ErrImageNeverPull", "ErrImageNeverPull: image missing", True)
+        r = run(phase=RunPhase.BUILDING)
+        first = reconcile_run(r, seen(replace(workload(), holdup=stuck)))
+        second = again(r, first, seen(workload()))
+        assert conditions(second)["Stalled"] == ("False", "Building")
+        assert conditions(second)["Reconciling"][0] == "True"
+
+    def test_an_evaluation_waiting_for_a_gpu_stays_in_progress_and_says_why(self) -> None:
+        room = Holdup(
+            "Unschedulable",
+            "Pending: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.",
+            False,
+        )
+        waiting = replace(evaluation(), holdup=room)
+        decision = reconcile_run(
+            run(phase=RunPhase.EVALUATING), seen(workload(result=W.SUCCEEDED), waiting)
+        )
+        assert decision.status.phase is RunPhase.EVALUATING
+        assert conditions(decision)["Reconciling"] == ("True", "Unschedulable")
+        assert conditions(decision)["Stalled"][0] == "False"
+        assert "Insufficient nvidia.com/gpu" in (decision.status.message or "")
