@@ -31,9 +31,11 @@ EVENTS_TOKEN_ENV = "FACTORYOS_EVENTS_TOKEN"  # noqa: S105 - a variable name
 BATCH = 500
 
 
-def ingest_url(base: str, namespace: str, run: str) -> str:
-    """Where the dashboard takes the events of ``namespace/run``."""
-    return f"{base.rstrip('/')}/api/ingest/runs/{quote(namespace)}/{quote(run)}/events"
+def ingest_url(base: str, namespace: str, run: str, stream: str | None = None) -> str:
+    """Where the dashboard takes the events of ``namespace/run``: the run's one log, or, when
+    each workload has its own volume, the stream of this volume (``events.streams``)."""
+    url = f"{base.rstrip('/')}/api/ingest/runs/{quote(namespace)}/{quote(run)}/events"
+    return f"{url}?stream={quote(stream)}" if stream else url
 
 
 class EventForwarder:

@@ -32,6 +32,7 @@ from factoryos.runner.forward import (
 )
 from factoryos.settings import Settings
 from factoryos.telemetry import TRACEPARENT_ENV, Telemetry
+from factoryos.worker.exchange import CandidateExchange
 from factoryos.workloads import (
     NAMESPACE_ENV,
     PROGRESS_ENV,
@@ -44,6 +45,7 @@ from factoryos.workloads import (
     parse_spec,
     write_result,
 )
+from factoryos.workloads.exchange import EVENTS_STREAM_ENV
 
 #: Exported with the workload span's trace ids when telemetry is on.
 log = logging.getLogger("factoryos.runner")
@@ -107,13 +109,37 @@ def _run(spec: WorkloadSpec, workload_dir: Path, env: dict[str, str]) -> int:
     print(f"runner: {spec.name}: candidate {spec.candidate}, attempt {spec.attempt}", flush=True)
     log.info("workload %s started (run %s, attempt %s)", spec.name, spec.run, spec.attempt)
     forwarder = _forwarder(env, spec.layout.events, spec.namespace, spec.run)
-    result = workload.run()
+    result = _exchanged(spec, env, workload)
     write_result(workload_dir, result)
     log.info("workload %s ended: %s %s", spec.name, result.status, result.reason or "")
     if forwarder is not None and not forwarder.close():
         print("runner: some events did not reach the dashboard (they stay on the volume)")
     print(f"runner: {spec.name}: {result.status}" + (f": {result.reason}" if result.reason else ""))
     return result.exit_code
+
+
+def _exchanged(
+    spec: WorkloadSpec, env: dict[str, str], workload: BuildWorkload | EvaluationWorkload
+) -> WorkloadResult:
+    """Run the workload, handing candidates over through git when each workload has its own
+    volume (``exchange``): an evaluation first clones the candidates, a build that
+    succeeded pushes its branch. A hand-over that fails is an infrastructure error."""
+    exchange = CandidateExchange.from_env(env)
+    try:
+        if exchange is not None and spec.evaluation is not None:
+            exchange.fetch_candidates(spec, spec.evaluation.candidates)
+        result = workload.run()
+        if (
+            exchange is not None
+            and spec.kind is WorkloadKind.BUILD
+            and result.status is (WorkloadStatus.SUCCEEDED)
+        ):
+            exchange.push_candidate(spec)
+    except FactoryError as exc:
+        return WorkloadResult(
+            status=WorkloadStatus.ERROR, reason=str(exc), finished_at=datetime.now(UTC)
+        )
+    return result
 
 
 def _failed(workload_dir: Path | None, exc: FactoryError) -> int:
@@ -181,7 +207,8 @@ def _forwarder(
     base, token = env.get(EVENTS_URL_ENV), env.get(EVENTS_TOKEN_ENV)
     if not base or not token:
         return None
-    return EventForwarder(events, ingest_url(base, namespace, run), token).start()
+    url = ingest_url(base, namespace, run, env.get(EVENTS_STREAM_ENV))
+    return EventForwarder(events, url, token).start()
 
 
 def _progress(env: dict[str, str]) -> ProgressReporter | None:

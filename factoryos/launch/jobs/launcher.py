@@ -107,7 +107,7 @@ class KubeJobLauncher:
     def start(self, spec: WorkloadSpec) -> None:
         run = self._run(spec.namespace, spec.run)
         self._ensure_runner_identity(spec.namespace)
-        claim = claim_manifest(run, self._settings)
+        claim = claim_manifest(spec, run, self._settings)
         _create(lambda: self._core.create_namespaced_persistent_volume_claim(spec.namespace, claim))
         report = progress_manifest(spec, run)
         _create(lambda: self._core.create_namespaced_config_map(spec.namespace, report))

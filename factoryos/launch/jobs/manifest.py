@@ -33,6 +33,12 @@ from factoryos.workloads import (
     WorkloadStatus,
     progress_name,
 )
+from factoryos.workloads.exchange import (
+    EVENTS_STREAM_ENV,
+    EXCHANGE_TOKEN_ENV,
+    EXCHANGE_URL_ENV,
+    volume_id,
+)
 
 RUN_LABEL = "factoryos.dev/run"
 CANDIDATE_LABEL = "factoryos.dev/candidate"
@@ -51,8 +57,19 @@ RUNNER_CONTAINER = "runner"
 FINAL_EXITS = (WorkloadStatus.FAILED, WorkloadStatus.INVALID, WorkloadStatus.STOPPED)
 
 
-def claim_name(run: str) -> str:
-    return f"{run}-work"
+def exchanges(settings: KubeSettings) -> bool:
+    """Workloads hand candidates over through the dashboard's git service and each has its
+    own volume: the case whenever runners can reach the dashboard (events forwarding)."""
+    return bool(settings.events_url and settings.ingest_key)
+
+
+def claim_name(spec: WorkloadSpec, settings: KubeSettings) -> str:
+    """The workload's volume: ``<run>-c<i>-work`` for candidate i's attempts (a resume finds
+    the checkpoint), ``<run>-e<n>-work`` for iteration n's evaluation; without the git
+    hand-over, the run's one shared ``<run>-work`` (which holds on a single node only)."""
+    if not exchanges(settings):
+        return f"{spec.run}-work"
+    return f"{spec.run}-{volume_id(spec)}-work"
 
 
 def owner_reference(run: Run) -> dict[str, Any]:
@@ -97,20 +114,20 @@ def owned_metadata(name: str, namespace: str, labels: dict[str, str], run: Run) 
     }
 
 
-def claim_manifest(run: Run, settings: KubeSettings) -> dict[str, Any]:
-    """The run's workspace: one claim for all its Jobs (logs_root and checkpoints)."""
-    spec: dict[str, Any] = {
+def claim_manifest(spec: WorkloadSpec, run: Run, settings: KubeSettings) -> dict[str, Any]:
+    """The workload's workspace (clones, logs_root and checkpoints): see ``claim_name``."""
+    claim: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": settings.workspace_size}},
     }
     if settings.storage_class:
-        spec["storageClassName"] = settings.storage_class
-    name = claim_name(run.metadata.name)
+        claim["storageClassName"] = settings.storage_class
+    name = claim_name(spec, settings)
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": owned_metadata(name, run.metadata.namespace, run_labels(run), run),
-        "spec": spec,
+        "spec": claim,
     }
 
 
@@ -169,7 +186,7 @@ def pod_spec(
         },
         "terminationGracePeriodSeconds": int(grace_seconds) + 15,
         "containers": [runner_container(spec, run, settings)],
-        "volumes": volumes(spec, run),
+        "volumes": volumes(spec, settings),
         **gpu_scheduling(run, settings),
     }
 
@@ -225,20 +242,25 @@ def plain_env(values: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 def events_env(spec: WorkloadSpec, settings: KubeSettings) -> list[dict[str, Any]]:
-    """Where the runner forwards its events, with a token for this run only: it lets the
-    runner write this run's events and nothing else. Empty unless forwarding is set up."""
+    """Where the runner forwards its events (its volume's stream) and hands candidates over,
+    with a token for this run only: it lets the runner write this run's events and
+    repository and nothing else. Empty unless forwarding is set up."""
     if not (settings.events_url and settings.ingest_key):
         return []
     token = run_token(settings.ingest_key, spec.namespace, spec.run)
+    repository = f"{settings.events_url.rstrip('/')}/git/runs/{spec.namespace}/{spec.run}.git"
     return [
         {"name": EVENTS_URL_ENV, "value": settings.events_url},
         {"name": EVENTS_TOKEN_ENV, "value": token},
+        {"name": EVENTS_STREAM_ENV, "value": volume_id(spec)},
+        {"name": EXCHANGE_URL_ENV, "value": repository},
+        {"name": EXCHANGE_TOKEN_ENV, "value": token},
     ]
 
 
-def volumes(spec: WorkloadSpec, run: Run) -> list[dict[str, Any]]:
-    """The run's workspace claim, and for an evaluation Job its holdouts."""
-    work = {"name": "work", "persistentVolumeClaim": {"claimName": claim_name(run.metadata.name)}}
+def volumes(spec: WorkloadSpec, settings: KubeSettings) -> list[dict[str, Any]]:
+    """The workload's workspace claim, and for an evaluation Job its holdouts."""
+    work = {"name": "work", "persistentVolumeClaim": {"claimName": claim_name(spec, settings)}}
     holdouts = holdouts_volume(spec)
     return [work] if holdouts is None else [work, holdouts]
 

@@ -12,6 +12,7 @@ from jobs_support import run
 
 from factoryos.launch.jobs import KubeSettings, job_manifest
 from factoryos.launch.jobs.manifest import (
+    claim_manifest,
     events_env,
     gpu_resources,
     gpu_scheduling,
@@ -127,15 +128,27 @@ class TestRunnerContainer:
     def test_events_are_forwarded_only_with_both_a_url_and_a_key(self) -> None:
         assert events_env(build(), KubeSettings(events_url="http://d")) == []
         assert events_env(build(), KubeSettings(ingest_key="k")) == []
+        both = KubeSettings(events_url="http://d/", ingest_key="k")
+        values = {e["name"]: e["value"] for e in events_env(build(), both)}
+        token = values["FACTORYOS_EVENTS_TOKEN"]
+        assert values == {
+            "FACTORYOS_EVENTS_URL": "http://d/",
+            "FACTORYOS_EVENTS_TOKEN": token,
+            "FACTORYOS_EVENTS_STREAM": "c2",
+            "FACTORYOS_EXCHANGE_URL": "http://d/git/runs/ns/r.git",
+            "FACTORYOS_EXCHANGE_TOKEN": token,
+        }
+
+    def test_an_evaluations_events_are_its_own_stream(self) -> None:
         both = KubeSettings(events_url="http://d", ingest_key="k")
-        names = [e["name"] for e in events_env(build(), both)]
-        assert names == ["FACTORYOS_EVENTS_URL", "FACTORYOS_EVENTS_TOKEN"]
+        values = {e["name"]: e["value"] for e in events_env(evaluation(), both)}
+        assert values["FACTORYOS_EVENTS_STREAM"] == "e1"
 
 
 class TestVolumes:
     def test_a_build_mounts_only_its_workspace(self) -> None:
         spec = build(holdouts={"secretRef": {"name": "h"}})
-        assert volumes(spec, run()) == [
+        assert volumes(spec, KubeSettings()) == [
             {"name": "work", "persistentVolumeClaim": {"claimName": "r-work"}}
         ]
         assert volume_mounts(spec) == [{"name": "work", "mountPath": "/work"}]
@@ -154,7 +167,7 @@ class TestVolumes:
     ) -> None:
         spec = evaluation(holdouts=source)
         assert holdouts_volume(spec) == {"name": "holdouts", **volume}
-        assert volumes(spec, run())[1] == {"name": "holdouts", **volume}
+        assert volumes(spec, KubeSettings())[1] == {"name": "holdouts", **volume}
         assert volume_mounts(spec)[1] == {
             "name": "holdouts",
             "mountPath": "/holdouts",
@@ -164,7 +177,35 @@ class TestVolumes:
     def test_holdouts_on_a_path_or_none_at_all_are_no_volume(self) -> None:
         assert holdouts_volume(evaluation(holdouts={"path": "/h"})) is None
         assert holdouts_volume(evaluation()) is None
-        assert len(volumes(evaluation(), run())) == 1
+        assert len(volumes(evaluation(), KubeSettings())) == 1
+
+
+class TestOneClaimPerWorkload:
+    """With the git hand-over no two workloads of a run share a ReadWriteOnce claim, so
+    candidates and the evaluation may land on different nodes."""
+
+    HANDOVER = KubeSettings(events_url="http://d", ingest_key="k")
+
+    def claim(self, spec: WorkloadSpec, settings: KubeSettings) -> str:
+        work = volumes(spec, settings)[0]
+        return str(work["persistentVolumeClaim"]["claimName"])
+
+    def test_each_candidate_and_each_evaluation_has_its_own_claim(self) -> None:
+        r, p = run(), product()
+        specs = [workload_spec(r, p, i, 1, RUNS) for i in range(3)]
+        specs += [evaluation_spec(r, p, StartEvaluation(n, 1, (0, 1, 2)), RUNS) for n in (1, 2)]
+        claims = [self.claim(s, self.HANDOVER) for s in specs]
+        assert claims == ["r-c0-work", "r-c1-work", "r-c2-work", "r-e1-work", "r-e2-work"]
+        manifests = [claim_manifest(s, r, self.HANDOVER) for s in specs]
+        assert all(m["spec"]["accessModes"] == ["ReadWriteOnce"] for m in manifests)
+        assert len({m["metadata"]["name"] for m in manifests}) == len(specs)
+
+    def test_a_candidates_attempts_share_its_claim_so_a_resume_finds_the_checkpoint(self) -> None:
+        first, resumed = (workload_spec(run(), product(), 1, a, RUNS) for a in (1, 2))
+        assert self.claim(first, self.HANDOVER) == self.claim(resumed, self.HANDOVER) == "r-c1-work"
+
+    def test_without_the_hand_over_the_run_shares_one_claim(self) -> None:
+        assert {self.claim(s, KubeSettings()) for s in (build(), evaluation())} == {"r-work"}
 
 
 class TestGpuScheduling:

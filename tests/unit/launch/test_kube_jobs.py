@@ -13,15 +13,18 @@ from factoryos.events import run_token
 from factoryos.launch.jobs import KubeSettings, claim_manifest, job_manifest, job_state
 from factoryos.models import Product, Run, parse_as
 from factoryos.reconcile import StartEvaluation, evaluation_spec, workload_spec
-from factoryos.workloads import WorkloadStatus
+from factoryos.workloads import WorkloadSpec, WorkloadStatus
 
 
-def manifest(r: Run, settings: KubeSettings | None = None) -> dict[str, Any]:
+def job_spec_of(r: Run) -> WorkloadSpec:
     product = parse_as(
         Product, {"metadata": {"name": "p"}, "spec": {"repo": {"url": "https://x/p.git"}}}
     )
-    spec = workload_spec(r, product, 0, 1, Path("/work/runs"))
-    return job_manifest(spec, r, settings or KubeSettings())
+    return workload_spec(r, product, 0, 1, Path("/work/runs"))
+
+
+def manifest(r: Run, settings: KubeSettings | None = None) -> dict[str, Any]:
+    return job_manifest(job_spec_of(r), r, settings or KubeSettings())
 
 
 def test_no_gpu_fields_unless_the_run_asks() -> None:
@@ -48,7 +51,8 @@ def test_only_infrastructure_failures_use_the_backoff() -> None:
 
 
 def test_the_claim_is_owned_by_the_run() -> None:
-    claim = claim_manifest(run(), KubeSettings(storage_class="fast"))
+    settings = KubeSettings(storage_class="fast")
+    claim = claim_manifest(job_spec_of(run()), run(), settings)
     assert claim["metadata"]["name"] == "r-work"
     assert claim["metadata"]["ownerReferences"][0]["uid"] == "uid-r"
     assert claim["spec"]["storageClassName"] == "fast"

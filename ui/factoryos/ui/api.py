@@ -26,6 +26,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from factoryos import products
 from factoryos.errors import FactoryError, NotFoundError
 from factoryos.events import Event, SequenceGapError, last_sequence, mirror_append, run_token
+from factoryos.events.streams import stream_append, stream_position
 from factoryos.models import Run, dump_resource
 from factoryos.rundata import stage_diff
 from factoryos.runs import list_runs as newest_runs
@@ -247,10 +248,13 @@ def _ingest_allowed(request: Request, namespace: str, name: str) -> AppState:
     tags=["ingest"],
     summary="Where the dashboard's copy of a run's events ends (for its runner)",
 )
-def ingest_position(request: Request, namespace: str, name: str) -> dict[str, int]:
+def ingest_position(
+    request: Request, namespace: str, name: str, stream: str | None = None
+) -> dict[str, int]:
     state = _ingest_allowed(request, namespace, name)
     state.store.get(Run, name, namespace)
-    return {"next": last_sequence(state.hub.events_path(namespace, name))}
+    path = state.hub.events_path(namespace, name)
+    return {"next": stream_position(path, stream) if stream else last_sequence(path)}
 
 
 @router.post(
@@ -259,7 +263,11 @@ def ingest_position(request: Request, namespace: str, name: str) -> dict[str, in
     summary="A runner sends its run's events (NDJSON, continuing the copy)",
     responses={409: {"description": "A gap: the body says which sequence comes next"}},
 )
-async def ingest(request: Request, namespace: str, name: str) -> Response:
+async def ingest(
+    request: Request, namespace: str, name: str, stream: str | None = None
+) -> Response:
+    """Without ``stream``, the batch continues the run's log; with it (each workload on its
+    own volume), it continues that stream, which is merged into the run's log."""
     state = _ingest_allowed(request, namespace, name)
     if int(request.headers.get("content-length") or 0) > MAX_INGEST_BYTES:
         raise HTTPException(413, f"send at most {MAX_INGEST_BYTES} bytes per batch")
@@ -267,7 +275,11 @@ async def ingest(request: Request, namespace: str, name: str) -> Response:
     body = await request.body()
     path = state.hub.events_path(namespace, name)
     try:
-        last = await asyncio.to_thread(mirror_append, path, name, body.split(b"\n"))
+        batch = body.split(b"\n")
+        if stream:
+            last = await asyncio.to_thread(stream_append, path, stream, name, batch)
+        else:
+            last = await asyncio.to_thread(mirror_append, path, name, batch)
     except SequenceGapError as exc:
         return Response(
             json.dumps({"detail": str(exc), "next": exc.expected - 1}),
