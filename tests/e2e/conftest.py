@@ -1,56 +1,54 @@
-"""Full-system tests (kind, a Docker engine): skipped, with the reason printed, without one.
+"""Full-system tests on a real cluster: the single-node tier here, kind where Docker runs.
 
-Every test collected under tests/e2e gets the ``e2e`` marker. When no Docker
-engine answers ``docker info``, each is skipped with the reason, so a machine
-without Docker shows exactly what did not run instead of passing silently.
+Every test collected under tests/e2e gets the ``e2e`` marker. The session
+brings the cluster up as a user does (``make cluster-up images deploy`` on the
+node tier, ``make kind-up images kind-load deploy`` on kind) and, on the node
+tier, takes it down again afterwards unless it was already up (or
+``FACTORYOS_E2E_KEEP=1``). Where neither tier can run, each test is skipped
+with the reasons, so a machine shows exactly what did not run.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 import subprocess
-from functools import cache
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kind_support import CONTEXT, ROOT
+from cluster_support import ROOT, Cluster, kubectl_binary, tier
 
 HERE = Path(__file__).resolve().parent
 
 
-@cache
-def docker_unavailable() -> str | None:
-    """Why the e2e tests cannot run here, or None when a Docker engine answers."""
-    docker = shutil.which("docker")
-    if docker is None:
-        return "no Docker engine: the docker CLI is not installed"
-    try:
-        probe = subprocess.run(
-            [docker, "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return "no Docker engine: `docker info` did not answer within 15 s"
-    if probe.returncode != 0:
-        detail = (probe.stderr.strip().splitlines() or ["unknown error"])[-1]
-        return f"no Docker engine: `docker info` failed: {detail}"
-    return None
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen, why = tier()
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.e2e)
-            reason = docker_unavailable()
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=reason))
+            if chosen is None:
+                item.add_marker(pytest.mark.skip(reason=f"no cluster tier can run here: {why}"))
+
+
+def _make(*targets: str, **variables: str) -> None:
+    settings = [f"{k}={v}" for k, v in variables.items()]
+    subprocess.run(["make", "--no-print-directory", *targets, *settings], cwd=ROOT, check=True)
 
 
 @pytest.fixture(scope="session")
-def kind_cluster() -> str:
-    """The kind cluster, brought up as a user does: make kind-up images kind-load deploy."""
-    subprocess.run(["make", "kind-up", "images", "kind-load", "deploy"], cwd=ROOT, check=True)
-    return CONTEXT
+def cluster() -> Iterator[Cluster]:
+    """The cluster, up, with the images loaded and Factory OS deployed."""
+    chosen, context = tier()
+    assert chosen is not None, context
+    if chosen == "kind":
+        _make("kind-up", "images", "kind-load", "deploy", CONTEXT=context)
+        yield Cluster("kind", context, kubectl_binary())
+        return
+    was_up = subprocess.run(["bash", "tools/cluster/status.sh"], cwd=ROOT,
+                            capture_output=True, check=False).returncode == 0  # fmt: skip
+    _make("cluster-up", "images", "deploy", CONTEXT=context)
+    try:
+        yield Cluster("node", context, kubectl_binary())
+    finally:
+        if not was_up and os.environ.get("FACTORYOS_E2E_KEEP") != "1":
+            _make("cluster-down")

@@ -11,6 +11,8 @@
 # (sysctls, iptables, hard-coded folders) is saved first; tools/cluster/down.sh puts it
 # back. Idempotent: a healthy cluster is left as it is. Prints the kubeconfig context.
 #
+#   tools/cluster/up.sh [--check]    # --check: only say whether this machine can run it
+#
 # Exit status: 0 up, 1 a component failed to start (its log is printed and the host is
 # restored), 2 this machine cannot run it (not root, no cgroups, another containerd).
 set -euo pipefail
@@ -21,6 +23,10 @@ source "$here/env.sh"
 source "$here/lib.sh"
 
 refuse_unless_possible
+if [[ "${1:-}" == --check ]]; then
+  echo "cluster-up: this machine can run the single-node cluster"
+  exit 0
+fi
 if cluster_healthy; then
   echo "cluster-up: already up (context $CLUSTER_CONTEXT, kubeconfig $CLUSTER_KUBECONFIG)"
   exit 0

@@ -187,7 +187,7 @@ def pod_spec(
         "terminationGracePeriodSeconds": int(grace_seconds) + 15,
         "containers": [runner_container(spec, run, settings)],
         "volumes": volumes(spec, settings),
-        **gpu_scheduling(run, settings),
+        **gpu_scheduling(spec, run, settings),
     }
 
 
@@ -205,7 +205,7 @@ def runner_container(spec: WorkloadSpec, run: Run, settings: KubeSettings) -> di
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        **gpu_resources(run, settings),
+        **gpu_resources(spec, run, settings),
     }
 
 
@@ -289,14 +289,17 @@ def holdouts_volume(spec: WorkloadSpec) -> dict[str, Any] | None:
     return None
 
 
-def needs_gpu(run: Run) -> bool:
-    """The Run has a stage on a GPU (voice models or evaluation)."""
-    return bool(run.spec.gpu.voice or run.spec.gpu.eval)
+def needs_gpu(spec: WorkloadSpec, run: Run) -> bool:
+    """The workload runs what the Run puts on a GPU: its evaluation (``gpu.eval``), or its
+    builds' pipeline stages with voice models (``gpu.voice``)."""
+    if spec.kind is WorkloadKind.EVALUATE:
+        return run.spec.gpu.eval
+    return run.spec.gpu.voice
 
 
-def gpu_scheduling(run: Run, settings: KubeSettings) -> dict[str, Any]:
-    """The pod fields that put a GPU run on a GPU node (none for other runs)."""
-    if not needs_gpu(run):
+def gpu_scheduling(spec: WorkloadSpec, run: Run, settings: KubeSettings) -> dict[str, Any]:
+    """The pod fields that put a GPU workload on a GPU node (none for the others)."""
+    if not needs_gpu(spec, run):
         return {}
     return {
         "nodeSelector": dict(settings.gpu_node_selector),
@@ -304,8 +307,8 @@ def gpu_scheduling(run: Run, settings: KubeSettings) -> dict[str, Any]:
     }
 
 
-def gpu_resources(run: Run, settings: KubeSettings) -> dict[str, Any]:
-    """The container fields that reserve the GPU(s) of a GPU run (none for other runs)."""
-    if not needs_gpu(run):
+def gpu_resources(spec: WorkloadSpec, run: Run, settings: KubeSettings) -> dict[str, Any]:
+    """The container fields that reserve the GPU(s) of a GPU workload (none for the others)."""
+    if not needs_gpu(spec, run):
         return {}
     return {"resources": {"limits": {settings.gpu_resource: str(settings.gpu_count)}}}

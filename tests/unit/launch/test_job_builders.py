@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from jobs_support import run
@@ -209,27 +209,38 @@ class TestOneClaimPerWorkload:
 
 
 class TestGpuScheduling:
-    @pytest.mark.parametrize("needs", [{"voice": True}, {"eval": True}])
-    def test_a_gpu_run_gets_the_node_selector_tolerations_and_limit(
-        self, needs: dict[str, bool]
-    ) -> None:
-        settings = KubeSettings(gpu_node_selector={"gpu": "a100"}, gpu_resource="x/gpu",
-                                gpu_count=2)  # fmt: skip
-        assert gpu_scheduling(run(gpu=needs), settings) == {
-            "nodeSelector": {"gpu": "a100"},
-            "tolerations": [
-                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-            ],
+    SETTINGS = KubeSettings(gpu_node_selector={"gpu": "a100"}, gpu_resource="x/gpu", gpu_count=2)
+    ON_GPU: ClassVar[dict[str, Any]] = {
+        "nodeSelector": {"gpu": "a100"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    }
+
+    def test_gpu_eval_puts_the_evaluation_on_a_gpu_node_and_not_the_builds(self) -> None:
+        r = run(gpu={"eval": True})
+        assert gpu_scheduling(evaluation(r), r, self.SETTINGS) == self.ON_GPU
+        assert gpu_resources(evaluation(r), r, self.SETTINGS) == {
+            "resources": {"limits": {"x/gpu": "2"}}
         }
-        assert gpu_resources(run(gpu=needs), settings) == {"resources": {"limits": {"x/gpu": "2"}}}
+        assert gpu_scheduling(build(r), r, self.SETTINGS) == {}
+        assert gpu_resources(build(r), r, self.SETTINGS) == {}
+
+    def test_gpu_voice_puts_the_builds_voice_stages_on_a_gpu_node(self) -> None:
+        r = run(gpu={"voice": True})
+        assert gpu_scheduling(build(r), r, self.SETTINGS) == self.ON_GPU
+        assert gpu_resources(build(r), r, self.SETTINGS) == {
+            "resources": {"limits": {"x/gpu": "2"}}
+        }
+        assert gpu_scheduling(evaluation(r), r, self.SETTINGS) == {}
 
     def test_other_runs_get_no_gpu_fields(self) -> None:
-        assert gpu_scheduling(run(), KubeSettings()) == {}
-        assert gpu_resources(run(), KubeSettings()) == {}
+        r = run()
+        for spec in (build(r), evaluation(r)):
+            assert gpu_scheduling(spec, r, KubeSettings()) == {}
+            assert gpu_resources(spec, r, KubeSettings()) == {}
 
     def test_the_scheduling_fields_are_copies_of_the_settings(self) -> None:
-        settings = KubeSettings()
-        fields = gpu_scheduling(run(gpu={"voice": True}), settings)
+        settings, r = KubeSettings(), run(gpu={"voice": True})
+        fields = gpu_scheduling(build(r), r, settings)
         fields["nodeSelector"]["x"] = "y"
         fields["tolerations"][0]["key"] = "z"
         assert settings == KubeSettings()
