@@ -143,6 +143,8 @@ def load_scenarios(folder: Path) -> list[Scenario]:
     scenarios: dict[str, Scenario] = {}
     for path in sorted(folder.rglob("*.yaml")) + sorted(folder.rglob("*.yml")):
         relative = path.relative_to(folder)
+        if any(part.startswith("..") for part in relative.parts):
+            continue  # a Secret's or ConfigMap's volume: ..data/ holds what the keys link to
         try:
             doc = yaml.safe_load(path.read_text())
         except (OSError, yaml.YAMLError) as exc:

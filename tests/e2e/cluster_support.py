@@ -181,3 +181,48 @@ kind: Run
 metadata: {{name: {run}}}
 spec: {{productRef: {{name: {product}}}, goal: {goal}}}
 """
+
+
+def pause_resources(run: str, product: str = "pause") -> str:
+    """The selftest product (baked into the runner image) with its long-stage pipeline."""
+    return f"""
+apiVersion: factoryos.dev/v1alpha1
+kind: Product
+metadata: {{name: {product}}}
+spec:
+  repo: {{path: /opt/examples/selftest}}
+  pipeline: pause.dot
+  engine: {{agentProfile: test_shim, agentExecutable: /opt/examples/agents/scripted-agent}}
+---
+apiVersion: factoryos.dev/v1alpha1
+kind: Run
+metadata: {{name: {run}}}
+spec: {{productRef: {{name: {product}}}, goal: pause in b}}
+"""
+
+
+def stage_status(cluster: Cluster, namespace: str, run: str, stage: str) -> str | None:
+    """The status of ``stage`` in the Run's stages table (None until it is there)."""
+    found = cluster.json("get", "-n", namespace, "run", run)
+    for row in found.get("status", {}).get("stages") or []:
+        if row.get("name") == stage:
+            return str(row.get("status"))
+    return None
+
+
+def run_file(
+    cluster: Cluster, url: str, namespace: str, run: str, branch: str, path: str, dest: Path
+) -> str:
+    """A file of a run's branch in the dashboard's git service (behind ``url``), read with the
+    run's own token as the runners use it."""
+    secret = cluster.json("-n", SYSTEM, "get", "secret", "factoryos-dashboard")
+    key = base64.b64decode(secret["data"]["ingest-key"]).decode()
+    from factoryos.events import run_token
+
+    header = f"http.extraHeader=Authorization: Bearer {run_token(key, namespace, run)}"
+    subprocess.run(
+        ["git", "-c", header, "clone", "-q", "--branch", branch,
+         f"{url}git/runs/{namespace}/{run}.git", str(dest)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return (dest / path).read_text()

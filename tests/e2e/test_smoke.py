@@ -28,7 +28,7 @@ def test_the_smoke_product_succeeds_in_job_pods_with_its_stages_and_events(
     run = cluster.json("get", "-n", ns, "run", "smoke-e2e")
     assert run["status"]["phase"] == "Succeeded"
     stages = run["status"]["stages"]
-    assert stages and all(s["status"] == "success" for s in stages), stages
+    assert stages and all(s["status"] == "Succeeded" for s in stages), stages
     pods = cluster.json("get", "-n", ns, "pods", "-l", "factoryos.dev/run=smoke-e2e")["items"]
     builds = [p for p in pods if p["metadata"]["labels"]["factoryos.dev/workload-kind"] == "build"]
     assert builds and {p["status"]["phase"] for p in builds} == {"Succeeded"}

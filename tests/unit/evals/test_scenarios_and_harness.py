@@ -82,6 +82,17 @@ def test_pools_come_from_the_folder_or_the_field(holdouts: Path) -> None:
     assert [s.id for s in pool(scenarios, Pool.ACCEPTANCE)] == ["canary-A7f3", "shouts"]
 
 
+def test_a_secret_volumes_hidden_copies_are_not_read_twice(tmp_path: Path) -> None:
+    """A Secret or ConfigMap mounted as a folder: each key a link into ..data/ (and a
+    timestamped ..2026_.../ behind it), so only the links are scenarios."""
+    folder = tmp_path / "holdouts"
+    body = "id: greets\npool: selection\ninteraction: {command: ls}\nexpect: {}\n"
+    write(folder / "..2026_12_03_17_00_00.1", "greets.yaml", body)
+    (folder / "..data").symlink_to("..2026_12_03_17_00_00.1")
+    (folder / "greets.yaml").symlink_to("..data/greets.yaml")
+    assert [s.id for s in load_scenarios(folder)] == ["greets"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -27,6 +27,8 @@ pathlib.Path("greet.py").write_text(VARIANTS[variant])
 # (spelled in pieces, so this script does not find itself)
 MARKERS = ("inter" + "action:", "stdout" + "_matches", "stdout" + "_contains")
 seen = [f"env {k}" for k, v in os.environ.items() if "holdout" in (k + v).lower()]
+# On a cluster the evaluation Job mounts them at /holdouts; a candidate's pod must not.
+seen += [f"mount {p}" for p in ("/holdouts",) if pathlib.Path(p).exists()]
 run_dir = pathlib.Path(os.environ.get("KILROY_LOGS_ROOT", ".")).resolve().parents[1]
 for top in (pathlib.Path.cwd(), run_dir):
     for path in top.rglob("*"):
