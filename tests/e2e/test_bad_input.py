@@ -1,0 +1,57 @@
+"""What goes wrong says so: a runner image the node lacks stalls the Run with the kubelet's
+reason, and deleting a namespace mid-run leaves nothing of the run behind."""
+
+from __future__ import annotations
+
+import subprocess
+
+from cluster_support import SYSTEM, Cluster, pause_resources, smoke_resources, stage_status
+
+OPERATOR = "deploy/factoryos-operator"
+
+
+def _set_runner_image(cluster: Cluster, image: str) -> None:
+    cluster.kubectl("-n", SYSTEM, "set", "env", OPERATOR, f"FACTORYOS_RUNNER_IMAGE={image}")
+    cluster.kubectl("-n", SYSTEM, "rollout", "status", OPERATOR, "--timeout=180s")
+
+
+def test_a_runner_image_the_node_lacks_stalls_the_run_with_the_reason(cluster: Cluster) -> None:
+    ns = cluster.namespace("noimage")
+    _set_runner_image(cluster, "factoryos-runner:not-on-this-node")
+    try:
+        cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=smoke_resources("no-image"))
+
+        def stalled() -> dict[str, str] | None:
+            run = cluster.json("get", "-n", ns, "run", "no-image")
+            found = [c for c in run["status"].get("conditions", []) if c["type"] == "Stalled"]
+            return found[0] if found and found[0]["status"] == "True" else None
+
+        condition = cluster.wait_for("the run to stall", stalled, timeout=180)
+    finally:
+        _set_runner_image(cluster, "factoryos-runner:dev")
+    assert condition["reason"] in {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull"}
+    assert "factoryos-runner:not-on-this-node" in condition["message"]
+    cluster.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_deleting_the_namespace_mid_run_leaves_nothing_behind(cluster: Cluster) -> None:
+    ns = cluster.namespace("gone")
+    cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=pause_resources("gone-e2e"))
+    cluster.wait_for(
+        "stage b to run",
+        lambda: stage_status(cluster, ns, "gone-e2e", "b") == "Running",
+        timeout=300,
+    )
+    cluster.kubectl("delete", "namespace", ns, "--timeout=180s")
+    assert cluster.kubectl("get", "namespace", ns, check=False) == ""
+    cluster.wait_for(
+        "the run's volumes to be released and deleted",
+        lambda: not [v for v in cluster.json("get", "pv")["items"]
+                     if (v["spec"].get("claimRef") or {}).get("namespace") == ns],
+        timeout=60,
+    )  # fmt: skip
+    if cluster.tier == "node":
+        left = subprocess.run(
+            ["pgrep", "-af", "sleep 23"], capture_output=True, text=True, check=False
+        )
+        assert [line for line in left.stdout.splitlines() if "pgrep" not in line] == []
