@@ -184,6 +184,9 @@ class Engine(ApiModel):
     stage_timeout_seconds: PositiveInt | None = None
     pass_env: Annotated[list[EnvVarName], KeyedList()] = Field(default_factory=list)
     """Names of environment variables passed through to Kilroy; values never live here."""
+    image: NonEmptyStr | None = None
+    """On a cluster, the image of this product's runner Jobs (Kilroy, git and the tools its
+    pipeline runs); default: the operator's ``FACTORYOS_RUNNER_IMAGE``. Ignored locally."""
 
     @model_validator(mode="after")
     def _executable_needs_test_shim(self) -> Engine:

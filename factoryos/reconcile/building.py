@@ -207,4 +207,5 @@ def workload_spec(
         agent_executable=Path(engine.agent_executable) if engine.agent_executable else None,
         stage_timeout_seconds=engine.stage_timeout_seconds,
         pass_env=list(engine.pass_env),
+        image=engine.image,
     )

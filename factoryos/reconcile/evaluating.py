@@ -214,6 +214,7 @@ def evaluation_spec(
         goal=run.spec.goal,
         traceparent=meta.annotations.get(TRACEPARENT_ANNOTATION),
         pass_env=list(spec.engine.pass_env),  # git credentials for a push, if any
+        image=spec.engine.image,
         evaluation=EvaluationPlan(
             iteration=action.iteration,
             candidates=list(action.candidates),

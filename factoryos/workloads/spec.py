@@ -56,6 +56,8 @@ class WorkloadSpec(BaseModel):
     agent_executable: Path | None = None
     stage_timeout_seconds: float | None = None
     pass_env: list[str] = []
+    #: The runner Job's image on a cluster (None: the launcher's default).
+    image: str | None = None
     grace_seconds: float = 5.0
     heartbeat_seconds: float | None = 10.0
 

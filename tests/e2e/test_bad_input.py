@@ -5,32 +5,27 @@ from __future__ import annotations
 
 import subprocess
 
-from cluster_support import SYSTEM, Cluster, pause_resources, smoke_resources, stage_status
+from cluster_support import Cluster, pause_resources, smoke_resources, stage_status
 
-OPERATOR = "deploy/factoryos-operator"
-
-
-def _set_runner_image(cluster: Cluster, image: str) -> None:
-    cluster.kubectl("-n", SYSTEM, "set", "env", OPERATOR, f"FACTORYOS_RUNNER_IMAGE={image}")
-    cluster.kubectl("-n", SYSTEM, "rollout", "status", OPERATOR, "--timeout=180s")
+MISSING = "factoryos-runner:not-on-this-node"
 
 
 def test_a_runner_image_the_node_lacks_stalls_the_run_with_the_reason(cluster: Cluster) -> None:
     ns = cluster.namespace("noimage")
-    _set_runner_image(cluster, "factoryos-runner:not-on-this-node")
-    try:
-        cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=smoke_resources("no-image"))
+    resources = smoke_resources("no-image").replace(
+        "agentExecutable: /opt/examples/agents/scripted-agent}",
+        f"agentExecutable: /opt/examples/agents/scripted-agent, image: '{MISSING}'}}",
+    )
+    cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=resources)
 
-        def stalled() -> dict[str, str] | None:
-            run = cluster.json("get", "-n", ns, "run", "no-image")
-            found = [c for c in run["status"].get("conditions", []) if c["type"] == "Stalled"]
-            return found[0] if found and found[0]["status"] == "True" else None
+    def stalled() -> dict[str, str] | None:
+        run = cluster.json("get", "-n", ns, "run", "no-image")
+        found = [c for c in run["status"].get("conditions", []) if c["type"] == "Stalled"]
+        return found[0] if found and found[0]["status"] == "True" else None
 
-        condition = cluster.wait_for("the run to stall", stalled, timeout=180)
-    finally:
-        _set_runner_image(cluster, "factoryos-runner:dev")
+    condition = cluster.wait_for("the run to stall", stalled, timeout=180)
     assert condition["reason"] in {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull"}
-    assert "factoryos-runner:not-on-this-node" in condition["message"]
+    assert MISSING in condition["message"]
     cluster.kubectl("delete", "namespace", ns, "--wait=false")
 
 

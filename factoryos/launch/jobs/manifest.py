@@ -195,7 +195,7 @@ def runner_container(spec: WorkloadSpec, run: Run, settings: KubeSettings) -> di
     """The runner: ``python -m factoryos.worker`` reading its spec from ``SPEC_ENV``."""
     return {
         "name": RUNNER_CONTAINER,
-        "image": settings.runner_image,
+        "image": spec.image or settings.runner_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["python", "-m", "factoryos.worker", "--spec-env", SPEC_ENV],
         "env": runner_env(spec, settings),

@@ -96,6 +96,17 @@ class TestRunnerContainer:
             "capabilities": {"drop": ["ALL"]},
         }
 
+    def test_a_products_own_image_replaces_the_default_for_its_builds_and_evaluations(
+        self,
+    ) -> None:
+        settings = KubeSettings(runner_image="default:1")
+        engine = {"image": "tools-for-p:2"}
+        assert runner_container(build(engine=engine), run(), settings)["image"] == "tools-for-p:2"
+        assert (
+            runner_container(evaluation(engine=engine), run(), settings)["image"] == "tools-for-p:2"
+        )
+        assert runner_container(build(), run(), settings)["image"] == "default:1"
+
     def test_the_environment_holds_the_spec_home_and_progress_report_in_order(self) -> None:
         spec = build(engine={"passEnv": ["API_KEY"]})
         env = runner_env(spec, KubeSettings(cxdb_env={"FACTORYOS_CXDB_HTTP_URL": "http://c"}))
