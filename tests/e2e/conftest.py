@@ -1,10 +1,10 @@
 """Full-system tests on a real cluster: the single-node tier here, kind where Docker runs.
 
-Every test collected under tests/e2e gets the ``e2e`` marker. The session
-brings the cluster up as a user does (``make cluster-up images deploy`` on the
-node tier, ``make kind-up images kind-load deploy`` on kind) and, on the node
-tier, takes it down again afterwards unless it was already up (or
-``FACTORYOS_E2E_KEEP=1``). Where neither tier can run, each test is skipped
+Every test collected under tests/e2e gets the ``e2e`` marker. ``make e2e``
+(tools/cluster/e2e.sh) brings the cluster up as a user does (``make cluster-up
+images deploy`` on the node tier, ``make kind-up images kind-load deploy`` on
+kind), runs the tests in parallel workers and takes it down again; run alone,
+the session fixture does the same for one worker. Where neither tier can run, each test is skipped
 with the reasons, so a machine shows exactly what did not run.
 """
 
@@ -40,6 +40,9 @@ def cluster() -> Iterator[Cluster]:
     """The cluster, up, with the images loaded and Factory OS deployed."""
     chosen, context = tier()
     assert chosen is not None, context
+    if os.environ.get("FACTORYOS_E2E_MANAGED") == "1":  # tools/cluster/e2e.sh brought it up
+        yield Cluster(chosen, context, kubectl_binary())
+        return
     if chosen == "kind":
         _make("kind-up", "images", "kind-load", "deploy", CONTEXT=context)
         yield Cluster("kind", context, kubectl_binary())
