@@ -6,7 +6,9 @@ JSON, for polling), the same URL with ``Accept: text/event-stream`` (SSE;
 ``Last-Event-ID`` resumes), and a WebSocket on the same URL (``?after=N``).
 ``/api/watch`` is a WebSocket of resource change notices. On a cluster,
 runners send their events to ``/api/ingest/...`` with a per-run token (see
-``factoryos.events.mirror``); the streams then serve that copy.
+``factoryos.events.mirror``); the streams then serve that copy. With the same
+token, a run's workloads push and clone its candidates at ``/git/runs/...``
+(``git_router``, outside ``/api``: git's protocol, not JSON).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -28,14 +31,16 @@ from factoryos.errors import FactoryError, NotFoundError
 from factoryos.events import Event, SequenceGapError, last_sequence, mirror_append, run_token
 from factoryos.events.streams import stream_append, stream_position
 from factoryos.models import Run, dump_resource
+from factoryos.models.fields import LABEL_PATTERN
 from factoryos.rundata import stage_diff
 from factoryos.runs import list_runs as newest_runs
 from factoryos.runs import new_run, resume_run, start_run, stop_run
+from factoryos.ui import git_http
 from factoryos.ui.auth import bearer
 from factoryos.ui.csrf import check_csrf
 from factoryos.ui.hub import SlowConsumerError
 from factoryos.ui.state import AppState, app_state
-from factoryos.workloads import candidate_branch
+from factoryos.workloads import RunDirectory, candidate_branch
 
 router = APIRouter(prefix="/api", tags=["api"])
 State = Annotated[AppState, Depends(app_state)]
@@ -236,11 +241,16 @@ def _ingest_allowed(request: Request, namespace: str, name: str) -> AppState:
     state = app_state(request)
     if state.ingest_key is None:
         raise NotFoundError("event ingest is off (the dashboard has no FACTORYOS_INGEST_KEY)")
-    offered = bearer(request.headers.get("authorization")) or ""
-    expected = run_token(state.ingest_key, namespace, name)
-    if not hmac.compare_digest(offered.encode(), expected.encode()):
+    if not _run_token_ok(state.ingest_key, request, namespace, name):
         raise HTTPException(401, "this token does not allow sending events for this run")
     return state
+
+
+def _run_token_ok(key: str, request: Request, namespace: str, name: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <the run's token>``."""
+    offered = bearer(request.headers.get("authorization")) or ""
+    expected = run_token(key, namespace, name)
+    return hmac.compare_digest(offered.encode(), expected.encode())
 
 
 @router.get(
@@ -287,6 +297,46 @@ async def ingest(
             media_type="application/json",
         )
     return Response(json.dumps({"next": last}), media_type="application/json")
+
+
+#: The factory git service: each run's repository, where its builds push their candidate
+#: branches and its evaluation clones them (``factoryos.worker.exchange``). Git's smart
+#: HTTP protocol, not a JSON API: not in the OpenAPI schema.
+git_router = APIRouter(prefix="/git", include_in_schema=False)
+#: The run's repository, in its run directory.
+RUN_REPOSITORY = "exchange.git"
+_LABEL = re.compile(LABEL_PATTERN)
+
+
+@git_router.api_route("/runs/{namespace}/{name}.git/{rest:path}", methods=["GET", "POST"])
+async def run_repository(request: Request, namespace: str, name: str, rest: str) -> Response:
+    """``<runs_dir>/<namespace>/<name>/exchange.git`` (made on first use) over git's smart
+    HTTP, for the run's own token (as for ingest); errors are plain text, which git shows."""
+    state = app_state(request)
+    if state.ingest_key is None:
+        return git_http.refusal(
+            404, "the git service is off (the dashboard has no FACTORYOS_INGEST_KEY)"
+        )
+    if not _run_token_ok(state.ingest_key, request, namespace, name):
+        return git_http.refusal(
+            401,
+            "this token does not allow using this run's repository",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    if not (_LABEL.fullmatch(namespace) and _LABEL.fullmatch(name)):
+        return git_http.refusal(404, f"no run {namespace}/{name}")
+    try:
+        await asyncio.to_thread(state.store.get, Run, name, namespace)
+    except NotFoundError as exc:
+        return git_http.refusal(404, str(exc))
+    return await git_http.serve(
+        request,
+        root=RunDirectory.of(state.runs_dir, namespace, name).path,
+        repository=RUN_REPOSITORY,
+        rest=rest,
+        remote_user=f"{namespace}/{name}",
+        create=True,
+    )
 
 
 @router.get("/runs/{namespace}/{name}/stages/{candidate}/{node}/diff", summary="A stage's diff")

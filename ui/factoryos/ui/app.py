@@ -87,6 +87,7 @@ def create_app(dashboard: Dashboard) -> FastAPI:
     app.add_middleware(AuthMiddleware, credentials=dashboard.credentials)
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(api.router)
+    app.include_router(api.git_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(FactoryError, _factory_error)

@@ -1,6 +1,8 @@
 """``AuthMiddleware``: every request and WebSocket must carry the token or the session.
 
-Open without either: the sign-in page only. An unauthenticated page request
+Open without either: the sign-in page only, and the paths whose routes check
+a per-run token of their own (runners' events under ``/api/ingest/``, the run
+repositories under ``/git/``). An unauthenticated page request
 is sent to ``/signin?next=…``; an API request gets 401 with
 ``WWW-Authenticate: Bearer``; a WebSocket is closed with code 4401 before
 anything is sent on it. A cookie-authenticated WebSocket must come from this origin
@@ -23,6 +25,8 @@ from factoryos.ui.auth import SESSION_COOKIE, Credentials, bearer, same_origin
 PUBLIC_PATHS = frozenset({"/signin", "/healthz"})
 #: Paths whose routes check a token of their own (runners sending events: a per-run token).
 INGEST_PREFIX = "/api/ingest/"
+#: The factory git service: each run's repository, for that run's token (``api.git_router``).
+GIT_PREFIX = "/git/"
 
 
 class AuthMiddleware:
@@ -48,7 +52,11 @@ class AuthMiddleware:
                     await send({"type": "websocket.accept"})
                     await send({"type": "websocket.close", "code": 4401, "reason": "sign in first"})
                 return
-        elif how is None and path not in PUBLIC_PATHS and not path.startswith(INGEST_PREFIX):
+        elif (
+            how is None
+            and path not in PUBLIC_PATHS
+            and not path.startswith((INGEST_PREFIX, GIT_PREFIX))
+        ):
             response: Response
             if path.startswith("/api/"):
                 response = JSONResponse(
