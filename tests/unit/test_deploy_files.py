@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,65 @@ def test_the_voice_images_are_multi_stage_non_root_and_copy_what_exists(name: st
         for src in m.group(1).split() if m else []:
             assert (ROOT / src).exists(), f"voice-image/{name} copies missing {src}"
     assert '".[voice]"' in dockerfile
+
+
+def test_the_namespace_enforces_pod_security_restricted() -> None:
+    namespace = yaml.safe_load((ROOT / "manifests" / "namespace.yaml").read_text())
+    labels = namespace["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "latest"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--with", "docker"], ["--bogus"], ["--context"], ["--timeout", "soon"],
+     ["--voice", "tpu"], ["--namespace", "Not_A_Name", "--with", "helm"],
+     ["--namespace", "elsewhere"]],  # kustomize installs into factoryos-system only
+)  # fmt: skip
+def test_deploy_refuses_bad_arguments_in_one_line_with_exit_2(args: list[str]) -> None:
+    done = subprocess.run(
+        ["bash", str(ROOT / "tools" / "cluster" / "deploy.sh"), *args],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("deploy: ")
+    assert done.stdout == ""
+
+
+#: Plain scalars that YAML 1.1 readers (go-yaml in `kubectl apply -f` and Helm) take for
+#: booleans while PyYAML keeps them strings: `n` as a key or a `required` item comes out
+#: as false. (kustomize's own reader is YAML 1.2, so `kubectl apply -k` was not hit.)
+YAML11_ONLY_BOOLEANS = {"y", "Y", "n", "N"}
+
+
+def plain_yaml11_booleans(text: str) -> list[str]:
+    found, nodes = [], [node for node in yaml.compose_all(text) if node is not None]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if node.style is None and node.value in YAML11_ONLY_BOOLEANS:
+                found.append(f"line {node.start_mark.line + 1}: {node.value}")
+        elif isinstance(node, yaml.SequenceNode):
+            nodes += node.value
+        elif isinstance(node, yaml.MappingNode):
+            nodes += [part for pair in node.value for part in pair]
+    return found
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        pytest.param(folder, marks=pytest.mark.xfail(strict=True, reason=(
+            "factoryos/codegen.py writes the Run CRD's `n` unquoted: `helm install` fails "
+            "and `kubectl apply -f crds/run.yaml` is refused; quote y/n in its dumper")))
+        for folder in ("crds", "helm/factoryos/crds")
+    ] + ["manifests"],
+)  # fmt: skip
+def test_no_plain_scalar_reads_as_a_boolean_in_yaml_1_1(folder: str) -> None:
+    found = {
+        str(path.relative_to(ROOT)): hits
+        for path in sorted((ROOT / folder).rglob("*.yaml"))
+        if (hits := plain_yaml11_booleans(path.read_text()))
+    }
+    assert not found, found
