@@ -182,7 +182,7 @@ def test_a_run_gets_one_job_per_candidate_with_the_expected_spec(
 ) -> None:  # fmt: skip
     add_secret(api, namespace, OPENAI_API_KEY="not-a-real-key")
     add_product(store, namespace, engine={"passEnv": ["OPENAI_API_KEY"]})
-    add_run(store, namespace, candidates=2, gpu={"eval": True}, backoffLimit=1,
+    add_run(store, namespace, candidates=2, gpu={"voice": True}, backoffLimit=1,
             activeDeadlineSeconds=600)  # fmt: skip
 
     found = eventually(
