@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +32,11 @@ class _Dumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+
+# YAML 1.1 readers (Helm's, kubectl's) take a plain y, Y, n or N for a boolean; PyYAML
+# does not, so without this it writes them bare and a property named `n` breaks them.
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
 
 
 def render_yaml(document: dict[str, Any]) -> str:

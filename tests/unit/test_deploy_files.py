@@ -117,15 +117,7 @@ def plain_yaml11_booleans(text: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "folder",
-    [
-        pytest.param(folder, marks=pytest.mark.xfail(strict=True, reason=(
-            "factoryos/codegen.py writes the Run CRD's `n` unquoted: `helm install` fails "
-            "and `kubectl apply -f crds/run.yaml` is refused; quote y/n in its dumper")))
-        for folder in ("crds", "helm/factoryos/crds")
-    ] + ["manifests"],
-)  # fmt: skip
+@pytest.mark.parametrize("folder", ["crds", "helm/factoryos/crds", "manifests"])
 def test_no_plain_scalar_reads_as_a_boolean_in_yaml_1_1(folder: str) -> None:
     found = {
         str(path.relative_to(ROOT)): hits
