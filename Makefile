@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy e2e kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench clean distclean
+.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy undeploy e2e bench-cluster kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -92,23 +92,29 @@ kind-up: kind k8s-bin ## Create the local kind cluster (a GPU-labelled worker) i
 	    -p '{"status":{"capacity":{"nvidia.com/gpu":"1"}}}' >/dev/null
 	@echo "kind cluster $(KIND_CLUSTER) is up (context $(KIND_CONTEXT))"
 
-images: ## Build the Factory OS image (runner and operator)
-	$(call need_docker,images)
-	docker build -f runner-image/Dockerfile -t $(IMAGE) .
+images: ## Build the Factory OS and CPU voice images with no registry (root) and load them into the node when it is up
+	@tars="$$(bash tools/images/build.sh)"; bash tools/images/load.sh $$tars
 
-kind-load: kind ## Load the image into the kind cluster
-	$(KIND) load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+kind-load: kind ## Load the images `make images` built into the kind cluster (needs Docker)
+	$(call need_docker,kind-load)
+	@for tar in $$(bash tools/images/build.sh); do docker load -i "$$tar"; done
+	$(KIND) load docker-image $(IMAGE) factoryos-voice:cpu --name $(KIND_CLUSTER)
 
-deploy: k8s-bin ## Install CRDs, RBAC, the operator and the dashboard on the kind cluster and wait for them
-	$(KUBECTL) --context $(KIND_CONTEXT) apply -k manifests/
-	@$(KUBECTL) --context $(KIND_CONTEXT) -n factoryos-system get secret factoryos-dashboard >/dev/null 2>&1 || \
-	  $(KUBECTL) --context $(KIND_CONTEXT) -n factoryos-system create secret generic factoryos-dashboard \
-	    --from-literal=token="$$(openssl rand -hex 32)" --from-literal=ingest-key="$$(openssl rand -hex 32)"
-	$(KUBECTL) --context $(KIND_CONTEXT) -n factoryos-system rollout status deploy/factoryos-operator --timeout=180s
-	$(KUBECTL) --context $(KIND_CONTEXT) -n factoryos-system rollout status deploy/factoryos-dashboard --timeout=180s
+DEPLOY_WITH ?= kustomize
+CONTEXT ?= factoryos-local
+DEPLOY_ARGS ?=
 
-e2e: venv k8s-bin ## Full-system tests on the kind cluster (skipped with the reason when there is no Docker)
-	KUBECTL=$(KUBECTL) KIND_CONTEXT=$(KIND_CONTEXT) $(BIN)/pytest tests/e2e -m e2e $(PYTEST_ARGS)
+deploy: k8s-bin helm-bin ## Install Factory OS on CONTEXT (default the single node) with DEPLOY_WITH=kustomize|helm and wait for it
+	@PATH=$(CURDIR)/$(TOOLS):$$PATH bash tools/cluster/deploy.sh --with $(DEPLOY_WITH) --context $(CONTEXT) $(DEPLOY_ARGS)
+
+undeploy: k8s-bin helm-bin ## Remove what deploy installed (Runs and Products first, CRDs last)
+	@PATH=$(CURDIR)/$(TOOLS):$$PATH bash tools/cluster/deploy.sh --uninstall --with $(DEPLOY_WITH) --context $(CONTEXT) $(DEPLOY_ARGS)
+
+e2e: venv tools k8s-bin helm-bin ## Full-system tests with real pods: the single node here (root), else kind (Docker), else skipped with the reason
+	@PATH=$(CURDIR)/$(TOOLS):$$PATH bash tools/cluster/e2e.sh $(PYTEST_ARGS)
+
+bench-cluster: venv k8s-bin ## The operator's share of a Run's start and 20 Runs at once, on CONTEXT (make cluster-up images deploy first)
+	$(BIN)/python bench/cluster.py --context $(CONTEXT)
 
 kind-down: kind ## Delete the kind cluster
 	$(KIND) delete cluster --name $(KIND_CLUSTER)
