@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -143,7 +144,10 @@ class ProgressSink(Protocol):
 
 
 class ProgressReporter:
-    """Folds the runner's events into a stage table and writes it, throttled."""
+    """Folds the runner's events into a stage table and writes it, throttled: at most one
+    write per ``min_interval``, and a change held back by the throttle is written when the
+    interval ends (a stage that starts right after another shows as running while it
+    runs, not only when the next event comes)."""
 
     def __init__(
         self,
@@ -158,17 +162,37 @@ class ProgressReporter:
         self._clock = clock
         self._last = float("-inf")
         self._dirty = False
+        self._lock = threading.Lock()
+        self._pending: threading.Timer | None = None
 
     def on_event(self, event: Event) -> None:
-        before = self._fold.stages()
-        self._fold.feed([event])
-        self._dirty = self._dirty or self._fold.stages() != before
-        if self._dirty and self._clock() - self._last >= self._interval:
-            self._flush({})
+        with self._lock:
+            before = self._fold.stages()
+            self._fold.feed([event])
+            self._dirty = self._dirty or self._fold.stages() != before
+            if not self._dirty:
+                return
+            wait = self._interval - (self._clock() - self._last)
+            if wait <= 0:
+                self._flush({})
+            elif self._pending is None:
+                self._pending = threading.Timer(wait, self._flush_pending)
+                self._pending.daemon = True
+                self._pending.start()
 
     def finish(self, result: dict[str, Any], extra: dict[str, str] | None = None) -> None:
         """The last write: the final stage table, the workload's result and ``extra``."""
-        self._flush({RESULT_KEY: json.dumps(result), **(extra or {})})
+        with self._lock:
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
+            self._flush({RESULT_KEY: json.dumps(result), **(extra or {})})
+
+    def _flush_pending(self) -> None:
+        with self._lock:
+            self._pending = None
+            if self._dirty:
+                self._flush({})
 
     def _flush(self, extra: dict[str, str]) -> None:
         stages = [s.model_dump(mode="json", exclude_none=True) for s in self._fold.stages()]

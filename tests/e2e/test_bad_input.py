@@ -20,7 +20,7 @@ def test_a_runner_image_the_node_lacks_stalls_the_run_with_the_reason(cluster: C
 
     def stalled() -> dict[str, str] | None:
         run = cluster.json("get", "-n", ns, "run", "no-image")
-        found = [c for c in run["status"].get("conditions", []) if c["type"] == "Stalled"]
+        found = [c for c in run.get("status", {}).get("conditions", []) if c["type"] == "Stalled"]
         return found[0] if found and found[0]["status"] == "True" else None
 
     condition = cluster.wait_for("the run to stall", stalled, timeout=180)

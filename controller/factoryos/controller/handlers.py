@@ -254,6 +254,22 @@ def job_changed(
     memo.operator.touch("Run", namespace or "default", labels[RUN_LABEL])
 
 
+@kopf.on.event("", "v1", "configmaps", labels={RUN_LABEL: kopf.PRESENT})
+def progress_changed(
+    namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
+) -> None:
+    """A runner patched its progress report: fold it into the Run's stages now."""
+    memo.operator.touch("Run", namespace or "default", labels[RUN_LABEL])
+
+
+@kopf.on.event("", "v1", "pods", labels={RUN_LABEL: kopf.PRESENT})
+def pod_changed(
+    namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
+) -> None:
+    """A runner pod changed (it cannot pull its image, it has no room, it started)."""
+    memo.operator.touch("Run", namespace or "default", labels[RUN_LABEL])
+
+
 #: How often kopf looks whether a stopped daemon has exited (a pass under way finishes
 #: first) before it lets the object go; its default, 60 s, would hold deletions that long.
 EXIT_POLL_SECONDS = 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +43,22 @@ def test_stage_changes_are_written_at_most_once_a_second_and_the_end_always() ->
     last = sink.writes[-1]
     assert [s["status"] for s in json.loads(last[STAGES_KEY])] == ["Succeeded"]
     assert json.loads(last[RESULT_KEY]) == {"status": "succeeded"}
+
+
+def test_a_change_the_throttle_held_back_is_written_when_the_interval_ends() -> None:
+    sink = Sink()
+    reporter = ProgressReporter(sink, min_interval=0.05)
+    reporter.on_event(event(1, E.STAGE_STARTED, "a", attempt=1))
+    reporter.on_event(event(2, E.STAGE_COMPLETED, "a", status="success"))
+    reporter.on_event(event(3, E.STAGE_STARTED, "b", attempt=1))  # b then runs for long
+    assert len(sink.writes) == 1
+    deadline = time.monotonic() + 5
+    while len(sink.writes) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stages = {s["name"]: s["status"] for s in json.loads(sink.writes[-1][STAGES_KEY])}
+    assert stages == {"a": "Succeeded", "b": "Running"}
+    reporter.finish({"status": "succeeded"})
+    assert len(sink.writes) == 3
 
 
 def test_a_failing_sink_never_stops_the_runner(capsys: Any) -> None:
