@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections import Counter
 
 import httpx
+import pytest
 from cluster_support import SYSTEM, Cluster, pause_resources, stage_status
+
+pytestmark = pytest.mark.disruptive
 
 
 def test_the_run_converges_across_operator_and_dashboard_restarts(cluster: Cluster) -> None:

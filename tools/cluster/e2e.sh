@@ -13,7 +13,14 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
-pytest=(.venv/bin/pytest tests/e2e -rs -n "${FACTORYOS_E2E_WORKERS:-4}" "$@")
+# Two passes: the tests that share the operator and the dashboard in parallel, then the
+# ones that restart them (marked disruptive) alone.
+pytest() {
+  local status=0
+  .venv/bin/pytest tests/e2e -rs -n "${FACTORYOS_E2E_WORKERS:-4}" -m "not disruptive" "$@" || status=$?
+  .venv/bin/pytest tests/e2e -rs -m disruptive "$@" || { local s=$?; ((status)) || status=$s; }
+  return "$status"
+}
 
 if bash tools/cluster/up.sh --check >/dev/null 2>&1 && [[ "${FACTORYOS_E2E_TIER:-node}" == node ]]; then
   was_up=0
@@ -22,10 +29,10 @@ if bash tools/cluster/up.sh --check >/dev/null 2>&1 && [[ "${FACTORYOS_E2E_TIER:
     trap 'make --no-print-directory cluster-down' EXIT
   fi
   make --no-print-directory cluster-up images deploy
-  FACTORYOS_E2E_TIER=node FACTORYOS_E2E_MANAGED=1 "${pytest[@]}"
+  FACTORYOS_E2E_TIER=node FACTORYOS_E2E_MANAGED=1 pytest "$@"
 elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   make --no-print-directory kind-up images kind-load deploy CONTEXT=kind-factoryos
-  FACTORYOS_E2E_TIER=kind FACTORYOS_E2E_MANAGED=1 "${pytest[@]}"
+  FACTORYOS_E2E_TIER=kind FACTORYOS_E2E_MANAGED=1 pytest "$@"
 else
-  "${pytest[@]}"
+  pytest "$@"
 fi
