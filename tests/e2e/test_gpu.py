@@ -18,6 +18,7 @@ kind: Product
 metadata: {name: gpu}
 spec:
   repo: {path: /opt/examples/smoke}
+  concurrency: 2
   engine: {agentProfile: test_shim, agentExecutable: /opt/examples/agents/scripted-agent}
   verifiers:
     unit: [{name: hold-the-gpu, command: "sleep 25"}]

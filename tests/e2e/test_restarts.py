@@ -42,11 +42,15 @@ def test_the_run_converges_across_operator_and_dashboard_restarts(cluster: Clust
         "--wait=false",
     )
     for name in before:
+
+        def replaced(name: str = name) -> bool:
+            pods = cluster.json(
+                "-n", SYSTEM, "get", "pods", "-l", f"app.kubernetes.io/name={name}"
+            )["items"]  # fmt: skip
+            return bool(pods) and all(p["metadata"]["uid"] != before[name] for p in pods)
+
+        cluster.wait_for(f"{name}'s old pod to be gone and a new one made", replaced, 180)
         cluster.kubectl("-n", SYSTEM, "rollout", "status", f"deploy/{name}", "--timeout=180s")
-        pods = cluster.json("-n", SYSTEM, "get", "pods", "-l", f"app.kubernetes.io/name={name}")[
-            "items"
-        ]
-        assert all(p["metadata"]["uid"] != before[name] for p in pods), f"{name} was not replaced"
 
     cluster.kubectl(
         "wait", "-n", ns, "--for=condition=Succeeded", "--timeout=300s", "run/restart-e2e"
