@@ -128,11 +128,31 @@ def first_kilroy_event(
     raise TimeoutError(f"no stage event of {run} within {timeout:g}s")
 
 
-def kubectl(context: str, *args: str) -> str:
-    kube = Path(subprocess.run(["bash", "tools/k8s/build.sh"], cwd=ROOT, capture_output=True,
+def kubectl_path() -> Path:
+    return Path(subprocess.run(["bash", "tools/k8s/build.sh"], cwd=ROOT, capture_output=True,
                                text=True, check=True).stdout.strip()) / "kubectl"  # fmt: skip
-    return subprocess.run([str(kube), "--context", context, *args], capture_output=True, text=True,
-                          check=True).stdout  # fmt: skip
+
+
+def kubectl(context: str, *args: str) -> str:
+    return subprocess.run([str(kubectl_path()), "--context", context, *args],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+
+
+def port_forward(context: str) -> tuple[subprocess.Popen[str], str]:
+    """The dashboard's Service forwarded to a free loopback port (the host's routes blackhole
+    the Service range, as they must: only kube-proxy's pods side translates it)."""
+    forward = subprocess.Popen(
+        [str(kubectl_path()), "--context", context, "-n", SYSTEM, "port-forward",
+         "svc/factoryos-dashboard", ":8400", "--address", "127.0.0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert forward.stdout is not None
+    line = forward.stdout.readline()
+    found = re.search(r"127\.0\.0\.1:(\d+)", line)
+    if not found:
+        forward.kill()
+        raise SystemExit(f"kubectl port-forward to the dashboard failed: {line!r}")
+    return forward, f"http://127.0.0.1:{found.group(1)}/"
 
 
 def latency(api: client.ApiClient, context: str, rounds: int, dashboard: str, token: str) -> None:
@@ -259,10 +279,12 @@ def main() -> None:
         kubectl(args.context, "-n", SYSTEM, "get", "secret", "factoryos-dashboard", "-o", "yaml")
     )
     token = base64.b64decode(secret["data"]["token"]).decode()
-    service = client.CoreV1Api(api).read_namespaced_service("factoryos-dashboard", SYSTEM)
-    dashboard = f"http://{service.spec.cluster_ip}:8400/"  # the node's host reaches Services
-    latency(api, args.context, args.rounds, dashboard, token)
-    concurrent(api, args.context, args.concurrent)
+    forward, dashboard = port_forward(args.context)
+    try:
+        latency(api, args.context, args.rounds, dashboard, token)
+        concurrent(api, args.context, args.concurrent)
+    finally:
+        forward.kill()
 
 
 if __name__ == "__main__":

@@ -201,6 +201,16 @@ spec: {{productRef: {{name: {product}}}, goal: pause in b}}
 """
 
 
+def start_paused(cluster: Cluster, namespace: str, run: str) -> None:
+    """Apply the pause product and ``run``, and wait until its long stage b runs."""
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=pause_resources(run))
+    cluster.wait_for(
+        "stage b to run",
+        lambda: stage_status(cluster, namespace, run, "b") == "Running",
+        timeout=300,
+    )
+
+
 def stage_status(cluster: Cluster, namespace: str, run: str, stage: str) -> str | None:
     """The status of ``stage`` in the Run's stages table (None until it is there)."""
     found = cluster.json("get", "-n", namespace, "run", run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from cluster_support import Cluster, pause_resources, smoke_resources, stage_status
+from cluster_support import Cluster, smoke_resources, start_paused
 
 MISSING = "factoryos-runner:not-on-this-node"
 
@@ -31,12 +31,7 @@ def test_a_runner_image_the_node_lacks_stalls_the_run_with_the_reason(cluster: C
 
 def test_deleting_the_namespace_mid_run_leaves_nothing_behind(cluster: Cluster) -> None:
     ns = cluster.namespace("gone")
-    cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=pause_resources("gone-e2e"))
-    cluster.wait_for(
-        "stage b to run",
-        lambda: stage_status(cluster, ns, "gone-e2e", "b") == "Running",
-        timeout=300,
-    )
+    start_paused(cluster, ns, "gone-e2e")
     cluster.kubectl("delete", "namespace", ns, "--timeout=180s")
     assert cluster.kubectl("get", "namespace", ns, check=False) == ""
     cluster.wait_for(

@@ -13,19 +13,14 @@ from collections import Counter
 
 import httpx
 import pytest
-from cluster_support import SYSTEM, Cluster, pause_resources, stage_status
+from cluster_support import SYSTEM, Cluster, start_paused
 
 pytestmark = pytest.mark.disruptive
 
 
 def test_the_run_converges_across_operator_and_dashboard_restarts(cluster: Cluster) -> None:
     ns = cluster.namespace("restart")
-    cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=pause_resources("restart-e2e"))
-    cluster.wait_for(
-        "stage b to run",
-        lambda: stage_status(cluster, ns, "restart-e2e", "b") == "Running",
-        timeout=300,
-    )
+    start_paused(cluster, ns, "restart-e2e")
     before = {
         name: cluster.json("-n", SYSTEM, "get", "pods", "-l", f"app.kubernetes.io/name={name}")[
             "items"

@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from cluster_support import Cluster, pause_resources, run_file, stage_status
+from cluster_support import Cluster, run_file, start_paused
 
 
 def _host_processes(marker: str) -> list[str]:
@@ -26,12 +26,7 @@ def test_stop_suspends_the_job_and_resume_continues_on_a_new_pod(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     ns = cluster.namespace("stop")
-    cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=pause_resources("pause-e2e"))
-    cluster.wait_for(
-        "stage b to run",
-        lambda: stage_status(cluster, ns, "pause-e2e", "b") == "Running",
-        timeout=300,
-    )
+    start_paused(cluster, ns, "pause-e2e")
     first = cluster.json("get", "-n", ns, "pods", "-l", "job-name=pause-e2e-c0-1")["items"][0]
     grace = first["spec"]["terminationGracePeriodSeconds"]
 
