@@ -227,7 +227,8 @@ def concurrent(api: client.ApiClient, context: str, count: int) -> None:
     pid = operator_process()
     ns = f"bench-{uuid.uuid4().hex[:6]}"
     client.CoreV1Api(api).create_namespace({"metadata": {"name": ns}})
-    objects.create_namespaced_custom_object("factoryos.dev", "v1alpha1", ns, "products", PRODUCT)
+    product = {**PRODUCT, "spec": {**PRODUCT["spec"], "concurrency": count}}  # all at once
+    objects.create_namespaced_custom_object("factoryos.dev", "v1alpha1", ns, "products", product)
     watcher = Watcher(api, ns)
     try:
         before, started = requests_total(context), time.monotonic()
