@@ -211,6 +211,21 @@ def start_paused(cluster: Cluster, namespace: str, run: str) -> None:
     )
 
 
+def pod_processes(uid: str) -> list[str]:
+    """Processes on this host in the pod's cgroup (node tier: pods run here). Other tests'
+    pods run the same pipeline at the same time, so a command line would not tell them apart."""
+    marks = (f"pod{uid}", f"pod{uid.replace('-', '_')}")
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cgroup = (proc / "cgroup").read_text()
+            if any(mark in cgroup for mark in marks):
+                found.append(f"{proc.name} {(proc / 'cmdline').read_text().replace(chr(0), ' ')}")
+        except OSError:  # not a process, or it ended while we looked
+            continue
+    return found
+
+
 def stage_status(cluster: Cluster, namespace: str, run: str, stage: str) -> str | None:
     """The status of ``stage`` in the Run's stages table (None until it is there)."""
     found = cluster.json("get", "-n", namespace, "run", run)

@@ -3,9 +3,7 @@ reason, and deleting a namespace mid-run leaves nothing of the run behind."""
 
 from __future__ import annotations
 
-import subprocess
-
-from cluster_support import Cluster, smoke_resources, start_paused
+from cluster_support import Cluster, pod_processes, smoke_resources, start_paused
 
 MISSING = "factoryos-runner:not-on-this-node"
 
@@ -32,6 +30,7 @@ def test_a_runner_image_the_node_lacks_stalls_the_run_with_the_reason(cluster: C
 def test_deleting_the_namespace_mid_run_leaves_nothing_behind(cluster: Cluster) -> None:
     ns = cluster.namespace("gone")
     start_paused(cluster, ns, "gone-e2e")
+    pods = [p["metadata"]["uid"] for p in cluster.json("get", "-n", ns, "pods")["items"]]
     cluster.kubectl("delete", "namespace", ns, "--timeout=180s")
     assert cluster.kubectl("get", "namespace", ns, check=False) == ""
     cluster.wait_for(
@@ -41,7 +40,5 @@ def test_deleting_the_namespace_mid_run_leaves_nothing_behind(cluster: Cluster) 
         timeout=60,
     )  # fmt: skip
     if cluster.tier == "node":
-        left = subprocess.run(
-            ["pgrep", "-af", "sleep 23"], capture_output=True, text=True, check=False
-        )
-        assert [line for line in left.stdout.splitlines() if "pgrep" not in line] == []
+        left = [line for uid in pods for line in pod_processes(uid)]
+        assert left == [], f"processes of the run's pods survive: {left}"

@@ -9,17 +9,10 @@ evaluation reads it.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
-from cluster_support import Cluster, run_file, start_paused
-
-
-def _host_processes(marker: str) -> list[str]:
-    """Processes on this host whose command line has ``marker`` (node tier: pods run here)."""
-    found = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True, check=False)
-    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+from cluster_support import Cluster, pod_processes, run_file, start_paused
 
 
 def test_stop_suspends_the_job_and_resume_continues_on_a_new_pod(
@@ -52,7 +45,8 @@ def test_stop_suspends_the_job_and_resume_continues_on_a_new_pod(
         f"the pod outlived its grace period ({gone_after:.1f}s > {grace}s)"
     )
     if cluster.tier == "node":
-        assert _host_processes("sleep 23") == [], "a process of the stopped pod survives"
+        survivors = pod_processes(first["metadata"]["uid"])
+        assert survivors == [], f"a process of the stopped pod survives: {survivors}"
     cluster.kubectl(
         "wait",
         "-n",
