@@ -31,6 +31,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -216,10 +217,17 @@ def rss_mib(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else 0.0
 
 
-def requests_total(context: str) -> float:
-    metrics = kubectl(context, "get", "--raw", "/metrics")
-    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-               if line.startswith("apiserver_request_total{"))  # fmt: skip
+def requests(context: str) -> Counter[str]:
+    """The apiserver's request counters so far, by verb and resource."""
+    found: Counter[str] = Counter()
+    for line in kubectl(context, "get", "--raw", "/metrics").splitlines():
+        if line.startswith("apiserver_request_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+            key = f"{labels.get('verb', '?')} {labels.get('resource', '?')}"
+            if labels.get("subresource"):
+                key += f"/{labels['subresource']}"
+            found[key] += int(float(line.rsplit(" ", 1)[1]))
+    return found
 
 
 def concurrent(api: client.ApiClient, context: str, count: int) -> None:
@@ -231,7 +239,7 @@ def concurrent(api: client.ApiClient, context: str, count: int) -> None:
     objects.create_namespaced_custom_object("factoryos.dev", "v1alpha1", ns, "products", product)
     watcher = Watcher(api, ns)
     try:
-        before, started = requests_total(context), time.monotonic()
+        before, started = requests(context), time.monotonic()
         cpu_before, peak = cpu_seconds(pid), rss_mib(pid)
         for index in range(count):
             objects.create_namespaced_custom_object(
@@ -248,10 +256,12 @@ def concurrent(api: client.ApiClient, context: str, count: int) -> None:
             peak = max(peak, rss_mib(pid))
             time.sleep(1)
         window = time.monotonic() - started
-        busy_requests, cpu = requests_total(context) - before, cpu_seconds(pid) - cpu_before
-        idle_before = requests_total(context)
-        time.sleep(min(window, 60))
-        idle = (requests_total(context) - idle_before) * window / min(window, 60)
+        busy, cpu = requests(context) - before, cpu_seconds(pid) - cpu_before
+        idle_before, quiet = requests(context), min(window, 60)
+        time.sleep(quiet)
+        idle = requests(context) - idle_before
+        scale = window / quiet  # the idle rate over as long as the window
+        per_run = {k: (busy[k] - idle[k] * scale) / count for k in busy}
     finally:
         watcher.stop()
         client.CoreV1Api(api).delete_namespace(ns)
@@ -260,8 +270,13 @@ def concurrent(api: client.ApiClient, context: str, count: int) -> None:
     print(f"  all finished after                {window:6.1f} s")
     print(f"  operator CPU                      {cpu:6.1f} s ({cpu / window:.0%} of one core)")
     print(f"  operator memory (RSS, peak)       {peak:6.0f} MiB")
-    print(f"  API requests per Run              {(busy_requests - idle) / count:6.0f} "
-          f"({busy_requests:.0f} in the window, {idle:.0f} in as long idle)")  # fmt: skip
+    print(
+        f"  API requests per Run              {sum(per_run.values()):6.0f} "
+        f"({busy.total()} in the window, {idle.total() * scale:.0f} in as long idle)"
+    )
+    print("  of which (all clients: operator, controllers, kubelet, scheduler)")
+    for key, value in sorted(per_run.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"    {key:<34}{value:6.1f}")
 
 
 def _finished(objects: client.CustomObjectsApi, ns: str, name: str) -> bool:
