@@ -141,7 +141,7 @@ demo: venv tools graphviz ## Start the embedded factory and run the smoke produc
 	@echo
 	@PATH=$(CURDIR)/$(BIN):$(CURDIR)/$(TOOLS):$$PATH FACTORYOS_HOME=$(DEMO_HOME) bash examples/demo.sh
 
-test: venv tools lint typecheck importlint check-generated unit integration selftest ## Run the whole test suite
+test: venv tools lint typecheck importlint check-generated unit integration selftest e2e ## Run the whole test suite (e2e on the single node when root, else skipped with the reason)
 	@echo "make test: all checks passed"
 
 test-fast: venv tools lint typecheck importlint check-generated unit integration-fast ## Everyday tier (under 3 minutes warm): make test without the slow tests and sf selftest

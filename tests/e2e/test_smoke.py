@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from cluster_support import Cluster, smoke_resources
+
+pytestmark = pytest.mark.every_install  # make e2e runs it on the kustomize and the Helm install
 
 
 def test_the_smoke_product_succeeds_in_job_pods_with_its_stages_and_events(

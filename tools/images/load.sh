@@ -8,7 +8,9 @@
 #
 # ctr is the node's (NODE_BIN, recorded by tools/cluster/up.sh), or FACTORYOS_CTR.
 # Each imported image is labelled with its tarball's name (which carries its build key),
-# so loading the same tarball again is skipped.
+# so loading the same tarball again is skipped. When a tag now names a new image, the
+# Deployments running that tag are restarted (`kubectl rollout restart`): the kubelet
+# never looks again at a tag it already has, so their pods would keep the old image.
 #
 # Exit status: 0 loaded, skipped or cluster not up, 1 an import failed, 2 not root or
 # no tarball given.
@@ -40,6 +42,7 @@ image_ref() {  # TAG: the node's reference for a docker-save tag (its normalized
   node_ctr images ls | awk -v tag="$1" 'NR > 1 && ($1 == tag || substr($1, length($1) - length(tag)) == "/" tag) {print $1}'
 }
 
+replaced=()
 for tar in "$@"; do
   [[ -f "$tar" ]] || { log "no such tarball: $tar"; exit 1; }
   source_name="$(basename "$tar" .tar)"
@@ -65,4 +68,20 @@ for tar in "$@"; do
     node_ctr images label "$ref" "$LABEL=$source_name" >/dev/null
   done
   log "$tags: loaded into the node in $((SECONDS - started))s ($source_name)"
+  replaced+=($tags)
+done
+
+# Deployments whose containers run a replaced tag: restart them onto the new image.
+((${#replaced[@]})) || exit 0
+kubectl="$(bash "$here/../k8s/build.sh")/kubectl"
+k() { "$kubectl" --kubeconfig "$CLUSTER_KUBECONFIG" --context "$CLUSTER_CONTEXT" "$@"; }
+k get deployments -A -o json 2>/dev/null | python3 -c '
+import json, sys
+tags = set(sys.argv[1:])
+for d in json.load(sys.stdin)["items"]:
+    images = {c["image"] for c in d["spec"]["template"]["spec"]["containers"]}
+    if images & tags:
+        print(d["metadata"]["namespace"], d["metadata"]["name"])
+' "${replaced[@]}" | while read -r ns name; do
+  k -n "$ns" rollout restart "deployment/$name" >/dev/null && log "restarted deployment $ns/$name onto the new image"
 done

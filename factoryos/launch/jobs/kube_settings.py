@@ -56,21 +56,25 @@ class KubeSettings:
         """FACTORYOS_RUNNER_IMAGE, _SERVICE_ACCOUNT, _SECRET_NAME, _WORKSPACE_SIZE,
         _STORAGE_CLASS, _GPU_NODE_SELECTOR (``k=v,k=v``), _GPU_RESOURCE, _GPU_COUNT."""
         base = cls()
+
+        def get(name: str, default: str) -> str:  # an empty value (a Helm "") is unset
+            return env.get(name) or default
+
         selector = env.get("FACTORYOS_GPU_NODE_SELECTOR")
         return cls(
-            runner_image=env.get("FACTORYOS_RUNNER_IMAGE", base.runner_image),
-            image_pull_policy=env.get("FACTORYOS_IMAGE_PULL_POLICY", base.image_pull_policy),
-            service_account=env.get("FACTORYOS_RUNNER_SERVICE_ACCOUNT", base.service_account),
-            secret_name=env.get("FACTORYOS_SECRET_NAME", base.secret_name),
-            workspace_size=env.get("FACTORYOS_WORKSPACE_SIZE", base.workspace_size),
+            runner_image=get("FACTORYOS_RUNNER_IMAGE", base.runner_image),
+            image_pull_policy=get("FACTORYOS_IMAGE_PULL_POLICY", base.image_pull_policy),
+            service_account=get("FACTORYOS_RUNNER_SERVICE_ACCOUNT", base.service_account),
+            secret_name=get("FACTORYOS_SECRET_NAME", base.secret_name),
+            workspace_size=get("FACTORYOS_WORKSPACE_SIZE", base.workspace_size),
             storage_class=env.get("FACTORYOS_STORAGE_CLASS") or None,
             gpu_node_selector=(
                 dict(pair.split("=", 1) for pair in selector.split(",") if "=" in pair)
                 if selector
                 else base.gpu_node_selector
             ),
-            gpu_resource=env.get("FACTORYOS_GPU_RESOURCE", base.gpu_resource),
-            gpu_count=int(env.get("FACTORYOS_GPU_COUNT", base.gpu_count)),
+            gpu_resource=get("FACTORYOS_GPU_RESOURCE", base.gpu_resource),
+            gpu_count=int(get("FACTORYOS_GPU_COUNT", str(base.gpu_count))),
             cxdb_env={k: v for k, v in env.items() if k.startswith("FACTORYOS_CXDB_") and v},
             events_url=env.get(EVENTS_URL_ENV) or None,
             ingest_key=env.get("FACTORYOS_INGEST_KEY") or None,

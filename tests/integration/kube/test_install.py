@@ -119,6 +119,19 @@ def test_chart_values_reach_the_operator_settings(helm: Path) -> None:
     assert settings.otel_env == {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
 
 
+def test_both_installs_give_the_operator_the_same_runner_settings(helm: Path) -> None:
+    # The chart once set the runners' ServiceAccount to "": every Job was refused.
+    chart, plain = render(helm), manifest_docs()
+    settings = [
+        KubeSettings.from_env(
+            env_values(by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0])
+        )
+        for docs in (chart, plain)
+    ]
+    assert settings[0] == settings[1]
+    assert settings[0].service_account == "factoryos-runner"
+
+
 def test_cxdb_is_off_by_default_and_wired_into_runners_when_on(
     helm: Path, k8s_bins: Path, cluster: TestCluster, operator_kubeconfig: Path
 ) -> None:
