@@ -21,6 +21,7 @@ from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.kilroy import CxdbEndpoint, Kilroy, LogsRoot
 from factoryos.kilroy import RunSpec as KilroyRunSpec
+from factoryos.kilroy.graph_overrides import write_overridden_copy
 from factoryos.kilroy.procs import pid_alive
 from factoryos.runner.pipeline import PipelineRunner, RunReport
 from factoryos.workloads import ProgressReporter, WorkloadResult, WorkloadSpec, WorkloadStatus
@@ -96,8 +97,13 @@ class BuildWorkload:
         for stale in (layout.repo(spec.candidate), layout.logs_root(spec.candidate)):
             shutil.rmtree(stale, ignore_errors=True)
         repo = self._clone(layout.repo(spec.candidate))
+        pipeline = repo / spec.pipeline
+        if not pipeline.is_file():
+            raise InvalidInputError(
+                f"pipeline {spec.pipeline} not found in branch {spec.branch} of the repository"
+            )
         kilroy_spec = KilroyRunSpec(
-            graph=repo / spec.pipeline,
+            graph=self._candidate_pipeline(repo, pipeline),
             workspace=repo,
             run_id=spec.run_id,
             run_dir=layout.candidate(spec.candidate),
@@ -109,11 +115,21 @@ class BuildWorkload:
             extra_env={k: self._env[k] for k in spec.pass_env if k in self._env},
             cxdb=CxdbEndpoint.from_env(self._env),
         )
-        if not kilroy_spec.graph.is_file():
-            raise InvalidInputError(
-                f"pipeline {spec.pipeline} not found in branch {spec.branch} of the repository"
-            )
         return self._runner.run(kilroy_spec, self._log)
+
+    def _candidate_pipeline(self, repo: Path, pipeline: Path) -> Path:
+        """The candidate's copy of the pipeline, saying the Run's goal (with the earlier
+        iterations' feedback) whatever the file's own ``graph[goal]`` is: Kilroy fills
+        ``$goal`` in prompts from the file only. Ignored by git, so never committed."""
+        copy = write_overridden_copy(pipeline, {"goal": self.spec.goal})
+        exclude = repo / ".git" / "info" / "exclude"
+        try:
+            exclude.parent.mkdir(parents=True, exist_ok=True)
+            with exclude.open("a", encoding="utf-8") as out:
+                out.write(f"/{copy.relative_to(repo).as_posix()}\n")
+        except OSError as exc:
+            raise WorkspaceError(f"cannot write {exclude}: {exc.strerror}") from exc
+        return copy
 
     def _end_orphan(self, logs: LogsRoot) -> None:
         """Stop a Kilroy left running by a runner that died, before resuming its run."""
