@@ -9,7 +9,7 @@ CRD schema and the API server applies them: the controller never patches spec.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -21,6 +21,13 @@ from factoryos.models._base import (
     Explained,
     KeyedList,
     OneOfModel,
+)
+from factoryos.models.agents import (
+    MODEL_RULE,
+    UNKNOWN_MODEL,
+    AgentChoice,
+    Credential,
+    Provider,
 )
 from factoryos.models.fields import (
     AbsolutePath,
@@ -164,18 +171,13 @@ class AgentProfile(StrEnum):
 
 
 EXECUTABLE_NEEDS_SHIM = "agentExecutable is only allowed with agentProfile test_shim"
+SHIM_SPEAKS_CODEX = "agentProfile test_shim stands in for codex: provider must be openai"
 
 
-class Engine(ApiModel):
-    """How the runner invokes Kilroy for this product."""
+class Engine(AgentChoice):
+    """How the runner invokes Kilroy for this product, and which agent runs its agent nodes."""
 
-    model_config = ConfigDict(
-        json_schema_extra=CelRule(
-            "!has(self.agentExecutable) || self.agentProfile == 'test_shim'",
-            EXECUTABLE_NEEDS_SHIM,
-            tested=("agent_executable",),
-        )
-    )
+    model_config = ConfigDict(json_schema_extra=lambda schema: _engine_rules(schema))
 
     agent_profile: AgentProfile = AgentProfile.REAL
     """``test_shim`` runs agent nodes through ``agentExecutable`` instead of an LLM."""
@@ -187,12 +189,35 @@ class Engine(ApiModel):
     image: NonEmptyStr | None = None
     """On a cluster, the image of this product's runner Jobs (Kilroy, git and the tools its
     pipeline runs); default: the operator's ``FACTORYOS_RUNNER_IMAGE``. Ignored locally."""
+    credential: Credential | None = None
+    """Where the provider's key comes from (default: the provider's own variable locally)."""
 
     @model_validator(mode="after")
     def _executable_needs_test_shim(self) -> Engine:
         if self.agent_executable is not None and self.agent_profile is not AgentProfile.TEST_SHIM:
             raise PydanticCustomError("executable_needs_shim", EXECUTABLE_NEEDS_SHIM)
+        if self.unknown_models():
+            raise PydanticCustomError("unknown_model", UNKNOWN_MODEL)
+        if self.agent_profile is AgentProfile.TEST_SHIM and self.provider not in (
+            None,
+            Provider.OPENAI,
+        ):
+            raise PydanticCustomError("shim_speaks_codex", SHIM_SPEAKS_CODEX)
         return self
+
+
+def _engine_rules(schema: dict[str, Any]) -> None:
+    CelRule(MODEL_RULE, UNKNOWN_MODEL, tested=("model", "base_url"))(schema)
+    CelRule(
+        "!has(self.agentExecutable) || self.agentProfile == 'test_shim'",
+        EXECUTABLE_NEEDS_SHIM,
+        tested=("agent_executable",),
+    )(schema)
+    CelRule(
+        "self.agentProfile != 'test_shim' || !has(self.provider) || self.provider == 'openai'",
+        SHIM_SPEAKS_CODEX,
+        tested=("provider",),
+    )(schema)
 
 
 class ProductSpec(ApiModel):

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from factoryos.models._base import DEFAULTED_OBJECT, ApiModel, Explained, KeyedList
+from factoryos.models.agents import RunAgent
 from factoryos.models.fields import (
     ApiVersion,
     NonEmptyStr,
@@ -85,6 +86,9 @@ class RunSpec(ApiModel):
     """Fail the run when it has been active this long."""
     backoff_limit: NonNegativeInt = 2
     """Retries of a failed runner workload (infrastructure failure) before its candidate fails."""
+    engine: RunAgent | None = None
+    """This run's agent: provider, model, backend, baseUrl or per-class models over the
+    product's ``spec.engine`` (credentials stay the product's)."""
 
 
 class RunPhase(StrEnum):

@@ -245,6 +245,54 @@ def test_an_agent_executable_needs_the_test_shim_profile() -> None:
     assert isinstance(product, Product)
 
 
+def test_an_agent_outside_the_catalog_is_refused_with_the_allowed_values() -> None:
+    (problem,) = problems(product_doc(engine={"provider": "anthropic", "model": "gpt-5.4"}))
+    assert problem.startswith("spec.engine: model must be one of the pinned catalog's models")
+    assert "anthropic: claude-sonnet-4.5, claude-opus-4.5" in problem
+    assert problems(product_doc(engine={"models": [{"nodeClass": "r", "model": "x"}]}))
+    (provider,) = problems(product_doc(engine={"provider": "mistral"}))
+    assert "'openai', 'anthropic' or 'google'" in provider
+
+
+def test_a_gateway_serves_models_of_its_own_naming() -> None:
+    engine = {"model": "llama-3-70b", "baseUrl": "http://gw.internal:8000/v1"}
+    product = parse_as(Product, product_doc(engine=engine))
+    assert product.spec.engine.model == "llama-3-70b"
+    (problem,) = problems(product_doc(engine={"baseUrl": "ftp://gw/v1"}))
+    assert problem == 'spec.engine.baseUrl "ftp://gw/v1": must be an http:// or https:// URL'
+
+
+def test_credentials_are_references_never_values() -> None:
+    credential = {"env": "MY_KEY", "secretName": "llm-keys", "secretKey": "openai"}
+    product = parse_as(Product, product_doc(engine={"credential": credential}))
+    assert product.spec.engine.credential is not None
+    assert problems(product_doc(engine={"credential": {"value": "sk-1"}}))
+
+
+def test_the_test_shim_stands_in_for_codex_only() -> None:
+    engine = {"agentProfile": "test_shim", "agentExecutable": "/x", "provider": "anthropic"}
+    assert problems(product_doc(engine=engine)) == [
+        "spec.engine: agentProfile test_shim stands in for codex: provider must be openai"
+    ]
+
+
+def test_a_run_overrides_the_products_agent_field_by_field() -> None:
+    from factoryos.models.agents import merged
+
+    product = parse_as(Product, product_doc(engine={
+        "provider": "anthropic", "model": "claude-sonnet-4.5",
+        "models": [{"nodeClass": "review", "model": "claude-opus-4.5"}],
+    }))  # fmt: skip
+    run = parse_as(Run, run_doc(engine={"model": "claude-opus-4.5",
+                                        "models": [{"nodeClass": "plan", "model": "claude-sonnet-4.5"}]}))  # fmt: skip
+    choice = merged(product.spec.engine, run.spec.engine)
+    assert (choice.provider, choice.model) == ("anthropic", "claude-opus-4.5")
+    assert sorted(m.node_class for m in choice.models) == ["plan", "review"]
+    with pytest.raises(InvalidInputError, match="pinned catalog"):  # not an anthropic model
+        merged(product.spec.engine, parse_as(Run, run_doc(engine={"model": "gpt-5.4"})).spec.engine)
+    assert problems(run_doc(engine={"provider": "google", "model": "gpt-5.4"}))
+
+
 def test_the_engine_takes_environment_variable_names_only() -> None:
     assert problems(product_doc(engine={"passEnv": ["OPENAI_API_KEY=sk-123"]})) == [
         'spec.engine.passEnv[0] "OPENAI_API_KEY=sk-123": '

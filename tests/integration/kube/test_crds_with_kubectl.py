@@ -92,3 +92,31 @@ def test_status_is_a_subresource_and_kubectl_wait_sees_conditions(
     assert updated.metadata.generation == 2
     phase = kubectl("get", "run", "smoke-add-health", "-o", "jsonpath={.status.phase}").stdout
     assert phase == "Succeeded"
+
+
+def _product(engine: str) -> str:
+    return (
+        "apiVersion: factoryos.dev/v1alpha1\nkind: Product\nmetadata: {name: agent-check}\n"
+        f"spec:\n  repo: {{url: 'https://example.com/a.git'}}\n  engine: {engine}\n"
+    )
+
+
+def test_the_api_server_refuses_unknown_agents_with_the_allowed_values(kubectl: Kubectl) -> None:
+    provider = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
+                       stdin=_product("{provider: mistral}"))  # fmt: skip
+    model = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
+                    stdin=_product("{provider: anthropic, model: gpt-5.4}"))  # fmt: skip
+    per_class = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
+                        stdin=_product("{models: [{nodeClass: review, model: gpt-9}]}"))  # fmt: skip
+    url = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
+                  stdin=_product("{baseUrl: 'ftp://gw/v1'}"))  # fmt: skip
+    gateway = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
+                      stdin=_product("{model: llama-3-70b, baseUrl: 'http://gw:8000/v1'}"))  # fmt: skip
+
+    assert provider.returncode != 0
+    assert '"openai", "anthropic", "google"' in provider.stderr
+    for refused in (model, per_class):
+        assert refused.returncode != 0
+        assert "anthropic: claude-sonnet-4.5, claude-opus-4.5" in refused.stderr
+    assert url.returncode != 0 and "spec.engine.baseUrl" in url.stderr
+    assert gateway.returncode == 0, gateway.stderr
