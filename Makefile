@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy undeploy e2e bench-cluster kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench clean distclean
+.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools agents graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy undeploy e2e bench-cluster kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,7 +36,10 @@ $(BIN)/.installed: pyproject.toml setup.py
 
 venv: $(BIN)/.installed ## Create .venv and install Factory OS with its dev tools
 
-tools: kilroy ## Install the external tools (Kilroy) into .tools/bin
+tools: kilroy agents ## Install the external tools (Kilroy, the agent CLIs) into .tools/bin
+
+agents: ## Install the pinned coding-agent CLIs (codex, claude, gemini: tools/agents/) into .tools/bin; skipped without Node.js >= 20
+	@bash tools/agents/install.sh
 
 kilroy: $(TOOLS)/kilroy
 $(TOOLS)/kilroy: tools/go/go.mod tools/go/go.sum
