@@ -29,6 +29,7 @@ from factoryos.errors import (
     NotFoundError,
     WorkspaceError,
 )
+from factoryos.kilroy.agents import llm_config
 from factoryos.kilroy.binary import KilroyBinary
 from factoryos.kilroy.config import write_run_config
 from factoryos.kilroy.environment import kilroy_env
@@ -108,6 +109,7 @@ class Kilroy:
             stage_timeout_ms=None if spec.stage_timeout is None else int(spec.stage_timeout * 1000),
             branch_prefix=spec.branch_prefix,
             cxdb=(spec.cxdb.http_base_url, spec.cxdb.binary_addr) if spec.cxdb else None,
+            llm=llm_config(spec.agent) if spec.agent is not None else None,
         )
         self._write_launch(run_dir, spec, graph, workspace, executable)
         argv = [str(self.binary.path), "attractor", "run", "--graph", str(graph)]

@@ -14,6 +14,8 @@ What we always set, and why:
   without it cannot be resumed).
 - no ``cxdb`` section (and ``--no-cxdb`` on the command line), unless the run
   names a CXDB server (``RunSpec.cxdb``): then its two addresses.
+- for the ``real`` profile of a factory run: ``llm`` with an explicit backend for every
+  provider the product's agent choice uses (``agents.llm_config``);
 - for the ``test_shim`` agent profile: ``llm.cli_profile: test_shim`` and
   ``llm.providers.openai = {backend: cli, executable: <abs path>}``, with prompt
   probes off; Kilroy then runs that executable where it would run ``codex``
@@ -62,8 +64,10 @@ def build_run_config(
     stage_timeout_ms: int | None = None,
     branch_prefix: str | None = None,
     cxdb: tuple[str, str] | None = None,
+    llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The run config document for one Kilroy run (paths must be absolute)."""
+    """The run config document for one Kilroy run (paths must be absolute); ``llm`` is the
+    real profile's providers section (``agents.llm_config``; None: Kilroy auto-detects)."""
     config: dict[str, Any] = {
         "version": 1,
         "repo": {"path": str(workspace)},
@@ -82,6 +86,8 @@ def build_run_config(
             "providers": {SHIM_PROVIDER: {"backend": "cli", "executable": str(agent_executable)}},
         }
         config["preflight"] = {"prompt_probes": {"enabled": False}}
+    elif llm is not None:
+        config["llm"] = llm
     if stage_timeout_ms is not None:
         config["runtime_policy"] = {"stage_timeout_ms": stage_timeout_ms}
     if cxdb is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from factoryos.errors import InvalidInputError
 from factoryos.kilroy.layout import LOGS_DIR
+from factoryos.models.agents import AgentChoice
 
 __all__ = [
     "AGENT_PROFILES",
@@ -76,6 +77,9 @@ class RunSpec:
     extra_env: dict[str, str] = field(default_factory=dict)
     #: Log the run to this CXDB too (None: ``--no-cxdb``).
     cxdb: CxdbEndpoint | None = None
+    #: The agent choice (real profile): providers and backends go into the run config.
+    #: None leaves provider choice to Kilroy's auto-detection (``sf pipeline run``).
+    agent: AgentChoice | None = None
 
     def __post_init__(self) -> None:
         check_run_id(self.run_id)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factoryos.models import CandidatePhase, CandidateStatus, Product, Run, RunPhase, RunStatus
+from factoryos.models.agents import merged
 from factoryos.reconcile.finishing import finish
 from factoryos.reconcile.run_conditions import mark_in_progress
 from factoryos.reconcile.run_types import (
@@ -205,6 +206,8 @@ def workload_spec(
         traceparent=meta.annotations.get(TRACEPARENT_ANNOTATION),
         agent_profile=engine.agent_profile.value,
         agent_executable=Path(engine.agent_executable) if engine.agent_executable else None,
+        agent=merged(engine, run.spec.engine),
+        credential=engine.credential,
         stage_timeout_seconds=engine.stage_timeout_seconds,
         pass_env=list(engine.pass_env),
         image=engine.image,

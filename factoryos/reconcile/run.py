@@ -19,6 +19,7 @@ defined in ``run_types`` and exported from here.
 
 from __future__ import annotations
 
+from factoryos.errors import InvalidInputError
 from factoryos.models import (
     Artifact,
     ArtifactKind,
@@ -27,6 +28,7 @@ from factoryos.models import (
     RunPhase,
     RunStatus,
 )
+from factoryos.models.agents import merged
 from factoryos.reconcile.building import (
     Candidate,
     build,
@@ -40,7 +42,14 @@ from factoryos.reconcile.evaluating import (
     evaluation_attempts,
     evaluation_summary,
 )
-from factoryos.reconcile.finishing import blocked, deleting, finished, product_gone, stopping
+from factoryos.reconcile.finishing import (
+    blocked,
+    deleting,
+    finish,
+    finished,
+    product_gone,
+    stopping,
+)
 from factoryos.reconcile.run_conditions import mark_in_progress, mark_stalled
 from factoryos.reconcile.run_types import (
     FINALIZER,
@@ -120,6 +129,10 @@ def _held(run: Run, seen: RunObservation, status: RunStatus) -> RunDecision | No
         return product_gone(run, status, product, running, now)
     if run.spec.desired_state is DesiredState.STOPPED:
         return stopping(run, status, running, now)
+    try:
+        merged(product.spec.engine, run.spec.engine)
+    except InvalidInputError as exc:  # the run's model is not its product's provider's
+        return finish(run, status, RunPhase.FAILED, str(exc), now)
     if seen.blocked is not None and not running:
         return blocked(run, status, seen.blocked, now)
     return None

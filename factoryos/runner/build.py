@@ -21,6 +21,7 @@ from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.kilroy import CxdbEndpoint, Kilroy, LogsRoot
 from factoryos.kilroy import RunSpec as KilroyRunSpec
+from factoryos.kilroy.agents import agent_env, model_stylesheet
 from factoryos.kilroy.graph_overrides import write_overridden_copy
 from factoryos.kilroy.procs import pid_alive
 from factoryos.runner.pipeline import PipelineRunner, RunReport
@@ -92,7 +93,9 @@ class BuildWorkload:
         logs = LogsRoot(layout.logs_root(spec.candidate))
         if logs.checkpoint() is not None:
             self._end_orphan(logs)
-            return self._runner.resume(layout.candidate(spec.candidate), spec.run_id, self._log)
+            return self._runner.resume(
+                layout.candidate(spec.candidate), spec.run_id, self._log, self._kilroy_env()
+            )
         # No checkpoint: nothing to resume, so start over from a fresh clone.
         for stale in (layout.repo(spec.candidate), layout.logs_root(spec.candidate)):
             shutil.rmtree(stale, ignore_errors=True)
@@ -112,16 +115,21 @@ class BuildWorkload:
             agent_executable=spec.agent_executable,
             stage_timeout=spec.stage_timeout_seconds,
             branch_prefix=spec.branch_prefix,
-            extra_env={k: self._env[k] for k in spec.pass_env if k in self._env},
+            extra_env=self._kilroy_env(),
             cxdb=CxdbEndpoint.from_env(self._env),
+            agent=spec.agent if spec.agent_profile == "real" else None,
         )
         return self._runner.run(kilroy_spec, self._log)
 
     def _candidate_pipeline(self, repo: Path, pipeline: Path) -> Path:
         """The candidate's copy of the pipeline, saying the Run's goal (with the earlier
-        iterations' feedback) whatever the file's own ``graph[goal]`` is: Kilroy fills
-        ``$goal`` in prompts from the file only. Ignored by git, so never committed."""
-        copy = write_overridden_copy(pipeline, {"goal": self.spec.goal})
+        iterations' feedback) whatever the file's own ``graph[goal]`` is (Kilroy fills
+        ``$goal`` in prompts from the file only), and the product's agent choice as the
+        model stylesheet. Ignored by git, so never committed."""
+        attributes = {"goal": self.spec.goal}
+        if self.spec.agent is not None:
+            attributes["model_stylesheet"] = model_stylesheet(self.spec.agent)
+        copy = write_overridden_copy(pipeline, attributes)
         exclude = repo / ".git" / "info" / "exclude"
         try:
             exclude.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +138,15 @@ class BuildWorkload:
         except OSError as exc:
             raise WorkspaceError(f"cannot write {exclude}: {exc.strerror}") from exc
         return copy
+
+    def _kilroy_env(self) -> dict[str, str]:
+        """The product's passEnv variables and the agent's key and gateway, for Kilroy."""
+        spec = self.spec
+        env = {k: self._env[k] for k in spec.pass_env if k in self._env}
+        if spec.agent is not None and spec.agent_profile == "real":
+            credential = spec.credential.env if spec.credential is not None else None
+            env |= agent_env(spec.agent, self._env, credential)
+        return env
 
     def _end_orphan(self, logs: LogsRoot) -> None:
         """Stop a Kilroy left running by a runner that died, before resuming its run."""

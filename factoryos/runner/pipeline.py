@@ -16,7 +16,7 @@ process group is killed. The run keeps its checkpoint and can be resumed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -111,11 +111,18 @@ class PipelineRunner:
         )
         return self._follow(log, spec.run_id, process)
 
-    def resume(self, run_dir: Path, run_id: str, log: EventLog | None = None) -> RunReport:
-        """Resume the run in ``run_dir`` from its last checkpoint and follow it."""
+    def resume(
+        self,
+        run_dir: Path,
+        run_id: str,
+        log: EventLog | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> RunReport:
+        """Resume the run in ``run_dir`` from its last checkpoint and follow it; ``extra_env``
+        as the run started with (an agent's key is never written down, so it comes again)."""
         log = log or self._event_log(run_dir, run_id)
         logs_root = run_dir / LOGS_DIR
-        process = self._kilroy.resume(logs_root, run_dir=run_dir)
+        process = self._kilroy.resume(logs_root, run_dir=run_dir, extra_env=extra_env)
         self._emit(
             log,
             EventType.RUN_RESUMED,

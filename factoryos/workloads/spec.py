@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from factoryos.errors import InvalidInputError
+from factoryos.models.agents import AgentChoice, Credential
 from factoryos.workloads.evaluation import EvaluationPlan
 from factoryos.workloads.rundir import RunDirectory
 
@@ -54,6 +55,10 @@ class WorkloadSpec(BaseModel):
     goal: str
     agent_profile: str = "real"
     agent_executable: Path | None = None
+    #: Which agent runs the agent nodes: the product's engine with the run's override over it.
+    agent: AgentChoice | None = None
+    #: Where the agent's key comes from (a reference: a variable name, a Secret and key).
+    credential: Credential | None = None
     stage_timeout_seconds: float | None = None
     pass_env: list[str] = []
     #: The runner Job's image on a cluster (None: the launcher's default).

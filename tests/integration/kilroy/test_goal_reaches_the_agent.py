@@ -1,14 +1,17 @@
 """The Run's goal, and the feedback of earlier iterations, are what the agent's prompt
-says, whatever the pipeline file's own ``graph[goal]`` is (real Kilroy, scripted agent)."""
+says, whatever the pipeline file's own ``graph[goal]`` is; the product's agent choice
+picks the model of nodes that name none (real Kilroy, scripted agent)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from kilroy_support import SCRIPTED_AGENT, git
 
 from factoryos.kilroy import Kilroy
+from factoryos.models.agents import AgentChoice, ModelOverride
 from factoryos.runner.build import BuildWorkload
 from factoryos.workloads import WorkloadSpec, WorkloadStatus
 
@@ -18,9 +21,10 @@ PIPELINE = """digraph p {
   graph [goal="Keep it working and shippable", default_max_retry="0"]
   start [shape=Mdiamond]
   exit [shape=Msquare]
-  implement [shape=box, llm_provider=openai, llm_model="gpt-5.4",
-             prompt="GOAL<<$goal>>\\n@write done.txt ok"]
-  start -> implement -> exit
+  implement [shape=box, prompt="GOAL<<$goal>>\\n@write done.txt ok"]
+  review [shape=box, class="review", prompt="@write reviewed.txt ok"]
+  pinned [shape=box, llm_provider=openai, llm_model="gpt-5.4", prompt="@write pinned.txt ok"]
+  start -> implement -> review -> pinned -> exit
 }
 """
 
@@ -44,6 +48,7 @@ def test_the_prompt_carries_the_runs_goal_and_feedback(kilroy: Kilroy, tmp_path:
         name="r-c0-1", namespace="ns", product="p", run="r", candidate=0, attempt=1,
         run_dir=tmp_path / "runs" / "ns" / "r", repo_path=product_repo(tmp_path / "product"),
         goal=GOAL, agent_profile="test_shim", agent_executable=SCRIPTED_AGENT,
+        agent=AgentChoice(model="gpt-5.2", models=[ModelOverride(node_class="review", model="gpt-5.2-codex")]),
     )  # fmt: skip
     result = BuildWorkload(spec, kilroy, {}).run()
     assert result.status is WorkloadStatus.SUCCEEDED, result
@@ -54,5 +59,16 @@ def test_the_prompt_carries_the_runs_goal_and_feedback(kilroy: Kilroy, tmp_path:
     # The copy with the goal is the candidate's own, never committed on its branch.
     repo = spec.layout.repo(0)
     committed = git(repo, "ls-tree", "-r", "--name-only", result.run_branch or "")
-    assert committed.split() == ["done.txt", "pipeline.dot"]
+    assert committed.split() == ["done.txt", "pinned.txt", "pipeline.dot", "reviewed.txt"]
     assert git(repo, "status", "--porcelain") == ""
+    # The model stylesheet: the engine's model, the class override, and a node that pins its own.
+    models = {
+        node: cli_model(spec.layout.logs_root(0) / node)
+        for node in ("implement", "review", "pinned")
+    }
+    assert models == {"implement": "gpt-5.2", "review": "gpt-5.2-codex", "pinned": "gpt-5.4"}
+
+
+def cli_model(stage: Path) -> str:
+    argv = json.loads((stage / "cli_invocation.json").read_text())["argv"]
+    return str(argv[argv.index("-m") + 1])
