@@ -55,7 +55,13 @@ def _repo(root: Path) -> Path:
     return repo
 
 
-def _run(cli: AgentCLI, root: Path, endpoint: ModelEndpoint, repo: Path) -> Run:
+def _run(
+    cli: AgentCLI,
+    root: Path,
+    endpoint: ModelEndpoint,
+    repo: Path,
+    extra: dict[str, str] | None = None,
+) -> Run:
     exe = cli.executable()
     if exe is None:
         pytest.skip(f"{cli.name} is not installed (run `make agents`; it needs Node.js >= 20)")
@@ -64,7 +70,12 @@ def _run(cli: AgentCLI, root: Path, endpoint: ModelEndpoint, repo: Path) -> Run:
     stage.mkdir()
     agent_home(cli, home, endpoint.base_url)
     status_path = repo / "status.json"
-    env = agent_env(cli, home, endpoint.base_url, {"KILROY_STAGE_STATUS_PATH": str(status_path)})
+    env = agent_env(
+        cli,
+        home,
+        endpoint.base_url,
+        {"KILROY_STAGE_STATUS_PATH": str(status_path), **(extra or {})},
+    )
     argv, stdin = cli.invocation(repo, GOAL, stage)
     started = time.monotonic()
     done = subprocess.run(
@@ -108,7 +119,8 @@ def test_cli_exits_nonzero_on_401_with_the_provider_message(cli: AgentCLI, tmp_p
     message = "scripted-401: the API key is not valid for this endpoint"
     with ModelEndpoint(_script()) as endpoint:
         endpoint.fail_always(401, message)
-        run = _run(cli, tmp_path, endpoint, repo)
+        # Claude Code retries a 401 ten times with exponential backoff (minutes) by default.
+        run = _run(cli, tmp_path, endpoint, repo, {"CLAUDE_CODE_MAX_RETRIES": "1"})
     assert run.returncode != 0, run.output[-4000:]
     assert message in run.output, run.output[-4000:]
     assert (repo / "greet.py").read_text() == f"def greet():\n{OLD}"
