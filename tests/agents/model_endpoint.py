@@ -110,6 +110,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Json | None
+    query: str = ""
 
     @property
     def text(self) -> str:
@@ -665,7 +666,7 @@ def _handler_for(endpoint: ModelEndpoint) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             body = self._body()
             endpoint.requests.append(
-                RecordedRequest(self.command, url.path, dict(self.headers.items()), body)
+                RecordedRequest(self.command, url.path, dict(self.headers.items()), body, url.query)
             )
             protocol = _protocol_for(self.command, url.path)
             if protocol is None:

@@ -27,6 +27,32 @@ def test_a_runner_image_the_node_lacks_stalls_the_run_with_the_reason(cluster: C
     cluster.kubectl("delete", "namespace", ns, "--wait=false")
 
 
+def test_a_missing_agent_key_stalls_the_run_until_the_secret_has_it(cluster: Cluster) -> None:
+    ns = cluster.namespace("nokey")
+    resources = smoke_resources("no-key").replace(
+        "agentExecutable: /opt/examples/agents/scripted-agent}",
+        "agentExecutable: /opt/examples/agents/scripted-agent, "
+        "credential: {secretName: llm-keys, secretKey: openai}}",
+    )
+    cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=resources)
+
+    def stalled() -> dict[str, str] | None:
+        run = cluster.json("get", "-n", ns, "run", "no-key")
+        found = [c for c in run.get("status", {}).get("conditions", []) if c["type"] == "Stalled"]
+        return found[0] if found and found[0]["status"] == "True" else None
+
+    condition = cluster.wait_for("the run to stall", stalled, timeout=180)
+    assert condition["reason"] == "CredentialMissing", condition
+    assert "create secret generic llm-keys --from-literal=openai=<key>" in condition["message"]
+    cluster.kubectl(
+        "-n", ns, "create", "secret", "generic", "llm-keys", "--from-literal=openai=dummy"
+    )  # fmt: skip
+    cluster.kubectl(
+        "wait", "-n", ns, "--for=condition=Succeeded", "--timeout=300s", "run/no-key"
+    )  # fmt: skip
+    cluster.kubectl("delete", "namespace", ns, "--wait=false")
+
+
 def test_deleting_the_namespace_mid_run_leaves_nothing_behind(cluster: Cluster) -> None:
     ns = cluster.namespace("gone")
     start_paused(cluster, ns, "gone-e2e")

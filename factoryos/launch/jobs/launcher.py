@@ -136,7 +136,12 @@ class KubeJobLauncher:
         return holdups_by_job(api.sanitize_for_serialization(pod) for pod in pods.items)  # type: ignore[no-untyped-call]
 
     def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
-        """A Job cannot start while the Secret its passEnv names, or one of its keys, is missing."""
+        """A Job cannot start while the Secret its passEnv names, or one of its keys, is missing.
+
+        The agent's credential is not checked here: reading a Secret the product names
+        would need the right to read every Secret. Its Job is made, and a missing key
+        shows as the pod's ``CreateContainerConfigError`` (``pod_holdups``: Stalled
+        ``CredentialMissing``) until the key is there and the kubelet starts it."""
         if not spec.pass_env:
             return None
         name = self._settings.secret_name

@@ -18,7 +18,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from factoryos.events import run_token
+from factoryos.kilroy.agents import key_env
 from factoryos.launch.jobs.kube_settings import KubeSettings
+from factoryos.launch.jobs.pod_holdups import CREDENTIAL_ANNOTATION
 from factoryos.models import Run
 from factoryos.reconcile import PRODUCT_LABEL
 from factoryos.runner.forward import EVENTS_TOKEN_ENV, EVENTS_URL_ENV
@@ -151,7 +153,10 @@ def job_spec(
         "backoffLimit": run.spec.backoff_limit,
         "podFailurePolicy": pod_failure_policy(),
         "template": {
-            "metadata": {"labels": workload_labels(spec, run)},
+            "metadata": {
+                "labels": workload_labels(spec, run),
+                **credential_annotation(spec),
+            },
             "spec": pod_spec(spec, run, settings, grace_seconds),
         },
     }
@@ -216,6 +221,7 @@ def runner_env(spec: WorkloadSpec, settings: KubeSettings) -> list[dict[str, Any
         {"name": SPEC_ENV, "value": spec.model_dump_json()},
         {"name": "FACTORYOS_HOME", "value": f"{WORK_MOUNT}/home"},
         *secret_env(spec.pass_env, settings.secret_name),
+        *credential_env(spec),
         {"name": PROGRESS_ENV, "value": progress_name(spec.name)},
         {"name": NAMESPACE_ENV, "value": spec.namespace},
         *plain_env(settings.cxdb_env),
@@ -234,6 +240,29 @@ def secret_env(names: Iterable[str], secret: str) -> list[dict[str, Any]]:
         }
         for name in names
     ]
+
+
+def credential_env(spec: WorkloadSpec) -> list[dict[str, Any]]:
+    """The agent's key, from the Secret and key the product's ``engine.credential`` names,
+    under the variable the runner reads it from (by reference; not optional, so the pod
+    waits for the key instead of running an agent without one)."""
+    credential = spec.credential
+    if credential is None or credential.secret_name is None or spec.agent is None:
+        return []
+    name = key_env(spec.agent, credential.env)
+    key = credential.secret_key or name
+    return [
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": credential.secret_name, "key": key}}}
+    ]
+
+
+def credential_annotation(spec: WorkloadSpec) -> dict[str, Any]:
+    """The pod names its credential's Secret, so a missing key reads as ``CredentialMissing``."""
+    credential = spec.credential
+    if credential is None or credential.secret_name is None or spec.agent is None:
+        return {}
+    key = credential.secret_key or key_env(spec.agent, credential.env)
+    return {"annotations": {CREDENTIAL_ANNOTATION: f"{credential.secret_name}/{key}"}}
 
 
 def plain_env(values: Mapping[str, str]) -> list[dict[str, Any]]:

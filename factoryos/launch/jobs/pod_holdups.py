@@ -26,6 +26,8 @@ STUCK_REASONS = frozenset(
         "CreateContainerError",
     }
 )
+#: The pod annotation naming the agent credential's Secret and key (``secret/key``).
+CREDENTIAL_ANNOTATION = "factoryos.dev/credential"
 #: The label the job controller puts on its pods.
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 
@@ -43,13 +45,36 @@ def pod_holdup(pod: dict[str, Any]) -> Holdup | None:
         reason = waiting.get("reason")
         if reason in STUCK_REASONS:
             detail = waiting.get("message") or f"image {container.get('image')}"
-            return Holdup(reason=reason, message=f"{reason}: {detail}", stuck=True)
+            return _credential_holdup(pod, reason, detail) or Holdup(
+                reason=reason, message=f"{reason}: {detail}", stuck=True
+            )
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
             reason = condition.get("reason") or "Unschedulable"
             message = condition.get("message") or "no node can run the pod"
             return Holdup(reason=reason, message=f"Pending: {message}", stuck=False)
     return None
+
+
+def _credential_holdup(pod: dict[str, Any], reason: str, detail: str) -> Holdup | None:
+    """The agent's key missing from its Secret: what to do, on the cluster."""
+    metadata = pod.get("metadata") or {}
+    named = (metadata.get("annotations") or {}).get(CREDENTIAL_ANNOTATION)
+    if reason != "CreateContainerConfigError" or not named:
+        return None
+    secret, _, key = named.partition("/")
+    if f'"{secret}"' not in detail and f"/{secret}" not in detail:
+        return None
+    namespace = metadata.get("namespace") or "<namespace>"
+    return Holdup(
+        reason="CredentialMissing",
+        message=(
+            f"CredentialMissing: the agent's key (engine.credential) is missing: {detail}; add "
+            f"it with kubectl -n {namespace} create secret generic {secret} "
+            f"--from-literal={key}=<key> (or patch the Secret) and the run starts by itself"
+        ),
+        stuck=True,
+    )
 
 
 def holdups_by_job(pods: Iterable[dict[str, Any]]) -> dict[str, Holdup]:

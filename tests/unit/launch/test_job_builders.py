@@ -13,6 +13,7 @@ from jobs_support import run
 from factoryos.launch.jobs import KubeSettings, job_manifest
 from factoryos.launch.jobs.manifest import (
     claim_manifest,
+    credential_env,
     events_env,
     gpu_resources,
     gpu_scheduling,
@@ -129,6 +130,23 @@ class TestRunnerContainer:
             {"name": n, "valueFrom": {"secretKeyRef": {"name": "keys", "key": n, "optional": True}}}
             for n in ("A", "B")
         ]
+
+    def test_the_agents_key_comes_from_the_credentials_secret_under_the_runners_name(
+        self,
+    ) -> None:
+        engine = {"provider": "anthropic",
+                  "credential": {"secretName": "llm", "secretKey": "claude"}}  # fmt: skip
+        assert credential_env(build(engine=engine)) == [
+            {"name": "ANTHROPIC_API_KEY",
+             "valueFrom": {"secretKeyRef": {"name": "llm", "key": "claude"}}}
+        ]  # fmt: skip
+        named = {"credential": {"env": "TEAM_KEY", "secretName": "llm"}}
+        (entry,) = credential_env(build(engine=named))
+        assert entry["name"] == "TEAM_KEY"
+        assert entry["valueFrom"]["secretKeyRef"] == {"name": "llm", "key": "TEAM_KEY"}
+        assert credential_env(build(engine={"credential": {"env": "LOCAL_ONLY"}})) == []
+        template = job_spec(build(engine=engine), run(), KubeSettings(), 5)["template"]
+        assert template["metadata"]["annotations"] == {"factoryos.dev/credential": "llm/claude"}
 
     def test_plain_settings_are_passed_sorted_by_name(self) -> None:
         assert plain_env({"B": "2", "A": "1"}) == [

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from factoryos.launch.jobs.pod_holdups import JOB_NAME_LABEL, holdups_by_job, pod_holdup
+from factoryos.launch.jobs.pod_holdups import (
+    CREDENTIAL_ANNOTATION,
+    JOB_NAME_LABEL,
+    holdups_by_job,
+    pod_holdup,
+)
 from factoryos.workloads import Holdup
 
 
@@ -38,6 +43,34 @@ class TestStuck:
     def test_a_container_the_kubelet_cannot_configure_is_stuck(self) -> None:
         found = pod_holdup(pod(containerStatuses=[waiting("CreateContainerConfigError", "no key")]))
         assert found is not None and found.reason == "CreateContainerConfigError"
+
+    def test_the_agents_key_missing_from_its_secret_says_how_to_add_it(self) -> None:
+        keyed = pod(containerStatuses=[waiting(
+            "CreateContainerConfigError", "couldn't find key anthropic in Secret team/llm-keys"
+        )])  # fmt: skip
+        keyed["metadata"] |= {
+            "namespace": "team",
+            "annotations": {CREDENTIAL_ANNOTATION: "llm-keys/anthropic"},
+        }
+        found = pod_holdup(keyed)
+        assert found is not None and found.stuck and found.reason == "CredentialMissing"
+        assert "couldn't find key anthropic" in found.message
+        assert (
+            "kubectl -n team create secret generic llm-keys --from-literal=anthropic=<key>"
+            in found.message
+        )
+        gone = pod(
+            containerStatuses=[waiting("CreateContainerConfigError", 'secret "llm-keys" not found')]
+        )
+        gone["metadata"]["annotations"] = {CREDENTIAL_ANNOTATION: "llm-keys/anthropic"}
+        assert (pod_holdup(gone) or Holdup("", "", False)).reason == "CredentialMissing"
+
+    def test_another_secret_missing_keeps_the_kubelets_reason(self) -> None:
+        other = pod(
+            containerStatuses=[waiting("CreateContainerConfigError", 'secret "x" not found')]
+        )
+        other["metadata"]["annotations"] = {CREDENTIAL_ANNOTATION: "llm-keys/anthropic"}
+        assert (pod_holdup(other) or Holdup("", "", False)).reason == "CreateContainerConfigError"
 
 
 class TestWaiting:
