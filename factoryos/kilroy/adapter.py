@@ -215,6 +215,7 @@ class Kilroy:
             logs_root=logs_root,
             inputs=inputs,
             extra=extra,
+            tools_dir=self.settings.tools_dir,
         )
 
     def _state_dir(self) -> Path:

@@ -19,13 +19,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from factoryos.kilroy.procs import MARKER_ENV
 from factoryos.kilroy.runspec import input_env_names
 
-__all__ = ["PROVIDER_KEY_VARS", "kilroy_env"]
+__all__ = ["PROVIDER_KEY_VARS", "agent_search_path", "kilroy_env"]
 
 #: API-key variables Kilroy v0.1.0 auto-detects providers from (plus Google's alias).
 PROVIDER_KEY_VARS = frozenset(
@@ -70,8 +71,11 @@ def kilroy_env(
     logs_root: Path | None,
     inputs: Mapping[str, str] | None = None,
     extra: Mapping[str, str] | None = None,
+    tools_dir: Path | None = None,
 ) -> dict[str, str]:
-    """The environment for one Kilroy invocation on ``logs_root``.
+    """The environment for one Kilroy invocation on ``logs_root``; ``tools_dir`` (where
+    ``make tools`` put the pinned agent CLIs) goes first on PATH, where Kilroy looks
+    for ``codex``, ``claude`` and ``gemini``.
 
     ``logs_root`` is None for commands that are not part of a run (validate, status,
     stop): they must not carry the run's process marker.
@@ -84,6 +88,8 @@ def kilroy_env(
         and not key.startswith(_DROPPED_PREFIXES)
     }
     env["XDG_STATE_HOME"] = str(state_dir)
+    if tools_dir is not None:
+        env["PATH"] = agent_search_path(tools_dir, env.get("PATH", ""))
     if logs_root is not None:
         env[MARKER_ENV] = str(logs_root)
     for key, value in (inputs or {}).items():
@@ -91,3 +97,9 @@ def kilroy_env(
             env[name] = value
     env.update(extra or {})
     return env
+
+
+def agent_search_path(tools_dir: Path, path: str) -> str:
+    """``path`` with ``tools_dir`` first (once)."""
+    parts = [str(tools_dir), *(p for p in path.split(os.pathsep) if p and p != str(tools_dir))]
+    return os.pathsep.join(parts)

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Protocol
 
 from factoryos.errors import WorkspaceError
+from factoryos.kilroy.agent_clis import preflight
+from factoryos.kilroy.environment import agent_search_path
 from factoryos.kilroy.procs import kill_processes, proc_stat, run_processes, signal_group
 from factoryos.launch.port import WorkloadState
 from factoryos.workloads import (
@@ -124,8 +126,11 @@ class LocalProcessLauncher:
         *,
         python: str = sys.executable,
         prewarm: bool = True,
+        tools_dir: Path | None = None,
     ) -> None:
         self._runs_dir = runs_dir
+        #: Where ``make tools`` put the pinned agent CLIs (first on Kilroy's PATH).
+        self._tools_dir = tools_dir
         self._python = python
         bin_dir = str(Path(python).parent)
         path = env.get("PATH", "")
@@ -162,8 +167,20 @@ class LocalProcessLauncher:
         _write_json(folder / PROCESS_FILE, record)
 
     def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
-        """Nothing blocks a local workload: a passEnv name missing here is just not passed."""
-        return None
+        """The CLI or the key of the agent the product chose missing here
+        (``agent_clis.preflight``; a product that chose none runs as before: Kilroy checks
+        only the providers its agent nodes use). A passEnv name missing here is just not
+        passed."""
+        if spec.agent is None or spec.agent_profile != "real" or not spec.agent.configured:
+            return None
+        env = dict(self._env)
+        if self._tools_dir is not None:
+            env["PATH"] = agent_search_path(self._tools_dir, env.get("PATH", ""))
+        credential = spec.credential.env if spec.credential is not None else None
+        failed = [f for f in preflight(spec.agent, env, credential) if not f.ok]
+        if not failed:
+            return None
+        return str(failed[0].reason), "; ".join(f.message for f in failed)
 
     def close(self) -> None:
         """Stop the fork server (running workloads carry on)."""

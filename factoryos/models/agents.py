@@ -133,6 +133,11 @@ class AgentChoice(ApiModel):
     """An OpenAI- or Anthropic-compatible gateway (vLLM, LiteLLM, a company proxy)."""
     models: Annotated[list[ModelOverride], KeyedList("node_class")] = Field(default_factory=list)
 
+    @property
+    def configured(self) -> bool:
+        """True when any field is set: the product chose a real agent (preflight applies)."""
+        return bool(self.model_fields_set & {"provider", "model", "backend", "base_url", "models"})
+
     def unknown_models(self) -> bool:
         """True when a model is outside the catalog for its provider (and no gateway)."""
         if self.base_url is not None:
@@ -163,10 +168,11 @@ class RunAgent(AgentChoice):
 def merged(product: AgentChoice, run: AgentChoice | None) -> AgentChoice:
     """The product's choice with the run's set fields over it (``models`` by node class).
     Raises ``InvalidInputError`` when the result names a model outside the catalog."""
-    base = product.model_dump(by_alias=False, include=set(AgentChoice.model_fields))
+    fields = set(AgentChoice.model_fields)
+    base = product.model_dump(by_alias=False, include=fields, exclude_unset=True)
     if run is not None:
         base |= run.model_dump(by_alias=False, exclude_unset=True, exclude={"models"})
-        classes = {m["node_class"]: m for m in base["models"]}
+        classes = {m["node_class"]: m for m in base.get("models", [])}
         classes |= {m.node_class: m.model_dump(by_alias=False) for m in run.models}
         base["models"] = list(classes.values())
     choice = AgentChoice.model_validate(base)

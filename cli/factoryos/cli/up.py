@@ -69,7 +69,9 @@ def up(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     store = LocalStore(settings.home / STORE_FILE)
-    launcher = LocalProcessLauncher(settings.runs_dir, os.environ, prewarm=settings.runner_prewarm)
+    launcher = LocalProcessLauncher(
+        settings.runs_dir, os.environ, prewarm=settings.runner_prewarm, tools_dir=settings.tools_dir
+    )
     tracing = Telemetry.from_env("factoryos-controlplane", os.environ)
     plane = LocalControlPlane(
         store, launcher, settings.runs_dir, report=_report, grace_seconds=grace, telemetry=tracing
