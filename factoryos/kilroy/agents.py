@@ -11,9 +11,8 @@ Kilroy passes on to the agent CLI. All three are pure.
   a pipeline that pins a node keeps it.
 - Every provider used gets an explicit ``backend`` (Kilroy v0.1.0 refuses a run
   config without one). With ``backend: api`` and a gateway, the gateway is the
-  provider's ``api.base_url``; with ``backend: cli`` it reaches the CLI through its
-  own variable (``OPENAI_BASE_URL`` for codex, ``ANTHROPIC_BASE_URL`` for claude,
-  ``GOOGLE_GEMINI_BASE_URL`` for gemini).
+  provider's ``api.base_url``; with ``backend: cli`` it reaches the CLI the way that
+  CLI takes it (``agent_home``: Codex's config file, claude's and gemini's variables).
 - The key is read from the variable the product names (``credential.env``, default
   the provider's own) and handed to Kilroy under the provider's own name, which both
   backends read. Values are never written to a file.
@@ -25,7 +24,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from factoryos.models.agents import (
-    BASE_URL_ENV,
     KEY_ENV,
     KNOWN_MODELS,
     AgentChoice,
@@ -38,6 +36,7 @@ __all__ = [
     "key_env",
     "llm_config",
     "model_stylesheet",
+    "provider_of",
     "providers_used",
 ]
 
@@ -90,14 +89,12 @@ def key_env(choice: AgentChoice, credential_env: str | None) -> str:
 def agent_env(
     choice: AgentChoice, env: Mapping[str, str], credential_env: str | None = None
 ) -> dict[str, str]:
-    """The variables Kilroy and the agent CLI need: each provider's key under its own
-    name, and the gateway for a CLI backend."""
-    out: dict[str, str] = {}
+    """Each provider's key under its own name (what Kilroy and the CLIs read), taken from
+    the variable the product names for the engine's provider."""
+    keys: dict[str, str] = {}
     for provider in providers_used(choice):
         source = key_env(choice, credential_env) if provider is provider_of(choice) else None
         value = env.get(source or KEY_ENV[provider])
         if value:
-            out[KEY_ENV[provider]] = value
-    if choice.base_url is not None and (choice.backend or Backend.CLI) is Backend.CLI:
-        out[BASE_URL_ENV[provider_of(choice)]] = choice.base_url
-    return out
+            keys[KEY_ENV[provider]] = value
+    return keys

@@ -88,6 +88,9 @@ def build_run_config(
         config["preflight"] = {"prompt_probes": {"enabled": False}}
     elif llm is not None:
         config["llm"] = llm
+        # Factory OS checks the agent before the run (agent_clis.preflight); Kilroy's own
+        # prompt probe would spend a paid call per provider on every run and resume.
+        config["preflight"] = {"prompt_probes": {"enabled": False}}
     if stage_timeout_ms is not None:
         config["runtime_policy"] = {"stage_timeout_ms": stage_timeout_ms}
     if cxdb is not None:

@@ -57,13 +57,6 @@ KEY_ENV: dict[Provider, str] = {
     Provider.GOOGLE: "GEMINI_API_KEY",
 }
 
-#: Where a gateway's base URL is given to each provider's CLI.
-BASE_URL_ENV: dict[Provider, str] = {
-    Provider.OPENAI: "OPENAI_BASE_URL",
-    Provider.ANTHROPIC: "ANTHROPIC_BASE_URL",
-    Provider.GOOGLE: "GOOGLE_GEMINI_BASE_URL",
-}
-
 _ALLOWED = "; ".join(f"{p.value}: {', '.join(m)}" for p, m in KNOWN_MODELS.items())
 UNKNOWN_MODEL = (
     f"model must be one of the pinned catalog's models ({_ALLOWED}) for its provider, "

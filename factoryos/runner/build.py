@@ -12,6 +12,7 @@ result, for launchers that only see exit codes (Kubernetes Jobs).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.kilroy import CxdbEndpoint, Kilroy, LogsRoot
 from factoryos.kilroy import RunSpec as KilroyRunSpec
+from factoryos.kilroy.agent_home import cli_env, write_agent_home
 from factoryos.kilroy.agents import agent_env, model_stylesheet
 from factoryos.kilroy.graph_overrides import write_overridden_copy
 from factoryos.kilroy.procs import pid_alive
@@ -140,12 +142,25 @@ class BuildWorkload:
         return copy
 
     def _kilroy_env(self) -> dict[str, str]:
-        """The product's passEnv variables and the agent's key and gateway, for Kilroy."""
+        """The product's passEnv variables and the agent's key for Kilroy; for an agent the
+        product chose, also a home of the candidate's own holding the CLIs' settings
+        (``agent_home``), and the variables those CLIs need."""
         spec = self.spec
         env = {k: self._env[k] for k in spec.pass_env if k in self._env}
-        if spec.agent is not None and spec.agent_profile == "real":
-            credential = spec.credential.env if spec.credential is not None else None
-            env |= agent_env(spec.agent, self._env, credential)
+        if spec.agent is None or spec.agent_profile != "real":
+            return env
+        credential = spec.credential.env if spec.credential is not None else None
+        keys = agent_env(spec.agent, self._env, credential)
+        env |= keys
+        if spec.agent.configured:
+            user_home = self._env.get("HOME")
+            home = write_agent_home(
+                spec.layout.candidate(spec.candidate) / "agent-home",
+                spec.agent,
+                Path(user_home) if user_home else None,
+            )
+            env |= {"HOME": str(home), "TMPDIR": str(home / "tmp")}
+            env |= cli_env(spec.agent, keys, root=os.geteuid() == 0)
         return env
 
     def _end_orphan(self, logs: LogsRoot) -> None:

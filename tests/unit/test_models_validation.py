@@ -283,8 +283,8 @@ def test_a_run_overrides_the_products_agent_field_by_field() -> None:
         "provider": "anthropic", "model": "claude-sonnet-4.5",
         "models": [{"nodeClass": "review", "model": "claude-opus-4.5"}],
     }))  # fmt: skip
-    run = parse_as(Run, run_doc(engine={"model": "claude-opus-4.5",
-                                        "models": [{"nodeClass": "plan", "model": "claude-sonnet-4.5"}]}))  # fmt: skip
+    plan = {"nodeClass": "plan", "model": "claude-sonnet-4.5"}
+    run = parse_as(Run, run_doc(engine={"model": "claude-opus-4.5", "models": [plan]}))
     choice = merged(product.spec.engine, run.spec.engine)
     assert (choice.provider, choice.model) == ("anthropic", "claude-opus-4.5")
     assert sorted(m.node_class for m in choice.models) == ["plan", "review"]

@@ -34,6 +34,9 @@ GOAL = (
 )
 
 
+REVIEW = ModelOverride(node_class="review", model="gpt-5.2-codex")
+
+
 def product_repo(path: Path) -> Path:
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
@@ -48,7 +51,7 @@ def test_the_prompt_carries_the_runs_goal_and_feedback(kilroy: Kilroy, tmp_path:
         name="r-c0-1", namespace="ns", product="p", run="r", candidate=0, attempt=1,
         run_dir=tmp_path / "runs" / "ns" / "r", repo_path=product_repo(tmp_path / "product"),
         goal=GOAL, agent_profile="test_shim", agent_executable=SCRIPTED_AGENT,
-        agent=AgentChoice(model="gpt-5.2", models=[ModelOverride(node_class="review", model="gpt-5.2-codex")]),
+        agent=AgentChoice(model="gpt-5.2", models=[REVIEW]),
     )  # fmt: skip
     result = BuildWorkload(spec, kilroy, {}).run()
     assert result.status is WorkloadStatus.SUCCEEDED, result

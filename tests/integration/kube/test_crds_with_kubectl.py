@@ -6,6 +6,7 @@ kubectl and kube-apiserver are built from the same pinned Kubernetes module.
 from __future__ import annotations
 
 import json
+import subprocess
 
 from kube_support import ROOT, Kubectl
 from kubernetes import client
@@ -102,16 +103,14 @@ def _product(engine: str) -> str:
 
 
 def test_the_api_server_refuses_unknown_agents_with_the_allowed_values(kubectl: Kubectl) -> None:
-    provider = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
-                       stdin=_product("{provider: mistral}"))  # fmt: skip
-    model = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
-                    stdin=_product("{provider: anthropic, model: gpt-5.4}"))  # fmt: skip
-    per_class = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
-                        stdin=_product("{models: [{nodeClass: review, model: gpt-9}]}"))  # fmt: skip
-    url = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
-                  stdin=_product("{baseUrl: 'ftp://gw/v1'}"))  # fmt: skip
-    gateway = kubectl("apply", "--dry-run=server", "-f", "-", check=False,
-                      stdin=_product("{model: llama-3-70b, baseUrl: 'http://gw:8000/v1'}"))  # fmt: skip
+    def dry_run(engine: str) -> subprocess.CompletedProcess[str]:
+        return kubectl("apply", "--dry-run=server", "-f", "-", check=False, stdin=_product(engine))
+
+    provider = dry_run("{provider: mistral}")
+    model = dry_run("{provider: anthropic, model: gpt-5.4}")
+    per_class = dry_run("{models: [{nodeClass: review, model: gpt-9}]}")
+    url = dry_run("{baseUrl: 'ftp://gw/v1'}")
+    gateway = dry_run("{model: llama-3-70b, baseUrl: 'http://gw:8000/v1'}")
 
     assert provider.returncode != 0
     assert '"openai", "anthropic", "google"' in provider.stderr

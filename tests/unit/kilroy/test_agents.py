@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from factoryos.kilroy.agent_home import cli_env, home_files
 from factoryos.kilroy.agents import agent_env, llm_config, model_stylesheet
 from factoryos.kilroy.config import build_run_config
 from factoryos.models.agents import AgentChoice, Backend, ModelOverride, Provider
@@ -37,11 +38,24 @@ def test_a_gateway_is_the_api_base_url_or_the_clis_own_variable() -> None:
         "api": {"api_key_env": "OPENAI_API_KEY", "base_url": "http://gw:8000/v1"},
     }
     cli = AgentChoice(provider=Provider.ANTHROPIC, base_url="http://gw:4000")
-    assert agent_env(cli, {"ANTHROPIC_API_KEY": "k"}) == {
-        "ANTHROPIC_API_KEY": "k",
-        "ANTHROPIC_BASE_URL": "http://gw:4000",
-    }
-    assert "OPENAI_BASE_URL" not in agent_env(api, {})
+    assert cli_env(cli, {"ANTHROPIC_API_KEY": "k"}, root=False)["ANTHROPIC_BASE_URL"] == (
+        "http://gw:4000"
+    )
+    codex = home_files(AgentChoice(base_url="http://gw:8000/v1"))[".codex/config.toml"]
+    assert 'base_url = "http://gw:8000/v1"' in codex and 'env_key = "OPENAI_API_KEY"' in codex
+    assert cli_env(api, {}, root=False) == {} and home_files(api) == {}
+
+
+def test_each_cli_is_set_up_to_run_unattended() -> None:
+    codex = home_files(AgentChoice())[".codex/config.toml"]
+    assert 'sandbox_mode = "workspace-write"' in codex and "model_provider" not in codex
+    claude = cli_env(
+        AgentChoice(provider=Provider.ANTHROPIC), {"ANTHROPIC_API_KEY": "k"}, root=True
+    )
+    assert claude["ANTHROPIC_AUTH_TOKEN"] == "k" and claude["IS_SANDBOX"] == "1"
+    assert "IS_SANDBOX" not in cli_env(AgentChoice(provider=Provider.ANTHROPIC), {}, root=False)
+    gemini = home_files(AgentChoice(provider=Provider.GOOGLE))[".gemini/settings.json"]
+    assert '"selectedType": "gemini-api-key"' in gemini
 
 
 def test_the_key_is_read_from_the_named_variable_and_passed_under_the_providers() -> None:
