@@ -26,6 +26,11 @@ class ValidationFailedError(InvalidInputError):
         self.problems = problems or []
 
 
+class ConfigurationError(InvalidInputError):
+    """Kilroy refused the run's configuration (a provider, a backend, an agent CLI): the
+    same input fails the same way, so it is the run's failure, not one to retry."""
+
+
 class ToolMissingError(FactoryError):
     """An external tool we need (Kilroy, git, ...) is not installed or too old."""
 

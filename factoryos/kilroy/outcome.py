@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from factoryos.errors import EngineError, ValidationFailedError
+from factoryos.errors import ConfigurationError, EngineError, ValidationFailedError
 from factoryos.kilroy.layout import INVOCATION_MARK, LAUNCH_FILE, STDERR_FILE
 from factoryos.kilroy.logsroot import LogsRoot
 from factoryos.kilroy.validation import dot_error_position
@@ -60,6 +60,12 @@ _NOISE = re.compile(
 )
 #: Kilroy's DOT syntax errors (``dot parse: ... at 43``, ``dot lexer: ...``, ``dot: ...``).
 _DOT_ERROR = re.compile(r"^dot( parse| lexer)?: ")
+#: Kilroy's bootstrap refusals of the run config or the agent setup (deterministic).
+_CONFIG_ERROR = re.compile(
+    r"llm\.providers|cli_profile|run config|preflight|backend|executable file not found|"
+    r"model not found|unknown field|api[_ ]key",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,10 @@ def _bootstrap_error(logs_root: Path, exit_code: int | None, stderr_path: Path |
             line, column = dot_error_position(graph, headline)
             where = f"{graph}:{line}:{column}: " if line else where
         return ValidationFailedError(f"{where}not a valid pipeline: {headline}", [headline])
+    if headline.strip().startswith("hint:") and context:  # Kilroy's "<error>\n  hint: <fix>"
+        headline = f"{context.pop().strip()} ({headline.strip()})"
+    if exit_code is not None and exit_code > 0 and _CONFIG_ERROR.search(headline):
+        return ConfigurationError(f"Kilroy refused the run's configuration: {headline}")
     if exit_code is None:
         what = "kilroy has not finished and wrote no final.json yet"
     elif exit_code < 0:

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from factoryos.errors import EngineError, ValidationFailedError
+from factoryos.errors import (
+    ConfigurationError,
+    EngineError,
+    InvalidInputError,
+    ValidationFailedError,
+)
 from factoryos.kilroy import read_outcome
 
 
@@ -119,6 +124,26 @@ def test_exit_1_without_final_json_is_an_engine_error_with_the_stderr_tail(tmp_p
         read_outcome(root, 1)
     assert "not a git repo: /x" in str(info.value)
     assert "old noise" not in str(info.value)
+
+
+def test_a_run_config_kilroy_refuses_is_a_configuration_error_with_its_fix(
+    tmp_path: Path,
+) -> None:
+    root = logs_root(tmp_path, None)
+    (root.parent / "kilroy.stderr.log").write_text(
+        "=== factoryos: attractor run --graph at t ===\n"
+        "no providers auto-detected from environment\n"
+        "missing llm.providers.openai.backend (Kilroy forbids implicit backend defaults)\n"
+        "  hint: add llm.providers.openai.backend: cli (or api) to your run config\n"
+    )
+    with pytest.raises(ConfigurationError) as info:
+        read_outcome(root, 1)
+    assert str(info.value) == (
+        "Kilroy refused the run's configuration: missing llm.providers.openai.backend "
+        "(Kilroy forbids implicit backend defaults) (hint: add llm.providers.openai.backend: "
+        "cli (or api) to your run config)"
+    )
+    assert isinstance(info.value, InvalidInputError)  # the run fails; no retry
 
 
 def test_a_graph_kilroy_rejects_is_a_validation_error_with_each_finding(tmp_path: Path) -> None:
