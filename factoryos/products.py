@@ -43,6 +43,15 @@ class ProductChoices:
     concurrency: int = 1
     agent_profile: str = "real"
     agent_executable: Path | None = None
+    #: The agent (``spec.engine``): provider, model, backend, gateway; None: unset.
+    provider: str | None = None
+    model: str | None = None
+    backend: str | None = None
+    base_url: str | None = None
+    #: Where the key comes from: a variable name (locally), a Secret and key (a cluster).
+    credential_env: str | None = None
+    credential_secret: str | None = None
+    credential_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,13 @@ def _spec(choices: ProductChoices) -> dict[str, Any]:
     engine: dict[str, Any] = {"agentProfile": choices.agent_profile}
     if choices.agent_executable is not None:
         engine["agentExecutable"] = _absolute(str(choices.agent_executable))
+    chosen = {"provider": choices.provider, "model": choices.model,
+              "backend": choices.backend, "baseUrl": choices.base_url}  # fmt: skip
+    engine |= {key: value for key, value in chosen.items() if value is not None}
+    credential = {"env": choices.credential_env, "secretName": choices.credential_secret,
+                  "secretKey": choices.credential_key}  # fmt: skip
+    if any(value is not None for value in credential.values()):
+        engine["credential"] = {k: v for k, v in credential.items() if v is not None}
     return {
         "branch": choices.branch,
         "candidates": choices.candidates,

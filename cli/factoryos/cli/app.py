@@ -14,7 +14,7 @@ import sys
 import click
 import typer
 
-from factoryos.cli import apply, evals, pipeline, product, run, selftest, up, voice
+from factoryos.cli import apply, doctor, evals, pipeline, product, run, selftest, up, voice
 from factoryos.cli.exits import exit_status
 from factoryos.cli.output import error_line
 from factoryos.errors import FactoryError
@@ -36,6 +36,7 @@ app.add_typer(voice.app, name="voice")
 app.command()(up.up)
 app.command()(apply.apply)
 app.command()(selftest.selftest)
+app.command()(doctor.doctor)
 
 
 def _version(value: bool) -> None:

@@ -80,6 +80,32 @@ AgentExecutableOption = Annotated[
     Path | None, typer.Option("--agent-executable", help="Stand-in agent CLI for test_shim.")
 ]
 
+ProviderOption = Annotated[
+    str | None,
+    typer.Option("--provider", help="The agent's provider: openai (codex), anthropic (claude), "
+                 "google (gemini). Default openai."),
+]  # fmt: skip
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="The agent's model (the pinned catalog's, or any "
+                             "name with --base-url).")
+]  # fmt: skip
+BackendOption = Annotated[
+    str | None, typer.Option("--backend", help="cli (the provider's coding-agent CLI, default) "
+                             "or api (Kilroy's own agent loop).")
+]  # fmt: skip
+BaseUrlOption = Annotated[
+    str | None, typer.Option("--base-url", help="An OpenAI- or Anthropic-compatible gateway "
+                             "(vLLM, LiteLLM, a company proxy).")
+]  # fmt: skip
+CredentialEnvOption = Annotated[
+    str | None, typer.Option("--credential-env", help="The variable holding the key where the "
+                             "factory runs (default: the provider's, e.g. OPENAI_API_KEY).")
+]  # fmt: skip
+CredentialSecretOption = Annotated[
+    str | None, typer.Option("--credential-secret", help="On a cluster: SECRET or SECRET/KEY "
+                             "in the product's namespace holding the key.")
+]  # fmt: skip
+
 
 @app.command()
 def add(
@@ -95,6 +121,12 @@ def add(
     concurrency: ConcurrencyOption = 1,
     agent_profile: AgentProfileOption = "real",
     agent_executable: AgentExecutableOption = None,
+    provider: ProviderOption = None,
+    model: ModelOption = None,
+    backend: BackendOption = None,
+    base_url: BaseUrlOption = None,
+    credential_env: CredentialEnvOption = None,
+    credential_secret: CredentialSecretOption = None,
     namespace: NamespaceOption = "default",
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
@@ -110,6 +142,10 @@ def add(
     choices = ProductChoices(
         branch=branch, pipeline=pipeline, candidates=candidates, concurrency=concurrency,
         agent_profile=agent_profile, agent_executable=agent_executable,
+        provider=provider, model=model, backend=backend, base_url=base_url,
+        credential_env=credential_env,
+        credential_secret=credential_secret.partition("/")[0] if credential_secret else None,
+        credential_key=credential_secret.partition("/")[2] or None if credential_secret else None,
     )  # fmt: skip
     store, cluster = open_store(settings), on_cluster(settings)
 
