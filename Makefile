@@ -138,7 +138,7 @@ stack-tools: ## Check Node.js (>= 20.9, with npm) and install PostgreSQL's serve
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  bash tools/os/packages.sh postgresql:/usr/share/postgresql-common/pg_wrapper
 
-demo: venv tools graphviz ## Start the embedded factory and run the smoke product end to end
+demo: venv tools graphviz ## Start the embedded factory, run the smoke product, then the quality loop (screen, halve, gate, merge)
 	@echo "== sf pipeline validate (the example pipelines and the smoke product's)"
 	@PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf pipeline validate examples/pipelines/*.dot examples/products/smoke/pipeline.dot
 	@echo

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The embedded factory end to end (what `make demo` runs): start the control
 # plane, register the smoke product, run it with the scripted agent (no LLM,
-# no network), follow its events, and print the result and where to look.
+# no network), follow its events, and print the result and where to look. Then
+# the self-verifying loop: the quality product with K=3 candidates of known
+# quality (a scripted stand-in builds them: one broken, one partial, one correct),
+# the verifiers screening out the broken one, sequential halving on the selection
+# pool of hidden holdout scenarios, the Clopper-Pearson gate on the acceptance pool,
+# and the winner merged into main.
 #
 #   examples/demo.sh            # FACTORYOS_HOME defaults to ~/.factoryos
 #
@@ -85,4 +90,71 @@ if [[ $status -eq 0 ]]; then
   echo "features.txt on the run branch:"
   git -C "$clone" show "$branch:features.txt" | sed 's/^/  /'
 fi
-exit "$status"
+[[ $status -eq 0 ]] || exit "$status"
+
+# --- the self-verifying loop ---------------------------------------------------------
+quality="$demo/products/quality"
+holdouts="$demo/holdouts/quality"   # outside the repository: candidates never see them
+qrun="quality-$(date +%Y%m%d-%H%M%S)"
+echo
+echo "== the quality product: $quality (c0 broken, c1 partial, c2 correct; holdouts in $holdouts)"
+rm -rf "$quality" "$holdouts"
+mkdir -p "$quality" "$(dirname "$holdouts")"
+cp -R "$here/products/quality/." "$quality/"
+cp -R "$here/holdouts/quality" "$holdouts"
+find "$quality" -name __pycache__ -prune -exec rm -rf {} +
+printf '{"0": "broken", "1": "partial", "2": "correct"}\n' >"$quality/variants.json"
+git -C "$quality" init -q -b main
+git -C "$quality" add -A
+git -C "$quality" -c user.name="Factory OS demo" -c user.email=demo@factoryos.invalid \
+  commit -qm "quality product from examples/products/quality"
+
+echo "== sf apply -f - (Product quality: K=3, verifiers, holdouts, gate target 0.9 at alpha 0.05)"
+sf apply -f - <<YAML
+apiVersion: factoryos.dev/v1alpha1
+kind: Product
+metadata:
+  name: quality
+spec:
+  repo:
+    path: $quality
+  candidates: 3
+  verifiers:
+    typecheck: [{name: compile, command: "python3 -m py_compile greet.py"}]
+    unit: [{name: check, command: "python3 check.py"}]
+  holdouts: {path: $holdouts}
+  acceptance: {target: 0.9, alpha: 0.05}
+YAML
+
+echo "== sf run start quality --wait"
+qstatus=0
+sf run start quality --name "$qrun" --goal "Greet people by name" --wait >"$demo/$qrun.log" 2>&1 || qstatus=$?
+tail -n 3 "$demo/$qrun.log"
+echo
+sf run status "$qrun" -o json >"$demo/$qrun.json"
+python3 - "$demo/$qrun.json" <<'PY'
+import json, sys
+status = json.load(open(sys.argv[1])).get("status", {})
+print("The loop, step by step:")
+for c in status.get("candidates", []):
+    failed = [v["name"] for v in c.get("verifiers", []) if not v.get("passed")]
+    detail = "verifiers failed: " + ", ".join(failed) if failed else ""
+    if c.get("trials"):
+        detail = f"{c.get('passes')}/{c.get('trials')} selection scenarios passed"
+    print(f"  c{c['index']}  {c['phase']:<12} {detail}")
+gate = status.get("evaluation") or {}
+if gate:
+    verdict = "ACCEPTED" if gate.get("accepted") else "REJECTED"
+    print(f"  gate: c{gate.get('candidate')} passed {gate['k']}/{gate['n']} acceptance scenarios; "
+          f"Clopper-Pearson lower bound {gate['lowerBound']:.4f} vs target {gate['target']} "
+          f"(alpha {gate['alpha']:.3g}): {verdict}")
+print(f"  phase: {status.get('phase')}: {status.get('message') or ''}")
+PY
+echo
+echo "  the merge:         git -C $quality log --oneline -3 main"
+git -C "$quality" log --oneline -3 main | sed 's/^/    /'
+if [[ -n "$dashboard" ]]; then
+  echo "  in the dashboard:  ${dashboard}runs/default/$qrun   (candidates, screening, halving rounds, the gate)"
+fi
+echo "  the evaluation:    $home/runs/default/$qrun/evaluations/i1/report.md"
+exit "$qstatus"

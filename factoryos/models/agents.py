@@ -128,8 +128,10 @@ class AgentChoice(ApiModel):
 
     @property
     def configured(self) -> bool:
-        """True when any field is set: the product chose a real agent (preflight applies)."""
-        return bool(self.model_fields_set & {"provider", "model", "backend", "base_url", "models"})
+        """True when any field has a value: the product chose a real agent (preflight
+        applies). Values, not "fields set": a stored resource spells out its defaults."""
+        chosen = (self.provider, self.model, self.backend, self.base_url)
+        return any(value is not None for value in chosen) or bool(self.models)
 
     def unknown_models(self) -> bool:
         """True when a model is outside the catalog for its provider (and no gateway)."""

@@ -293,6 +293,15 @@ def test_a_run_overrides_the_products_agent_field_by_field() -> None:
     assert problems(run_doc(engine={"provider": "google", "model": "gpt-5.4"}))
 
 
+def test_a_stored_product_that_chose_no_agent_still_chose_none() -> None:
+    from factoryos.models.agents import merged
+
+    stored = dump_resource(parse_as(Product, product_doc()))  # defaults spelled out
+    assert not merged(parse_as(Product, stored).spec.engine, None).configured
+    chose = parse_as(Product, product_doc(engine={"backend": "api"}))
+    assert merged(chose.spec.engine, None).configured
+
+
 def test_the_engine_takes_environment_variable_names_only() -> None:
     assert problems(product_doc(engine={"passEnv": ["OPENAI_API_KEY=sk-123"]})) == [
         'spec.engine.passEnv[0] "OPENAI_API_KEY=sk-123": '
