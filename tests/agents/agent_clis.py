@@ -15,6 +15,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from factoryos.kilroy.agent_home import cli_env, home_files
+from factoryos.models.agents import KEY_ENV, AgentChoice, Provider
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_BIN = ROOT / ".tools" / "bin"
 
@@ -61,40 +64,21 @@ ALL = (CODEX, CLAUDE, GEMINI)
 DUMMY_KEY = "sk-factoryos-test-dummy"
 
 
+def choice(cli: AgentCLI, base_url: str) -> AgentChoice:
+    """The product engine that picks this CLI with the endpoint as its gateway (OpenAI-style
+    clients take the ``/v1`` prefix in the URL, as they do with any gateway)."""
+    provider = Provider(cli.provider)
+    url = base_url + "/v1" if provider is Provider.OPENAI else base_url
+    return AgentChoice(provider=provider, model=cli.model, base_url=url)
+
+
 def agent_home(cli: AgentCLI, home: Path, base_url: str) -> None:
-    """Write the CLI's per-user settings under ``home`` (the HOME the CLI runs with)."""
-    if cli.name == "codex":
-        # Codex 0.169 ignores OPENAI_BASE_URL: the endpoint must be a model provider in
-        # config.toml. Kilroy copies $HOME/.codex/config.toml (and auth.json) into the
-        # isolated CODEX_HOME it makes per stage. Kilroy's argv sets no sandbox, and
-        # Codex's default for exec is read-only (no edits), hence sandbox_mode.
-        (home / ".codex").mkdir(parents=True, exist_ok=True)
-        (home / ".codex" / "config.toml").write_text(
-            'model_provider = "factoryos"\n'
-            'sandbox_mode = "workspace-write"\n'
-            'approval_policy = "never"\n'
-            "[model_providers.factoryos]\n"
-            'name = "Factory OS model endpoint"\n'
-            f'base_url = "{base_url}/v1"\n'
-            'env_key = "OPENAI_API_KEY"\n'
-            'wire_api = "responses"\n'
-            "request_max_retries = 2\n"
-            "stream_max_retries = 2\n"
-        )
-    elif cli.name == "gemini":
-        # Without these Gemini CLI stops at "Invalid auth method selected", and in an
-        # untrusted folder it turns --yolo back into the default approval mode.
-        (home / ".gemini").mkdir(parents=True, exist_ok=True)
-        settings = {
-            "security": {
-                "auth": {"selectedType": "gemini-api-key"},
-                "folderTrust": {"enabled": False},
-            },
-            "privacy": {"usageStatisticsEnabled": False},
-            "telemetry": {"enabled": False},
-            "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
-        }
-        (home / ".gemini" / "settings.json").write_text(json.dumps(settings))
+    """Write the CLI's per-user settings under ``home`` as Factory OS's runner does
+    (``factoryos.kilroy.agent_home``): the files these tests prove are the product's."""
+    for relative, text in home_files(choice(cli, base_url)).items():
+        path = home / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
 def agent_env(cli: AgentCLI, home: Path, base_url: str, extra: dict[str, str]) -> dict[str, str]:
@@ -113,28 +97,12 @@ def agent_env(cli: AgentCLI, home: Path, base_url: str, extra: dict[str, str]) -
         "NO_UPDATE_NOTIFIER": "1",
     }
     (home / "tmp").mkdir(parents=True, exist_ok=True)
-    if cli.name == "codex":
-        env["OPENAI_API_KEY"] = DUMMY_KEY  # the provider's env_key
-    elif cli.name == "claude":
-        env.update(
-            ANTHROPIC_BASE_URL=base_url,
-            # Kilroy removes ANTHROPIC_API_KEY from claude's environment, so the key
-            # must come another way: ANTHROPIC_AUTH_TOKEN is sent as a Bearer token.
-            ANTHROPIC_AUTH_TOKEN=DUMMY_KEY,
-            DISABLE_AUTOUPDATER="1",
-            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-            DISABLE_TELEMETRY="1",
-            DISABLE_ERROR_REPORTING="1",
-        )
-        if os.geteuid() == 0:
-            # As root, claude refuses --dangerously-skip-permissions unless it is told
-            # it runs in a sandbox.
-            env["IS_SANDBOX"] = "1"
-    else:
-        env.update(
-            GOOGLE_GEMINI_BASE_URL=base_url,
-            GEMINI_API_KEY=DUMMY_KEY,
-            GEMINI_CLI_NO_RELAUNCH="true",
-        )
+    # The key under the provider's own variable, then what the runner adds for the CLI
+    # (factoryos.kilroy.agent_home.cli_env). Kilroy hides ANTHROPIC_API_KEY from claude,
+    # so claude gets only the token the runner adds.
+    keys = {KEY_ENV[Provider(cli.provider)]: DUMMY_KEY}
+    env.update(cli_env(choice(cli, base_url), keys, root=os.geteuid() == 0))
+    if cli.name != "claude":
+        env.update(keys)
     env.update(extra)
     return env

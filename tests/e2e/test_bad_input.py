@@ -8,6 +8,13 @@ from cluster_support import Cluster, pod_processes, smoke_resources, start_pause
 MISSING = "factoryos-runner:not-on-this-node"
 
 
+def stalled(cluster: Cluster, ns: str, run: str) -> dict[str, str] | None:
+    """The Run's Stalled condition while it is True, else None."""
+    found = cluster.json("get", "-n", ns, "run", run).get("status", {}).get("conditions", [])
+    stall = [c for c in found if c["type"] == "Stalled"]
+    return stall[0] if stall and stall[0]["status"] == "True" else None
+
+
 def test_a_runner_image_the_node_lacks_stalls_the_run_with_the_reason(cluster: Cluster) -> None:
     ns = cluster.namespace("noimage")
     resources = smoke_resources("no-image").replace(
@@ -16,12 +23,7 @@ def test_a_runner_image_the_node_lacks_stalls_the_run_with_the_reason(cluster: C
     )
     cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=resources)
 
-    def stalled() -> dict[str, str] | None:
-        run = cluster.json("get", "-n", ns, "run", "no-image")
-        found = [c for c in run.get("status", {}).get("conditions", []) if c["type"] == "Stalled"]
-        return found[0] if found and found[0]["status"] == "True" else None
-
-    condition = cluster.wait_for("the run to stall", stalled, timeout=180)
+    condition = cluster.wait_for("the run to stall", lambda: stalled(cluster, ns, "no-image"), 180)
     assert condition["reason"] in {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull"}
     assert MISSING in condition["message"]
     cluster.kubectl("delete", "namespace", ns, "--wait=false")
@@ -36,12 +38,7 @@ def test_a_missing_agent_key_stalls_the_run_until_the_secret_has_it(cluster: Clu
     )
     cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=resources)
 
-    def stalled() -> dict[str, str] | None:
-        run = cluster.json("get", "-n", ns, "run", "no-key")
-        found = [c for c in run.get("status", {}).get("conditions", []) if c["type"] == "Stalled"]
-        return found[0] if found and found[0]["status"] == "True" else None
-
-    condition = cluster.wait_for("the run to stall", stalled, timeout=180)
+    condition = cluster.wait_for("the run to stall", lambda: stalled(cluster, ns, "no-key"), 180)
     assert condition["reason"] == "CredentialMissing", condition
     assert "create secret generic llm-keys --from-literal=openai=<key>" in condition["message"]
     cluster.kubectl(
