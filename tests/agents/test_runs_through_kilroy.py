@@ -109,6 +109,11 @@ def test_a_real_cli_builds_the_candidate_from_the_runs_goal(cli: AgentCLI, tmp_p
     assert shown.stdout == f"def greet():\n{NEW}"
     # The key reached the CLI under the provider's own name, the value never a file.
     assert DUMMY_KEY not in (spec.layout.candidate(0) / "run_config.json").read_text()
+    keep = os.environ.get("FACTORYOS_AGENT_TRANSCRIPTS")  # docs/agent-transcripts.md
+    if keep:
+        invocation = (logs / "implement" / "cli_invocation.json").read_text()
+        stdout = (logs / "implement" / "stdout.log").read_text()
+        Path(keep, f"{cli.name}.txt").write_text(f"{invocation}\n---\n{stdout}")
 
 
 def _tail(stage: Path) -> str:
