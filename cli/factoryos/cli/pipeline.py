@@ -1,7 +1,8 @@
 """``sf pipeline``: validate and run Attractor pipelines through Kilroy.
 
-``validate`` wraps Kilroy's batch validator; ``run`` starts one Kilroy run on a
-workspace, prints each stage live (stderr) and the outcome (stdout), records the
+``validate`` wraps Kilroy's batch validator; ``ingest`` has Kilroy's ingest (the claude
+CLI) write a pipeline from a requirements document, then validates it; ``run`` starts
+one Kilroy run on a workspace, prints each stage live (stderr) and the outcome (stdout), records the
 run's events, and exits with the run's status. The work happens in the core
 (``factoryos.kilroy``, ``factoryos.runner``); this module parses, calls and prints.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +23,8 @@ from factoryos.cli.output import OutputFormat, OutputOption, emit, progress
 from factoryos.errors import InvalidInputError
 from factoryos.events import Event, EventType
 from factoryos.kilroy import Diagnostic, FileValidation, Kilroy, RunSpec, find_kilroy
+from factoryos.kilroy.ingest import DEFAULT_MODEL, IngestRequest, IngestResult
+from factoryos.kilroy.ingest import ingest as run_ingest
 from factoryos.runner import PipelineRunner
 from factoryos.settings import Settings
 
@@ -73,6 +77,65 @@ def _where(d: Diagnostic) -> str:
     if d.edge_from or d.edge_to:
         return f" (edge {d.edge_from} -> {d.edge_to})"
     return ""
+
+
+@app.command()
+def ingest(
+    spec: Annotated[
+        str, typer.Argument(help="The requirements (a Markdown file), or - for stdin.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the pipeline (DOT).")
+    ],
+    model: Annotated[str, typer.Option("--model", help="The model claude uses.")] = DEFAULT_MODEL,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="A gateway for the model (ANTHROPIC_BASE_URL)."),
+    ] = None,
+    credential_env: Annotated[
+        str, typer.Option("--credential-env", help="The variable holding the Anthropic key.")
+    ] = "ANTHROPIC_API_KEY",
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="A repository claude may read for context (default: cwd)."),
+    ] = None,
+    skill: Annotated[
+        Path | None,
+        typer.Option("--skill", help="Kilroy's create-dotfile SKILL.md (default: found)."),
+    ] = None,
+    max_turns: Annotated[
+        int | None, typer.Option("--max-turns", min=1, help="claude's turn limit (Kilroy: 15).")
+    ] = None,
+) -> None:
+    """Write a pipeline from a requirements document with Kilroy's ingest (the claude CLI),
+    then validate it. Exit 0 when Kilroy accepts it, 1 when it refuses it (each finding is
+    printed; the file is kept to fix), another status when the ingest itself fails."""
+    try:
+        text = sys.stdin.read() if spec == "-" else Path(spec).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {spec}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{spec} is not UTF-8 text") from exc
+    request = IngestRequest(
+        requirements=text, output=output, model=model, base_url=base_url,
+        credential_env=credential_env, repo=repo, skill=skill, max_turns=max_turns,
+    )  # fmt: skip
+    settings = Settings.from_env()
+    result = run_ingest(_kilroy(settings), request, os.environ, progress)
+    typer.echo(_ingest_text(result))
+    if not result.ok:
+        raise typer.Exit(EXIT_ERRORS)
+
+
+def _ingest_text(result: IngestResult) -> str:
+    findings = _validation_text([result.validation])
+    if result.ok:
+        return f"{findings}\nwrote {result.output}"
+    return (
+        f"{findings}\nKilroy v0.1.0 refuses the pipeline written to {result.output}: fix the "
+        f"findings above (edit the file, or the requirements and ingest again), then check it "
+        f"with `sf pipeline validate {result.output}`"
+    )
 
 
 _INPUT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", re.DOTALL)
