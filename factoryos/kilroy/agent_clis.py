@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from factoryos.kilroy.agents import key_env, provider_of, providers_used
-from factoryos.models.agents import KEY_ENV, AgentChoice, Backend, Provider
+from factoryos.kilroy.agents import key_env, provider_of, providers_used, uses_cli
+from factoryos.models.agents import KEY_ENV, AgentChoice, Provider
 
 __all__ = ["AGENT_CLIS", "AgentCli", "Finding", "installed_version", "preflight"]
 
@@ -95,7 +95,7 @@ def preflight(
     """Every check for ``choice`` in ``env`` (the environment Kilroy gets): the CLI of each
     provider (``backend: cli``) at its pinned version, then the engine provider's key."""
     findings: list[Finding] = []
-    if (choice.backend or Backend.CLI) is Backend.CLI:
+    if uses_cli(choice):
         for provider in providers_used(choice):
             findings.append(_cli_finding(AGENT_CLIS[provider], env.get("PATH", ""), which, version))
     name = key_env(choice, credential_env)

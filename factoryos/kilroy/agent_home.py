@@ -28,8 +28,8 @@ import shutil
 from pathlib import Path
 
 from factoryos.errors import WorkspaceError
-from factoryos.kilroy.agents import providers_used
-from factoryos.models.agents import KEY_ENV, AgentChoice, Backend, Provider
+from factoryos.kilroy.agents import provider_of, providers_used, uses_cli
+from factoryos.models.agents import KEY_ENV, AgentChoice, Provider
 
 __all__ = ["cli_env", "home_files", "write_agent_home"]
 
@@ -39,7 +39,7 @@ CODEX_PROVIDER = "factoryos-gateway"
 
 def home_files(choice: AgentChoice) -> dict[str, str]:
     """The files (relative to HOME) the chosen CLIs read, by path."""
-    if (choice.backend or Backend.CLI) is not Backend.CLI:
+    if not uses_cli(choice):
         return {}
     used = providers_used(choice)
     files: dict[str, str] = {}
@@ -61,7 +61,7 @@ def home_files(choice: AgentChoice) -> dict[str, str]:
 
 def _codex_config(choice: AgentChoice) -> str:
     lines = ['sandbox_mode = "workspace-write"', 'approval_policy = "never"']
-    gateway = choice.base_url if (choice.provider or Provider.OPENAI) is Provider.OPENAI else None
+    gateway = choice.base_url if provider_of(choice) is Provider.OPENAI else None
     if gateway is not None:
         lines = [f'model_provider = "{CODEX_PROVIDER}"', *lines, ""]
         lines += [
@@ -76,12 +76,12 @@ def _codex_config(choice: AgentChoice) -> str:
 
 def cli_env(choice: AgentChoice, key_values: dict[str, str], *, root: bool) -> dict[str, str]:
     """Variables for the chosen CLIs; ``key_values`` are the keys by their own variable."""
-    if (choice.backend or Backend.CLI) is not Backend.CLI:
+    if not uses_cli(choice):
         return {}
     used = providers_used(choice)
     env: dict[str, str] = {}
     gateway = choice.base_url
-    engine_provider = choice.provider or Provider.OPENAI
+    engine_provider = provider_of(choice)
     if Provider.ANTHROPIC in used:
         env |= {
             "DISABLE_AUTOUPDATER": "1",

@@ -38,11 +38,17 @@ __all__ = [
     "model_stylesheet",
     "provider_of",
     "providers_used",
+    "uses_cli",
 ]
 
 
 def provider_of(choice: AgentChoice) -> Provider:
     return choice.provider or Provider.OPENAI
+
+
+def uses_cli(choice: AgentChoice) -> bool:
+    """True when agent nodes run the provider's CLI (``backend: cli``, the default)."""
+    return (choice.backend or Backend.CLI) is Backend.CLI
 
 
 def providers_used(choice: AgentChoice) -> list[Provider]:
@@ -69,7 +75,7 @@ def model_stylesheet(choice: AgentChoice) -> str:
 
 def llm_config(choice: AgentChoice) -> dict[str, Any]:
     """The run config's ``llm`` section for the ``real`` profile."""
-    backend = choice.backend or Backend.CLI
+    backend = Backend.CLI if uses_cli(choice) else Backend.API
     providers: dict[str, Any] = {}
     for provider in providers_used(choice):
         entry: dict[str, Any] = {"backend": backend.value}

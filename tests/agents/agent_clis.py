@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from factoryos.kilroy.agent_home import cli_env, home_files
+from factoryos.kilroy.agent_home import cli_env, write_agent_home
 from factoryos.models.agents import KEY_ENV, AgentChoice, Provider
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,10 +75,7 @@ def choice(cli: AgentCLI, base_url: str) -> AgentChoice:
 def agent_home(cli: AgentCLI, home: Path, base_url: str) -> None:
     """Write the CLI's per-user settings under ``home`` as Factory OS's runner does
     (``factoryos.kilroy.agent_home``): the files these tests prove are the product's."""
-    for relative, text in home_files(choice(cli, base_url)).items():
-        path = home / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    write_agent_home(home, choice(cli, base_url), user_home=None)
 
 
 def agent_env(cli: AgentCLI, home: Path, base_url: str, extra: dict[str, str]) -> dict[str, str]:
