@@ -242,27 +242,34 @@ def secret_env(names: Iterable[str], secret: str) -> list[dict[str, Any]]:
     ]
 
 
+def credential_secret(spec: WorkloadSpec) -> tuple[str, str, str] | None:
+    """(variable, Secret, key) of the agent's key on a cluster, when the product names a
+    Secret in ``engine.credential``: the runner reads the variable (``key_env``)."""
+    credential = spec.credential
+    if credential is None or credential.secret_name is None or spec.agent is None:
+        return None
+    name = key_env(spec.agent, credential.env)
+    return name, credential.secret_name, credential.secret_key or name
+
+
 def credential_env(spec: WorkloadSpec) -> list[dict[str, Any]]:
     """The agent's key, from the Secret and key the product's ``engine.credential`` names,
     under the variable the runner reads it from (by reference; not optional, so the pod
     waits for the key instead of running an agent without one)."""
-    credential = spec.credential
-    if credential is None or credential.secret_name is None or spec.agent is None:
+    found = credential_secret(spec)
+    if found is None:
         return []
-    name = key_env(spec.agent, credential.env)
-    key = credential.secret_key or name
-    return [
-        {"name": name, "valueFrom": {"secretKeyRef": {"name": credential.secret_name, "key": key}}}
-    ]
+    name, secret, key = found
+    return [{"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}]
 
 
 def credential_annotation(spec: WorkloadSpec) -> dict[str, Any]:
     """The pod names its credential's Secret, so a missing key reads as ``CredentialMissing``."""
-    credential = spec.credential
-    if credential is None or credential.secret_name is None or spec.agent is None:
+    found = credential_secret(spec)
+    if found is None:
         return {}
-    key = credential.secret_key or key_env(spec.agent, credential.env)
-    return {"annotations": {CREDENTIAL_ANNOTATION: f"{credential.secret_name}/{key}"}}
+    _, secret, key = found
+    return {"annotations": {CREDENTIAL_ANNOTATION: f"{secret}/{key}"}}
 
 
 def plain_env(values: Mapping[str, str]) -> list[dict[str, Any]]:
