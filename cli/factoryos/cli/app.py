@@ -4,6 +4,12 @@
 into one line on stderr and its exit status from the CLI's table
 (``factoryos.cli.exits``), so users never see a traceback for bad input;
 anything else is a bug and keeps its traceback.
+
+The commands themselves are in ``factoryos.cli.lazy.COMMANDS`` and each is
+imported only when it runs, so ``sf --version`` and ``sf --help`` import
+Typer and nothing of the factory; ``tests/unit/cli/test_import_sets.py``
+pins what each common command imports. Help is plain text: Typer's Rich
+formatting alone takes longer to import than the goal for ``sf --help``.
 """
 
 from __future__ import annotations
@@ -11,32 +17,21 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
-from factoryos.cli import apply, doctor, evals, pipeline, product, run, selftest, up, voice
-from factoryos.cli.exits import exit_status
-from factoryos.cli.output import error_line
+from factoryos.cli.lazy import LazyGroup
 from factoryos.errors import FactoryError
 from factoryos.version import __version__
 
 app = typer.Typer(
     name="sf",
     help="Factory OS: run Attractor pipelines through Kilroy, verify and ship products.",
+    cls=LazyGroup,
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(pipeline.app, name="pipeline")
-app.add_typer(product.app, name="product")
-app.add_typer(run.app, name="run")
-app.add_typer(evals.app, name="eval")
-app.add_typer(voice.app, name="voice")
-app.command()(up.up)
-app.command()(apply.apply)
-app.command()(selftest.selftest)
-app.command()(doctor.doctor)
 
 
 def _version(value: bool) -> None:
@@ -77,11 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=True)
     except FactoryError as exc:
+        # Only the commands raise these, so the edge's helpers load with them.
+        from factoryos.cli.exits import exit_status
+        from factoryos.cli.output import error_line
+
         sys.stderr.write(error_line(str(exc)) + "\n")
         return exit_status(exc)
-    except click.UsageError as exc:  # a flag combination a command itself refuses
-        exc.show()
-        return exc.exit_code
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
