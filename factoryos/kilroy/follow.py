@@ -5,16 +5,22 @@ Kilroy v0.1.0 writes no terminal progress event (``final.json`` is the end
 signal, and a few events may follow it), so the follower ends when the process
 has exited and every complete line has been read. A ``run_completed`` or
 ``run_failed`` line, which later Kilroy versions write last, also ends it.
+
+Between reads it waits on a file-system notification for ``logs_root``
+(``factoryos.filewatch``): a line is read as soon as Kilroy has written it,
+and ``final.json`` appearing wakes it for the end. With notifications it
+also looks at the process (and ``should_stop``) every ``recheck`` seconds;
+without them (no inotify, or none left) it reads every ``poll_interval``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from factoryos.kilroy.logsroot import PROGRESS_FILE, ProgressTail
+from factoryos.filewatch import FolderWatch
+from factoryos.kilroy.logsroot import FINAL_FILE, PROGRESS_FILE, ProgressTail
 from factoryos.kilroy.translate import TERMINAL_EVENTS
 
 __all__ = ["Pollable", "follow_progress", "follow_progress_lines"]
@@ -36,6 +42,7 @@ def follow_progress(
     *,
     after: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    recheck: float = 0.25,
 ) -> Iterator[dict[str, Any]]:
     """Yield each new progress event of ``process`` until it ends.
 
@@ -45,7 +52,7 @@ def follow_progress(
     and follows again (``follow_progress_lines`` tells it where it left off).
     """
     for _, event in follow_progress_lines(
-        logs_root, process, poll_interval, after=after, should_stop=should_stop
+        logs_root, process, poll_interval, after=after, should_stop=should_stop, recheck=recheck
     ):
         yield event
 
@@ -57,22 +64,24 @@ def follow_progress_lines(
     *,
     after: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    recheck: float = 0.25,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``follow_progress`` with each event's line number in ``progress.ndjson``."""
     tail = ProgressTail(
         logs_root / PROGRESS_FILE, process.progress_after if after is None else after
     )
-    while True:
-        exited = process.poll() is not None
-        batch = tail.read()
-        for line_no, event in batch:
-            yield line_no, event
-            if event.get("event") in TERMINAL_EVENTS:
+    with FolderWatch(logs_root, {PROGRESS_FILE, FINAL_FILE}) as watch:
+        while True:
+            exited = process.poll() is not None
+            batch = tail.read()
+            for line_no, event in batch:
+                yield line_no, event
+                if event.get("event") in TERMINAL_EVENTS:
+                    return
+            if exited:
+                # The process had exited before this read, so the read saw its last line.
                 return
-        if exited:
-            # The process had exited before this read, so the read saw its last line.
-            return
-        if not batch:
-            if should_stop is not None and should_stop():
-                return
-            time.sleep(poll_interval)
+            if not batch:
+                if should_stop is not None and should_stop():
+                    return
+                watch.wait(recheck if watch.notifying else poll_interval)
