@@ -9,7 +9,8 @@ has exited and every complete line has been read. A ``run_completed`` or
 Between reads it waits on a file-system notification for ``logs_root``
 (``factoryos.filewatch``): a line is read as soon as Kilroy has written it,
 and ``final.json`` appearing wakes it for the end. With notifications it
-also looks at the process (and ``should_stop``) every ``recheck`` seconds;
+also looks at the process (and ``should_stop``) every ``recheck`` seconds,
+and every ``poll_interval`` once ``final.json`` is there (the exit is near);
 without them (no inotify, or none left) it reads every ``poll_interval``.
 """
 
@@ -84,4 +85,7 @@ def follow_progress_lines(
             if not batch:
                 if should_stop is not None and should_stop():
                     return
-                watch.wait(recheck if watch.notifying else poll_interval)
+                # Kilroy exits right after writing final.json, and no file says so:
+                # from then on its exit is looked for every poll_interval.
+                ending = (logs_root / FINAL_FILE).exists()
+                watch.wait(recheck if watch.notifying and not ending else poll_interval)
