@@ -142,6 +142,9 @@ class FolderWatches(Generic[K]):
         self._keys: dict[Path, K] = {}
         self._watches: dict[K, Watch] = {}
         self._folders: dict[K, Path] = {}
+        self._pending: set[K] = set()
+        self._wake = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
 
     @property
     def notifying(self) -> bool:
@@ -179,23 +182,40 @@ class FolderWatches(Generic[K]):
             self.add(key, self._folders[key])
 
     async def changed(self, timeout: float) -> set[K] | None:
-        """The keys whose files changed, as soon as a notification came; None after ``timeout``.
-
-        A notification about another file gives an empty set.
-        """
+        """The keys whose files changed, as soon as one did; None after ``timeout`` seconds."""
         if self._inotify is None:
             await asyncio.sleep(timeout)
             return None
-        try:
-            event = await asyncio.wait_for(self._inotify.get(), timeout)
-        except TimeoutError:
-            return None
-        if event.name is None or event.name.name not in self.names or event.watch is None:
-            return set()
-        key = self._keys.get(event.watch.path)
-        return set() if key is None else {key}
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(self._inotify), name="folder-watches")
+        if not self._pending:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return None
+        found, self._pending = self._pending, set()
+        return found
+
+    async def _read(self, inotify: Inotify) -> None:
+        """Collect the changed keys as notifications come.
+
+        One task reads the handle for good: a read cancelled by a caller's
+        timeout would drop the notifications it had already taken off the handle.
+        """
+        while True:
+            event = await inotify.get()
+            if event.name is None or event.name.name not in self.names or event.watch is None:
+                continue
+            key = self._keys.get(event.watch.path)
+            if key is not None:
+                self._pending.add(key)
+                self._wake.set()
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
         if self._inotify is not None:
             self._inotify.close()
             self._inotify = None
