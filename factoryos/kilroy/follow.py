@@ -10,12 +10,13 @@ Between reads it waits on a file-system notification for ``logs_root``
 (``factoryos.filewatch``): a line is read as soon as Kilroy has written it,
 and ``final.json`` appearing wakes it for the end. With notifications it
 also looks at the process (and ``should_stop``) every ``recheck`` seconds,
-and every ``poll_interval`` once ``final.json`` is there (the exit is near);
+and every few milliseconds once ``final.json`` is there (the exit is near);
 without them (no inotify, or none left) it reads every ``poll_interval``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,9 @@ from factoryos.kilroy.logsroot import FINAL_FILE, PROGRESS_FILE, ProgressTail
 from factoryos.kilroy.translate import TERMINAL_EVENTS
 
 __all__ = ["Pollable", "follow_progress", "follow_progress_lines"]
+
+#: How often the exit is looked for once ``final.json`` is written (it follows at once).
+ENDING_POLL = 0.005
 
 
 class Pollable(Protocol):
@@ -71,6 +75,7 @@ def follow_progress_lines(
     tail = ProgressTail(
         logs_root / PROGRESS_FILE, process.progress_after if after is None else after
     )
+    ending_since: float | None = None
     with FolderWatch(logs_root, {PROGRESS_FILE, FINAL_FILE}) as watch:
         while True:
             exited = process.poll() is not None
@@ -86,6 +91,10 @@ def follow_progress_lines(
                 if should_stop is not None and should_stop():
                     return
                 # Kilroy exits right after writing final.json, and no file says so:
-                # from then on its exit is looked for every poll_interval.
-                ending = (logs_root / FINAL_FILE).exists()
-                watch.wait(recheck if watch.notifying and not ending else poll_interval)
+                # for a second from then its exit is looked for every few milliseconds.
+                if ending_since is None and (logs_root / FINAL_FILE).exists():
+                    ending_since = time.monotonic()
+                if ending_since is not None and time.monotonic() - ending_since < 1.0:
+                    watch.wait(min(poll_interval, ENDING_POLL))
+                else:
+                    watch.wait(recheck if watch.notifying else poll_interval)
