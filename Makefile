@@ -184,6 +184,7 @@ check-generated: venv ## Fail when crds/ or schemas/ are stale
 	$(BIN)/python -m factoryos.codegen --check all
 
 bench: venv tools ## Run the benchmarks in bench/ (several minutes)
+	$(BIN)/python bench/cli_startup.py
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/pipeline_overhead.py
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/controlplane.py
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/dashboard_stream.py
