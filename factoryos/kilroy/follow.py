@@ -47,7 +47,7 @@ def follow_progress(
     *,
     after: int | None = None,
     should_stop: Callable[[], bool] | None = None,
-    recheck: float = 0.25,
+    recheck: float = 0.1,
 ) -> Iterator[dict[str, Any]]:
     """Yield each new progress event of ``process`` until it ends.
 
@@ -69,7 +69,7 @@ def follow_progress_lines(
     *,
     after: int | None = None,
     should_stop: Callable[[], bool] | None = None,
-    recheck: float = 0.25,
+    recheck: float = 0.1,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``follow_progress`` with each event's line number in ``progress.ndjson``."""
     tail = ProgressTail(
