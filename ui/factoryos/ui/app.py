@@ -22,10 +22,11 @@ from factoryos.models import Product, Run
 from factoryos.store import ResourceStore
 from factoryos.telemetry import Telemetry
 from factoryos.ui import api, pages
-from factoryos.ui.auth import Credentials
+from factoryos.ui.auth import CredentialSource
 from factoryos.ui.hub import EventHub, ResourceFeed
 from factoryos.ui.middleware import AuthMiddleware, SecurityHeadersMiddleware
 from factoryos.ui.state import STATIC_DIR, AppState
+from factoryos.ui.throttle import SignInThrottle
 from factoryos.version import __version__
 
 #: Admission for what the dashboard creates (``factoryos.admission.admitter``).
@@ -38,7 +39,9 @@ class Dashboard:
 
     store: ResourceStore
     runs_dir: Path
-    credentials: Credentials
+    #: The token and what derives from it: a ``TokenFile`` locally (``sf token rotate``
+    #: takes effect at once), a fixed ``Credentials`` from the cluster's Secret.
+    credentials: CredentialSource
     admit: Admit
     #: CXDB's UI, when runs log to CXDB (links per run).
     cxdb_ui_url: str | None = None
@@ -73,6 +76,7 @@ def create_app(dashboard: Dashboard) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    throttle = SignInThrottle()
     app.state.factory = AppState(
         store=dashboard.store,
         runs_dir=dashboard.runs_dir,
@@ -83,8 +87,9 @@ def create_app(dashboard: Dashboard) -> FastAPI:
         cxdb_ui_url=dashboard.cxdb_ui_url,
         heartbeat_seconds=dashboard.heartbeat_seconds,
         ingest_key=dashboard.ingest_key,
+        throttle=throttle,
     )
-    app.add_middleware(AuthMiddleware, credentials=dashboard.credentials)
+    app.add_middleware(AuthMiddleware, credentials=dashboard.credentials, throttle=throttle)
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(api.router)
     app.include_router(api.git_router)
