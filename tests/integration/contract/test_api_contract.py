@@ -8,8 +8,10 @@ against the ``populated`` factory: two products, a finished run and a running
 one. Half the generated namespaces, names, candidates and nodes are the real
 ones (a schemathesis dictionary), so the cases reach the data, not only 404s.
 
-Bounded for ``make test``: ``FACTORYOS_API_CONTRACT_EXAMPLES`` cases per operation
-(default 10, a fixed seed); ``make api-contract`` runs it with many more.
+Bounded for ``make test`` (about 8 s): every check, but the examples, fuzzing and
+stateful phases only, ``FACTORYOS_API_CONTRACT_EXAMPLES`` cases per operation
+(default 5) and a fixed seed. ``make api-contract`` adds the coverage phase (every
+boundary of every parameter, about 350 cases more) and 50 cases per operation.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import httpx
 from openapi_spec_validator import validate
 from populated_support import FINISHED, RUNNING, Populated
 
-EXAMPLES = int(os.environ.get("FACTORYOS_API_CONTRACT_EXAMPLES") or 10)
+EXAMPLES = int(os.environ.get("FACTORYOS_API_CONTRACT_EXAMPLES") or 5)
+PHASES = os.environ.get("FACTORYOS_API_CONTRACT_PHASES") or "examples,fuzzing,stateful"
 SEED = int(os.environ.get("FACTORYOS_API_CONTRACT_SEED") or 21)
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
@@ -81,6 +84,8 @@ def test_schemathesis_finds_no_failure(populated: Populated, tmp_path: Path) -> 
             str(EXAMPLES),
             "--seed",
             str(SEED),
+            "--phases",
+            PHASES,
             "--workers",
             "1",
             "--generation-database",
@@ -98,5 +103,5 @@ def test_schemathesis_finds_no_failure(populated: Populated, tmp_path: Path) -> 
     summary = done.stdout[done.stdout.rfind("SUMMARY") :]
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     cases = re.search(r"(\d+) generated, (\d+) passed", summary)
-    assert cases is not None and int(cases[1]) == int(cases[2]) > 100, summary
+    assert cases is not None and int(cases[1]) == int(cases[2]) >= 50, summary
     assert "Tested: 13" in summary, summary
