@@ -43,16 +43,24 @@ class Home:
     store: LocalStore
 
     def sf(self, argv: list[str], stdin: bytes = b"") -> Outcome:
-        out, err = io.StringIO(), io.StringIO()
-        fake_stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
-        saved = sys.stdin
-        sys.stdin = fake_stdin
+        """``main(argv)`` with the standard streams of a real process (stdout strict UTF-8,
+        stderr with backslashreplace) and the environment restored afterwards (``--context``
+        writes it)."""
+        out_bytes, err_bytes = io.BytesIO(), io.BytesIO()
+        out = io.TextIOWrapper(out_bytes, encoding="utf-8", write_through=True)
+        err = io.TextIOWrapper(
+            err_bytes, encoding="utf-8", errors="backslashreplace", write_through=True
+        )
+        saved_stdin, saved_env = sys.stdin, dict(os.environ)
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = main(argv)
         finally:
-            sys.stdin = saved
-        return Outcome(code, out.getvalue(), err.getvalue())
+            sys.stdin = saved_stdin
+            os.environ.clear()
+            os.environ.update(saved_env)
+        return Outcome(code, out_bytes.getvalue().decode(), err_bytes.getvalue().decode())
 
 
 def refused_cleanly(outcome: Outcome, before: int, after: int) -> None:
@@ -63,7 +71,7 @@ def refused_cleanly(outcome: Outcome, before: int, after: int) -> None:
     if outcome.code == 0:
         return
     assert after == before, f"exit {outcome.code} but the store changed: {said}"
-    if "Usage:" in outcome.err:
+    if "Usage:" in said or "─ Error ─" in said:  # a usage mistake, shown by click/typer
         assert outcome.code == 2, said
         return
     lines = outcome.err.splitlines()
@@ -88,6 +96,7 @@ def scratch_home(root: Path) -> Iterator[Home]:
             patch.delenv(key)
         patch.setenv("FACTORYOS_HOME", str(home))
         patch.setenv("FACTORYOS_KILROY", str(kilroy))
+        patch.setenv("KUBECONFIG", str(root / "no-kubeconfig"))  # never the host's
         patch.chdir(root)
         yield Home(home, store)
     store.close()
