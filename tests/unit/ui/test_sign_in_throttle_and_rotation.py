@@ -123,5 +123,3 @@ def test_sf_token_rotate_on_a_cluster_says_how_instead(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Secret factoryos-dashboard" in err
     assert not token_path(tmp_path / "home").exists()
-
-

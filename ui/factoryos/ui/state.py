@@ -48,7 +48,7 @@ class AppState:
         """The DOT the run executes: Kilroy's copy once started, else the product's."""
         copy = self.run_dir(run).logs_root(candidate) / "graph.dot"
         try:
-            return copy.read_text()
+            return copy.read_text(errors="replace")  # a stray byte must not break the page
         except OSError:
             pass
         try:
@@ -62,6 +62,7 @@ class AppState:
             ["git", "-C", product.spec.repo.path, "show", f"{product.spec.branch}:{pipeline}"],
             capture_output=True,
             text=True,
+            errors="replace",
             check=False,
         )
         return shown.stdout if shown.returncode == 0 else None
