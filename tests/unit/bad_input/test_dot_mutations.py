@@ -54,7 +54,7 @@ def mutated(draw: st.DrawFn) -> str:
     return text.decode("utf-8", "replace")  # how the runner and the dashboard read a file
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=mutated(), goal=st.text(max_size=50))
 def test_the_goal_override_works_or_says_why(source: str, goal: str) -> None:
     try:
@@ -65,7 +65,7 @@ def test_the_goal_override_works_or_says_why(source: str, goal: str) -> None:
     assert copy.startswith(source[: source.find("{")]) and "set by Factory OS" in copy
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=mutated())
 def test_the_dashboard_draws_or_says_why(source: str) -> None:
     try:

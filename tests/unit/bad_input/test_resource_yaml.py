@@ -128,7 +128,7 @@ def broken_documents(draw: st.DrawFn) -> bytes:
 
 
 @settings(
-    max_examples=300,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -152,7 +152,7 @@ def test_the_parser_and_admission_refuse_bad_yaml_with_a_factory_error(
 
 
 @settings(
-    max_examples=30,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -91,7 +91,7 @@ def lines(draw: st.DrawFn, valid: list[dict[str, Any]]) -> bytes:
     return json.dumps(event).encode()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_bad_batch_is_refused_as_documented_and_writes_nothing(
     ingesting: Ingesting, data: st.DataObject
@@ -113,7 +113,7 @@ def test_a_bad_batch_is_refused_as_documented_and_writes_nothing(
         assert ingesting.copy.read_bytes() == before if before else not ingesting.copy.exists()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_damaged_log_still_serves_its_good_events(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
