@@ -19,12 +19,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
-from ui_support import BEARER, TOKEN, make_site
+from ui_support import BEARER, keyed_client, make_site
 
 from factoryos.events import EventLog, EventType, read_events, run_source, run_token
-from factoryos.ui import Dashboard, create_app
-from factoryos.ui.auth import Credentials
 
 KEY = "ingest-key"
 URL = "/api/ingest/runs/default/r1/events"
@@ -34,17 +31,7 @@ RUNNER = {"Authorization": f"Bearer {run_token(KEY, 'default', 'r1')}"}
 class Ingesting:
     def __init__(self, root: Path) -> None:
         site = make_site(root)
-        self.client = TestClient(
-            create_app(
-                Dashboard(
-                    store=site.store,
-                    runs_dir=site.runs_dir,
-                    credentials=Credentials(TOKEN),
-                    admit=lambda _: None,
-                    ingest_key=KEY,
-                )
-            )
-        )
+        self.client = keyed_client(site, KEY)
         self.copy = site.run_dir("r1").events
         self.copy.unlink()
         source = EventLog(root / "runner" / "events.ndjson", run_source("p", "r1"))
