@@ -1,7 +1,7 @@
 """A whole Run with a real coding-agent CLI as the builder: goal, feedback, gate, merge.
 
 The embedded factory (``sf up``, a real Kilroy) runs a product whose pipeline has one
-agent node, executed by the real ``codex`` through Kilroy's ``real`` profile against
+agent node, executed by the real ``codex`` or ``claude`` through Kilroy's ``real`` profile against
 the scripted ModelEndpoint (offline); the product's verifiers and the quality
 example's holdout scenarios judge what it wrote. Iteration 1's agent gets names that
 start with a vowel wrong, so the acceptance gate rejects it; iteration 2's prompt
@@ -17,12 +17,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from agent_clis import CODEX, DUMMY_KEY
+from agent_clis import CLAUDE, CODEX, DUMMY_KEY, AgentCLI
 from factory_support import QUALITY, QUALITY_HOLDOUTS, Factory
 from kilroy_support import git
 from model_endpoint import ModelEndpoint, coding_script
 
 from factoryos.models import Run
+from factoryos.models.agents import KNOWN_MODELS, Provider
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,8 +49,8 @@ PIPELINE = """digraph greeter {
 """
 
 
-def greeter(factory: Factory, base_url: str) -> Path:
-    """The quality example's greet.py and check, an agent pipeline, a codex engine."""
+def greeter(factory: Factory, base_url: str, cli: AgentCLI = CODEX) -> Path:
+    """The quality example's greet.py and check, an agent pipeline, ``cli``'s engine."""
     repo = factory.root / "repos" / "greeter"
     repo.mkdir(parents=True)
     for name in ("greet.py", "check.py"):
@@ -73,9 +74,9 @@ spec:
   holdouts: {{path: {QUALITY_HOLDOUTS}}}
   acceptance: {{target: 0.9, alpha: 0.05}}
   engine:
-    provider: openai
-    model: gpt-5.4
-    baseUrl: {base_url}/v1
+    provider: {cli.provider}
+    model: {KNOWN_MODELS[Provider(cli.provider)][0]}
+    baseUrl: {base_url}{"/v1" if cli is CODEX else ""}
     credential: {{env: TEAM_LLM_KEY}}
 """)  # fmt: skip
     return repo
@@ -85,15 +86,18 @@ def finished(run: Run) -> bool:
     return run.status.phase in ("Succeeded", "Failed")
 
 
-def test_codex_builds_iterates_on_feedback_and_its_winner_is_merged(factory: Factory) -> None:
-    if CODEX.executable() is None:
-        pytest.skip("codex is not installed (run `make agents`; it needs Node.js >= 20)")
+@pytest.mark.parametrize("cli", [CODEX, CLAUDE], ids=lambda c: c.name)
+def test_the_agent_builds_iterates_on_feedback_and_its_winner_is_merged(
+    cli: AgentCLI, factory: Factory
+) -> None:
+    if cli.executable() is None:
+        pytest.skip(f"{cli.name} is not installed (run `make agents`; it needs Node.js >= 20)")
     first = coding_script("greet.py", TODO, VOWELS_WRONG, "python3 check.py", write_status=True,
                           match=GOAL)  # fmt: skip
     fixed = coding_script("greet.py", TODO, RIGHT, "python3 check.py", write_status=True,
                           match=FEEDBACK)  # fmt: skip
     with ModelEndpoint(fixed, first) as endpoint:
-        repo = greeter(factory, endpoint.base_url)
+        repo = greeter(factory, endpoint.base_url, cli)
         factory.env["TEAM_LLM_KEY"] = DUMMY_KEY
         factory.up()
         factory.sf("run", "start", "greeter", "--goal", GOAL, "--name", "greet-1")

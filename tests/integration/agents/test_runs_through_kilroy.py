@@ -15,13 +15,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from agent_clis import CLAUDE, CODEX, DUMMY_KEY, AgentCLI
+from agent_clis import CLAUDE, CODEX, DUMMY_KEY, GEMINI, AgentCLI
 from model_endpoint import ModelEndpoint, coding_script
 
 from factoryos.errors import ToolMissingError
 from factoryos.events import EventType, read_events
 from factoryos.kilroy import Kilroy, find_kilroy
-from factoryos.models.agents import AgentChoice, Credential, Provider
+from factoryos.models.agents import KNOWN_MODELS, AgentChoice, Credential, Provider
 from factoryos.runner.build import BuildWorkload
 from factoryos.settings import Settings
 from factoryos.workloads import EVENTS_FILE, WorkloadResult, WorkloadSpec, WorkloadStatus
@@ -84,11 +84,11 @@ def build(
         pytest.skip(f"{cli.name} is not installed (run `make agents`; it needs Node.js >= 20)")
     user_home = tmp_path / "user"
     user_home.mkdir()
-    openai = cli is CODEX
+    provider = Provider(cli.provider)
     agent = AgentChoice(
-        provider=Provider.OPENAI if openai else Provider.ANTHROPIC,
-        model="gpt-5.4" if openai else "claude-sonnet-4.5",
-        base_url=(base_url or endpoint.base_url) + ("/v1" if openai else ""),
+        provider=provider,
+        model=KNOWN_MODELS[provider][0],
+        base_url=(base_url or endpoint.base_url) + ("/v1" if cli is CODEX else ""),
     )
     spec = WorkloadSpec(
         name="r-c0-1", namespace="ns", product="p", run="r", candidate=0, attempt=1,
@@ -104,7 +104,7 @@ SCRIPT = coding_script(
 )
 
 
-@pytest.mark.parametrize("cli", [CODEX, CLAUDE], ids=lambda c: c.name)
+@pytest.mark.parametrize("cli", [CODEX, CLAUDE, GEMINI], ids=lambda c: c.name)
 def test_a_real_cli_builds_the_candidate_from_the_runs_goal(cli: AgentCLI, tmp_path: Path) -> None:
     with ModelEndpoint(SCRIPT) as endpoint:
         spec, result = build(cli, tmp_path, endpoint)
