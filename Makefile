@@ -167,10 +167,10 @@ selftest: venv tools ## sf selftest: stop, resume, event stream and smoke produc
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf selftest
 
 integration: venv tools browser stack-tools k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
-	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration tests/agents $(PYTEST_ARGS)
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 integration-fast: venv tools browser stack-tools k8s-bin helm-bin ## The integration tests not marked slow (pytest -m "not slow")
-	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration tests/agents -m "not slow" $(PYTEST_ARGS)
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration -m "not slow" $(PYTEST_ARGS)
 
 generate: crds schemas ## Regenerate everything derived from the models
 
