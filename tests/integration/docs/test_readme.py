@@ -154,16 +154,19 @@ def test_sf_pipeline_run_as_shown(tmp_path: Path, factory_env: dict[str, str]) -
 
 
 def test_the_voice_commands(tmp_path: Path, factory_env: dict[str, str]) -> None:
-    say, transcribe, serve = block("voice")
+    say, transcribe, token, serve = block("voice")
     home = new_user(tmp_path, "newcomer")
     port = _free_port()
-    shell = Shell(user_env(home, factory_env), tmp_path, {"--port 8500": f"--port {port}"})
+    substitutions = {"--port 8500": f"--port {port}", "$(openssl rand -hex 32)": "readme-token"}
+    shell = Shell(user_env(home, factory_env), tmp_path, substitutions)
     shell.run(say)
     heard = json.loads(shell.run(transcribe).stdout)
     assert "build is green" in heard["text"].lower(), heard
+    shell.run(token)
     try:
         shell.start(serve, tmp_path / "voice.log", ready=lambda _: _answers(port, "/healthz"))
-        assert _answers(port, "/v1/capabilities")
+        assert not _answers(port, "/v1/capabilities"), "secure by default: the token is needed"
+        assert _answers(port, "/v1/capabilities", {"Authorization": "Bearer readme-token"})
     finally:
         shell.stop()
 
@@ -218,8 +221,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _answers(port: int, path: str) -> bool:
+def _answers(port: int, path: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200
+        url = f"http://127.0.0.1:{port}{path}"
+        return httpx.get(url, headers=headers, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
