@@ -185,7 +185,7 @@ check-generated: venv ## Fail when crds/ or schemas/ are stale
 
 api-contract: venv tools ## The API's contract at length: schemathesis, every check and phase, 50 cases per operation, against a populated sf up (make test runs a short one)
 	FACTORYOS_API_CONTRACT_EXAMPLES=50 FACTORYOS_API_CONTRACT_PHASES=examples,coverage,fuzzing,stateful \
-	  PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration/contract/test_api_contract.py $(PYTEST_ARGS)
+	  PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest -s tests/integration/contract/test_api_contract.py $(PYTEST_ARGS)
 
 bench: venv tools ## Run the benchmarks in bench/ (several minutes)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/pipeline_overhead.py

@@ -16,6 +16,7 @@ import hashlib
 import json
 import subprocess
 from dataclasses import dataclass, field
+from typing import Any
 
 from factory_support import Factory, quality_product, wait_for
 from kilroy_support import git
@@ -74,11 +75,10 @@ def fill(world: Populated) -> None:
     )
     git(repo, "add", "-A")
     subprocess.run(["git", "-C", str(repo), "commit", "-qm", "canary"], check=True, env=factory.env)
-    product = {
-        "apiVersion": "factoryos.dev/v1alpha1",
-        "kind": "Product",
-        "metadata": {"name": "quality"},
-        "spec": {
+    product = _resource(
+        "Product",
+        "quality",
+        {
             "repo": {"path": str(repo)},
             "candidates": 2,
             "verifiers": {
@@ -94,22 +94,25 @@ def fill(world: Populated) -> None:
                 "credentials": [deploy_var],
             },
         },
-    }
-    world.sf("apply", "-f", "-", stdin=json.dumps(product))
+    )
     slow = factory.repo("slow", {"pipeline": {"wait": "sleep 600"}})
-    world.sf("product", "add", "slow", "--repo", str(slow))
+    documents = [
+        product,
+        _resource("Product", "slow", {"repo": {"path": str(slow)}}),
+        _resource(
+            "Run",
+            FINISHED,
+            {
+                "productRef": {"name": "quality"},
+                "goal": "Greet people by name",
+                "maxIterations": 1,
+                "selection": {"trialsPerRound": 4},
+            },
+        ),
+        _resource("Run", RUNNING, {"productRef": {"name": "slow"}, "goal": "wait"}),
+    ]
+    world.sf("apply", "-f", "-", stdin="\n---\n".join(json.dumps(d) for d in documents))
     factory.up(dashboard=True)
-    world.sf("apply", "-f", "-", stdin=f"""
-apiVersion: factoryos.dev/v1alpha1
-kind: Run
-metadata: {{name: {FINISHED}}}
-spec:
-  productRef: {{name: quality}}
-  goal: Greet people by name
-  maxIterations: 1
-  selection: {{trialsPerRound: 4}}
-""")  # fmt: skip
-    world.sf("run", "start", "slow", "--name", RUNNING, "--goal", "wait")
     factory.wait_run(FINISHED, lambda r: r.status.phase is RunPhase.SUCCEEDED, timeout=120)
     factory.wait_run(
         RUNNING,
@@ -117,3 +120,12 @@ spec:
     )
     world.sf("product", "deploy", "quality", "--deploy")
     wait_for(lambda: bool(factory.token), what="the dashboard token")
+
+
+def _resource(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "factoryos.dev/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    }

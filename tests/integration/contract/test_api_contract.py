@@ -101,6 +101,7 @@ def test_schemathesis_finds_no_failure(populated: Populated, tmp_path: Path) -> 
         cwd=tmp_path,
     )
     summary = done.stdout[done.stdout.rfind("SUMMARY") :]
+    print(summary)  # pytest -s (make api-contract) shows it
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     cases = re.search(r"(\d+) generated, (\d+) passed", summary)
     assert cases is not None and int(cases[1]) == int(cases[2]) >= 50, summary
