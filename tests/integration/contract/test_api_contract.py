@@ -5,8 +5,10 @@ and schemathesis (every check: status codes, content types, headers and bodies
 against the schema, schema-valid requests accepted and schema-invalid ones
 refused, 405 with the right ``Allow``, auth enforced, ...) must find nothing
 against the ``populated`` factory: two products, a finished run and a running
-one. Half the generated namespaces, names, candidates and nodes are the real
-ones (a schemathesis dictionary), so the cases reach the data, not only 404s.
+one. Half the generated namespaces, names, candidates, nodes and file paths are
+real ones (schemathesis dictionaries), so the cases reach the data, not only 404s
+(the ingest routes are off in the embedded factory: 404 is their answer there, and
+new runs name random products: real ones would start work of random size).
 
 Bounded for ``make test`` (about 8 s): every check, but the examples, fuzzing and
 stateful phases only, ``FACTORYOS_API_CONTRACT_EXAMPLES`` cases per operation
@@ -40,12 +42,15 @@ values = ["{finished}", "{running}", "quality", "slow"]
 values = [0, 1]
 [dictionaries.nodes]
 values = ["env", "implement", "wait", "start"]
+[dictionaries.files]
+values = ["events.ndjson", "c0/logs/env/stdout.log", "evaluations/i1/evaluation.json"]
 
 [parameters]
 "path.namespace" = {{ dictionary = "namespaces", probability = 0.5 }}
 "path.name" = {{ dictionary = "names", probability = 0.5 }}
 "path.candidate" = {{ dictionary = "candidates", probability = 0.5 }}
 "path.node" = {{ dictionary = "nodes", probability = 0.5 }}
+"path.path" = {{ dictionary = "files", probability = 0.5 }}
 """
 
 

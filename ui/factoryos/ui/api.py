@@ -59,10 +59,7 @@ Namespace = Annotated[
     str,
     PathParam(pattern=LABEL_PATTERN, max_length=LABEL_MAX_LENGTH, description="An RFC 1123 label."),
 ]
-Name = Annotated[
-    str,
-    PathParam(pattern=LABEL_PATTERN, max_length=LABEL_MAX_LENGTH, description="An RFC 1123 label."),
-]
+Name = Namespace
 Candidate = Annotated[int, PathParam(ge=0, description="The candidate's index.")]
 #: Kilroy's node ids (``factoryos.kilroy.logsroot``).
 Node = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=255)]
