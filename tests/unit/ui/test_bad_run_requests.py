@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,7 +72,15 @@ def test_a_bad_run_request_is_refused_as_documented(site: Site, body: bytes) -> 
     assert site.store.version() == before
 
 
-def test_the_admission_refusal_names_the_problem(site: Site, tmp_path: Path) -> None:
-    response = site.client.post("/api/runs", json={**VALID, "candidates": 0}, headers=BEARER)
+def test_the_refusal_names_the_problem(site: Site) -> None:
+    response = site.client.post("/api/runs", json={**VALID, "goal": ""}, headers=BEARER)
     assert response.status_code == 422
-    assert response.json() == {"detail": "invalid request: candidates: must be at least 1"}
+    assert response.json() == {"detail": "invalid request: goal: must not be empty"}
+
+
+def test_a_huge_k_is_refused_before_anything_is_stored(site: Site) -> None:
+    before = site.store.version()
+    response = site.client.post("/api/runs", json={**VALID, "candidates": 10**12}, headers=BEARER)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "invalid request: candidates: must be between 1 and 100"
+    assert site.store.version() == before

@@ -35,9 +35,9 @@ from factoryos.models import Run, dump_resource
 from factoryos.models.fields import (
     LABEL_MAX_LENGTH,
     LABEL_PATTERN,
+    CandidateCount,
     DnsLabel,
     NonEmptyStr,
-    PositiveInt,
 )
 from factoryos.rundata import stage_diff
 from factoryos.runs import list_runs as newest_runs
@@ -95,7 +95,9 @@ class StartRun(BaseModel):
 
     product: DnsLabel = Field(description="The product to run.")
     goal: NonEmptyStr = Field(description="What the run should achieve.")
-    candidates: PositiveInt | None = Field(default=None, description="K (default: the product's).")
+    candidates: CandidateCount | None = Field(
+        default=None, description="K (default: the product's)."
+    )
     namespace: DnsLabel = "default"
     name: DnsLabel | None = Field(default=None, description="Run name (default: generated).")
     pipeline: str | None = Field(
