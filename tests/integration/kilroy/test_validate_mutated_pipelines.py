@@ -44,7 +44,7 @@ def broken(draw: st.DrawFn) -> bytes:
     return text[:at] + draw(st.sampled_from([b"\xff", b"\xc3(", b"\x80"])) + text[at:]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=broken())
 def test_a_broken_pipeline_gets_findings_and_a_documented_status(
     source: bytes, kilroy_bin: Path, tmp_path_factory: pytest.TempPathFactory

@@ -128,7 +128,7 @@ def broken_documents(draw: st.DrawFn) -> bytes:
 
 
 @settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

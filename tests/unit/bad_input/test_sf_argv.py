@@ -60,7 +60,7 @@ def argvs(draw: st.DrawFn) -> list[str]:
     return [*prefix, *path, *draw(st.lists(token, max_size=6))]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(argv=argvs())
 def test_random_argv_gets_a_documented_status_and_one_line(home: Home, argv: list[str]) -> None:
     before = home.store.version()
