@@ -87,6 +87,7 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "factoryos.cli.evals", "app", "Plan and check the statistical acceptance gate."
     ),
     "voice": LazyCommand("factoryos.cli.voice", "app", "Speech to text and text to speech."),
+    "token": LazyCommand("factoryos.cli.token", "app", "The dashboard's access token."),
 }
 
 
