@@ -19,6 +19,9 @@ import sys
 
 import typer
 
+# Typer (pinned in pyproject.toml) carries its own copy of click; these are its errors.
+from typer._click.exceptions import ClickException, UsageError
+
 from factoryos.cli.lazy import LazyGroup
 from factoryos.errors import FactoryError
 from factoryos.version import __version__
@@ -66,24 +69,40 @@ def root(
 def main(argv: list[str] | None = None) -> int:
     """Run ``sf`` with ``argv`` and return its exit status.
 
-    Typer (in standalone mode) prints usage errors and help itself and exits
-    through ``SystemExit``; our own errors arrive here as ``FactoryError``.
+    Typer runs outside its standalone mode so that its errors arrive here too:
+    a usage mistake prints the usage and the error (or, where Typer knows no
+    command to show the usage of, one ``sf: error:`` line) and exits 2; our
+    own errors arrive as ``FactoryError``.
     """
     try:
-        app(args=argv, standalone_mode=True)
+        result = app(args=argv, standalone_mode=False)
     except FactoryError as exc:
-        # Only the commands raise these, so the edge's helpers load with them.
-        from factoryos.cli.exits import exit_status
-        from factoryos.cli.output import error_line
-
-        sys.stderr.write(error_line(str(exc)) + "\n")
-        return exit_status(exc)
+        return _refuse(str(exc), exc)
+    except ClickException as exc:
+        if isinstance(exc, UsageError) and exc.ctx is None:
+            return _refuse(exc.format_message(), None, exc.exit_code)
+        exc.show()
+        return exc.exit_code
+    except typer.Abort:
+        sys.stderr.write("Aborted!\n")
+        return 1
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
         sys.stderr.write(f"{exc.code}\n")
         return 1
-    return 0
+    # Outside standalone mode Typer returns the status of an ``Exit`` (help, --version).
+    return result if isinstance(result, int) else 0
+
+
+def _refuse(message: str, error: FactoryError | None, status: int = 1) -> int:
+    """One ``sf: error:`` line on stderr; the status from the CLI's table for our errors."""
+    # Only refusals need these, so the edge's helpers load with them.
+    from factoryos.cli.exits import exit_status
+    from factoryos.cli.output import error_line
+
+    sys.stderr.write(error_line(message) + "\n")
+    return status if error is None else exit_status(error)
 
 
 if __name__ == "__main__":
