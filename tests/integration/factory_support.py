@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -54,11 +55,11 @@ class Factory:
             raise AssertionError(f"sf {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
         return done
 
-    def up(self, *, dashboard: bool = False) -> subprocess.Popen[bytes]:
+    def up(self, *, dashboard: bool = False, port: int = 0) -> subprocess.Popen[bytes]:
         log_path = self.root / "sf-up.log"
         start = log_path.stat().st_size if log_path.exists() else 0
         log = log_path.open("ab")
-        args = ["up", "--port", "0"] if dashboard else ["up", "--no-dashboard"]
+        args = ["up", "--port", str(port)] if dashboard else ["up", "--no-dashboard"]
         self.plane = subprocess.Popen([*SF, *args], env=self.env, stdout=log, stderr=log)
         wait_for(lambda: control_plane_pid(self.home) == self.plane.pid, what="sf up to start")  # type: ignore[union-attr]
         if dashboard:
@@ -131,6 +132,45 @@ class Factory:
         self.down(signal.SIGINT)
         if self._store is not None:
             self._store.close()
+
+
+def home_processes(home: Path) -> list[int]:
+    """Live processes started for the factory in ``home``: every one whose environment names
+    it (``sf up``, its helpers, runners, Kilroy, tool nodes inherit FACTORYOS_HOME)."""
+    marker = f"FACTORYOS_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in {"Z", "X"} and marker in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def children_of(pid: int) -> list[int]:
+    """The live child processes of ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in {"Z", "X"} and int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _describe(found: list[Run]) -> str:
