@@ -26,6 +26,8 @@ from kilroy_support import git, pipeline
 from factoryos.controlplane import control_plane_pid
 from factoryos.events import Event, read_events
 from factoryos.events.log import iter_lines
+from factoryos.kilroy.procs import proc_stat
+from factoryos.kilroy.sweeper import marked
 from factoryos.models import Run
 from factoryos.store import LocalStore
 from factoryos.workloads import RunDirectory
@@ -137,34 +139,13 @@ class Factory:
 def home_processes(home: Path) -> list[int]:
     """Live processes started for the factory in ``home``: every one whose environment names
     it (``sf up``, its helpers, runners, Kilroy, tool nodes inherit FACTORYOS_HOME)."""
-    marker = f"FACTORYOS_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state not in {"Z", "X"} and marker in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return sorted(found)
+    return sorted(marked(f"FACTORYOS_HOME={home}".encode()))
 
 
 def children_of(pid: int) -> list[int]:
     """The live child processes of ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in {"Z", "X"} and int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return sorted(found)
+    stats = (proc_stat(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit())
+    return sorted(s.pid for s in stats if s and s.ppid == pid and s.state not in {"Z", "X"})
 
 
 def free_port() -> int:
