@@ -309,9 +309,16 @@ class LocalProcessLauncher:
         # A runner that died (SIGKILL, OOM) took its Kilroy along (parent-death signal), but
         # a tool node's forked children outlive Kilroy's cancel: end them before a retry.
         _end_candidate_processes(folder, grace_seconds=KILROY_CANCEL_SECONDS)
-        # Record it, so every later look sees the same result (unless the runner won the race).
-        with contextlib.suppress(FileExistsError), (folder / RESULT_FILE).open("x") as fh:
-            fh.write(result.model_dump_json(exclude_none=True) + "\n")
+        # Record it, so every later look sees the same result (unless the runner won the
+        # race): whole or not at all (a full disk must not leave an empty result.json).
+        tmp = folder / f".{RESULT_FILE}.lost"
+        try:
+            tmp.write_text(result.model_dump_json(exclude_none=True) + "\n")
+            os.link(tmp, folder / RESULT_FILE)  # fails if the runner's result is there
+        except OSError:
+            pass  # there already, or no room to write it: the next look decides again
+        finally:
+            tmp.unlink(missing_ok=True)
         return read_result(folder) or result
 
 
