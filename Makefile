@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools agents graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy undeploy e2e bench-cluster kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench clean distclean
+.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools agents graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy undeploy e2e bench-cluster kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench chaos clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -182,6 +182,12 @@ schemas: venv ## Generate factoryos/schemas/*.json from the models
 
 check-generated: venv ## Fail when crds/ or schemas/ are stale
 	$(BIN)/python -m factoryos.codegen --check all
+
+CHAOS_SEED ?= 21
+
+chaos: venv tools ## The full chaos suite (tests/integration/chaos; seeded by CHAOS_SEED, several minutes): prints its table, kept in build/chaos/
+	PATH=$(CURDIR)/$(TOOLS):$$PATH FACTORYOS_CHAOS=full FACTORYOS_CHAOS_SEED=$(CHAOS_SEED) \
+	  $(BIN)/pytest tests/integration/chaos -s -q -o timeout=1800 $(PYTEST_ARGS)
 
 bench: venv tools ## Run the benchmarks in bench/ (several minutes)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/pipeline_overhead.py

@@ -84,8 +84,7 @@ def _append_line(fd: int, line: bytes, path: Path) -> None:
         while written < len(line):
             written += os.write(fd, line[written:])
     except OSError as exc:
-        if written:
-            os.ftruncate(fd, end)
+        os.ftruncate(fd, end)  # we hold the lock: nobody else wrote after ``end``
         raise WorkspaceError(f"cannot append to the event log {path}: {exc.strerror}") from exc
     try:
         os.fsync(fd)
