@@ -84,15 +84,18 @@ def _await_trouble(s: Session, since: int, runs: list[str] | None) -> str:
 
 
 def kill_sf_up(s: Session, rng: random.Random) -> Injection:
+    """SIGKILL ``sf up`` at seeded moments of its runs' build stages, a new one after each."""
     runs = s.start_runs("kill-sf-up")
+    _into_the_runs(s, rng, runs)
+    span = s.budget.stages * s.budget.stage_seconds
     message = ""
     for _ in range(s.budget.sf_up_kills):
-        _into_the_runs(s, rng, runs)
         s.factory.down(signal.SIGKILL)
         if not message:
             answer = s.factory.sf("run", "logs", "-f", runs[0], check=False, timeout=30)
             message = answer.stderr.strip().splitlines()[-1] if answer.stderr.strip() else ""
         s.factory.up(dashboard=True, port=s.port)
+        time.sleep(rng.uniform(0.0, span / s.budget.sf_up_kills))
     return Injection(runs, message or "(no message)")
 
 
