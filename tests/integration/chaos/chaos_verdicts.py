@@ -45,7 +45,7 @@ class Row:
 
 def judge(s: Session, fault: str, injection: Injection) -> Row:
     row = Row(fault, message=injection.message)
-    runs = _finished(s, injection.runs)
+    runs = finished(s, injection.runs)
     good = [r for r in runs if r.status.phase is RunPhase.SUCCEEDED]
     row.converged = f"{len(good)}/{len(runs)} succeeded"
     bad = [f"{r.metadata.name}: {r.status.phase} {r.status.message or ''}" for r in runs]
@@ -68,7 +68,8 @@ def judge(s: Session, fault: str, injection: Injection) -> Row:
     return row
 
 
-def _finished(s: Session, names: list[str]) -> list[Run]:
+def finished(s: Session, names: list[str]) -> list[Run]:
+    """The runs, once all have finished or ``converge_seconds`` passed."""
     deadline = time.monotonic() + s.budget.converge_seconds
     while True:
         runs = [s.factory.run(n) for n in names]

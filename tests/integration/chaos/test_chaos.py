@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from chaos_faults import GROUPS, RUNS_PER_GROUP, Fault
+from chaos_faults import GROUPS, RUNS_PER_GROUP, Fault, Injection
 from chaos_session import PRODUCT, Session, budget_and_seed, product_repo
-from chaos_verdicts import Row, judge, table
+from chaos_verdicts import Row, finished, judge, table
 from factory_support import ROOT, Factory, free_port, home_processes, wait_for
 
 #: The short session takes about 30 s: not in `make test-fast`.
@@ -93,16 +93,23 @@ def _play(s: Session, group: list[Fault]) -> list[Row]:
     playing = [f for f in group if f.skip(s) is None]
     with ThreadPoolExecutor(max_workers=len(group)) as pool:
         futures = {f.name: pool.submit(f.play, s, s.rng(f.name)) for f in playing}
+    played: dict[str, Injection | AssertionError] = {}
+    for name, future in futures.items():
+        try:
+            played[name] = future.result()
+        except AssertionError as exc:  # the fault could not be played as planned: say why
+            played[name] = exc
+    # Strays are counted once every run of the group is over (they share the home).
+    finished(s, [r for i in played.values() if isinstance(i, Injection) for r in i.runs])
     rows = []
     for fault in group:
         reason = fault.skip(s)
         if reason is not None:
             rows.append(Row.skip(fault.name, reason))
             continue
-        try:
-            injection = futures[fault.name].result()
-        except AssertionError as exc:  # the fault could not be played as planned: say why
-            rows.append(Row(fault.name, message=f"not played: {exc}", ok=False))
+        injection = played[fault.name]
+        if not isinstance(injection, Injection):
+            rows.append(Row(fault.name, message=f"not played: {injection}", ok=False))
             continue
         rows.append(judge(s, fault.name, injection))
         rows[-1].seconds = f"{time.monotonic() - began:.1f}"
