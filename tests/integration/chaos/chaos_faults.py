@@ -8,7 +8,8 @@ SIGSTOP of the control plane, FACTORYOS_HOME's file system full, and another pro
 holding the store's write lock. ``GROUPS`` says which are played at the same time: those
 that interrupt only their own runs' stages (or none) share a group; killing ``sf up`` and
 filling the disk touch every run, so each has a group of its own. Called by
-``test_chaos.py``.
+``test_chaos.py``, which starts every run of a group before any of its faults is played
+(a fault must not hit another's ``sf run start``).
 """
 
 from __future__ import annotations
@@ -41,10 +42,16 @@ class Injection:
     interrupted: dict[str, set[str]] = field(default_factory=dict)
 
 
+#: Plays a fault against its runs (already started, waiting in their first stage).
+Play = Callable[[Session, random.Random, list[str]], Injection]
+
+
 @dataclass(frozen=True)
 class Fault:
     name: str
-    play: Callable[[Session, random.Random], Injection]
+    #: Its runs are named ``<slug>-<i>``.
+    slug: str
+    play: Play
     #: Why it cannot be played here, or None.
     skip: Callable[[Session], str | None] = lambda _s: None
 
@@ -83,9 +90,8 @@ def _await_trouble(s: Session, since: int, runs: list[str] | None) -> str:
         time.sleep(0.2)
 
 
-def kill_sf_up(s: Session, rng: random.Random) -> Injection:
+def kill_sf_up(s: Session, rng: random.Random, runs: list[str]) -> Injection:
     """SIGKILL ``sf up`` at seeded moments of its runs' build stages, a new one after each."""
-    runs = s.start_runs("kill-sf-up")
     _into_the_runs(s, rng, runs)
     span = s.budget.stages * s.budget.stage_seconds
     message = ""
@@ -99,13 +105,10 @@ def kill_sf_up(s: Session, rng: random.Random) -> Injection:
     return Injection(runs, message or "(no message)")
 
 
-def _kill_a_process(
-    slug: str, pid_of: Callable[[Session, str], int | None]
-) -> Callable[[Session, random.Random], Injection]:
+def _kill_a_process(pid_of: Callable[[Session, str], int | None]) -> Play:
     """A fault that SIGKILLs one process of each of its runs in the middle of a stage."""
 
-    def play(s: Session, rng: random.Random) -> Injection:
-        runs = s.start_runs(slug)
+    def play(s: Session, rng: random.Random, runs: list[str]) -> Injection:
         since = s.log_size()
         interrupted = {}
         for run in runs:
@@ -118,8 +121,7 @@ def _kill_a_process(
     return play
 
 
-def stop_control_plane(s: Session, rng: random.Random) -> Injection:
-    runs = s.start_runs("sigstop-plane")
+def stop_control_plane(s: Session, rng: random.Random, runs: list[str]) -> Injection:
     _into_the_runs(s, rng, runs)
     plane = s.factory.plane
     assert plane is not None
@@ -132,8 +134,7 @@ def stop_control_plane(s: Session, rng: random.Random) -> Injection:
     return Injection(runs, _await_trouble(s, since, None))
 
 
-def fill_disk(s: Session, rng: random.Random) -> Injection:
-    runs = s.start_runs("disk-full")
+def fill_disk(s: Session, rng: random.Random, runs: list[str]) -> Injection:
     _into_the_runs(s, rng, runs)
     since = s.log_size()
     filler = s.factory.home / "chaos-filler"
@@ -158,8 +159,7 @@ def fill_disk(s: Session, rng: random.Random) -> Injection:
     return Injection(runs, _await_trouble(s, since, runs), interrupted)
 
 
-def hold_write_lock(s: Session, rng: random.Random) -> Injection:
-    runs = s.start_runs("sqlite-lock")
+def hold_write_lock(s: Session, rng: random.Random, runs: list[str]) -> Injection:
     _into_the_runs(s, rng, runs)
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD_LOCK, str(s.factory.home / "factoryos.db"),
@@ -215,14 +215,14 @@ def _no_small_fs(s: Session) -> str | None:
 
 
 GROUPS = [
-    [Fault("SIGKILL sf up", kill_sf_up)],
+    [Fault("SIGKILL sf up", "kill-sf-up", kill_sf_up)],
     [
-        Fault("SIGKILL runner", _kill_a_process("kill-runner", Session.build_runner_pid)),
-        Fault("SIGKILL Kilroy", _kill_a_process("kill-kilroy", Session.kilroy_pid)),
-        Fault("SIGSTOP control plane", stop_control_plane),
-        Fault("SQLite write lock", hold_write_lock),
+        Fault("SIGKILL runner", "kill-runner", _kill_a_process(Session.build_runner_pid)),
+        Fault("SIGKILL Kilroy", "kill-kilroy", _kill_a_process(Session.kilroy_pid)),
+        Fault("SIGSTOP control plane", "sigstop-plane", stop_control_plane),
+        Fault("SQLite write lock", "sqlite-lock", hold_write_lock),
     ],
-    [Fault("disk full", fill_disk, _no_small_fs)],
+    [Fault("disk full", "disk-full", fill_disk, _no_small_fs)],
 ]
 #: Runs of one group at once, at most (the product's concurrency).
 RUNS_PER_GROUP = 4

@@ -42,7 +42,8 @@ class Budget:
     sf_up_kills: int
     #: How long the control plane stays SIGSTOPped.
     stop_seconds: float
-    #: How long another process holds the store's write lock (``sf`` waits 30 s at most).
+    #: How long another process holds the store's write lock (``sf`` waits 30 s at most,
+    #: from its first write: the full session holds it long enough to see it give up).
     lock_seconds: float
     #: How long FACTORYOS_HOME's file system stays full.
     fill_seconds: float
@@ -59,8 +60,8 @@ class Budget:
         return stages
 
 
-SHORT = Budget("short", 1, 3, 0.6, 1, 4.0, 2.0, 1.5, 60.0)
-FULL = Budget("full", 3, 5, 1.5, 3, 30.0, 35.0, 10.0, 300.0)
+SHORT = Budget("short", 1, 2, 0.5, 1, 4.0, 2.0, 1.5, 60.0)
+FULL = Budget("full", 3, 5, 1.5, 3, 30.0, 45.0, 10.0, 300.0)
 
 
 def budget_and_seed(env: Mapping[str, str]) -> tuple[Budget, int]:

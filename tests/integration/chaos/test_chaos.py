@@ -91,16 +91,21 @@ def _play(s: Session, group: list[Fault]) -> list[Row]:
     """Play a group's faults at once, then judge each once all of them are over."""
     began = time.monotonic()
     playing = [f for f in group if f.skip(s) is None]
+    runs = {f.name: s.start_runs(f.slug) for f in playing}
     with ThreadPoolExecutor(max_workers=len(group)) as pool:
-        futures = {f.name: pool.submit(f.play, s, s.rng(f.name)) for f in playing}
+        futures = {f.name: pool.submit(f.play, s, s.rng(f.name), runs[f.name]) for f in playing}
     played: dict[str, Injection | AssertionError] = {}
     for name, future in futures.items():
         try:
             played[name] = future.result()
         except AssertionError as exc:  # the fault could not be played as planned: say why
             played[name] = exc
+    every = [r for f in playing for r in runs[f.name]]
+    every += [r for i in played.values() if isinstance(i, Injection) for r in i.runs]
+    for run in every:  # a fault that was not played must not leave its runs waiting
+        s.release(run)
     # Strays are counted once every run of the group is over (they share the home).
-    finished(s, [r for i in played.values() if isinstance(i, Injection) for r in i.runs])
+    finished(s, every)
     rows = []
     for fault in group:
         reason = fault.skip(s)
