@@ -11,7 +11,8 @@ stdin the read end of a pipe only the starter holds. When the pipe closes
 SIGKILL included, and the kernel closed it) the sweeper waits up to a grace
 for Kilroy to finish cancelling, then sends SIGTERM and, half a second later,
 SIGKILL to every process whose environment holds the run's marker
-(``FACTORYOS_LOGS_ROOT=<logs_root>``, see ``procs``), and exits.
+(``FACTORYOS_LOGS_ROOT=<logs_root>``, see ``procs``) and that started before the
+pipe closed (a Kilroy resuming the run afterwards is not its business), and exits.
 """
 
 from __future__ import annotations
@@ -64,20 +65,29 @@ class Sweeper:
             self._process.poll()
 
 
-def marked(marker: bytes) -> list[int]:
-    """Live processes (not zombies, not this one) whose environment holds ``marker``."""
+def marked(marker: bytes, started_by: float | None = None) -> list[int]:
+    """Live processes (not zombies, not this one) whose environment holds ``marker``; with
+    ``started_by`` (clock ticks since boot), only those started by then."""
     found = []
     for entry in PROC.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if state not in {"Z", "X"} and marker in environ.split(b"\0"):
+        if fields[0] in {"Z", "X"} or marker not in environ.split(b"\0"):
+            continue
+        if started_by is None or int(fields[19]) <= started_by:
             found.append(int(entry.name))
     return found
+
+
+def _ticks_now() -> float:
+    """Clock ticks since boot, the unit of a process's start time in ``/proc/<pid>/stat``."""
+    uptime = float((PROC / "uptime").read_text().split()[0])
+    return uptime * os.sysconf("SC_CLK_TCK")
 
 
 def _alive(pid: int) -> bool:
@@ -89,15 +99,18 @@ def _alive(pid: int) -> bool:
 
 
 def sweep(marker: bytes, kilroy_pid: int, grace_seconds: float) -> None:
+    """End the run's processes that were there when the starter let go: a Kilroy that
+    resumes the same run afterwards (a retry, a resume) carries the marker too."""
+    cutoff = _ticks_now()
     deadline = time.monotonic() + grace_seconds
     while _alive(kilroy_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     for sig, wait in ((signal.SIGTERM, 0.5), (signal.SIGKILL, 2.0)):
-        for pid in marked(marker):
+        for pid in marked(marker, cutoff):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         until = time.monotonic() + wait
-        while marked(marker) and time.monotonic() < until:
+        while marked(marker, cutoff) and time.monotonic() < until:
             time.sleep(0.02)
 
 

@@ -114,3 +114,26 @@ def test_a_sweeper_ends_the_runs_processes_when_its_starter_dies(tmp_path: Path)
         for proc in (tagged, bystander):
             proc.kill()
             proc.wait()
+
+
+def test_a_sweeper_spares_a_process_of_the_run_started_after_its_starter_went(
+    tmp_path: Path,
+) -> None:
+    """A retry resumes the run at once, with the same marker: it is not the sweeper's."""
+    marker = f"FACTORYOS_LOGS_ROOT={tmp_path / 'logs'}"
+    name, value = marker.split("=", 1)
+    env = {**os.environ, name: value}
+    old = subprocess.Popen(["sleep", "300"], env=env)
+    sweeper = Sweeper.start(marker, kilroy_pid=old.pid, grace_seconds=1.0)
+    assert sweeper is not None
+    sweeper.close()
+    time.sleep(0.1)
+    resumed = subprocess.Popen(["sleep", "300"], env=env)
+    try:
+        assert old.wait(timeout=5) == -signal.SIGTERM
+        time.sleep(1.0)
+        assert resumed.poll() is None
+    finally:
+        for proc in (old, resumed):
+            proc.kill()
+            proc.wait()
