@@ -78,7 +78,9 @@ def _mid_stage(s: Session, rng: random.Random, run: str) -> set[str]:
 def _await_trouble(s: Session, since: int, runs: list[str] | None) -> str:
     """The first line ``sf up`` printed about a problem after byte ``since`` of its output:
     about one of ``runs``, or (``runs`` None) about no run but the whole control plane."""
-    deadline = time.monotonic() + s.budget.stop_seconds + 10.0
+    # The faults played beside it may hold the control plane back: a SIGSTOP, or a write
+    # lock it waits for before it can act (and print) again.
+    deadline = time.monotonic() + s.budget.stop_seconds + s.budget.lock_seconds + 15.0
     while True:
         for line in s.log_since(since).splitlines():
             about = ABOUT_RUN.search(line)
