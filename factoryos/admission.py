@@ -17,7 +17,10 @@ from typing import Protocol
 from factoryos.errors import InvalidInputError, NotFoundError
 from factoryos.git import git
 from factoryos.kilroy import Kilroy, find_kilroy
+from factoryos.kilroy.agents import model_stylesheet
+from factoryos.kilroy.graph_overrides import with_graph_attributes
 from factoryos.models import Product, Run
+from factoryos.models.agents import AgentChoice, merged
 from factoryos.runner import ensure_valid
 from factoryos.settings import Settings
 from factoryos.store import ResourceStore
@@ -71,7 +74,8 @@ def admit(
         return
     product = _product_of(resource, store, pending or [])
     if validate is not None and product.spec.repo.path is not None:
-        check_pipeline(product, resource.spec.pipeline or product.spec.pipeline, validate)
+        pipeline = resource.spec.pipeline or product.spec.pipeline
+        check_pipeline(product, pipeline, validate, resource.spec.engine)
 
 
 def kilroy_check(settings: Settings, env: Mapping[str, str]) -> PipelineCheck:
@@ -106,8 +110,12 @@ def admitter(
     return admit_here
 
 
-def check_pipeline(product: Product, pipeline: str, validate: PipelineCheck) -> None:
-    """Validate ``pipeline`` as committed on the product's branch (what candidates will run)."""
+def check_pipeline(
+    product: Product, pipeline: str, validate: PipelineCheck, run_engine: AgentChoice | None = None
+) -> None:
+    """Validate ``pipeline`` as committed on the product's branch, with the agent choice
+    (the product's engine, a Run's override over it) as its model stylesheet: what
+    candidates will run (the runner writes the same into each candidate's copy)."""
     assert product.spec.repo.path is not None
     repo, branch = Path(product.spec.repo.path), product.spec.branch
     shown = git(repo, "show", f"{branch}:{pipeline}")
@@ -118,7 +126,8 @@ def check_pipeline(product: Product, pipeline: str, validate: PipelineCheck) -> 
         )
     with tempfile.TemporaryDirectory(prefix="factoryos-admit-") as tmp:
         copy = Path(tmp) / Path(pipeline).name
-        copy.write_text(shown.stdout)
+        stylesheet = model_stylesheet(merged(product.spec.engine, run_engine))
+        copy.write_text(with_graph_attributes(shown.stdout, {"model_stylesheet": stylesheet}))
         try:
             validate(copy)
         except InvalidInputError as exc:

@@ -3,7 +3,7 @@
 Kilroy v0.1.0 runs ``codex``, ``claude`` and ``gemini`` with its own argv and never
 configures them (tools/agents/KILROY_NOTES.md). What each needs to work headless, with
 a gateway and without network chatter, proven against the scripted endpoint in
-tests/agents:
+tests/integration/agents:
 
 - Codex 0.169: ``~/.codex/config.toml`` (Kilroy copies it into each stage's own
   CODEX_HOME). ``sandbox_mode = "workspace-write"``: Kilroy passes no sandbox flag and
@@ -12,7 +12,8 @@ tests/agents:
 - Claude Code 2.1: Kilroy removes ``ANTHROPIC_API_KEY`` from its environment, so the
   key also goes as ``ANTHROPIC_AUTH_TOKEN``; ``IS_SANDBOX=1`` when running as root
   (it refuses ``--dangerously-skip-permissions`` otherwise); updates, telemetry and
-  error reports off; the gateway is ``ANTHROPIC_BASE_URL``.
+  error reports off; ``CLAUDE_CODE_MAX_RETRIES`` bounded; the gateway is
+  ``ANTHROPIC_BASE_URL``.
 - Gemini CLI 0.61: ``~/.gemini/settings.json`` choosing API-key auth (else exit 41)
   with folder trust off (else ``--yolo`` is ignored); ``GEMINI_CLI_NO_RELAUNCH``; the
   gateway is ``GOOGLE_GEMINI_BASE_URL``.
@@ -32,6 +33,9 @@ from factoryos.kilroy.agents import provider_of, providers_used, uses_cli
 from factoryos.models.agents import KEY_ENV, AgentChoice, Provider
 
 __all__ = ["cli_env", "home_files", "write_agent_home"]
+
+#: How often Claude Code retries a failed model request before the stage fails.
+CLAUDE_MAX_RETRIES = "3"
 
 #: The model provider Factory OS defines in Codex's config for a gateway.
 CODEX_PROVIDER = "factoryos-gateway"
@@ -88,6 +92,10 @@ def cli_env(choice: AgentChoice, key_values: dict[str, str], *, root: bool) -> d
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
             "DISABLE_TELEMETRY": "1",
             "DISABLE_ERROR_REPORTING": "1",
+            # A failed request is retried a few times (its own default is 10 with
+            # exponential backoff, minutes on a revoked key), then the stage fails
+            # and Kilroy's stage retry policy decides.
+            "CLAUDE_CODE_MAX_RETRIES": CLAUDE_MAX_RETRIES,
         }
         key = key_values.get(KEY_ENV[Provider.ANTHROPIC])
         if key:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from factoryos.errors import ConfigurationError, EngineError, ValidationFailedError
+from factoryos.kilroy.agent_errors import stage_agent_report
 from factoryos.kilroy.layout import INVOCATION_MARK, LAUNCH_FILE, STDERR_FILE
 from factoryos.kilroy.logsroot import LogsRoot
 from factoryos.kilroy.validation import dot_error_position
@@ -120,6 +121,9 @@ def read_outcome(
     else:
         status = "fail"
     node, node_reason = failed if failed and status != "success" else (None, None)
+    if node is not None:  # an agent CLI's own account of why it gave up
+        report = stage_agent_report(logs_root / node)
+        node_reason = report.failure(node_reason) if report else node_reason
     return RunOutcome(
         status=status,
         failure_reason=(node_reason or reason) if status != "success" else None,

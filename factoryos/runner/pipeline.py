@@ -36,6 +36,7 @@ from factoryos.kilroy import (
     follow_progress_lines,
     translate_progress,
 )
+from factoryos.kilroy.agent_errors import stage_agent_report
 from factoryos.kilroy.layout import LOGS_DIR
 from factoryos.workloads import EVENTS_FILE
 
@@ -185,10 +186,15 @@ class PipelineRunner:
                     process.logs_root, process, after=after, should_stop=self._stop.is_set
                 ):
                     after = line_no
+                    line, retried = _with_agent_report(line, process.logs_root)
                     for kind, data, subject in translate_progress(line):
                         # RUN_FINISHED is written once below, from final.json.
                         if kind is not EventType.RUN_FINISHED:
                             self._emit(log, kind, data, subject)
+                    if retried is not None:
+                        node = str(line.get("node_id"))
+                        note = {"level": "warning", "message": retried, "origin": "agent"}
+                        self._emit(log, EventType.LOG, {**note, "node_id": node}, node)
             except KeyboardInterrupt:
                 self._stop.set()
             if not self._stop.is_set() or stopped:
@@ -273,3 +279,21 @@ def ensure_valid(validation: FileValidation) -> None:
             f"{validation.file}: pipeline has {len(problems)} error(s): " + "; ".join(problems),
             problems,
         )
+
+
+def _with_agent_report(line: dict[str, Any], logs_root: Path) -> tuple[dict[str, Any], str | None]:
+    """A finished stage's progress line with its agent CLI's account added: the
+    provider's message in a failure's reason, and what the CLI retried (else None)."""
+    node = line.get("node_id")
+    if line.get("event") != "stage_attempt_end" or not isinstance(node, str) or not node:
+        return line, None
+    report = stage_agent_report(logs_root / node)
+    if report is None:
+        return line, None
+    if line.get("status") == "fail":
+        reason = line.get("failure_reason")
+        line = {
+            **line,
+            "failure_reason": report.failure(reason if isinstance(reason, str) else None),
+        }
+    return line, report.retry_summary()

@@ -11,7 +11,9 @@
 #   arguments point at local images made from a debootstrap rootfs
 #   (tools/images/rootfs.sh): factoryos.local/python (Debian's python3, `python` linked
 #   to it) and factoryos.local/golang (the same rootfs plus this host's Go toolchain at
-#   /usr/local/go, which builds the pinned Kilroy through the Go module proxy).
+#   /usr/local/go, which builds the pinned Kilroy through the Go module proxy) and
+#   factoryos.local/node (the same rootfs plus this host's Node.js >= 20 and its npm,
+#   which installs the pinned agent CLIs from npm's configured registry).
 #   FACTORYOS_LOCAL_BASES=0 builds from the Dockerfiles' upstream defaults (pulled).
 # - Engine: a private dockerd runs only while something is built: its socket, exec root
 #   and pid file under $CLUSTER_DIR/docker, its data root in $CACHE/docker (layers are
@@ -64,6 +66,13 @@ if [[ "$LOCAL_BASES" == 1 ]]; then
     go_version="$(go env GOVERSION)"
     GO_BASE="factoryos.local/golang:${go_version#go}-$rootfs_key"
     BUILD_ARGS[runner]+=" --build-arg GO_IMAGE=$GO_BASE"
+    node_version="$(node -p 'process.versions.node' 2>/dev/null || true)"
+    [[ "${node_version%%.*}" =~ ^[0-9]+$ && "${node_version%%.*}" -ge 20 ]] && command -v npm >/dev/null ||
+      { log "Node.js >= 20 with npm is needed for the local Node base (the runner image installs the agent CLIs in it; found ${node_version:-none})"; exit 1; }
+    NODE_BASE="factoryos.local/node:$node_version-$rootfs_key"
+    BUILD_ARGS[runner]+=" --build-arg NODE_IMAGE=$NODE_BASE --build-arg NPM_CONFIG_REGISTRY=$(npm config get registry)"
+    # The rootfs's bundle holds the host's extra CAs (rootfs.sh); Node reads only its own.
+    BUILD_ARGS[runner]+=" --build-arg NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"
   fi
 else
   BUILD_ARGS[voice]="" BUILD_ARGS[runner]=""
@@ -216,6 +225,20 @@ import_bases() {  # the local base images, from the cached rootfs (made when mis
   local go_minor="${go_version#go}"
   go_minor="${go_minor%.*}"
   docker tag "$GO_BASE" "factoryos.local/golang:$go_minor-$suite"
+  if ! docker image inspect "$NODE_BASE" >/dev/null 2>&1; then
+    local node_bin npm_dir links
+    node_bin="$(readlink -f "$(command -v node)")"
+    npm_dir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
+    links="$(mktemp -d)"
+    mkdir -p "$links/usr/local/bin"
+    ln -s ../lib/node_modules/npm/bin/npm-cli.js "$links/usr/local/bin/npm"
+    log "importing $NODE_BASE (the rootfs plus $node_bin and $npm_dir under /usr/local) ..."
+    tar -c "${rootfs_tar[@]}" -C "$rootfs" . -C "$links" ./usr/local/bin/npm \
+      -C "$(dirname "$node_bin")" --transform "s,^$(basename "$node_bin")\$,usr/local/bin/node,S" "$(basename "$node_bin")" \
+      -C "$(dirname "$npm_dir")" --transform "s,^$(basename "$npm_dir"),usr/local/lib/node_modules/npm,S" "$(basename "$npm_dir")" |
+      docker import "${base_env[@]}" --change 'CMD ["node"]' - "$NODE_BASE" >/dev/null
+    rm -rf "$links"
+  fi
 }
 
 build_one() {  # NAME: build, check, save

@@ -1,7 +1,7 @@
 """The real agent CLIs (codex, claude, gemini from `make agents`) do a scripted task offline.
 
 Each test makes a git repository with a file and a test script, starts the scripted
-ModelEndpoint, runs the CLI non-interactively with Kilroy's argv (tests/agents/agent_clis.py)
+ModelEndpoint, runs the CLI non-interactively with Kilroy's argv (agent_clis.py)
 and checks the file, the exit status and what the endpoint received. Skipped, with the
 reason, when the CLI is not installed (Node.js < 20, or `make agents` not run).
 """

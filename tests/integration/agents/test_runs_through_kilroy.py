@@ -15,19 +15,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from agent_clis import CLAUDE, CODEX, DUMMY_KEY, AgentCLI
+from agent_clis import CLAUDE, CODEX, DUMMY_KEY, GEMINI, AgentCLI
 from model_endpoint import ModelEndpoint, coding_script
 
 from factoryos.errors import ToolMissingError
+from factoryos.events import EventType, read_events
 from factoryos.kilroy import Kilroy, find_kilroy
-from factoryos.models.agents import AgentChoice, Credential, Provider
+from factoryos.models.agents import KNOWN_MODELS, AgentChoice, Credential, Provider
 from factoryos.runner.build import BuildWorkload
 from factoryos.settings import Settings
-from factoryos.workloads import WorkloadSpec, WorkloadStatus
+from factoryos.workloads import EVENTS_FILE, WorkloadResult, WorkloadSpec, WorkloadStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOOLS = ROOT / ".tools" / "bin"
 OLD, NEW = '    return "hello"\n', '    return "hello, world"\n'
 GOAL = (
@@ -75,29 +76,38 @@ def kilroy(home: Path) -> Kilroy:
     return Kilroy(binary, Settings(home=home, kilroy_binary=binary.path, tools_dir=TOOLS), env)
 
 
-@pytest.mark.parametrize("cli", [CODEX, CLAUDE], ids=lambda c: c.name)
-def test_a_real_cli_builds_the_candidate_from_the_runs_goal(cli: AgentCLI, tmp_path: Path) -> None:
+def build(
+    cli: AgentCLI, tmp_path: Path, endpoint: ModelEndpoint, base_url: str | None = None
+) -> tuple[WorkloadSpec, WorkloadResult]:
+    """One candidate of a Run whose engine names ``cli``'s provider and the endpoint."""
     if cli.executable() is None:
         pytest.skip(f"{cli.name} is not installed (run `make agents`; it needs Node.js >= 20)")
     user_home = tmp_path / "user"
     user_home.mkdir()
-    script = coding_script(
-        "greet.py", OLD, NEW, "sh run_tests.sh", write_status=True, match="goal-5d2a"
+    provider = Provider(cli.provider)
+    agent = AgentChoice(
+        provider=provider,
+        model=KNOWN_MODELS[provider][0],
+        base_url=(base_url or endpoint.base_url) + ("/v1" if cli is CODEX else ""),
     )
-    with ModelEndpoint(script) as endpoint:
-        openai = cli is CODEX
-        agent = AgentChoice(
-            provider=Provider.OPENAI if openai else Provider.ANTHROPIC,
-            model="gpt-5.4" if openai else "claude-sonnet-4.5",
-            base_url=endpoint.base_url + ("/v1" if openai else ""),
-        )
-        spec = WorkloadSpec(
-            name="r-c0-1", namespace="ns", product="p", run="r", candidate=0, attempt=1,
-            run_dir=tmp_path / "runs" / "ns" / "r", repo_path=product_repo(tmp_path / "product"),
-            goal=GOAL, agent=agent, credential=Credential(env="TEAM_LLM_KEY"),
-        )  # fmt: skip
-        env = {"PATH": os.environ["PATH"], "HOME": str(user_home), "TEAM_LLM_KEY": DUMMY_KEY}
-        result = BuildWorkload(spec, kilroy(tmp_path / "factory"), env).run()
+    spec = WorkloadSpec(
+        name="r-c0-1", namespace="ns", product="p", run="r", candidate=0, attempt=1,
+        run_dir=tmp_path / "runs" / "ns" / "r", repo_path=product_repo(tmp_path / "product"),
+        goal=GOAL, agent=agent, credential=Credential(env="TEAM_LLM_KEY"),
+    )  # fmt: skip
+    env = {"PATH": os.environ["PATH"], "HOME": str(user_home), "TEAM_LLM_KEY": DUMMY_KEY}
+    return spec, BuildWorkload(spec, kilroy(tmp_path / "factory"), env).run()
+
+
+SCRIPT = coding_script(
+    "greet.py", OLD, NEW, "sh run_tests.sh", write_status=True, match="goal-5d2a"
+)
+
+
+@pytest.mark.parametrize("cli", [CODEX, CLAUDE, GEMINI], ids=lambda c: c.name)
+def test_a_real_cli_builds_the_candidate_from_the_runs_goal(cli: AgentCLI, tmp_path: Path) -> None:
+    with ModelEndpoint(SCRIPT) as endpoint:
+        spec, result = build(cli, tmp_path, endpoint)
 
     logs = spec.layout.logs_root(0)
     assert result.status is WorkloadStatus.SUCCEEDED, (result, _tail(logs / "implement"))
@@ -123,3 +133,36 @@ def _tail(stage: Path) -> str:
         if path.is_file():
             parts.append(f"--- {name}\n{path.read_text()[-3000:]}")
     return "\n".join(parts)
+
+
+def test_a_rate_limit_is_retried_by_the_cli_and_reported(tmp_path: Path) -> None:
+    with ModelEndpoint(SCRIPT) as endpoint:
+        endpoint.fail_next(429, 429, message="Rate limit reached (marker-429)")
+        spec, result = build(CLAUDE, tmp_path, endpoint)
+    assert result.status is WorkloadStatus.SUCCEEDED, result
+    warnings = [e.data["message"] for e in read_events(spec.run_dir / EVENTS_FILE)
+                if e.type == EventType.LOG.value and e.data.get("origin") == "agent"]  # fmt: skip
+    assert warnings == ["the agent CLI retried 2 model request(s) (last: 429 rate_limit)"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("500", "API Error: 500 upstream exploded (marker-500)"),
+        ("unreachable", "Connection refused"),
+    ],
+)
+def test_a_failing_endpoint_fails_the_stage_with_what_the_cli_said(
+    fault: str, message: str, tmp_path: Path
+) -> None:
+    with ModelEndpoint(SCRIPT) as endpoint:
+        endpoint.fail_always(500, "upstream exploded (marker-500)")
+        nothing = "http://127.0.0.1:9" if fault == "unreachable" else None  # discard port
+        spec, result = build(CLAUDE, tmp_path, endpoint, base_url=nothing)
+    assert result.status is WorkloadStatus.FAILED
+    assert result.failed_node == "implement"
+    assert (result.reason or "").startswith("exit status 1: "), result.reason
+    assert message in (result.reason or ""), result.reason
+    ended = [e for e in read_events(spec.run_dir / EVENTS_FILE)
+             if e.type == EventType.STAGE_COMPLETED.value and e.subject == "implement"]  # fmt: skip
+    assert message in ended[-1].data["failure_reason"]

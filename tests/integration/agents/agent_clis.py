@@ -18,7 +18,7 @@ from pathlib import Path
 from factoryos.kilroy.agent_home import cli_env, write_agent_home
 from factoryos.models.agents import KEY_ENV, AgentChoice, Provider
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOOLS_BIN = ROOT / ".tools" / "bin"
 
 CODEX_OUTPUT_SCHEMA = {

@@ -1,6 +1,6 @@
 """A scripted stand-in for the model providers, so the real agent CLIs run offline.
 
-Tests under tests/agents start a :class:`ModelEndpoint` on 127.0.0.1 (a random
+Tests under tests/integration/agents start a :class:`ModelEndpoint` on 127.0.0.1 (a random
 port), point a real coding-agent CLI at it (Codex through a ``config.toml``
 model provider, Claude Code through ``ANTHROPIC_BASE_URL``, Gemini CLI through
 ``GOOGLE_GEMINI_BASE_URL``) and check what the CLI did. The endpoint speaks:
@@ -19,8 +19,9 @@ tool the CLI offered for it (``exec_command``/``apply_patch`` for Codex,
 ``run_shell_command`` for Gemini CLI, a shell tool otherwise), picked from the
 tool list in the request, so the same script drives every CLI. The endpoint keeps
 no conversation state: the step to answer with is the number of tool results
-already in the request. Requests without tools (titles, probes, quota checks) and
-conversations that do not contain ``Script.match`` get a plain text answer.
+already in the request; with several scripts, a conversation gets the first whose
+``Script.match`` it contains. Requests without tools (titles, probes, quota checks) and
+conversations that match no script get a plain text answer.
 
 Every request is recorded (:attr:`ModelEndpoint.requests`) so a test can assert
 that the prompt (the goal) reached the model, and the endpoint can be told to
@@ -541,8 +542,11 @@ GEMINI = _Protocol(_tools_gemini, _results_gemini, _gemini_answer, _gemini_error
 class ModelEndpoint:
     """The scripted provider endpoint; use as a context manager (starts and stops the server)."""
 
-    def __init__(self, script: Script, *, model: str = "scripted-model") -> None:
-        self.script = script
+    def __init__(self, *scripts: Script, model: str = "scripted-model") -> None:
+        """``scripts``: a conversation gets the first whose ``match`` it contains."""
+        if not scripts:
+            raise ValueError("ModelEndpoint needs a script")
+        self.scripts = scripts
         self.model = model
         self.requests: list[RecordedRequest] = []
         self._failures = _Failures()
@@ -603,11 +607,11 @@ class ModelEndpoint:
     def answer(self, protocol: _Protocol, body: Json) -> tuple[Json, bytes]:
         text = json.dumps(body)
         tools = protocol.tools(body)
-        scripted = bool(tools) and (self.script.match is None or self.script.match in text)
-        if not scripted:
-            return protocol.answer(body, None, self.script.probe_answer)
+        script = next((s for s in self.scripts if s.match is None or s.match in text), None)
+        if not tools or script is None:
+            return protocol.answer(body, None, self.scripts[0].probe_answer)
         done = protocol.results(body)
-        steps = self.script.steps
+        steps = script.steps
         step = steps[min(done, len(steps) - 1)]
         if step.kind == "final":
             return protocol.answer(body, None, step.text)

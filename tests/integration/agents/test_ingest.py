@@ -23,7 +23,7 @@ from factoryos.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOOLS = ROOT / ".tools" / "bin"
 MARKER = "spec-9c41"
 SPEC = f"# Greeter\n\nBuild a CLI that prints hello ({MARKER}).\n"
