@@ -101,9 +101,13 @@ def spawn(
     env: Mapping[str, str],
     stdout_path: Path,
     stderr_path: Path,
+    pass_fds: Sequence[int] = (),
+    label: Sequence[str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` as a new session leader with no stdin, appending to the two logs."""
-    header = f"{INVOCATION_MARK}{' '.join(argv[1:4])} at {datetime.now(UTC).isoformat()} ===\n"
+    """Start ``argv`` as a new session leader with no stdin, appending to the two logs;
+    ``label`` (default ``argv[1:4]``) names the invocation in the logs' header line."""
+    said = " ".join(argv[1:4] if label is None else label)
+    header = f"{INVOCATION_MARK}{said} at {datetime.now(UTC).isoformat()} ===\n"
     try:
         with stdout_path.open("ab") as out, stderr_path.open("ab") as err:
             out.write(header.encode())
@@ -119,6 +123,7 @@ def spawn(
                 stderr=err,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=tuple(pass_fds),
             )
     except FileNotFoundError as exc:
         if exc.filename == argv[0]:
