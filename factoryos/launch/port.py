@@ -50,6 +50,7 @@ class Launcher(Protocol):
     #: True when the platform itself retries a workload that failed for infrastructure
     #: reasons (a Job's backoffLimit), so the reconcile must not retry it again.
     retries_errors: bool
+
     @property
     def isolation(self) -> Sandboxing | None:
         """Whether candidates run sandboxed (None: the platform isolates them itself, as a

@@ -37,11 +37,13 @@ def candidate_sandbox(
     settings: Settings,
     env: Mapping[str, str],
     python_prefixes: Sequence[Path],
+    scratch: Path = Path("/tmp"),  # noqa: S108 - never shown, not used
 ) -> Sandbox:
-    """The sandbox of ``spec``'s candidate (see the module docstring)."""
+    """The sandbox of ``spec``'s candidate (see the module docstring); ``scratch`` is the
+    host's shared temporary folder (a private one is mounted in its place)."""
     candidate = spec.layout.candidate(spec.candidate).resolve()
     # No shown folder may lie in these; none may hold them (or be one).
-    secret = [settings.home.resolve(), spec.run_dir.resolve(), Path("/tmp")]  # noqa: S108
+    secret = [settings.home.resolve(), spec.run_dir.resolve(), scratch]
     home = env.get("HOME")
     above = [*secret, Path(home).resolve()] if home else secret
     tools = settings.tools_dir.resolve()
