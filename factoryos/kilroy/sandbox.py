@@ -20,8 +20,11 @@ so its session id outside is its own host pid, which ``bwrap --info-fd`` reports
 and which goes to ``run.pid`` (what ``stop`` and ``status`` read outside). Kilroy
 writes its pid inside the namespace (1) to ``run.pid`` too, so that file is a
 private stand-in inside (``private_files``). The network is shared: agents talk
-to their model endpoints. Capabilities are dropped, also when the factory runs
-as root.
+to their model endpoints. Capabilities are dropped. A factory running as root
+gives the sandbox a user namespace of its own in which Kilroy is an ordinary
+user (``SANDBOX_UID``, root outside): a tool that sandboxes itself with bwrap
+again (Codex does) then works, as it does under a non-root factory, where
+bwrap always makes a user namespace.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ from factoryos.errors import EngineError
 from factoryos.kilroy.process import spawn
 from factoryos.workloads import ISOLATION_UNAVAILABLE, Sandboxing
 
-__all__ = ["SYSTEM_PATHS", "Sandbox", "find_bwrap", "probe"]
+__all__ = ["SANDBOX_UID", "SYSTEM_PATHS", "Sandbox", "find_bwrap", "probe"]
+
+#: The user id inside the sandbox of a factory that runs as root (root outside).
+SANDBOX_UID = 1000
 
 #: The host's system folders a sandbox shows read-only (a link, on merged-/usr systems,
 #: stays a link).
@@ -75,6 +81,8 @@ class Sandbox:
     private_files: tuple[tuple[Path, Path], ...] = ()
     #: ``(link, target)`` symbolic links to make (the host's ``/bin -> usr/bin``).
     links: tuple[tuple[Path, str], ...] = ()
+    #: The user id inside a user namespace of its own (None: bwrap's default).
+    uid: int | None = None
 
     @classmethod
     def on_host(
@@ -99,6 +107,7 @@ class Sandbox:
             writable=tuple(_unique(writable)),
             private_files=tuple(private_files),
             links=tuple(links),
+            uid=SANDBOX_UID if os.geteuid() == 0 else None,
         )
 
     def argv(self, command: Sequence[str], *, cwd: Path, info_fd: int | None = None) -> list[str]:
@@ -108,6 +117,8 @@ class Sandbox:
         private file inside a writable folder) is mounted over it, not under it.
         """
         argv = [str(self.bwrap), *_ISOLATION]
+        if self.uid is not None:
+            argv += ["--unshare-user", "--uid", str(self.uid), "--gid", str(self.uid)]
         for link, target in self.links:
             argv += ["--symlink", target, str(link)]
         mounts = [("--ro-bind", p, p) for p in self.read_only]

@@ -93,3 +93,11 @@ def test_the_probe_says_why_there_is_no_sandbox(tmp_path: Path) -> None:
     works.write_text("#!/bin/sh\nexit 0\n")
     works.chmod(0o755)
     assert probe(works).isolated and probe(works).reason == "Sandboxed"
+
+
+def test_under_root_kilroy_is_an_ordinary_user_of_its_own_user_namespace() -> None:
+    argv = Sandbox(BWRAP, uid=1000).argv(["true"], cwd=Path("/"))
+    at = argv.index("--unshare-user")
+    assert argv[at + 1 : at + 5] == ["--uid", "1000", "--gid", "1000"]
+    assert "--unshare-user" not in Sandbox(BWRAP).argv(["true"], cwd=Path("/"))
+    assert Sandbox.on_host(BWRAP).uid == (1000 if os.geteuid() == 0 else None)
