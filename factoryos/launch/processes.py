@@ -16,6 +16,12 @@ control plane that is killed; the pid and the process's start time go to
 pid never matches). A runner that ended leaves ``result.json``; one that
 vanished without it is reported as an ``error`` result, so the reconcile
 retries it from its checkpoint.
+
+When it is made it probes whether candidates can be sandboxed here
+(``isolation``: bubblewrap, ``factoryos.kilroy.sandbox``); where they can, each
+build spec it writes says ``sandbox: true`` and the runner starts Kilroy inside
+one. Where they cannot, a product with ``spec.isolation: required`` is refused
+(``blocker``: ``IsolationUnavailable``).
 """
 
 from __future__ import annotations
