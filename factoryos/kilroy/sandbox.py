@@ -6,8 +6,8 @@ and gives it to ``Kilroy``, whose ``start`` and ``resume`` then spawn
 local launcher calls ``probe`` once when ``sf up`` starts. Inside, the file
 system is an empty root with only what the ``Sandbox`` names:
 
-- the system's programs and libraries (``/usr``, ``/etc`` and the ``/bin``,
-  ``/lib*`` links or folders), read-only;
+- the system's programs and libraries (``/usr``, ``/etc``, ``/opt`` and the
+  ``/bin``, ``/lib*`` links or folders), read-only;
 - ``read_only`` paths (Kilroy, the tools folder, Python, the agent CLIs);
 - ``writable`` paths (the candidate's own folder: clone, logs_root, home);
 - a fresh ``/proc`` of a new pid namespace (no other process, so no
@@ -49,7 +49,7 @@ SANDBOX_UID = 1000
 
 #: The host's system folders a sandbox shows read-only (a link, on merged-/usr systems,
 #: stays a link).
-SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_PATHS = ("/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 #: The namespaces and settings every sandbox uses (see the module docstring).
 _ISOLATION = (

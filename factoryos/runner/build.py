@@ -146,7 +146,7 @@ class BuildWorkload:
         product chose, or a sandboxed candidate, also a home of the candidate's own
         (``agent_home``: the CLIs' settings, the user's git identity) with the variables
         those CLIs need; sandboxed, Kilroy's state goes there too (FACTORYOS_HOME is out
-        of sight)."""
+        of sight) and TMPDIR is the sandbox's private /tmp."""
         spec = self.spec
         env = {k: self._env[k] for k in spec.pass_env if k in self._env}
         real = spec.agent if spec.agent is not None and spec.agent_profile == "real" else None
@@ -167,8 +167,8 @@ class BuildWorkload:
         env |= {"HOME": str(home), "TMPDIR": str(home / "tmp")}
         if real is not None and configured:
             env |= cli_env(real, keys, root=os.geteuid() == 0)
-        if spec.sandbox:
-            env["XDG_STATE_HOME"] = str(home / ".local" / "state")
+        if spec.sandbox:  # its /tmp is its own (and short: a socket's path must fit 107 bytes)
+            env |= {"XDG_STATE_HOME": str(home / ".local" / "state"), "TMPDIR": "/tmp"}  # noqa: S108
         return env
 
     def _end_orphan(self, logs: LogsRoot) -> None:
