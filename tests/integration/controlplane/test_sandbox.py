@@ -26,7 +26,11 @@ from kilroy_support import git
 from factoryos.models import ConditionType, RunPhase
 from factoryos.workloads import RESULT_FILE
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bwrap not installed")
+#: Slow, 4-8 s a test (a real sf up, two candidates): not in `make test-fast`.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bwrap not installed (make tools)"),
+]
 
 SEARCH = """#!/bin/bash
 # Prints what this process can see of what a candidate must not: nothing, in a sandbox.
