@@ -27,10 +27,7 @@ from factoryos.models import ConditionType, RunPhase
 from factoryos.workloads import RESULT_FILE
 
 #: Slow, 4-8 s a test (a real sf up, two candidates): not in `make test-fast`.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bwrap not installed (make tools)"),
-]
+pytestmark = pytest.mark.slow
 
 SEARCH = """#!/bin/bash
 # Prints what this process can see of what a candidate must not: nothing, in a sandbox.
@@ -111,6 +108,7 @@ def user_home(factory: Factory, tmp_path: Path) -> Path:
     return home
 
 
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bwrap not installed (make tools)")
 def test_a_candidate_finds_neither_the_holdouts_nor_the_token(
     factory: Factory, user_home: Path
 ) -> None:
