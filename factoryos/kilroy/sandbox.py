@@ -47,6 +47,10 @@ __all__ = ["SANDBOX_UID", "SYSTEM_PATHS", "Sandbox", "find_bwrap", "probe"]
 #: The user id inside the sandbox of a factory that runs as root (root outside).
 SANDBOX_UID = 1000
 
+#: Files of the shown system folders that stay hidden (empty inside): the host's password
+#: hashes, which the sandbox's user could otherwise read under a root factory.
+MASKED_PATHS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
+
 #: The host's system folders a sandbox shows read-only (a link, on merged-/usr systems,
 #: stays a link).
 SYSTEM_PATHS = ("/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -83,6 +87,8 @@ class Sandbox:
     links: tuple[tuple[Path, str], ...] = ()
     #: The user id inside a user namespace of its own (None: bwrap's default).
     uid: int | None = None
+    #: Files shown empty (``/dev/null`` over them), after every other mount.
+    masked: tuple[Path, ...] = ()
 
     @classmethod
     def on_host(
@@ -108,6 +114,7 @@ class Sandbox:
             private_files=tuple(private_files),
             links=tuple(links),
             uid=SANDBOX_UID if os.geteuid() == 0 else None,
+            masked=tuple(Path(p) for p in MASKED_PATHS if Path(p).exists()),
         )
 
     def argv(self, command: Sequence[str], *, cwd: Path, info_fd: int | None = None) -> list[str]:
@@ -126,6 +133,8 @@ class Sandbox:
         mounts += [("--bind", stand_in, p) for p, stand_in in self.private_files]
         for option, source, dest in sorted(mounts, key=lambda m: len(m[2].parts)):
             argv += [option, str(source), str(dest)]
+        for path in self.masked:
+            argv += ["--ro-bind", "/dev/null", str(path)]
         if info_fd is not None:
             argv += ["--info-fd", str(info_fd)]
         return [*argv, "--chdir", str(cwd), "--", *command]

@@ -101,3 +101,12 @@ def test_under_root_kilroy_is_an_ordinary_user_of_its_own_user_namespace() -> No
     assert argv[at + 1 : at + 5] == ["--uid", "1000", "--gid", "1000"]
     assert "--unshare-user" not in Sandbox(BWRAP).argv(["true"], cwd=Path("/"))
     assert Sandbox.on_host(BWRAP).uid == (1000 if os.geteuid() == 0 else None)
+
+
+def test_the_hosts_password_hashes_are_shown_empty() -> None:
+    argv = Sandbox(BWRAP, read_only=(Path("/etc"),), masked=(Path("/etc/shadow"),)).argv(
+        ["true"], cwd=Path("/")
+    )
+    assert mounts(argv)[-1] == ("--ro-bind", "/dev/null", "/etc/shadow"), "over /etc, not under"
+    if Path("/etc/shadow").exists():
+        assert Path("/etc/shadow") in Sandbox.on_host(BWRAP).masked
