@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools agents graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy undeploy e2e bench-cluster kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench api-contract chaos clean distclean
+.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools agents sandbox graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy undeploy e2e bench-cluster kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench api-contract chaos clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ $(BIN)/.installed: pyproject.toml setup.py
 
 venv: $(BIN)/.installed ## Create .venv and install Factory OS with its dev tools
 
-tools: kilroy agents ## Install the external tools (Kilroy, the agent CLIs) into .tools/bin
+tools: kilroy agents sandbox ## Install the external tools (Kilroy, the agent CLIs) into .tools/bin, and bubblewrap
 
 agents: ## Install the pinned coding-agent CLIs (codex, claude, gemini: tools/agents/) into .tools/bin; skipped without Node.js >= 20
 	@bash tools/agents/install.sh
@@ -126,6 +126,9 @@ DEMO_HOME ?= $(or $(FACTORYOS_HOME),$(HOME)/.factoryos)
 
 graphviz: ## Install Debian's graphviz (the dashboard draws pipelines with dot) when missing
 	@bash tools/os/packages.sh graphviz:/usr/bin/dot
+
+sandbox: ## Install Debian's bubblewrap (each local candidate's Kilroy runs in a bwrap sandbox) when missing
+	@bash tools/os/packages.sh bubblewrap:/usr/bin/bwrap
 
 browser: graphviz ## Install Debian's chromium (the browser tests drive it) when missing
 	@bash tools/os/packages.sh chromium:/usr/bin/chromium

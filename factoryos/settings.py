@@ -31,6 +31,9 @@ class Settings:
     #: FACTORYOS_RUNNER_PREWARM (default 1): fork local runners from a warm fork server;
     #: 0 starts each as a fresh ``python -m factoryos.worker``.
     runner_prewarm: bool = True
+    #: FACTORYOS_SANDBOX (default 1): run each local candidate's Kilroy in a bubblewrap
+    #: sandbox where one works; 0 runs them unsandboxed (``sf up`` and every Run say so).
+    sandbox: bool = True
     #: FACTORYOS_CONTEXT (``sf --context``): a kubeconfig context; when set, ``sf`` works on
     #: that cluster's Products and Runs instead of the local store.
     kube_context: str | None = None
@@ -53,8 +56,8 @@ class Settings:
             kilroy_binary=Path(kilroy).expanduser() if kilroy else None,
             tools_dir=Path(tools).expanduser() if tools else _default_tools_dir(home),
             search_path=env.get("PATH", ""),
-            runner_prewarm=env.get("FACTORYOS_RUNNER_PREWARM", "1").strip().lower()
-            not in {"0", "false", "no", "off"},
+            runner_prewarm=_on(env.get("FACTORYOS_RUNNER_PREWARM", "1")),
+            sandbox=_on(env.get("FACTORYOS_SANDBOX", "1")),
             kube_context=env.get("FACTORYOS_CONTEXT") or None,
             kubeconfig=env.get("KUBECONFIG") or None,
             dashboard_url=env.get("FACTORYOS_DASHBOARD_URL") or None,
@@ -70,6 +73,11 @@ class Settings:
     def kilroy_state_dir(self) -> Path:
         """XDG_STATE_HOME given to Kilroy, so its runs.db stays inside FACTORYOS_HOME."""
         return self.home / "kilroy-state"
+
+
+def _on(value: str) -> bool:
+    """A boolean variable: anything but 0, false, no or off is on."""
+    return value.strip().lower() not in {"0", "false", "no", "off"}
 
 
 def _default_tools_dir(home: Path) -> Path:

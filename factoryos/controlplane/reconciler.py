@@ -249,6 +249,7 @@ class Reconciler:
             retry_errors=not self._launcher.retries_errors,
             blocked=blocked,
             evaluations=self._launcher.evaluations(ns, name),
+            isolation=self._launcher.isolation,
         )
         return seen, workloads
 

@@ -39,6 +39,7 @@ from factoryos.kilroy.outcome import stderr_tail
 from factoryos.kilroy.process import KilroyProcess, spawn
 from factoryos.kilroy.procs import MARKER_ENV
 from factoryos.kilroy.runspec import RunSpec
+from factoryos.kilroy.sandbox import Sandbox
 from factoryos.kilroy.status import RunSnapshot, snapshot_from_files, snapshot_from_kilroy
 from factoryos.kilroy.stopping import StopResult, is_run_leader, stop_run
 from factoryos.kilroy.sweeper import Sweeper
@@ -47,6 +48,11 @@ from factoryos.kilroy.workspace import check_clean, prepare_workspace
 from factoryos.settings import Settings
 
 __all__ = ["Kilroy"]
+
+#: Kilroy's pid file in logs_root.
+RUN_PID_FILE = "run.pid"
+#: The sandbox's own files in the run directory (the stand-in run.pid).
+SANDBOX_DIR = ".sandbox"
 
 _VALIDATE_EXIT_CODES = {0, 1, 2}
 #: Seconds a Kilroy whose starter died gets to cancel before its run's processes are killed.
@@ -61,11 +67,15 @@ class Kilroy:
         binary: KilroyBinary,
         settings: Settings,
         env: Mapping[str, str] | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.binary = binary
         self.settings = settings
         #: The environment Kilroy's is derived from (default: this process's).
         self._base_env: Mapping[str, str] = os.environ if env is None else env
+        #: Where ``start`` and ``resume`` run Kilroy (None: unsandboxed); the short
+        #: commands (validate, status, stop) always run outside.
+        self.sandbox = sandbox
         self._children: dict[Path, KilroyProcess] = {}
 
     # -- validate ---------------------------------------------------------------------------
@@ -130,6 +140,8 @@ class Kilroy:
             extra["KILROY_CXDB_UI_URL"] = spec.cxdb.ui_url
         env = self._env(logs_root, spec.inputs, extra)
         if detach:
+            if self.sandbox is not None:
+                raise InvalidInputError("a sandboxed Kilroy run cannot be detached")
             return self._start_detached([*argv, "--detach"], run_dir, logs_root, env)
         return self._spawn(argv, run_dir, logs_root, env, progress_after=0)
 
@@ -295,14 +307,27 @@ class Kilroy:
         stdout, stderr = run_dir / STDOUT_FILE, run_dir / STDERR_FILE
         # An attached Kilroy ends with whoever started it (a runner killed with SIGKILL):
         # nobody else would follow its progress, and a retry resumes from its checkpoint.
-        popen = spawn(
-            argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
-            end_with_parent=True,
-        )  # fmt: skip
+        # In a sandbox the signal reaches bwrap, whose --die-with-parent ends Kilroy, pid 1
+        # of the sandbox's pid namespace, and with it every process of the sandbox.
+        if self.sandbox is None:
+            popen = spawn(
+                argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
+                end_with_parent=True,
+            )  # fmt: skip
+            pid = popen.pid
+        else:
+            # Inside, Kilroy is pid 1 and writes that to run.pid: a stand-in file there
+            # keeps the host pid we write here for everyone outside.
+            stand_in = (logs_root / RUN_PID_FILE, run_dir / SANDBOX_DIR / RUN_PID_FILE)
+            sandbox = replace(self.sandbox, private_files=(*self.sandbox.private_files, stand_in))
+            popen, pid = sandbox.spawn(
+                argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
+                end_with_parent=True,
+            )  # fmt: skip
         # For a run, Kilroy writes the same pid itself once bootstrap is done; writing
         # it now lets `stop` find a run still in bootstrap. For a resume, Kilroy v0.1.0
         # never rewrites run.pid, and `status`/`stop` would see the old, dead pid.
-        (logs_root / "run.pid").write_text(str(popen.pid))
+        (logs_root / RUN_PID_FILE).write_text(str(pid))
         marker = env.get(MARKER_ENV)
         sweeper = (
             Sweeper.start(f"{MARKER_ENV}={marker}", popen.pid, CANCEL_GRACE_SECONDS)
@@ -310,7 +335,7 @@ class Kilroy:
             else None
         )
         process = KilroyProcess(
-            pid=popen.pid,
+            pid=pid,
             logs_root=logs_root,
             run_dir=run_dir,
             command=argv,

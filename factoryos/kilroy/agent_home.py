@@ -111,13 +111,14 @@ def cli_env(choice: AgentChoice, key_values: dict[str, str], *, root: bool) -> d
     return env
 
 
-def write_agent_home(home: Path, choice: AgentChoice, user_home: Path | None) -> Path:
-    """Make ``home`` with the CLIs' files and the user's git identity (``~/.gitconfig``:
-    Kilroy commits each stage with git, which reads it from HOME)."""
+def write_agent_home(home: Path, choice: AgentChoice | None, user_home: Path | None) -> Path:
+    """Make ``home`` with the CLIs' files (none without a ``choice``) and the user's git
+    identity (``~/.gitconfig``: Kilroy commits each stage with git, which reads it from
+    HOME)."""
     try:
         home.mkdir(parents=True, exist_ok=True)
         (home / "tmp").mkdir(exist_ok=True)
-        for relative, text in home_files(choice).items():
+        for relative, text in (home_files(choice) if choice is not None else {}).items():
             path = home / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")

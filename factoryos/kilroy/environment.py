@@ -5,6 +5,8 @@
 - provider API keys are removed, so Kilroy's provider auto-detection never
   turns a developer's ``OPENAI_API_KEY`` into a paid call; a run that needs a
   real provider passes its key explicitly (``RunSpec.extra_env``);
+- the factory's own secrets (``FACTORYOS_DASHBOARD_TOKEN``, ``FACTORYOS_INGEST_KEY``)
+  are removed;
 - ``KILROY_{CODEX,CLAUDE,GEMINI}_PATH`` are removed (Kilroy's ``real`` profile
   refuses to run with them set), and so are per-stage variables and inputs
   inherited from an enclosing run;
@@ -59,6 +61,9 @@ _DROPPED = frozenset(
         "KILROY_STAGE_STATUS_FALLBACK_PATH",
         "CLAUDECODE",
         MARKER_ENV,
+        # The factory's own secrets: a candidate never needs them.
+        "FACTORYOS_DASHBOARD_TOKEN",
+        "FACTORYOS_INGEST_KEY",
     }
 )
 _DROPPED_PREFIXES = ("KILROY_INPUT_", "FACTORYOS_INPUT_")

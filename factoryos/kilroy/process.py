@@ -118,13 +118,18 @@ def spawn(
     stdout_path: Path,
     stderr_path: Path,
     end_with_parent: bool = False,
+    pass_fds: Sequence[int] = (),
+    label: Sequence[str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` as a new session leader with no stdin, appending to the two logs.
+    """Start ``argv`` as a new session leader with no stdin, appending to the two logs;
+    ``label`` (default ``argv[1:4]``) names the invocation in the logs' header line.
 
-    ``end_with_parent``: Kilroy gets SIGTERM (and cancels, keeping its checkpoint) when the
-    thread's process that started it dies, SIGKILL included (``factoryos.parent_death``).
+    ``end_with_parent``: the process gets SIGTERM (Kilroy cancels, keeping its checkpoint)
+    when the thread's process that started it dies, SIGKILL included
+    (``factoryos.parent_death``).
     """
-    header = f"{INVOCATION_MARK}{' '.join(argv[1:4])} at {datetime.now(UTC).isoformat()} ===\n"
+    said = " ".join(argv[1:4] if label is None else label)
+    header = f"{INVOCATION_MARK}{said} at {datetime.now(UTC).isoformat()} ===\n"
     try:
         with stdout_path.open("ab") as out, stderr_path.open("ab") as err:
             out.write(header.encode())
@@ -141,6 +146,7 @@ def spawn(
                 start_new_session=True,
                 close_fds=True,
                 preexec_fn=die_with_parent(signal.SIGTERM) if end_with_parent else None,
+                pass_fds=tuple(pass_fds),
             )
     except FileNotFoundError as exc:
         if exc.filename == argv[0]:

@@ -15,6 +15,7 @@ from typing import Protocol
 from factoryos.workloads import (
     EvaluationReport,
     Holdup,
+    Sandboxing,
     WorkloadKind,
     WorkloadResult,
     WorkloadSpec,
@@ -49,6 +50,12 @@ class Launcher(Protocol):
     #: True when the platform itself retries a workload that failed for infrastructure
     #: reasons (a Job's backoffLimit), so the reconcile must not retry it again.
     retries_errors: bool
+
+    @property
+    def isolation(self) -> Sandboxing | None:
+        """Whether candidates run sandboxed (None: the platform isolates them itself, as a
+        cluster's pods with their own volumes do); each Run's ``Isolated`` condition."""
+        ...
 
     def start(self, spec: WorkloadSpec) -> None:
         """Start the workload named ``spec.name`` unless it exists already."""

@@ -18,6 +18,12 @@ vanished without it is reported as an ``error`` result, so the reconcile
 retries it from its checkpoint, once what its candidate left running
 (Kilroy's tool processes) has been ended. The fork server ends with the
 control plane, however it dies (``factoryos.parent_death``).
+
+When it is made it probes whether candidates can be sandboxed here
+(``isolation``: bubblewrap, ``factoryos.kilroy.sandbox``); where they can, each
+build spec it writes says ``sandbox: true`` and the runner starts Kilroy inside
+one. Where they cannot, a product with ``spec.isolation: required`` is refused
+(``blocker``: ``IsolationUnavailable``).
 """
 
 from __future__ import annotations
@@ -45,15 +51,19 @@ from factoryos.kilroy.procs import (
     run_processes,
     signal_group,
 )
+from factoryos.kilroy.sandbox import find_bwrap, probe
 from factoryos.launch.port import WorkloadState
+from factoryos.models import Isolation
 from factoryos.parent_death import die_with_parent
 from factoryos.workloads import (
+    ISOLATION_UNAVAILABLE,
     OUTPUT_FILE,
     PROCESS_FILE,
     RESULT_FILE,
     SPEC_FILE,
     EvaluationReport,
     RunDirectory,
+    Sandboxing,
     WorkloadKind,
     WorkloadResult,
     WorkloadSpec,
@@ -147,6 +157,7 @@ class LocalProcessLauncher:
         python: str = sys.executable,
         prewarm: bool = True,
         tools_dir: Path | None = None,
+        sandbox: bool = True,
     ) -> None:
         self._runs_dir = runs_dir
         #: Where ``make tools`` put the pinned agent CLIs (first on Kilroy's PATH).
@@ -155,6 +166,12 @@ class LocalProcessLauncher:
         bin_dir = str(Path(python).parent)
         path = env.get("PATH", "")
         self._env = {**env, "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir}
+        #: Whether candidates run sandboxed here: probed once (``sandbox=False``: off).
+        self.isolation = (
+            probe(find_bwrap(self._env.get("PATH", "")))
+            if sandbox
+            else Sandboxing(False, "SandboxOff", "FACTORYOS_SANDBOX=0 turned the sandbox off")
+        )
         self._forks = _ForkServer(python, self._env) if prewarm else None
         #: Processes this launcher started: polled, so they are reaped when they exit.
         self._children: dict[Path, _Child] = {}
@@ -165,6 +182,8 @@ class LocalProcessLauncher:
         folder = RunDirectory.of(self._runs_dir, spec.namespace, spec.run).workload(spec.name)
         if (folder / PROCESS_FILE).exists():
             return
+        if spec.kind is WorkloadKind.BUILD and self.isolation.isolated:
+            spec = spec.model_copy(update={"sandbox": True})
         try:
             folder.mkdir(parents=True, exist_ok=True)
             spec_file = folder / SPEC_FILE
@@ -190,7 +209,12 @@ class LocalProcessLauncher:
         """The CLI or the key of the agent the product chose missing here
         (``agent_clis.preflight``; a product that chose none runs as before: Kilroy checks
         only the providers its agent nodes use). A passEnv name missing here is just not
-        passed."""
+        passed. Before that, a product that requires isolation where there is none."""
+        if spec.isolation is Isolation.REQUIRED and not self.isolation.isolated:
+            return ISOLATION_UNAVAILABLE, (
+                "the product requires isolation (spec.isolation: required) and candidates "
+                f"cannot be sandboxed here: {self.isolation.message}"
+            )
         if spec.agent is None or spec.agent_profile != "real" or not spec.agent.configured:
             return None
         env = dict(self._env)

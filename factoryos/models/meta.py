@@ -88,6 +88,8 @@ class ConditionType(StrEnum):
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
     SUCCEEDED = "Succeeded"
+    #: A Run's candidates run in a sandbox (the holdouts and the factory's secrets unseen).
+    ISOLATED = "Isolated"
 
 
 class Condition(ApiModel):

@@ -221,6 +221,17 @@ def _engine_rules(schema: dict[str, Any]) -> None:
     )(schema)
 
 
+class Isolation(StrEnum):
+    """How strictly a product's candidates must be kept from what they must not see."""
+
+    PREFERRED = "preferred"
+    """Sandbox each candidate where the platform can; where it cannot, the candidates run
+    anyway and the factory says so (``sf up``, each Run's ``Isolated`` condition)."""
+    REQUIRED = "required"
+    """Runs refuse to start where candidates cannot be sandboxed (Stalled,
+    ``IsolationUnavailable``)."""
+
+
 class ProductSpec(ApiModel):
     """The desired state of a product."""
 
@@ -240,6 +251,10 @@ class ProductSpec(ApiModel):
     """How many runs of this product may be active at once."""
     deploy: Deploy = Field(default_factory=Deploy, json_schema_extra=DEFAULTED_OBJECT)
     engine: Engine = Field(default_factory=Engine, json_schema_extra=DEFAULTED_OBJECT)
+    isolation: Isolation = Isolation.PREFERRED
+    """Whether a candidate's Kilroy and everything it starts must run where the holdouts,
+    the factory's secrets and other candidates are out of sight: ``preferred`` or
+    ``required``. On a cluster every candidate is a pod with its own volume."""
 
 
 class ProductPhase(StrEnum):

@@ -211,4 +211,5 @@ def workload_spec(
         stage_timeout_seconds=engine.stage_timeout_seconds,
         pass_env=list(engine.pass_env),
         image=engine.image,
+        isolation=product.spec.isolation,
     )

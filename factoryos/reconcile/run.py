@@ -50,7 +50,7 @@ from factoryos.reconcile.finishing import (
     product_gone,
     stopping,
 )
-from factoryos.reconcile.run_conditions import mark_in_progress, mark_stalled
+from factoryos.reconcile.run_conditions import isolated, mark_in_progress, mark_stalled
 from factoryos.reconcile.run_types import (
     FINALIZER,
     PRODUCT_LABEL,
@@ -158,6 +158,9 @@ def _observed_status(
     status.artifacts = _artifacts(seen.workloads, sorted(seen.evaluations))
     latest = seen.evaluations.get(max(seen.evaluations)) if seen.evaluations else None
     status.evaluation = evaluation_summary(latest)
+    finished = status.phase in {RunPhase.SUCCEEDED, RunPhase.FAILED}
+    if seen.isolation is not None and not finished:  # a finished run keeps what it ran with
+        status.conditions = isolated(status.conditions, run, seen.isolation, seen.now)
     return status
 
 

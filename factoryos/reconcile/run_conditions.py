@@ -1,4 +1,5 @@
-"""A Run's four conditions (Ready, Reconciling, Stalled, Succeeded), always set together.
+"""A Run's four conditions (Ready, Reconciling, Stalled, Succeeded), always set together,
+and its ``Isolated`` condition, set on its own.
 
 Every pass sets all four with one reason and message, so GitOps tools and
 ``kubectl wait`` read one consistent state: in progress (Reconciling),
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from factoryos.models import ConditionStatus, ConditionType, Run, RunPhase, RunStatus
-from factoryos.reconcile.conditions import set_conditions
+from factoryos.models import Condition, ConditionStatus, ConditionType, Run, RunPhase, RunStatus
+from factoryos.reconcile.conditions import set_condition, set_conditions
+from factoryos.workloads import Sandboxing
 
 T, F, U = ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.UNKNOWN
 
@@ -75,3 +77,22 @@ def mark_finished(status: RunStatus, run: Run, now: datetime) -> None:
         set_run_conditions(
             status, run, reason, message, now, ready=F, reconciling=F, stalled=T, succeeded=F
         )
+
+
+def isolated(
+    conditions: list[Condition], run: Run, sandboxing: Sandboxing, now: datetime
+) -> list[Condition]:
+    """``conditions`` with ``Isolated``: whether the run's candidates run sandboxed, and
+    if not, why and what it means (they can read the holdouts and the factory's secrets)."""
+    message = sandboxing.message
+    if not sandboxing.isolated:
+        message = (
+            f"candidates are NOT sandboxed: {message}; they can read the holdouts, "
+            "FACTORYOS_HOME's secrets and other runs (a product with spec.isolation: "
+            "required refuses to run here)"
+        )
+    state = T if sandboxing.isolated else F
+    return set_condition(
+        conditions, ConditionType.ISOLATED, state, sandboxing.reason, message,
+        generation=run.metadata.generation, now=now,
+    )  # fmt: skip

@@ -15,7 +15,13 @@ from typing import TypeAlias
 
 from factoryos.models import Product, RunStatus, StageStatus
 from factoryos.reconcile.queue import Admission
-from factoryos.workloads import EvaluationReport, Holdup, WorkloadKind, WorkloadStatus
+from factoryos.workloads import (
+    EvaluationReport,
+    Holdup,
+    Sandboxing,
+    WorkloadKind,
+    WorkloadStatus,
+)
 
 #: Held on every Run until its workloads are stopped.
 FINALIZER = "factoryos.dev/cleanup"
@@ -72,6 +78,8 @@ class RunObservation:
     blocked: tuple[str, str] | None = None
     #: The evaluation reports written so far, by iteration.
     evaluations: dict[int, EvaluationReport] = field(default_factory=dict)
+    #: Whether the launcher sandboxes candidates (None: the platform isolates them).
+    isolation: Sandboxing | None = None
 
 
 @dataclass(frozen=True)

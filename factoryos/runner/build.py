@@ -153,24 +153,32 @@ class BuildWorkload:
 
     def _kilroy_env(self) -> dict[str, str]:
         """The product's passEnv variables and the agent's key for Kilroy; for an agent the
-        product chose, also a home of the candidate's own holding the CLIs' settings
-        (``agent_home``), and the variables those CLIs need."""
+        product chose, or a sandboxed candidate, also a home of the candidate's own
+        (``agent_home``: the CLIs' settings, the user's git identity) with the variables
+        those CLIs need; sandboxed, Kilroy's state goes there too (FACTORYOS_HOME is out
+        of sight) and TMPDIR is the sandbox's private /tmp."""
         spec = self.spec
         env = {k: self._env[k] for k in spec.pass_env if k in self._env}
-        if spec.agent is None or spec.agent_profile != "real":
+        real = spec.agent if spec.agent is not None and spec.agent_profile == "real" else None
+        keys: dict[str, str] = {}
+        if real is not None:
+            credential = spec.credential.env if spec.credential is not None else None
+            keys = agent_env(real, self._env, credential)
+            env |= keys
+        configured = real is not None and real.configured
+        if not configured and not spec.sandbox:
             return env
-        credential = spec.credential.env if spec.credential is not None else None
-        keys = agent_env(spec.agent, self._env, credential)
-        env |= keys
-        if spec.agent.configured:
-            user_home = self._env.get("HOME")
-            home = write_agent_home(
-                spec.layout.candidate(spec.candidate) / "agent-home",
-                spec.agent,
-                Path(user_home) if user_home else None,
-            )
-            env |= {"HOME": str(home), "TMPDIR": str(home / "tmp")}
-            env |= cli_env(spec.agent, keys, root=os.geteuid() == 0)
+        user_home = self._env.get("HOME")
+        home = write_agent_home(
+            spec.layout.candidate(spec.candidate) / "agent-home",
+            real if configured else None,
+            Path(user_home) if user_home else None,
+        )
+        env |= {"HOME": str(home), "TMPDIR": str(home / "tmp")}
+        if real is not None and configured:
+            env |= cli_env(real, keys, root=os.geteuid() == 0)
+        if spec.sandbox:  # its /tmp is its own (and short: a socket's path must fit 107 bytes)
+            env |= {"XDG_STATE_HOME": str(home / ".local" / "state"), "TMPDIR": "/tmp"}  # noqa: S108
         return env
 
     def _end_orphan(self, logs: LogsRoot) -> None:

@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from factoryos.errors import FactoryError
+from factoryos.errors import FactoryError, ToolMissingError
 from factoryos.evals.evaluate import EvaluationWorkload
 from factoryos.events import Event, EventType, read_events
 from factoryos.kilroy import Kilroy, find_kilroy
+from factoryos.kilroy.sandbox import Sandbox, find_bwrap
 from factoryos.runner import BuildWorkload, ConfigMapSink
 from factoryos.runner.forward import (
     EVENTS_TOKEN_ENV,
@@ -30,6 +31,7 @@ from factoryos.runner.forward import (
     EventForwarder,
     ingest_url,
 )
+from factoryos.runner.sandboxing import candidate_sandbox
 from factoryos.settings import Settings
 from factoryos.telemetry import TRACEPARENT_ENV, Telemetry
 from factoryos.worker.exchange import CandidateExchange
@@ -95,7 +97,9 @@ def _run(spec: WorkloadSpec, workload_dir: Path, env: dict[str, str]) -> int:
         if spec.kind is WorkloadKind.EVALUATE:
             workload = EvaluationWorkload(spec, env, progress)
         else:
-            kilroy = Kilroy(find_kilroy(settings, env), settings, env)
+            binary = find_kilroy(settings, env)
+            sandbox = _sandbox(spec, settings, binary.path, env) if spec.sandbox else None
+            kilroy = Kilroy(binary, settings, env, sandbox=sandbox)
             workload = BuildWorkload(spec, kilroy, env, progress)
     except FactoryError as exc:
         return _failed(workload_dir, exc)
@@ -116,6 +120,22 @@ def _run(spec: WorkloadSpec, workload_dir: Path, env: dict[str, str]) -> int:
         print("runner: some events did not reach the dashboard (they stay on the volume)")
     print(f"runner: {spec.name}: {result.status}" + (f": {result.reason}" if result.reason else ""))
     return result.exit_code
+
+
+def _sandbox(spec: WorkloadSpec, settings: Settings, kilroy: Path, env: dict[str, str]) -> Sandbox:
+    """The candidate's sandbox: the launcher found one works here, so its absence is an
+    error (never a silent run without one)."""
+    bwrap = find_bwrap(env.get("PATH", ""))
+    if bwrap is None:
+        raise ToolMissingError("the candidate must run sandboxed, and bwrap is gone")
+    prefixes = _unique_paths(Path(sys.prefix), Path(sys.base_prefix))
+    return candidate_sandbox(
+        spec, bwrap=bwrap, kilroy=kilroy, settings=settings, env=env, python_prefixes=prefixes
+    )
+
+
+def _unique_paths(*paths: Path) -> list[Path]:
+    return list(dict.fromkeys(p.resolve() for p in paths))
 
 
 def _exchanged(

@@ -25,6 +25,7 @@ from factoryos.workloads.evaluation import (
     read_report,
     readable,
 )
+from factoryos.workloads.isolation import ISOLATION_UNAVAILABLE, Sandboxing
 from factoryos.workloads.result import (
     EXIT_CODES,
     Holdup,
@@ -69,6 +70,7 @@ __all__ = [
     "EVENTS_FILE",
     "EXIT_CODES",
     "HOLDOUTS_MOUNT",
+    "ISOLATION_UNAVAILABLE",
     "LOGS_DIR",
     "NAMESPACE_ENV",
     "OUTPUT_FILE",
@@ -91,6 +93,7 @@ __all__ = [
     "ProgressSink",
     "RoundReport",
     "RunDirectory",
+    "Sandboxing",
     "StageFold",
     "WorkloadKind",
     "WorkloadResult",

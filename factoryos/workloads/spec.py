@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from factoryos.errors import InvalidInputError
 from factoryos.models.agents import AgentChoice, Credential
+from factoryos.models.product import Isolation
 from factoryos.workloads.evaluation import EvaluationPlan
 from factoryos.workloads.rundir import RunDirectory
 
@@ -65,6 +66,11 @@ class WorkloadSpec(BaseModel):
     image: str | None = None
     grace_seconds: float = 5.0
     heartbeat_seconds: float | None = 10.0
+    #: The product's ``spec.isolation``.
+    isolation: Isolation = Isolation.PREFERRED
+    #: Run Kilroy and everything it starts in a local sandbox (bubblewrap): set by the
+    #: local launcher where one works, never on a cluster (a pod is the candidate's own).
+    sandbox: bool = False
 
     @property
     def layout(self) -> RunDirectory:

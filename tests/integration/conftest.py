@@ -45,9 +45,14 @@ def factory_env(tmp_path: Path, kilroy_bin: Path) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def factory(factory_env: dict[str, str], tmp_path: Path) -> Iterator[Factory]:
-    """A real embedded factory per test (see factory_support.py)."""
+def factory(
+    factory_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Factory]:
+    """A real embedded factory per test (see factory_support.py); candidates unsandboxed
+    for a test marked ``unsandboxed``."""
     env = {**factory_env, "PYTHONUNBUFFERED": "1"}
+    if request.node.get_closest_marker("unsandboxed") is not None:
+        env["FACTORYOS_SANDBOX"] = "0"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     f = Factory(env, tmp_path)
     yield f

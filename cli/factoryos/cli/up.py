@@ -39,6 +39,7 @@ from factoryos.parent_death import die_with_parent
 from factoryos.settings import Settings
 from factoryos.store import LocalStore
 from factoryos.telemetry import Telemetry
+from factoryos.workloads import Sandboxing
 
 
 def up(
@@ -81,10 +82,15 @@ def up(
     signal.signal(signal.SIGTERM, on_signal)
     store = LocalStore(settings.home / STORE_FILE)
     launcher = LocalProcessLauncher(
-        settings.runs_dir, os.environ, prewarm=settings.runner_prewarm, tools_dir=settings.tools_dir
+        settings.runs_dir,
+        os.environ,
+        prewarm=settings.runner_prewarm,
+        tools_dir=settings.tools_dir,
+        sandbox=settings.sandbox,
     )
     for pid in launcher.helper_pids:
         helpers.add("fork server", pid)
+    _say_isolation(launcher.isolation)
     tracing = Telemetry.from_env("factoryos-controlplane", os.environ)
     plane = LocalControlPlane(
         store, launcher, settings.runs_dir, report=_report, grace_seconds=grace, telemetry=tracing
@@ -109,6 +115,18 @@ def up(
         if stopped:
             progress(f"sf up: stopped {stopped} workload(s); their runs resume on the next `sf up`")
         progress("sf up: stopped")
+
+
+def _say_isolation(isolation: Sandboxing) -> None:
+    """Whether candidates run sandboxed; loudly when they do not (every Run says it too)."""
+    if isolation.isolated:
+        progress(f"sf up: {isolation.message}")
+        return
+    progress(f"sf up: WARNING: candidates are NOT sandboxed: {isolation.message}")
+    progress(
+        "sf up: WARNING: their agents can read the holdouts, the dashboard token, the store "
+        "and other runs; products with spec.isolation: required will not run"
+    )
 
 
 def _start_dashboard(host: str, port: int) -> subprocess.Popen[str]:

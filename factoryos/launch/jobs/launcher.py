@@ -93,6 +93,8 @@ class KubeJobLauncher:
 
     #: A Job retries infrastructure failures itself, up to the Run's backoffLimit.
     retries_errors = True
+    #: Each candidate is a pod with its own volume: nothing to report.
+    isolation = None
 
     def __init__(self, api: client.ApiClient, settings: KubeSettings) -> None:
         # Typed as Any: the client's stubs want its model classes; we pass plain manifests,

@@ -20,7 +20,8 @@ from factoryos.kilroy.procs import run_processes
 from factoryos.models import RunPhase
 
 #: Slow, about 10 s a test (restarts the control plane mid-run): not in `make test-fast`.
-pytestmark = pytest.mark.slow
+#: Its pipelines write marks (or wait on gates) outside their candidate: no sandbox.
+pytestmark = [pytest.mark.slow, pytest.mark.unsandboxed]
 
 
 def _setup(factory: Factory, marks: Path) -> None:

@@ -17,7 +17,8 @@ from factoryos.kilroy.procs import pid_alive, run_processes
 from factoryos.models import Run, RunPhase, StageState
 
 #: Slow, 7-11 s a test (runs real products through the control plane): not in `make test-fast`.
-pytestmark = pytest.mark.slow
+#: Its pipelines write marks outside their candidate: no sandbox.
+pytestmark = [pytest.mark.slow, pytest.mark.unsandboxed]
 
 
 def _phase(phase: RunPhase):  # type: ignore[no-untyped-def]

@@ -19,6 +19,9 @@ from test_controlplane_runs import _phase, _stage_running
 from factoryos.kilroy.procs import run_processes
 from factoryos.models import Product, Run, RunPhase
 
+#: Its pipelines write marks outside their candidate: no sandbox.
+pytestmark = pytest.mark.unsandboxed
+
 EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_NO_CONTROL_PLANE = 2, 3, 4, 6
 
 

@@ -28,7 +28,8 @@ from factoryos.models import Run, RunPhase, StageState
 from factoryos.store import modify
 
 #: Slow, 10-15 s a test (a browser and whole runs): not in `make test-fast`.
-pytestmark = pytest.mark.slow
+#: Its pipelines write marks (or wait on gates) outside their candidate: no sandbox.
+pytestmark = [pytest.mark.slow, pytest.mark.unsandboxed]
 
 #: How long a run may take to reach a state (a loaded machine makes it slow).
 RUN_TIMEOUT_S = 120.0

@@ -28,6 +28,7 @@ from factoryos.workloads import (
 
 class FakeLauncher:
     retries_errors = False
+    isolation = None
 
     def __init__(self) -> None:
         self.started: list[str] = []

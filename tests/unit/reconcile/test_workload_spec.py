@@ -89,3 +89,9 @@ def test_feedback_from_earlier_iterations_reaches_the_goal() -> None:
     spec = workload_spec(run(), product(), 4, 1, Path("/h"), ("iteration 1: c1 failed s3",))
     assert spec.goal.startswith("g\n\nFeedback from earlier attempts")
     assert spec.goal.endswith("- iteration 1: c1 failed s3")
+
+
+def test_the_products_isolation_is_passed_on_and_the_sandbox_is_the_launchers_to_set() -> None:
+    spec = workload_spec(run(), product(isolation="required"), 0, 1, Path("/h"))
+    assert spec.isolation.value == "required" and spec.sandbox is False
+    assert workload_spec(run(), product(), 0, 1, Path("/h")).isolation.value == "preferred"
