@@ -1,18 +1,23 @@
-"""Simulation: the acceptance gate's false-accept rate and what sequential halving saves.
+"""Simulation: the acceptance gate's methods side by side, and what selection spends.
 
-Seeded and pure (no processes): the same selection and gate code the factory
-runs, with scenario outcomes drawn from known pass rates.
+Seeded and pure (no processes): the same gate and selection code the factory
+runs (``factoryos.evals.gate.run_gate``, ``factoryos.evals.selection``), with
+trial outcomes drawn from known pass rates, next to the exact values the design
+computes (``factoryos.evals.sequential.operating``).
 
-Part 1, false accepts: a winner whose true pass rate is just below the target
-(or far below) goes through the gate up to ``max_iterations`` times (fresh
-acceptance trials each time, alpha split across the iterations, early
-rejection when even all remaining trials passing cannot reach the target).
-The rate of runs that were ever accepted must stay at or below alpha.
+Part 1, the gate: three methods at the same target and alpha, with one and with
+three iterations (a Run's alpha split evenly across its iterations; a run is
+accepted when any iteration accepts): the old zero-failure Clopper-Pearson
+plan, the fixed Clopper-Pearson plan with the product's power
+(``acceptance.method: clopper-pearson``) and the group-sequential test
+(``sequential``, the default). Columns: the false-accept rate just below the
+target (must stay <= alpha), power at 0.995 and 0.998, expected acceptance
+trials at 0.995 (and as a multiple of the smallest fixed plan with the same
+power), simulated and exact.
 
-Part 2, selection cost: K candidates of known quality; sequential halving on
-the selection pool versus running every survivor on the full pool (the same
-number of scenarios the halving winner ran). Reported: trials spent and how
-often each picks the truly best candidate.
+Part 2, selection cost: K candidates of known quality; the selection schemes on
+the selection pool versus running every candidate on the full pool. Reported:
+trials spent and how often each picks the truly best candidate.
 
     make bench      # or: .venv/bin/python bench/gate_simulation.py --runs 4000
 """
@@ -27,50 +32,70 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from factoryos.evals.gate import run_gate
 from factoryos.evals.selection import sequential_halving
-from factoryos.evals.statistics import cp_lower, futile, iteration_alpha, min_trials
+from factoryos.evals.sequential import Design, design, fixed_design, operating, wald_bound
+from factoryos.evals.statistics import iteration_alpha
+
+METHODS: dict[str, Callable[[float, float], Design]] = {
+    "zero-failure CP (old)": lambda target, alpha: fixed_design(target, alpha, failures=0),
+    "clopper-pearson": lambda target, alpha: fixed_design(target, alpha),
+    "sequential": lambda target, alpha: design(target, alpha),
+}
 
 
-def gate_run(
-    rng: random.Random, rate: float, target: float, alpha: float, iterations: int
-) -> tuple[bool, int]:
-    """One run's gate attempts; (ever accepted, acceptance trials spent)."""
-    per_iteration = iteration_alpha(alpha, iterations)
-    planned = min_trials(target, per_iteration)
+def gate_run(rng: random.Random, rate: float, designs: list[Design]) -> tuple[bool, int]:
+    """One run's gate attempts, a fresh gate per iteration; (ever accepted, trials spent)."""
     spent = 0
-    for _ in range(iterations):
-        passes = 0
-        for done in range(1, planned + 1):
-            passes += rng.random() < rate
-            spent += 1
-            if futile(passes, done, planned, target, per_iteration):
-                break
-        else:
-            if cp_lower(passes, planned, per_iteration) >= target:
-                return True, spent
+    for d in designs:
+        gate = run_gate(d, lambda _i: rng.random() < rate)
+        spent += gate.trials
+        if gate.accepted:
+            return True, spent
     return False, spent
 
 
+def exact_run(rate: float, designs: list[Design]) -> tuple[float, float]:
+    """The same, computed: P(ever accepted) and expected trials over the iterations."""
+    reach, accepted, spent = 1.0, 0.0, 0.0
+    for d in designs:
+        oc = operating(d, rate)
+        spent += reach * oc.expected_trials
+        accepted += reach * oc.accept_probability
+        reach *= 1 - oc.accept_probability
+    return accepted, spent
+
+
 def part1(runs: int, seed: int, target: float, alpha: float, iterations: int) -> None:
-    print(f"-- false accepts: target {target}, alpha {alpha}, up to {iterations} iteration(s), "
-          f"{runs} seeded runs per true rate")  # fmt: skip
-    planned = min_trials(target, iteration_alpha(alpha, iterations))
-    print(f"   acceptance trials planned per iteration: {planned}")
-    for rate in (target - 0.001, target - 0.01, target - 0.05, target + 0.015):
-        rng = random.Random(f"{seed}:{rate}")
-        accepted = spent = 0
-        for _ in range(runs):
-            ok, used = gate_run(rng, rate, target, alpha, iterations)
-            accepted += ok
-            spent += used
-        share = accepted / runs
-        verdict = (
-            "" if rate >= target else ("  <= alpha: ok" if share <= alpha else "  > alpha: FAIL")
-        )
-        label = "true rate" if rate < target else "true rate (good)"
-        error = 2 * (share * (1 - share) / runs) ** 0.5  # two standard errors
-        print(f"   {label} {rate:.3f}: accepted {share:.4f} (+/- {error:.4f}) of runs, "
-              f"{spent / runs:.1f} trials per run{verdict}")  # fmt: skip
+    below = round(target - 0.001, 6)
+    print(f"-- the gate: target {target}, alpha {alpha}, up to {iterations} iteration(s), "
+          f"{runs} seeded runs per rate (simulated / exact)")  # fmt: skip
+    head = (
+        f"   {'method':<22} {'max n':>6} {'false accept @' + str(below):>22} "
+        f"{'power @0.995':>15} {'power @0.998':>15} {'E[trials] @0.995':>18} {'x fixed':>7}"
+    )
+    print(head)  # fmt: skip
+    for name, make in METHODS.items():
+        d = make(target, iteration_alpha(alpha, iterations))
+        designs = [d] * iterations
+        cells = []
+        for rate in (below, 0.995, 0.998):
+            rng = random.Random(f"{seed}:{name}:{rate}:{iterations}")
+            results = [gate_run(rng, rate, designs) for _ in range(runs)]
+            share = sum(ok for ok, _ in results) / runs
+            exact, trials = exact_run(rate, designs)
+            cells.append((share, exact, sum(n for _, n in results) / runs, trials))
+        fixed = fixed_design(target, iteration_alpha(alpha, iterations)).max_trials
+        fa, p5, p8 = cells
+        ok = "ok" if fa[1] <= alpha else "FAIL"
+        print(f"   {name:<22} {d.max_trials:>6} {fa[0]:>9.4f} / {fa[1]:.4f} {ok:<4} "
+              f"{p5[0]:>6.3f} / {p5[1]:.3f} {p8[0]:>6.3f} / {p8[1]:.3f} "
+              f"{p5[2]:>7.1f} / {p5[3]:>6.1f} {p5[3] / fixed:>7.2f}")  # fmt: skip
+    wald = wald_bound(target, alpha, 0.9, 0.995)
+    print(
+        f"   (no test with power 0.9 at 0.995 expects fewer than {wald:.0f} trials there: "
+        f"{wald / fixed_design(target, alpha).max_trials:.2f}x the fixed plan, one iteration)"
+    )
 
 
 def seeded_trials(seed: str, rates: dict[int, float]) -> Callable[[int, int], bool]:
