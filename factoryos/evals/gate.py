@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from factoryos.evals.sequential import Design, Method, Verdict, lower_bound
-from factoryos.evals.statistics import cp_lower
+from factoryos.evals.sequential import Design, Method, Verdict, lower_bound, operating, plan
+from factoryos.evals.statistics import TWO_SIDED, cp_lower, iteration_alpha
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,45 @@ class GateRun:
             f"rejected {where} ({counts}): the target {d.target} is not shown at alpha "
             f"{d.alpha:.3g} (lower bound {self.bound:.4f})"
         )
+
+
+def gate_design(
+    method: str, target: float, alpha: float, sided: str, power: float,
+    power_at: float | None, iterations: int,
+) -> Design:  # fmt: skip
+    """The design one gate attempt uses: the run's alpha split over its iterations (halved
+    when two-sided, the Clopper-Pearson interval's convention)."""
+    level = iteration_alpha(alpha, iterations) / (2 if sided == TWO_SIDED else 1)
+    return plan(Method(method), target, level, power, power_at)
+
+
+def insufficient(instances: int, design: Design, trials_kind: str) -> str | None:
+    """Why ``instances`` distinct acceptance instances cannot carry ``design`` honestly, or None.
+
+    A repeated run of one instance is not an independent trial, so the pool must hold as
+    many distinct instances as the plan may need, unless the product declares that it
+    bounds per-attempt reliability (``acceptance.trials: repeated``)."""
+    if instances >= design.max_trials or trials_kind == "repeated":
+        return None
+    return (
+        f"InsufficientScenarios: the acceptance pool has {instances} distinct instance(s); "
+        f"the {design.method.value} plan may need {design.max_trials} (add "
+        f"{design.max_trials - instances} more: scenario generators, or declare "
+        "acceptance.trials: repeated to bound per-attempt reliability instead)"
+    )
+
+
+def oc_rates(target: float) -> list[float]:
+    """The true rates an operating characteristic is shown at: from five times the target's
+    failure rate down to none."""
+    room = 1 - target
+    return [round(max(0.0, 1 - room * m), 6) for m in (5, 4, 3, 2, 1.5, 1.25, 1, 0.75, 0.5,
+                                                      0.25, 0.1, 0)]  # fmt: skip
+
+
+def oc_curve(design: Design) -> list[tuple[float, float]]:
+    """(true rate, exact acceptance probability) at ``oc_rates``."""
+    return [(r, operating(design, r).accept_probability) for r in oc_rates(design.target)]
 
 
 def run_gate(design: Design, trial: Callable[[int], bool]) -> GateRun:

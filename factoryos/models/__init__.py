@@ -27,6 +27,7 @@ from factoryos.models.meta import (
 from factoryos.models.problems import problems_from
 from factoryos.models.product import (
     Acceptance,
+    AcceptanceMethod,
     AgentProfile,
     Deploy,
     Engine,
@@ -39,6 +40,7 @@ from factoryos.models.product import (
     RepoSource,
     Service,
     Sidedness,
+    TrialsKind,
     VerifierCommand,
     VerifierKind,
     Verifiers,
@@ -51,6 +53,7 @@ from factoryos.models.run import (
     DesiredState,
     Evaluation,
     GpuNeeds,
+    OcPoint,
     Run,
     RunPhase,
     RunSpec,
@@ -65,6 +68,7 @@ from factoryos.models.run import (
 __all__ = [
     "RESOURCE_KINDS",
     "Acceptance",
+    "AcceptanceMethod",
     "AgentProfile",
     "Artifact",
     "ArtifactKind",
@@ -82,6 +86,7 @@ __all__ = [
     "HoldoutSource",
     "ObjectMeta",
     "ObjectRef",
+    "OcPoint",
     "OwnerReference",
     "Product",
     "ProductPhase",
@@ -99,6 +104,7 @@ __all__ = [
     "Sidedness",
     "StageState",
     "StageStatus",
+    "TrialsKind",
     "VerifierCommand",
     "VerifierKind",
     "VerifierResult",
