@@ -181,6 +181,8 @@ def design(
         unbounded = _reject_line(looks, accept, math.inf, target, p1)
         if _operate(looks, accept, unbounded, p1).accept_probability >= power:
             reject, b = _calibrate_reject(looks, accept, target, p1, power)
+            end = next(j for j, (x, y) in enumerate(zip(accept, reject, strict=True)) if x >= y)
+            looks, accept, reject = looks[: end + 1], accept[: end + 1], reject[: end + 1]
             return Design(Method.SEQUENTIAL, target, alpha, power, p1, looks, accept, reject,
                           fixed_n, fixed_f, a, b)  # fmt: skip
         horizon = math.ceil(horizon * 1.5)

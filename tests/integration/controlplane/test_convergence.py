@@ -16,6 +16,7 @@ from factory_support import Factory, quality_product
 from kilroy_support import git
 from test_controlplane_runs import _phase
 
+from factoryos.evals.gate import gate_design
 from factoryos.models import CandidatePhase, RunPhase
 from factoryos.workloads import EvaluationReport
 
@@ -63,8 +64,12 @@ def test_the_best_candidate_is_selected_gated_and_merged(factory: Factory) -> No
     c1, c2 = run.status.candidates[1], run.status.candidates[2]
     assert (c1.passes, c1.trials) == (6, 8) and (c2.passes, c2.trials) == (8, 8)
     ev = run.status.evaluation
-    assert ev is not None and ev.accepted and ev.candidate == 2 and ev.k == ev.n == 36
+    design = gate_design("sequential", 0.9, 0.05, "one-sided", 0.9, None, iterations=2)
+    assert ev is not None and ev.accepted and ev.candidate == 2
+    assert ev.k == ev.n == design.earliest_accept, "all passing: accepted at the earliest look"
     assert ev.lower_bound >= 0.9 and ev.alpha == 0.025, "alpha split across 2 iterations"
+    assert ev.method.value == "sequential" and ev.instances == 306 and ev.looks_taken
+    assert ev.oc and ev.oc[-1].accept == 1.0
 
     assert "Merge factory/q-1/c2" in git(repo, "log", "-1", "--format=%s", "main")
     assert (repo / "greet.py").read_text().count("Hello, {sys.argv[1]}") == 1
@@ -72,7 +77,9 @@ def test_the_best_candidate_is_selected_gated_and_merged(factory: Factory) -> No
     report = _report(factory, "q-1", 1)
     assert report.merged_commit == git(repo, "rev-parse", "main").strip()
     assert [r.survivors for r in report.rounds] == [[1, 2]]
-    assert len(report.trials) == 8 + 8 + 36
+    assert len(report.trials) == 8 + 8 + ev.n
+    assert report.gate is not None and report.gate.design["looks"] == list(design.looks)
+    assert len({t["scenario"] for t in report.trials if t["pool"] == "acceptance"}) == ev.n
     assert (factory.run_dir("q-1").path / "evaluations" / "i1" / "report.md").exists()
     types = {
         e.type.rsplit(".", 2)[-2] + "." + e.type.rsplit(".", 1)[-1] for e in factory.events("q-1")
@@ -95,7 +102,8 @@ def test_a_weak_best_candidate_is_rejected_and_the_run_iterates(factory: Factory
 
     first = _report(factory, "q-2", 1)
     assert first.outcome.value == "rejected" and first.winner == 1
-    assert first.gate is not None and first.gate.stopped_early and first.gate.n < 36
+    assert first.gate is not None and first.gate.stopped_early
+    assert first.gate.n < first.gate.planned
     assert any("accept-greet-eve" in line for line in first.feedback)
     shown = "\n".join(first.feedback)
     assert "Hello, Eve" not in shown and "stdout_matches" not in shown, "ids, never contents"
