@@ -15,9 +15,12 @@ target (must stay <= alpha), power at 0.995 and 0.998, expected acceptance
 trials at 0.995 (and as a multiple of the smallest fixed plan with the same
 power), simulated and exact.
 
-Part 2, selection cost: K candidates of known quality; the selection schemes on
-the selection pool versus running every candidate on the full pool. Reported:
-trials spent and how often each picks the truly best candidate.
+Part 2, selection cost: K = 4 and 8 candidates of known quality, the best at
+0.9 and each next one ``gap`` (0.02, 0.05) lower; every candidate on the full
+pool (the baseline), sequential halving (half the pool over its rounds) and
+paired elimination, on the same seeded outcomes: independent, and with a
+difficulty shared by all candidates. Reported: how often each picks the truly
+best candidate, and its trials as a multiple of the full pool's.
 
     make bench      # or: .venv/bin/python bench/gate_simulation.py --runs 4000
 """
@@ -29,11 +32,12 @@ import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from statistics import NormalDist
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factoryos.evals.gate import run_gate
-from factoryos.evals.selection import sequential_halving
+from factoryos.evals.selection import paired_elimination, planned_rounds, sequential_halving
 from factoryos.evals.sequential import Design, design, fixed_design, operating, wald_bound
 from factoryos.evals.statistics import iteration_alpha
 
@@ -98,41 +102,59 @@ def part1(runs: int, seed: int, target: float, alpha: float, iterations: int) ->
     )
 
 
-def seeded_trials(seed: str, rates: dict[int, float]) -> Callable[[int, int], bool]:
-    """Scenario outcomes drawn once per (candidate, scenario) from the true pass rates."""
+def seeded_trials(seed: str, rates: dict[int, float], spread: float) -> Callable[[int, int], bool]:
+    """Scenario outcomes drawn once per (candidate, scenario) from the true pass rates.
+
+    ``spread`` 0: independent outcomes. Otherwise a difficulty shared by all candidates
+    (item response theory): scenario s has difficulty d_s ~ N(0, spread^2) and candidate c
+    passes when a_c - d_s - e_cs > 0 with e_cs ~ N(0, 1), a_c set so its pass rate stays
+    rates[c]; a hard scenario is hard for everyone, which pairing exploits."""
     draws: dict[tuple[int, int], bool] = {}
+    scale = (1 + spread**2) ** 0.5
+    ability = {c: NormalDist().inv_cdf(r) * scale for c, r in rates.items()}
 
     def trial(candidate: int, scenario: int) -> bool:
         key = (candidate, scenario)
         if key not in draws:
-            draws[key] = random.Random(f"{seed}:{candidate}:{scenario}").random() < rates[candidate]
+            own = random.Random(f"{seed}:{candidate}:{scenario}")
+            if spread == 0:
+                draws[key] = own.random() < rates[candidate]
+            else:
+                hard = random.Random(f"{seed}:d:{scenario}").gauss(0, spread)
+                draws[key] = ability[candidate] - hard - own.gauss(0, 1) > 0
         return draws[key]
 
     return trial
 
 
-def part2(runs: int, seed: int, k: int, per_round: int) -> None:
-    print(f"-- selection: K={k} candidates, {per_round} paired scenarios per round, {runs} runs")
-    halving_trials = full_trials = halving_best = full_best = 0
-    for run in range(runs):
-        rng = random.Random(f"{seed}:sel:{run}")
-        rates = {c: rng.uniform(0.5, 0.97) for c in range(k)}
-        best = max(rates, key=lambda c: rates[c])
-
-        trial = seeded_trials(f"{seed}:{run}", rates)
-
-        halving = sequential_halving(list(rates), trial, trials_per_round=per_round)
-        halving_trials += halving.trials_spent
-        halving_best += halving.winner == best
-        pool = halving.scores[halving.winner].trials  # the full pool: what the winner ran
-        full = {c: sum(trial(c, s) for s in range(pool)) for c in rates}
-        full_trials += pool * k
-        full_best += max(full, key=lambda c: (full[c], -c)) == best
-    print(f"   sequential halving: {halving_trials / runs:.0f} trials per run, "
-          f"picked the best {halving_best / runs:.1%}")  # fmt: skip
-    print(f"   every survivor on the full pool: {full_trials / runs:.0f} trials per run, "
-          f"picked the best {full_best / runs:.1%}")  # fmt: skip
-    print(f"   halving spends {halving_trials / full_trials:.2f}x the trials of the full pool")
+def part2(runs: int, seed: int, pool: int, spread: float) -> None:
+    kind = "independent outcomes" if spread == 0 else f"shared difficulty (spread {spread})"
+    print(f"-- selection: the best at 0.9, the others gap apart; full pool {pool} scenarios "
+          f"per candidate; {kind}; {runs} seeded runs per row")  # fmt: skip
+    print(f"   {'K':>2} {'gap':>5} {'full pool best':>15} {'halving best':>13} {'x full':>7} "
+          f"{'elimination best':>17} {'x full':>7}  goal (<= 0.5x, best >= full)")  # fmt: skip
+    for k in (4, 8):
+        for gap in (0.02, 0.05):
+            rates = {c: 0.9 - gap * c for c in range(k)}
+            full_best = halving_best = elim_best = 0
+            halving_trials = elim_trials = 0
+            for run in range(runs):
+                trial = seeded_trials(f"{seed}:{k}:{gap}:{spread}:{run}", rates, spread)
+                full = {c: sum(trial(c, s) for s in range(pool)) for c in rates}
+                full_best += max(full, key=lambda c: (full[c], -c)) == 0
+                per_round = max(1, pool // planned_rounds(k, 2) // 2)
+                halving = sequential_halving(list(rates), trial, trials_per_round=per_round)
+                halving_best += halving.winner == 0
+                halving_trials += halving.trials_spent
+                elim = paired_elimination(list(rates), trial, max_trials=pool)
+                elim_best += elim.winner == 0
+                elim_trials += elim.trials_spent
+            total = runs * pool * k
+            ratio = elim_trials / total
+            met = "met" if ratio <= 0.5 and elim_best >= full_best else "NOT met"
+            print(f"   {k:>2} {gap:>5} {full_best / runs:>15.3f} {halving_best / runs:>13.3f} "
+                  f"{halving_trials / total:>7.2f} {elim_best / runs:>17.3f} {ratio:>7.2f}  "
+                  f"{met}")  # fmt: skip
 
 
 def main() -> None:
@@ -142,12 +164,12 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.98)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--iterations", type=int, default=3)
-    parser.add_argument("--candidates", type=int, default=8)
-    parser.add_argument("--trials-per-round", type=int, default=32)
+    parser.add_argument("--pool", type=int, default=200, help="selection scenarios each")
     args = parser.parse_args()
     part1(args.runs, args.seed, args.target, args.alpha, 1)
     part1(args.runs, args.seed, args.target, args.alpha, args.iterations)
-    part2(args.runs // 4, args.seed, args.candidates, args.trials_per_round)
+    part2(args.runs // 5, args.seed, args.pool, 0.0)
+    part2(args.runs // 5, args.seed, args.pool, 1.0)
 
 
 if __name__ == "__main__":

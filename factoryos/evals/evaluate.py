@@ -205,6 +205,8 @@ class EvaluationWorkload:
             eta=spec.eta,
             trials_per_round=spec.trials_per_round,
             rounds=spec.rounds,
+            max_trials=spec.max_trials,
+            delta=spec.delta,
         )
         rounds = []
         for r in result.rounds:

@@ -42,6 +42,7 @@ class SelectionStrategy(StrEnum):
 
     SEQUENTIAL_HALVING = "sequential-halving"
     TOURNAMENT = "tournament"
+    PAIRED_ELIMINATION = "paired-elimination"
 
 
 class Selection(ApiModel):
@@ -54,6 +55,12 @@ class Selection(ApiModel):
     """Number of rounds; unset means ceil(log_eta(survivors))."""
     trials_per_round: PositiveInt = 32
     """Fresh scenarios each surviving candidate runs per round (paired across candidates)."""
+    max_trials: PositiveInt = 200
+    """paired-elimination: the most scenarios one candidate runs (the full pool)."""
+    delta: Annotated[float, Field(gt=0, lt=1), Explained("must be between 0 and 1 (exclusive)")] = (
+        0.1
+    )
+    """paired-elimination: the most probability of eliminating the truly best candidate early."""
 
 
 class DesiredState(StrEnum):
