@@ -77,8 +77,9 @@ def test_the_product_spec_and_holdouts_are_valid(stack: str, tmp_path: Path) -> 
     scenarios = load_scenarios(made.holdouts)
     assert {s.pool.value for s in scenarios} == {"selection", "acceptance"}
     gate = product.spec.acceptance
+    iterations = 3  # a Run's default maxIterations
     plan = gate_design(gate.method.value, gate.target, gate.alpha, gate.sided.value, gate.power,
-                       gate.power_at, 3)  # fmt: skip  (a Run's default maxIterations)
+                       gate.power_at, iterations)  # fmt: skip
     instances = expand([s for s in scenarios if s.pool.value == "acceptance"])
     assert len({i.id for i in instances}) == len(instances) >= plan.max_trials, "honest trials"
     assert len({i.model_dump_json(exclude={"id"}) for i in instances}) == len(instances)
