@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from factoryos.evals.sequential import Design, Method, Verdict, lower_bound, operating, plan
+from factoryos.evals.sequential import Design, Verdict, lower_bound, operating, plan
 from factoryos.evals.statistics import TWO_SIDED, cp_lower, iteration_alpha
+from factoryos.models import AcceptanceMethod as Method
 
 
 @dataclass(frozen=True)

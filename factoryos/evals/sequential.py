@@ -47,6 +47,7 @@ import numpy.typing as npt
 
 from factoryos.errors import InvalidInputError
 from factoryos.evals.statistics import fixed_plan, min_trials
+from factoryos.models import AcceptanceMethod as Method
 
 Vector = npt.NDArray[np.float64]
 
@@ -55,13 +56,6 @@ TRUNCATION = 1.5
 #: Looks planned by default: about this many over the smallest fixed plan.
 LOOKS_PER_FIXED_PLAN = 50
 _BISECTIONS = 40
-
-
-class Method(StrEnum):
-    """``acceptance.method``: how the gate plans its trials."""
-
-    SEQUENTIAL = "sequential"
-    CLOPPER_PEARSON = "clopper-pearson"
 
 
 class Verdict(StrEnum):

@@ -19,7 +19,6 @@ from factoryos.errors import InvalidInputError
 from factoryos.evals.gate import run_gate
 from factoryos.evals.sequential import (
     Design,
-    Method,
     Verdict,
     design,
     fixed_design,
@@ -28,6 +27,7 @@ from factoryos.evals.sequential import (
     wald_bound,
 )
 from factoryos.evals.statistics import cp_lower, fixed_plan
+from factoryos.models import AcceptanceMethod as Method
 
 SIMULATED = 10_000
 
