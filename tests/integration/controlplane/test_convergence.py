@@ -17,7 +17,7 @@ from kilroy_support import git
 from test_controlplane_runs import _phase
 
 from factoryos.evals.gate import gate_design
-from factoryos.models import CandidatePhase, RunPhase
+from factoryos.models import CandidatePhase, Run, RunPhase
 from factoryos.workloads import EvaluationReport
 
 #: Slow, 5-9 s a test (four candidates, holdouts and the gate): not in `make test-fast`.
@@ -128,3 +128,24 @@ def test_a_product_known_by_url_gets_the_merge_pushed(factory: Factory) -> None:
         git(bare, "rev-parse", "--short=12", "main").strip()
     )
     assert git(bare, "rev-parse", "factory/q-3/c1").strip()
+
+
+def test_too_few_distinct_acceptance_instances_stall_the_run(factory: Factory) -> None:
+    _, holdouts = quality_product(factory, {0: "correct", 1: "correct"})
+    (holdouts / "acceptance" / "greet-anyone.yaml").unlink()  # six plain scenarios are left
+    factory.up()
+    _run(factory, "q-3", iterations=1)
+
+    def stalled(run: Run) -> bool:
+        return any(c.type == "Stalled" and c.status.value == "True" for c in run.status.conditions)
+
+    run = factory.wait_run("q-3", stalled, timeout=240)
+    condition = next(c for c in run.status.conditions if c.type == "Stalled")
+    design = gate_design("sequential", 0.9, 0.05, "one-sided", 0.9, None, iterations=1)
+    assert condition.reason == "InsufficientScenarios"
+    assert f"has 6 distinct instance(s); the sequential plan may need {design.max_trials}" in (
+        condition.message or ""
+    )
+    assert run.status.phase is RunPhase.EVALUATING and run.status.evaluation is None
+    report = _report(factory, "q-3", 1)
+    assert report.outcome.value == "insufficient-scenarios" and not report.trials
