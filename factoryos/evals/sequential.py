@@ -41,6 +41,7 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -119,7 +120,17 @@ class Design:
             return Verdict.REJECT
         return Verdict.CONTINUE
 
-    def to_json(self) -> dict[str, object]:
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Design:
+        """The design ``to_json`` wrote (evaluation.json's ``gate.design``)."""
+        return cls(
+            Method(data["method"]), data["target"], data["alpha"], data["power"],
+            data["powerAt"], tuple(data["looks"]), tuple(data["accept"]),
+            tuple(data["reject"]), data["fixedTrials"], data["fixedFailures"],
+            data.get("acceptIntercept"), data.get("rejectIntercept"),
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
         """Everything needed to recompute the design's decisions (evaluation.json)."""
         return {
             "method": self.method.value,

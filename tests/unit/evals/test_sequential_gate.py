@@ -10,6 +10,8 @@ never turn an acceptance into a rejection.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -134,6 +136,18 @@ class TestAgainstSeededSimulation:
             j = int(decided.argmax())
             assert run.trials == d90.looks[j] and run.looks_taken == j + 1
             assert run.accepted == bool(failures[j] <= d90.accept[j])
+
+
+class TestRecomputing:
+    def test_the_recorded_design_and_outcomes_give_the_same_decision(self, d90: Design) -> None:
+        recorded = json.loads(json.dumps(d90.to_json()))  # as evaluation.json holds it
+        again = Design.from_json(recorded)
+        assert again == d90
+        outcomes = [i % 9 != 4 for i in range(d90.max_trials)]
+        first, second = run_gate(d90, outcomes.__getitem__), run_gate(again, outcomes.__getitem__)
+        assert (first.verdict, first.trials, first.looks_taken) == (
+            second.verdict, second.trials, second.looks_taken,
+        )  # fmt: skip
 
 
 class TestFixedPlanMethod:
