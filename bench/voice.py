@@ -62,7 +62,8 @@ elif variant == "service-whisper":
     stt = WhisperSpeechToText(env=os.environ, device=device)
     stt.device
     client = TestClient(create_voice_app(FallbackSpeechToText([(stt, 600)]),
-                                         FallbackTextToSpeech([(PiperTextToSpeech(), 600)])))
+                                         FallbackTextToSpeech([(PiperTextToSpeech(), 600)]),
+                                         token=None, insecure=True))  # in-process only
     run = lambda: client.post("/v1/transcribe?language=en", content=audio,
                               headers={"Content-Type": "audio/wav"}).json()["text"]
 elif variant == "plain-piper":

@@ -5,7 +5,10 @@ pipeline run``). It assigns ``sequence`` (+1, no gaps) and keeps ``time``
 from going backwards, even across processes: every append takes an exclusive
 ``flock`` on the file, re-reads the tail and writes one whole line.
 ``read_events`` is for consumers; it skips a partial last line, so a reader
-racing a writer never sees half an event.
+racing a writer never sees half an event, and any line that is not an event (a
+damaged file must not take the dashboard down with it). ``read_from`` raises a
+``WorkspaceError`` for such a line unless told to skip it (the controller
+reports each one). ``bad_line`` says in one line what is wrong with a line.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from factoryos.errors import WorkspaceError
 from factoryos.events.envelope import Event, EventType, make_event
@@ -85,8 +90,21 @@ def last_event(fh: Any) -> Event | None:
     # lines[-1] is b"" after a complete line, or a partial line being written.
     for raw in reversed(lines[:-1]):
         if raw.strip():
-            return Event.model_validate_json(raw)
+            try:
+                return Event.model_validate_json(raw)
+            except ValueError:
+                continue  # a damaged line: the last good event before it counts
     return None
+
+
+def bad_line(exc: ValueError) -> str:
+    """What is wrong with a line that is not an event, in one line."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the line"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        return f"{where}: {first['msg']}{more}"
+    return " ".join(str(exc).split())
 
 
 def iter_lines(path: Path, after: int = 0) -> Iterator[dict[str, Any]]:
@@ -102,8 +120,12 @@ def iter_lines(path: Path, after: int = 0) -> Iterator[dict[str, Any]]:
     for raw in lines[:-1]:
         if not raw.strip():
             continue
-        obj = json.loads(raw)
-        if int(obj.get("sequence", 0)) > after:
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue
+        sequence = obj.get("sequence") if isinstance(obj, dict) else None
+        if isinstance(sequence, int) and not isinstance(sequence, bool) and sequence > after:
             yield obj
 
 
@@ -139,11 +161,17 @@ def read_from(
             events.append(Event.model_validate_json(raw))
         except ValueError as exc:
             if on_bad is None:
-                raise
+                raise WorkspaceError(f"{path}: a line is not an event: {bad_line(exc)}") from None
             on_bad(raw, exc)
     return events, next_offset
 
 
 def read_events(path: Path, after: int = 0) -> list[Event]:
     """The complete events of a log with ``sequence > after``, in file order."""
-    return [Event.model_validate(obj) for obj in iter_lines(path, after)]
+    events = []
+    for obj in iter_lines(path, after):
+        try:
+            events.append(Event.model_validate(obj))
+        except ValueError:
+            continue
+    return events

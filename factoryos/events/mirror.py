@@ -20,7 +20,7 @@ from pathlib import Path
 
 from factoryos.errors import ConflictError, InvalidInputError
 from factoryos.events.envelope import Event
-from factoryos.events.log import last_event
+from factoryos.events.log import bad_line, last_event
 
 
 class SequenceGapError(ConflictError):
@@ -60,7 +60,7 @@ def mirror_append(path: Path, run: str, lines: list[bytes]) -> int:
         try:
             event = Event.model_validate_json(raw)
         except ValueError as exc:
-            raise InvalidInputError(f"line {number} is not an event: {exc}") from None
+            raise InvalidInputError(f"line {number} is not an event: {bad_line(exc)}") from None
         if event.source.rsplit("/", 1)[-1] != run:
             raise InvalidInputError(f"line {number} is an event of another run ({event.source})")
         events.append((event.sequence, raw.strip()))

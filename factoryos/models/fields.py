@@ -39,6 +39,14 @@ DnsLabel = Annotated[
 
 NonNegativeInt = Annotated[int, Field(ge=0), Explained("must be 0 or more")]
 PositiveInt = Annotated[int, Field(ge=1), Explained("must be at least 1")]
+#: The most candidates (K) one iteration may build: every one is a workload, and the
+#: control plane keeps a record per candidate (a K of 10**12 would wedge it).
+MAX_CANDIDATES = 100
+CandidateCount = Annotated[
+    int,
+    Field(ge=1, le=MAX_CANDIDATES),
+    Explained(f"must be between 1 and {MAX_CANDIDATES}"),
+]
 NonEmptyStr = Annotated[str, Field(min_length=1), Explained("must not be empty")]
 #: A probability-like value in [0, 1].
 UnitInterval = Annotated[float, Field(ge=0, le=1), Explained("must be between 0 and 1")]

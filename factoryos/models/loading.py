@@ -8,7 +8,7 @@ The stores, ``sf`` and the dashboard's API call these; every failure is a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -52,16 +52,84 @@ def parse_as(model: type[ModelT], document: Mapping[str, Any], *, source: str = 
 
 
 def load_resources(text: str, *, source: str = "") -> list[Resource]:
-    """Every resource in a YAML stream (documents separated by ``---``; empty ones skipped)."""
+    """Every resource in a YAML stream (documents separated by ``---``; empty ones skipped).
+
+    Stricter than YAML itself: a key given twice in one mapping is refused (YAML
+    would keep the last one silently), and so is nesting deeper than ``MAX_DEPTH``.
+    """
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        documents = [d for d in yaml.load_all(text, Loader=StrictLoader) if d is not None]
     except yaml.YAMLError as error:
-        raise InvalidInputError(f"{_prefix(source)}not valid YAML: {error}") from None
+        raise InvalidInputError(f"{_prefix(source)}not valid YAML: {yaml_problem(error)}") from None
+    except RecursionError:
+        raise InvalidInputError(f"{_prefix(source)}{TOO_DEEP}") from None
+    for document in documents:
+        if _depth(document) > MAX_DEPTH:
+            raise InvalidInputError(f"{_prefix(source)}{TOO_DEEP}")
     many = len(documents) > 1
     return [
         parse_resource(document, source=_document_source(source, index) if many else source)
         for index, document in enumerate(documents, start=1)
     ]
+
+
+#: How deep a resource may nest (ours go about 6 levels deep).
+MAX_DEPTH = 64
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+
+
+#: libyaml's safe loader where PyYAML has it (100 times faster on big files, and it
+#: refuses nesting deeper than 1000 levels itself), else the pure-Python one.
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class StrictLoader(_SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeLoader says so itself
+                continue
+            if duplicate:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {describe(key)}", mark
+                )
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (line and column, from 1)."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        what = " ".join(part for part in (error.context, error.problem) if part) or "invalid"
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return " ".join(f"{what}{where}".split())
+    return " ".join(str(error).split())
+
+
+def _depth(document: Any) -> int:
+    """How deep ``document`` nests (a scalar: 0), without recursing."""
+    deepest, stack = 0, [(document, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        if isinstance(node, Mapping):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return deepest
 
 
 def dump_resource(resource: Resource) -> dict[str, Any]:
@@ -78,7 +146,7 @@ def _kind_problems(document: Mapping[str, Any]) -> list[str]:
     kind = document.get("kind")
     if kind is None:
         problems.append(f"kind is required (expected {_EXPECTED_KINDS})")
-    elif kind not in RESOURCE_KINDS:
+    elif not isinstance(kind, str) or kind not in RESOURCE_KINDS:
         problems.append(f"unknown kind {describe(kind)} (expected {_EXPECTED_KINDS})")
     return problems
 

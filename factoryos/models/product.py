@@ -33,6 +33,7 @@ from factoryos.models.fields import (
     AbsolutePath,
     ApiVersion,
     BranchName,
+    CandidateCount,
     DnsLabel,
     EnvVarName,
     NonEmptyStr,
@@ -280,7 +281,7 @@ class ProductSpec(ApiModel):
     acceptance: Acceptance = Field(default_factory=Acceptance, json_schema_extra=DEFAULTED_OBJECT)
     service: Service | None = None
     """How to serve a candidate for http holdout scenarios (none: command scenarios only)."""
-    candidates: PositiveInt = 1
+    candidates: CandidateCount = 1
     """K, the candidate branches built per run (a Run may override it)."""
     concurrency: PositiveInt = 1
     """How many runs of this product may be active at once."""

@@ -20,6 +20,7 @@ from factoryos.models._base import DEFAULTED_OBJECT, ApiModel, Explained, KeyedL
 from factoryos.models.agents import RunAgent
 from factoryos.models.fields import (
     ApiVersion,
+    CandidateCount,
     NonEmptyStr,
     NonNegativeInt,
     PositiveInt,
@@ -88,7 +89,7 @@ class RunSpec(ApiModel):
     """What the run should achieve, in words; handed to the pipeline as its goal."""
     pipeline: RelativePath | None = None
     """A pipeline path inside the repository, instead of the product's."""
-    candidates: PositiveInt | None = None
+    candidates: CandidateCount | None = None
     """K for this run; unset means the product's ``spec.candidates``."""
     selection: Selection = Field(default_factory=Selection, json_schema_extra=DEFAULTED_OBJECT)
     max_iterations: PositiveInt = 3

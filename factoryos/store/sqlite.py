@@ -25,7 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from factoryos.errors import ConflictError, ExpiredError, NotFoundError, WorkspaceError
+from factoryos.errors import (
+    ConflictError,
+    ExpiredError,
+    InvalidInputError,
+    NotFoundError,
+    WorkspaceError,
+)
 from factoryos.models import Product, Run, dump_resource, parse_as
 from factoryos.store.port import ApplyResult, R, WatchEvent, WatchEventType
 
@@ -224,6 +230,9 @@ class LocalStore:
                 return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise WorkspaceError(f"resource store {self.path}: {exc}") from exc
+        except UnicodeEncodeError:  # undecodable argv bytes (surrogateescape): no such name
+            shown = ", ".join(repr(a) for a in args if isinstance(a, str))
+            raise InvalidInputError(f"not valid UTF-8 text: {shown}") from None
 
     def _query_one(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         rows = self._query(sql, args)

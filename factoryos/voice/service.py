@@ -2,8 +2,10 @@
 
 ``create_voice_app(stt, tts)`` serves a fallback chain of each (the local
 providers first, cloud ones after, as configured). Products use it, and the
-eval harness speaks to candidates through it. With ``token`` set every request
-needs ``Authorization: Bearer <token>`` (the WebSocket too).
+eval harness speaks to candidates through it. Every request needs
+``Authorization: Bearer <token>`` (the WebSocket too; compared in constant
+time); only ``insecure=True`` (``--insecure``, which the service logs at
+start) serves without a token, and without either the app is refused.
 
 - ``POST /v1/transcribe`` (audio bytes; ``Content-Type`` the audio's type,
   ``?language=``) -> JSON transcript with segments, the provider and the
@@ -32,10 +34,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect
 
+from factoryos.errors import InvalidInputError
 from factoryos.voice.audio import UnsupportedAudioError, check_audio, check_rate
 from factoryos.voice.contract import Transcript, VoiceError
 from factoryos.voice.fallback import FallbackSpeechToText, FallbackTextToSpeech
 
+#: The variable holding the service's bearer token.
+TOKEN_ENV = "FACTORYOS_VOICE_TOKEN"  # noqa: S105 - a variable name
+NO_TOKEN = (
+    f"the voice service needs a token: set {TOKEN_ENV} (clients then send "
+    "Authorization: Bearer <token>), or start it with --insecure to serve without one"
+)
 #: Seconds of streamed audio between partial transcripts.
 PARTIAL_SECONDS = 2.0
 
@@ -45,14 +54,25 @@ class SpeakRequest(BaseModel):
     voice: str | None = None
 
 
+def check_token_choice(token: str | None, insecure: bool) -> None:
+    """A token, or an explicit ``insecure``: exactly one of them (``InvalidInputError``)."""
+    if token is None and not insecure:
+        raise InvalidInputError(NO_TOKEN)
+    if token is not None and insecure:
+        raise InvalidInputError(f"--insecure and {TOKEN_ENV} both given: choose one")
+
+
 def create_voice_app(
     stt: FallbackSpeechToText,
     tts: FallbackTextToSpeech,
     *,
-    token: str | None = None,
+    token: str | None,
+    insecure: bool = False,
     partial_seconds: float = PARTIAL_SECONDS,
 ) -> FastAPI:
-    """The voice service over the two chains (see the module docstring)."""
+    """The voice service over the two chains (see the module docstring); ``token`` None
+    needs ``insecure``, else ``InvalidInputError``."""
+    check_token_choice(token, insecure)
     app = FastAPI(title="Factory OS voice", summary="Speech to text and text to speech.")
 
     def allowed(headers: Any) -> bool:

@@ -36,13 +36,17 @@ def test_a_missing_agent_key_stalls_the_run_until_the_secret_has_it(cluster: Clu
         "agentExecutable: /opt/examples/agents/scripted-agent, "
         "credential: {secretName: llm-keys, secretKey: openai}}",
     )
+    # The Secret exists, without the key the engine names.
+    cluster.kubectl(
+        "-n", ns, "create", "secret", "generic", "llm-keys", "--from-literal=anthropic=dummy"
+    )  # fmt: skip
     cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=resources)
 
     condition = cluster.wait_for("the run to stall", lambda: stalled(cluster, ns, "no-key"), 180)
     assert condition["reason"] == "CredentialMissing", condition
     assert "create secret generic llm-keys --from-literal=openai=<key>" in condition["message"]
     cluster.kubectl(
-        "-n", ns, "create", "secret", "generic", "llm-keys", "--from-literal=openai=dummy"
+        "-n", ns, "patch", "secret", "llm-keys", "-p", '{"stringData": {"openai": "dummy"}}'
     )  # fmt: skip
     cluster.kubectl(
         "wait", "-n", ns, "--for=condition=Succeeded", "--timeout=300s", "run/no-key"

@@ -129,14 +129,18 @@ def test_a_run_must_reference_its_product_by_a_valid_name() -> None:
 @pytest.mark.parametrize(
     ("document", "path"),
     [
-        (product_doc(candidates=0), "spec.candidates"),
         (product_doc(concurrency=0), "spec.concurrency"),
-        (run_doc(candidates=0), "spec.candidates"),
         (run_doc(maxIterations=0), "spec.maxIterations"),
     ],
 )
 def test_counts_must_be_at_least_one(document: dict[str, Any], path: str) -> None:
     assert problems(document) == [f"{path}: must be at least 1, got 0"]
+
+
+@pytest.mark.parametrize("k", [0, 101, 10**12])
+@pytest.mark.parametrize("doc", [product_doc, run_doc])
+def test_k_is_between_1_and_100(doc: Any, k: int) -> None:
+    assert problems(doc(candidates=k)) == [f"spec.candidates: must be between 1 and 100, got {k}"]
 
 
 def test_a_run_may_set_its_own_k() -> None:
@@ -384,7 +388,8 @@ def test_the_error_message_names_the_resource_and_its_first_problem() -> None:
         parse_resource(document, source="web.yaml")
     error = caught.value
     assert str(error) == (
-        'web.yaml: invalid Product "web": spec.candidates: must be at least 1, got 0 (and 1 more)'
+        'web.yaml: invalid Product "web": spec.candidates: must be between 1 and 100, got 0 '
+        "(and 1 more)"
     )
     assert len(error.problems) == 2
     assert isinstance(error, InvalidInputError)  # bad input: `sf` exits 2 (cli/exits.py)

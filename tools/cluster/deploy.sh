@@ -9,7 +9,8 @@
 #
 # kustomize: the namespace, then the dashboard's Secret (keys token and ingest-key,
 #   random hex) when missing, then `kubectl apply --server-side -k manifests/` and
-#   `-k manifests/voice-cpu` (or manifests/voice on a GPU node). The Secret comes before
+#   `-k manifests/voice-cpu` (or manifests/voice on a GPU node) after the voice
+#   service's Secret factoryos-voice (key token, random hex) when missing. The Secret comes before
 #   the Deployments so the operator starts with the ingest key. Namespace factoryos-system
 #   only (the manifests name it).
 # helm: `helm upgrade --install factoryos helm/factoryos -n default --set
@@ -180,6 +181,10 @@ if [[ "$with" == kustomize ]]; then
       --from-literal=token="$(random_hex)" --from-literal=ingest-key="$(random_hex)" >&2
   fi
   k "${apply[@]}" -k "$root/manifests" >&2 || fail "kubectl apply -k manifests/ failed (above: why)"
+  if [[ "$voice" != off ]] && ! k -n "$ns" get secret factoryos-voice >/dev/null 2>&1; then
+    say "making the voice service's Secret factoryos-voice (token)"
+    k -n "$ns" create secret generic factoryos-voice --from-literal=token="$(random_hex)" >&2
+  fi
   case "$voice" in
     cpu) k "${apply[@]}" -k "$root/manifests/voice-cpu" >&2 || fail "kubectl apply -k manifests/voice-cpu failed (above: why)" ;;
     gpu) k "${apply[@]}" -k "$root/manifests/voice" >&2 || fail "kubectl apply -k manifests/voice failed (above: why)" ;;

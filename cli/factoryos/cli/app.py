@@ -14,7 +14,7 @@ import sys
 import click
 import typer
 
-from factoryos.cli import apply, doctor, evals, pipeline, product, run, selftest, up, voice
+from factoryos.cli import apply, doctor, evals, pipeline, product, run, selftest, token, up, voice
 from factoryos.cli.exits import exit_status
 from factoryos.cli.output import error_line
 from factoryos.errors import FactoryError
@@ -33,6 +33,7 @@ app.add_typer(product.app, name="product")
 app.add_typer(run.app, name="run")
 app.add_typer(evals.app, name="eval")
 app.add_typer(voice.app, name="voice")
+app.add_typer(token.app, name="token")
 app.command()(up.up)
 app.command()(apply.apply)
 app.command()(selftest.selftest)

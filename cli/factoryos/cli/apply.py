@@ -57,11 +57,20 @@ def apply(
 
 def _read(file: str) -> tuple[str, str]:
     if file == "-":
-        return sys.stdin.read(), "<stdin>"
+        return _decode(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     path = Path(file)
     try:
-        return path.read_text(), str(path)
+        return _decode(path.read_bytes(), str(path)), str(path)
     except FileNotFoundError:
         raise InvalidInputError(f"{path}: no such file") from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
-        raise InvalidInputError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{source}: not UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r})"
+        ) from None

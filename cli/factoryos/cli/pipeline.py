@@ -20,13 +20,16 @@ from typing import Annotated, Any
 import typer
 
 from factoryos.cli.output import OutputFormat, OutputOption, emit, progress
-from factoryos.errors import InvalidInputError
+from factoryos.errors import InvalidInputError, NotFoundError
 from factoryos.events import Event, EventType
+from factoryos.events.log import iter_lines
 from factoryos.kilroy import Diagnostic, FileValidation, Kilroy, RunSpec, find_kilroy
 from factoryos.kilroy.ingest import DEFAULT_MODEL, IngestRequest, IngestResult
 from factoryos.kilroy.ingest import ingest as run_ingest
+from factoryos.kilroy.layout import LOGS_DIR
 from factoryos.runner import PipelineRunner
 from factoryos.settings import Settings
+from factoryos.workloads import EVENTS_FILE
 
 app = typer.Typer(help="Validate and run Attractor pipelines with Kilroy.", no_args_is_help=True)
 
@@ -219,11 +222,55 @@ def run(
     raise typer.Exit(0 if report.outcome.status == "success" else 1)
 
 
+@app.command()
+def resume(
+    run_id: Annotated[
+        str, typer.Argument(help="The run id `sf pipeline run` printed.", show_default=False)
+    ],
+    grace: Annotated[
+        float, typer.Option("--grace", help="Seconds a stop waits before killing.")
+    ] = 5.0,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Continue a stopped or interrupted `sf pipeline run` from its last checkpoint
+    (completed stages are not run again); exit with its status (0 success, 1 failure)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    settings = Settings.from_env()
+    run_dir = settings.runs_dir / run_id
+    if not (run_dir / LOGS_DIR / "checkpoint.json").is_file():
+        raise NotFoundError(
+            f"no checkpoint of a pipeline run {run_id!r} in {run_dir / LOGS_DIR} "
+            "(`sf pipeline run` prints the run id and its logs folder)"
+        )
+    runner = PipelineRunner(
+        _kilroy(settings),
+        product=_product_of(run_dir / EVENTS_FILE),
+        grace_seconds=grace,
+        heartbeat_seconds=HEARTBEAT_SECONDS,
+        on_event=_show_event,
+    )
+    report = runner.resume(run_dir, run_id)
+    emit(report.to_dict(), output, _report_text)
+    raise typer.Exit(0 if report.outcome.status == "success" else 1)
+
+
+def _product_of(events: Path) -> str:
+    """The product the run's events name (``/products/<p>/runs/<id>``), so the resumed
+    run's events continue the same source."""
+    for line in iter_lines(events):
+        found = re.match(r"^/products/([^/]+)/runs/", str(line.get("source", "")))
+        if found:
+            return found.group(1)
+    return "adhoc"
+
+
 def _show_event(event: Event) -> None:
     data = event.data
     stamp = event.time.astimezone().strftime("%H:%M:%S")
     if event.type == EventType.RUN_STARTED:
         progress(f"[{stamp}] run {data.get('run_id')} started (logs: {data.get('logs_root')})")
+    elif event.type == EventType.RUN_RESUMED:
+        progress(f"[{stamp}] run {data.get('run_id')} resumed from its checkpoint")
     elif event.type == EventType.STAGE_STARTED:
         progress(f"[{stamp}] {event.subject}: started (attempt {_attempt(data)})")
     elif event.type == EventType.STAGE_COMPLETED:

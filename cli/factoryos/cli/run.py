@@ -115,18 +115,23 @@ def list_(
         str | None, typer.Option("--product", "-p", help="Only this product.")
     ] = None,
     namespace: NamespaceOption = "default",
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Runs of every namespace.")
+    ] = False,
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """List runs, newest first."""
-    runs = list_runs(open_store(Settings.from_env()), namespace, product)
-    emit([dump_resource(r) for r in runs], output, lambda _: _runs_table(runs))
+    store = open_store(Settings.from_env())
+    runs = list_runs(store, None if all_namespaces else namespace, product)
+    emit([dump_resource(r) for r in runs], output, lambda _: _runs_table(runs, all_namespaces))
 
 
-def _runs_table(runs: list[Run]) -> str:
+def _runs_table(runs: list[Run], namespaces: bool = False) -> str:
     if not runs:
         return "No runs. Start one with `sf run start PRODUCT --goal TEXT`."
     rows = [
         [
+            *([r.metadata.namespace] if namespaces else []),
             r.metadata.name,
             r.spec.product_ref.name,
             str(r.status.phase or "-"),
@@ -136,7 +141,8 @@ def _runs_table(runs: list[Run]) -> str:
         ]
         for r in runs
     ]
-    return table(["name", "product", "phase", "desired", "stages", "age"], rows)
+    headers = ["name", "product", "phase", "desired", "stages", "age"]
+    return table(["namespace", *headers] if namespaces else headers, rows)
 
 
 def _stage_summary(run: Run) -> str:

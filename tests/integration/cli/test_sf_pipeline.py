@@ -204,6 +204,43 @@ def test_ctrl_c_stops_the_run_and_leaves_no_process_behind(
     assert "dev.factoryos.run.stop_requested" in [e["type"] for e in events]
 
 
+def test_an_interrupted_run_resumes_from_its_checkpoint(
+    tmp_path: Path, factory_env: dict[str, str], workspace: Path
+) -> None:
+    counter = tmp_path / "counter"
+    long_node = Path(__file__).resolve().parents[3] / "examples" / "pipelines" / "long-node.dot"
+    started = subprocess.Popen(
+        [*SF, "pipeline", "run", str(long_node), "-w", str(workspace), "--run-id", "r1",
+         "-i", "SLEEP_SECONDS=2", "-i", f"COUNTER_FILE={counter}", "--grace", "2"],
+        env=factory_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "slow" not in _read(counter):
+        time.sleep(0.1)
+    started.send_signal(signal.SIGINT)
+    out, err = started.communicate(timeout=30)
+    assert started.returncode == 1, err
+    assert "run r1: canceled at slow" in out
+    resumed = sf(factory_env, "pipeline", "resume", "r1", "-o", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from its checkpoint" in resumed.stderr
+    # Only the interrupted stage ran again; the inputs came back with the run.
+    assert _read(counter).split() == ["prepare", "slow", "slow", "finish"]
+    events = list(iter_lines(Path(json.loads(resumed.stdout)["events"])))
+    assert validate_events(events) == []
+    assert "dev.factoryos.run.resumed" in [e["type"] for e in events]
+
+
+def test_resuming_an_unknown_run_is_one_line(factory_env: dict[str, str]) -> None:
+    result = sf(factory_env, "pipeline", "resume", "never-ran")
+    assert result.returncode == 3
+    assert "never-ran" in assert_one_clean_line(result)
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
 def _processes_named(marker: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():

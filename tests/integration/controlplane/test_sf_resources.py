@@ -206,6 +206,10 @@ def test_status_list_and_logs_show_a_finished_run(factory: Factory, repo: Path) 
 
     assert "Phase:    Succeeded" in status and "build" in status and "Stages:" in status
     assert listed.splitlines()[1].split()[:3] == ["app-1", "app", "Succeeded"]
+    everywhere = factory.sf("run", "list", "-A").stdout.splitlines()
+    assert everywhere[0].split()[:2] == ["NAMESPACE", "NAME"]
+    assert everywhere[1].split()[:3] == ["default", "app-1", "app"]
+    assert factory.sf("run", "list", "-n", "elsewhere").stdout.startswith("No runs.")
     assert as_yaml["status"]["phase"] == "Succeeded"
     assert [json.loads(line)["sequence"] for line in logs] == list(range(1, len(logs) + 1))
     assert products[0]["status"]["phase"] == "Ready"

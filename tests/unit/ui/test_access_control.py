@@ -11,8 +11,9 @@ from starlette.websockets import WebSocketDisconnect
 from ui_support import BEARER, TOKEN, Site, make_site
 
 from factoryos.models import DesiredState, Run
+from factoryos.tokens import load_or_create_token
 from factoryos.ui import api, pages
-from factoryos.ui.auth import Credentials, bearer, load_or_create_token, same_origin
+from factoryos.ui.auth import Credentials, bearer, same_origin
 
 PATH_VALUES = {"namespace": "default", "name": "r1", "candidate": "0", "node": "implement"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.testclient import TestClient
-from ui_support import BEARER, TOKEN, make_site
+from ui_support import BEARER, keyed_client, make_site
 
 from factoryos.errors import InvalidInputError
 from factoryos.events import (
@@ -21,8 +21,6 @@ from factoryos.events import (
     run_token,
 )
 from factoryos.runner.forward import EventForwarder, ingest_url
-from factoryos.ui import Dashboard, create_app
-from factoryos.ui.auth import Credentials
 
 KEY = "ingest-key"
 
@@ -63,18 +61,9 @@ def test_the_copy_refuses_other_runs_and_non_events(tmp_path: Path, source_log: 
 
 def _ingesting_site(tmp_path: Path) -> tuple[TestClient, Path]:
     site = make_site(tmp_path)
-    app = create_app(
-        Dashboard(
-            store=site.store,
-            runs_dir=site.runs_dir,
-            credentials=Credentials(TOKEN),
-            admit=lambda _: None,
-            ingest_key=KEY,
-        )
-    )
     copy = site.run_dir("r1").events
     copy.unlink()  # the dashboard's copy starts empty; the runner's log is elsewhere
-    return TestClient(app), copy
+    return keyed_client(site, KEY), copy
 
 
 def test_the_endpoint_needs_the_runs_own_token(tmp_path: Path) -> None:

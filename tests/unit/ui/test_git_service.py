@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 from starlette.datastructures import Headers
 from starlette.testclient import TestClient
-from ui_support import BEARER, TOKEN, make_site
+from ui_support import BEARER, keyed_client, make_site
 
 from factoryos.events import run_token
-from factoryos.ui import Dashboard, create_app
 from factoryos.ui.api import RUN_REPOSITORY
-from factoryos.ui.auth import Credentials
 from factoryos.ui.git_http import (
     CgiHead,
     GitHttpError,
@@ -197,16 +195,7 @@ def test_a_bare_repository_is_made_once_even_by_concurrent_calls(tmp_path: Path)
 
 def _git_site(tmp_path: Path, key: str | None = KEY) -> tuple[TestClient, Path]:
     site = make_site(tmp_path)
-    app = create_app(
-        Dashboard(
-            store=site.store,
-            runs_dir=site.runs_dir,
-            credentials=Credentials(TOKEN),
-            admit=lambda _: None,
-            ingest_key=key,
-        )
-    )
-    return TestClient(app), site.run_dir("r1").path / RUN_REPOSITORY
+    return keyed_client(site, key), site.run_dir("r1").path / RUN_REPOSITORY
 
 
 def _auth(run: str, namespace: str = "default") -> dict[str, str]:

@@ -123,3 +123,18 @@ def make_site(tmp: Path) -> Site:
         )
     )
     return Site(store, runs_dir, TestClient(app, base_url="http://testserver"), admitted)
+
+
+def keyed_client(site: Site, key: str | None) -> TestClient:
+    """A second dashboard over ``site``'s factory with runners' ingest ``key`` (cluster mode)."""
+    return TestClient(
+        create_app(
+            Dashboard(
+                store=site.store,
+                runs_dir=site.runs_dir,
+                credentials=Credentials(TOKEN),
+                admit=lambda _: None,
+                ingest_key=key,
+            )
+        )
+    )

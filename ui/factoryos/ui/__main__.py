@@ -25,8 +25,9 @@ from factoryos.errors import FactoryError, InvalidInputError
 from factoryos.settings import Settings
 from factoryos.store import LocalStore, ResourceStore
 from factoryos.telemetry import Telemetry
+from factoryos.tokens import TOKEN_FILE, load_or_create_token
 from factoryos.ui.app import Dashboard, create_app
-from factoryos.ui.auth import TOKEN_ENV, TOKEN_FILE, Credentials, load_or_create_token
+from factoryos.ui.auth import TOKEN_ENV, Credentials, CredentialSource, TokenFile
 from factoryos.ui.server import bind, serve, url_of
 
 STORE_FILE = "factoryos.db"
@@ -44,11 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         store, runs_dir, token, created = _sources(settings, in_cluster=args.in_cluster)
+        local = not args.in_cluster and settings.kube_context is None
+        credentials: CredentialSource = (
+            TokenFile(settings.home, token) if local else Credentials(token)
+        )
         app = create_app(
             Dashboard(
                 store=store,
                 runs_dir=runs_dir,
-                credentials=Credentials(token),
+                credentials=credentials,
                 admit=admitter(
                     settings,
                     store,

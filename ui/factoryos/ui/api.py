@@ -22,8 +22,9 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, WebSocket
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from factoryos import products
@@ -31,7 +32,13 @@ from factoryos.errors import FactoryError, NotFoundError
 from factoryos.events import Event, SequenceGapError, last_sequence, mirror_append, run_token
 from factoryos.events.streams import stream_append, stream_position
 from factoryos.models import Run, dump_resource
-from factoryos.models.fields import LABEL_PATTERN
+from factoryos.models.fields import (
+    LABEL_MAX_LENGTH,
+    LABEL_PATTERN,
+    CandidateCount,
+    DnsLabel,
+    NonEmptyStr,
+)
 from factoryos.rundata import stage_diff
 from factoryos.runs import list_runs as newest_runs
 from factoryos.runs import new_run, resume_run, start_run, stop_run
@@ -39,12 +46,25 @@ from factoryos.ui import git_http
 from factoryos.ui.auth import bearer
 from factoryos.ui.csrf import check_csrf
 from factoryos.ui.hub import SlowConsumerError
+from factoryos.ui.problems import COMMON, responses
 from factoryos.ui.state import AppState, app_state
 from factoryos.workloads import RunDirectory, candidate_branch
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(prefix="/api", tags=["api"], responses=responses(*COMMON))
 State = Annotated[AppState, Depends(app_state)]
 Guarded = [Depends(check_csrf)]
+
+#: The path parameters, with the constraints the store enforces on names.
+Namespace = Annotated[
+    str,
+    PathParam(pattern=LABEL_PATTERN, max_length=LABEL_MAX_LENGTH, description="An RFC 1123 label."),
+]
+Name = Namespace
+Candidate = Annotated[int, PathParam(ge=0, description="The candidate's index.")]
+#: Kilroy's node ids (``factoryos.kilroy.logsroot``).
+Node = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=255)]
+#: A path inside the repository, never absolute and without ``..`` segments.
+RELATIVE_PATH = r"^(?!/)(?!(.*/)?\.\.(/|$))[^\x00]+$"
 
 #: WebSocket close codes (4000-4999 are the application's).
 CLOSE_NOT_FOUND = 4404
@@ -53,15 +73,38 @@ CLOSE_SLOW_CONSUMER = 4008
 SSE_RETRY_MS = 2000
 
 
+class SequenceGap(BaseModel):
+    """An ingest batch that does not continue the copy (409)."""
+
+    detail: str = Field(description="What went wrong, in one line.")
+    next: int = Field(description="The last sequence the copy holds: send from the one after.")
+
+
+class EventPage(BaseModel):
+    """A page of a run's events (``GET .../events`` without SSE)."""
+
+    events: list[dict[str, Any]] = Field(description="CloudEvents, by sequence.")
+    next: int = Field(description="The sequence to ask ``after`` next.")
+    more: bool = Field(description="Whether more events follow.")
+
+
 class StartRun(BaseModel):
     """A new run of a product."""
 
-    product: str = Field(description="The product to run.")
-    goal: str = Field(description="What the run should achieve.")
-    candidates: int | None = Field(default=None, description="K (default: the product's).")
-    namespace: str = "default"
-    name: str | None = Field(default=None, description="Run name (default: generated).")
-    pipeline: str | None = Field(default=None, description="Pipeline path (default: product's).")
+    model_config = ConfigDict(regex_engine="python-re")  # RELATIVE_PATH looks ahead
+
+    product: DnsLabel = Field(description="The product to run.")
+    goal: NonEmptyStr = Field(description="What the run should achieve.")
+    candidates: CandidateCount | None = Field(
+        default=None, description="K (default: the product's)."
+    )
+    namespace: DnsLabel = "default"
+    name: DnsLabel | None = Field(default=None, description="Run name (default: generated).")
+    pipeline: str | None = Field(
+        default=None,
+        pattern=RELATIVE_PATH,
+        description="Pipeline path in the repository (default: the product's).",
+    )
 
 
 @router.get("/products", summary="List products")
@@ -69,8 +112,8 @@ def list_products(state: State, namespace: str | None = None) -> list[dict[str, 
     return [dump_resource(p) for p in products.list_products(state.store, namespace)]
 
 
-@router.get("/products/{namespace}/{name}", summary="One product")
-def get_product(state: State, namespace: str, name: str) -> dict[str, Any]:
+@router.get("/products/{namespace}/{name}", summary="One product", responses=responses(404))
+def get_product(state: State, namespace: Namespace, name: Name) -> dict[str, Any]:
     return dump_resource(products.get_product(state.store, name, namespace))
 
 
@@ -81,12 +124,20 @@ def list_runs(
     return [dump_resource(r) for r in newest_runs(state.store, namespace, product)]
 
 
-@router.get("/runs/{namespace}/{name}", summary="One run (spec and status)")
-def get_run(state: State, namespace: str, name: str) -> dict[str, Any]:
+@router.get(
+    "/runs/{namespace}/{name}", summary="One run (spec and status)", responses=responses(404)
+)
+def get_run(state: State, namespace: Namespace, name: Name) -> dict[str, Any]:
     return dump_resource(state.store.get(Run, name, namespace))
 
 
-@router.post("/runs", status_code=201, summary="Start a run", dependencies=Guarded)
+@router.post(
+    "/runs",
+    status_code=201,
+    summary="Start a run",
+    dependencies=Guarded,
+    responses=responses(403, 404, 409),
+)
 def create_run(state: State, body: StartRun) -> dict[str, Any]:
     run = new_run(
         body.product,
@@ -100,24 +151,44 @@ def create_run(state: State, body: StartRun) -> dict[str, Any]:
     return dump_resource(start_run(state.store, run, state.admit))
 
 
-@router.post("/runs/{namespace}/{name}/stop", summary="Stop a run", dependencies=Guarded)
-def stop(state: State, namespace: str, name: str) -> dict[str, Any]:
+@router.post(
+    "/runs/{namespace}/{name}/stop",
+    summary="Stop a run",
+    dependencies=Guarded,
+    responses=responses(403, 404, 409),
+)
+def stop(state: State, namespace: Namespace, name: Name) -> dict[str, Any]:
     return dump_resource(stop_run(state.store, name, namespace))
 
 
-@router.post("/runs/{namespace}/{name}/resume", summary="Resume a run", dependencies=Guarded)
-def resume(state: State, namespace: str, name: str) -> dict[str, Any]:
+@router.post(
+    "/runs/{namespace}/{name}/resume",
+    summary="Resume a run",
+    dependencies=Guarded,
+    responses=responses(403, 404, 409),
+)
+def resume(state: State, namespace: Namespace, name: Name) -> dict[str, Any]:
     return dump_resource(resume_run(state.store, name, namespace))
 
 
 @router.get(
     "/runs/{namespace}/{name}/events",
     summary="A run's events: JSON after a sequence, or SSE with Accept: text/event-stream",
+    responses={
+        200: {
+            "description": "A page of events (JSON), or the live stream (SSE).",
+            "content": {
+                "application/json": {"schema": EventPage.model_json_schema()},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        },
+        **responses(404),
+    },
 )
 async def events(
     request: Request,
-    namespace: str,
-    name: str,
+    namespace: Namespace,
+    name: Name,
     after: Annotated[int, Query(ge=0, description="Only events with a higher sequence.")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     last_event_id: Annotated[str | None, Header()] = None,
@@ -146,7 +217,7 @@ async def events(
     )
 
 
-async def _sse(state: AppState, namespace: str, name: str, after: int) -> AsyncIterator[str]:
+async def _sse(state: AppState, namespace: Namespace, name: Name, after: int) -> AsyncIterator[str]:
     yield f"retry: {SSE_RETRY_MS}\n\n"
     try:
         async with state.hub.subscribe(namespace, name, after) as stream:
@@ -236,7 +307,7 @@ async def _drain(websocket: WebSocket) -> None:
 MAX_INGEST_BYTES = 16 * 1024 * 1024
 
 
-def _ingest_allowed(request: Request, namespace: str, name: str) -> AppState:
+def _ingest_allowed(request: Request, namespace: Namespace, name: Name) -> AppState:
     """The per-run token check for runners sending events (cluster mode)."""
     state = app_state(request)
     if state.ingest_key is None:
@@ -246,7 +317,7 @@ def _ingest_allowed(request: Request, namespace: str, name: str) -> AppState:
     return state
 
 
-def _run_token_ok(key: str, request: Request, namespace: str, name: str) -> bool:
+def _run_token_ok(key: str, request: Request, namespace: Namespace, name: Name) -> bool:
     """Whether the request carries ``Authorization: Bearer <the run's token>``."""
     offered = bearer(request.headers.get("authorization")) or ""
     expected = run_token(key, namespace, name)
@@ -257,9 +328,10 @@ def _run_token_ok(key: str, request: Request, namespace: str, name: str) -> bool
     "/ingest/runs/{namespace}/{name}/events",
     tags=["ingest"],
     summary="Where the dashboard's copy of a run's events ends (for its runner)",
+    responses=responses(404),
 )
 def ingest_position(
-    request: Request, namespace: str, name: str, stream: str | None = None
+    request: Request, namespace: Namespace, name: Name, stream: str | None = None
 ) -> dict[str, int]:
     state = _ingest_allowed(request, namespace, name)
     state.store.get(Run, name, namespace)
@@ -271,10 +343,16 @@ def ingest_position(
     "/ingest/runs/{namespace}/{name}/events",
     tags=["ingest"],
     summary="A runner sends its run's events (NDJSON, continuing the copy)",
-    responses={409: {"description": "A gap: the body says which sequence comes next"}},
+    responses={
+        **responses(404, 413),
+        409: {
+            "description": "A gap: the body says which sequence comes next",
+            "model": SequenceGap,
+        },
+    },
 )
 async def ingest(
-    request: Request, namespace: str, name: str, stream: str | None = None
+    request: Request, namespace: Namespace, name: Name, stream: str | None = None
 ) -> Response:
     """Without ``stream``, the batch continues the run's log; with it (each workload on its
     own volume), it continues that stream, which is merged into the run's log."""
@@ -339,9 +417,13 @@ async def run_repository(request: Request, namespace: str, name: str, rest: str)
     )
 
 
-@router.get("/runs/{namespace}/{name}/stages/{candidate}/{node}/diff", summary="A stage's diff")
+@router.get(
+    "/runs/{namespace}/{name}/stages/{candidate}/{node}/diff",
+    summary="A stage's diff",
+    responses=responses(404),
+)
 def get_stage_diff(
-    state: State, namespace: str, name: str, candidate: int, node: str
+    state: State, namespace: Namespace, name: Name, candidate: Candidate, node: Node
 ) -> dict[str, Any]:
     run = state.store.get(Run, name, namespace)
     diff = stage_diff(state.run_dir(run).repo(candidate), _branch(run, candidate), candidate, node)
@@ -358,9 +440,13 @@ def get_stage_diff(
     }
 
 
-@router.get("/runs/{namespace}/{name}/stages/{candidate}/{node}/files", summary="Stage artifacts")
+@router.get(
+    "/runs/{namespace}/{name}/stages/{candidate}/{node}/files",
+    summary="Stage artifacts",
+    responses=responses(404),
+)
 def get_stage_files(
-    state: State, namespace: str, name: str, candidate: int, node: str
+    state: State, namespace: Namespace, name: Name, candidate: Candidate, node: Node
 ) -> list[dict[str, Any]]:
     run = state.store.get(Run, name, namespace)
     return [
@@ -369,8 +455,16 @@ def get_stage_files(
     ]
 
 
-@router.get("/runs/{namespace}/{name}/files/{path:path}", summary="Download a run file")
-def download(state: State, namespace: str, name: str, path: str) -> FileResponse:
+@router.get(
+    "/runs/{namespace}/{name}/files/{path:path}",
+    summary="Download a run file",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The file's bytes.", "content": {"application/octet-stream": {}}},
+        **responses(404),
+    },
+)
+def download(state: State, namespace: Namespace, name: Name, path: str) -> FileResponse:
     run = state.store.get(Run, name, namespace)
     return file_download(state, run, path)
 

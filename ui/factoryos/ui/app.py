@@ -13,19 +13,19 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
-from factoryos.errors import ConflictError, FactoryError, InvalidInputError, NotFoundError
 from factoryos.models import Product, Run
 from factoryos.store import ResourceStore
 from factoryos.telemetry import Telemetry
-from factoryos.ui import api, pages
-from factoryos.ui.auth import Credentials
+from factoryos.ui import api, pages, problems
+from factoryos.ui.auth import CredentialSource
 from factoryos.ui.hub import EventHub, ResourceFeed
 from factoryos.ui.middleware import AuthMiddleware, SecurityHeadersMiddleware
 from factoryos.ui.state import STATIC_DIR, AppState
+from factoryos.ui.throttle import SignInThrottle
 from factoryos.version import __version__
 
 #: Admission for what the dashboard creates (``factoryos.admission.admitter``).
@@ -38,7 +38,9 @@ class Dashboard:
 
     store: ResourceStore
     runs_dir: Path
-    credentials: Credentials
+    #: The token and what derives from it: a ``TokenFile`` locally (``sf token rotate``
+    #: takes effect at once), a fixed ``Credentials`` from the cluster's Secret.
+    credentials: CredentialSource
     admit: Admit
     #: CXDB's UI, when runs log to CXDB (links per run).
     cxdb_ui_url: str | None = None
@@ -73,6 +75,7 @@ def create_app(dashboard: Dashboard) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    throttle = SignInThrottle()
     app.state.factory = AppState(
         store=dashboard.store,
         runs_dir=dashboard.runs_dir,
@@ -83,14 +86,15 @@ def create_app(dashboard: Dashboard) -> FastAPI:
         cxdb_ui_url=dashboard.cxdb_ui_url,
         heartbeat_seconds=dashboard.heartbeat_seconds,
         ingest_key=dashboard.ingest_key,
+        throttle=throttle,
     )
-    app.add_middleware(AuthMiddleware, credentials=dashboard.credentials)
+    app.add_middleware(AuthMiddleware, credentials=dashboard.credentials, throttle=throttle)
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(api.router)
     app.include_router(api.git_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_exception_handler(FactoryError, _factory_error)
+    problems.install(app, pages.error_page)
     app.add_api_route("/healthz", _healthz, include_in_schema=False)
     if dashboard.telemetry is not None:
         dashboard.telemetry.instrument_app(app)
@@ -99,26 +103,3 @@ def create_app(dashboard: Dashboard) -> FastAPI:
 
 def _healthz() -> PlainTextResponse:
     return PlainTextResponse("ok")
-
-
-#: How our errors map to HTTP statuses.
-STATUS_OF: tuple[tuple[type[FactoryError], int], ...] = (
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (InvalidInputError, 422),
-)
-
-
-def http_status(exc: FactoryError) -> int:
-    for kind, status in STATUS_OF:
-        if isinstance(exc, kind):
-            return status
-    return 500
-
-
-async def _factory_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, FactoryError)
-    status = http_status(exc)
-    if request.url.path.startswith("/api/"):
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-    return pages.error_page(request, status, str(exc))

@@ -26,5 +26,5 @@ async def check_csrf(request: Request) -> None:
     ):
         value = (await request.form()).get(CSRF_FIELD)
         offered = value if isinstance(value, str) else None
-    if not app_state(request).credentials.csrf_ok(offered):
+    if not app_state(request).credentials.current().csrf_ok(offered):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")

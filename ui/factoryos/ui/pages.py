@@ -26,7 +26,9 @@ from factoryos.ui.api import file_download
 from factoryos.ui.auth import CSRF_FIELD, SESSION_COOKIE
 from factoryos.ui.csrf import check_csrf
 from factoryos.ui.graph import GraphUnavailableError, render_svg
+from factoryos.ui.middleware import client_address
 from factoryos.ui.state import TEMPLATES_DIR, AppState, app_state
+from factoryos.ui.throttle import too_many_message
 from factoryos.ui.views import event_summary, product_rows, stage_state
 from factoryos.workloads import candidate_branch
 
@@ -40,7 +42,7 @@ EVENTS_ON_PAGE = 300
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     state = app_state(request)
-    context.setdefault("csrf", state.credentials.csrf)
+    context.setdefault("csrf", state.credentials.current().csrf)
     context.setdefault("csrf_field", CSRF_FIELD)
     context.setdefault("now", datetime.now(UTC))
     return templates.TemplateResponse(request, template, context, status_code=status_code)
@@ -64,8 +66,20 @@ def signin_form(request: Request, next: str = "/") -> Response:
 def signin(
     request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
 ) -> Response:
-    credentials = app_state(request).credentials
+    state = app_state(request)
+    client = client_address(request.scope)
+    wait = state.throttle.retry_after(client)
+    if wait is not None:  # refused without looking at the token
+        return templates.TemplateResponse(
+            request,
+            "signin.html",
+            {"next": _local(next), "error": too_many_message(wait) + "."},
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    credentials = state.credentials.current()
     if not credentials.token_ok(token.strip()):
+        state.throttle.failed(client)
         return templates.TemplateResponse(
             request,
             "signin.html",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.requests import HTTPConnection
@@ -13,8 +13,9 @@ from factoryos.errors import FactoryError
 from factoryos.models import Product, Run
 from factoryos.rundata import RunFiles
 from factoryos.store import ResourceStore
-from factoryos.ui.auth import Credentials
+from factoryos.ui.auth import CredentialSource
 from factoryos.ui.hub import EventHub, ResourceFeed
+from factoryos.ui.throttle import SignInThrottle
 from factoryos.workloads import RunDirectory
 
 HERE = Path(__file__).parent
@@ -28,13 +29,14 @@ class AppState:
 
     store: ResourceStore
     runs_dir: Path
-    credentials: Credentials
+    credentials: CredentialSource
     admit: Callable[[Product | Run], None]
     hub: EventHub
     feed: ResourceFeed
     cxdb_ui_url: str | None
     heartbeat_seconds: float
     ingest_key: str | None = None
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     def run_dir(self, run: Run) -> RunDirectory:
         return RunDirectory.of(self.runs_dir, run.metadata.namespace, run.metadata.name)
@@ -46,7 +48,7 @@ class AppState:
         """The DOT the run executes: Kilroy's copy once started, else the product's."""
         copy = self.run_dir(run).logs_root(candidate) / "graph.dot"
         try:
-            return copy.read_text()
+            return copy.read_text(errors="replace")  # a stray byte must not break the page
         except OSError:
             pass
         try:
@@ -60,6 +62,7 @@ class AppState:
             ["git", "-C", product.spec.repo.path, "show", f"{product.spec.branch}:{pipeline}"],
             capture_output=True,
             text=True,
+            errors="replace",
             check=False,
         )
         return shown.stdout if shown.returncode == 0 else None
