@@ -188,6 +188,7 @@ api-contract: venv tools ## The API's contract at length: schemathesis, every ch
 	  PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest -s tests/integration/contract/test_api_contract.py $(PYTEST_ARGS)
 
 bench: venv tools ## Run the benchmarks in bench/ (several minutes)
+	$(BIN)/python bench/cli_startup.py
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/pipeline_overhead.py
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/controlplane.py
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/python bench/dashboard_stream.py

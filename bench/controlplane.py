@@ -12,11 +12,19 @@ Part 1, start latency, side by side in alternating rounds on the same machine:
   fork server (the default) and started as fresh processes
   (FACTORYOS_RUNNER_PREWARM=0).
 
-Part 2, CPU: the ``sf up`` process's CPU time (user + system, from /proc) over
-a window while idle, then while N runs of a sleep-heavy pipeline are all
-active (goal: under 10% of one core).
+Part 2, scale: the ``sf up`` process's CPU time (user + system, from /proc)
+over a window while idle, then while N runs (default 200) of a sleeping
+stage are all active (goals: all have Kilroy in their stage within 30 s of
+``sf apply``; under 10% of one core). Memory per active run: the runner and
+its Kilroy, RSS and PSS (``/proc/PID/smaps_rollup``; PSS shares the pages of
+forked runners fairly), mean over the runs.
 
-    make bench      # or: .venv/bin/python bench/controlplane.py --runs 50
+Part 3, listing: ``sf run list`` against a store holding 1,000 finished runs
+(16 stages each), fresh interpreter each time (goal: at most 0.25 s).
+
+Each goal is printed with its measurement, met or not, and the machine's core count.
+
+    make bench      # or: .venv/bin/python bench/controlplane.py --runs 200
 """
 
 from __future__ import annotations
@@ -43,6 +51,11 @@ from factoryos.models import Run, parse_as  # noqa: E402
 from factoryos.store import LocalStore  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
+CORES = os.cpu_count()
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 def git_repo(path: Path, files: dict[str, str], env: dict[str, str]) -> Path:
@@ -200,9 +213,10 @@ def print_latency(results: dict[str, dict[str, float]], rounds: int) -> None:
         print(f"  {label:56}" + "".join(f"{results[m][key]:14.3f}" for m in modes))
     for m in modes:
         r = results[m]
+        added = r["store kilroy"] - r["bare"]
         print(
             f"  {m}: added start latency (Run stored -> Kilroy's first event, minus bare): "
-            f"{r['store kilroy'] - r['bare']:.3f}s (goal < 0.2s); from `sf run start`: "
+            f"{added:.3f}s (goal < 0.2s: {verdict(added < 0.2)}); from `sf run start`: "
             f"{r['cli kilroy'] - r['bare']:.3f}s"
         )
 
@@ -233,19 +247,23 @@ def active_cpu(base: Path, env: dict[str, str], plane: int, runs: int, window: f
         )
 
     while not all_running():
-        if time.monotonic() - began > 300:
-            sys.exit("the runs did not all start within 300 s")
-        time.sleep(0.5)
+        if time.monotonic() - began > 600:
+            sys.exit("the runs did not all start within 600 s")
+        time.sleep(0.2)
     ramp = time.monotonic() - began
     time.sleep(2.0)
     before = cpu_seconds(plane)
     time.sleep(window)
     busy = (cpu_seconds(plane) - before) / window
+    memory = run_memory(home, [f"sleepy-{i}" for i in range(runs)])
     lines = [
-        f"\nControl plane CPU (the sf up process, user+system), {window:g}s windows",
-        f"  idle, no runs:                {idle * 100:6.2f}% of one core",
-        f"  {runs} active sleeping runs:      {busy * 100:6.2f}% of one core (goal < 10%)",
-        f"  (all {runs} runs had Kilroy in their stage {ramp:.1f}s after `sf apply`)",
+        f"\nControl plane with {runs} active runs ({CORES} cores), {window:g}s CPU windows",
+        f"  all {runs} runs had Kilroy in their stage {ramp:.1f}s after `sf apply` "
+        f"(goal <= 30 s: {verdict(ramp <= 30)})",
+        f"  sf up CPU, idle, no runs:           {idle * 100:6.2f}% of one core",
+        f"  sf up CPU, {runs} active sleeping runs: {busy * 100:6.2f}% of one core "
+        f"(goal < 10%: {verdict(busy < 0.10)})",
+        *memory,
     ]
     began = time.monotonic()
     sf(env, "product", "remove", "sleepy", "--force")
@@ -259,18 +277,105 @@ def active_cpu(base: Path, env: dict[str, str], plane: int, runs: int, window: f
     return "\n".join(lines)
 
 
+def smaps(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of ``pid`` in KiB, from smaps_rollup."""
+    found = {"Rss:": 0, "Pss:": 0}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        key, value, *_ = line.split()
+        if key in found:
+            found[key] = int(value)
+    return found["Rss:"], found["Pss:"]
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def run_memory(home: Path, names: list[str]) -> list[str]:
+    """Mean RSS and PSS of each run's runner and of its Kilroy (see the module docstring)."""
+    runner: list[tuple[int, int]] = []
+    kilroy: list[tuple[int, int]] = []
+    for name in names:
+        process = json.loads((home / f"runs/default/{name}/workloads/{name}-c0-1/process.json")
+                             .read_text())  # fmt: skip
+        pid = int(process["pid"])
+        try:
+            runner.append(smaps(pid))
+            kilroy += [smaps(c) for c in children(pid) if "kilroy" in _comm(c)]
+        except OSError:  # it ended meanwhile
+            continue
+
+    def mean(rows: list[tuple[int, int]], i: int) -> float:
+        return statistics.fmean(r[i] for r in rows) / 1024 if rows else float("nan")
+
+    return [
+        f"  memory per active run (mean of {len(runner)} runners, {len(kilroy)} Kilroys):",
+        f"    runner  RSS {mean(runner, 0):6.1f} MiB   PSS {mean(runner, 1):6.1f} MiB",
+        f"    Kilroy  RSS {mean(kilroy, 0):6.1f} MiB   PSS {mean(kilroy, 1):6.1f} MiB",
+        f"    both    RSS {mean(runner, 0) + mean(kilroy, 0):6.1f} MiB   "
+        f"PSS {mean(runner, 1) + mean(kilroy, 1):6.1f} MiB",
+    ]
+
+
+def _comm(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def listing(base: Path, runs: int, tries: int) -> str:
+    """``sf run list`` against ``runs`` finished runs in a store of their own (no control plane)."""
+    home = base / "listing-home"
+    store = LocalStore(home / "factoryos.db")
+    stages = [{"name": f"n{i}", "status": "Succeeded"} for i in range(16)]
+    spec = {"productRef": {"name": "p"}, "goal": "g"}
+    status = parse_as(Run, {"metadata": {"name": "x"}, "spec": spec,
+                            "status": {"phase": "Succeeded", "stages": stages}}).status  # fmt: skip
+    for i in range(runs):
+        run = store.create(parse_as(Run, {"metadata": {"name": f"done-{i:04d}"}, "spec": spec}))
+        run.status = status
+        store.update_status(run)
+    store.close()
+    env = {**os.environ, "FACTORYOS_HOME": str(home)}
+    times = []
+    for _ in range(tries):
+        t0 = time.perf_counter()
+        done = subprocess.run([str(Path(sys.executable).parent / "sf"), "run", "list"], env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        times.append(time.perf_counter() - t0)
+        if done.returncode != 0 or done.stdout.count("\n") != runs + 1:
+            sys.exit(f"sf run list failed:\n{done.stderr}")
+    best, median = min(times), statistics.median(times)
+    return (
+        f"\n`sf run list` with {runs} finished runs in the store ({CORES} cores), {tries} tries: "
+        f"min {best:.3f}s, median {median:.3f}s (goal <= 0.25 s: {verdict(median <= 0.25)})"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9, help="latency rounds (default 9)")
-    parser.add_argument("--runs", type=int, default=50, help="active runs for CPU (default 50)")
+    parser.add_argument("--runs", type=int, default=200, help="active runs (default 200)")
     parser.add_argument("--window", type=float, default=20.0, help="CPU window seconds")
+    parser.add_argument("--finished", type=int, default=1000, help="finished runs for `run list`")
+    parser.add_argument(
+        "--only", choices=["latency", "scale", "listing"], action="append",
+        help="run only these parts (default: all)",
+    )  # fmt: skip
     args = parser.parse_args()
     kilroy = shutil.which("kilroy", path=f"{ROOT / '.tools/bin'}:{os.environ.get('PATH', '')}")
     if not kilroy:
         sys.exit("needs kilroy: run `make tools` first")
+    parts = set(args.only or ["latency", "scale", "listing"])
+    print(f"bench/controlplane.py on {CORES} cores: {', '.join(sorted(parts))}")
     with tempfile.TemporaryDirectory(prefix="sf-bench-cp-") as tmp:
+        if "listing" in parts:
+            print(listing(Path(tmp), args.finished, tries=10))
         results: dict[str, dict[str, float]] = {}
-        for mode, prewarm in (("forked (default)", "1"), ("fresh process", "0")):
+        cpu = ""
+        modes = (("forked (default)", "1"), ("fresh process", "0"))
+        for mode, prewarm in modes if parts & {"latency", "scale"} else ():
             base = Path(tmp) / ("warm" if prewarm == "1" else "cold")
             base.mkdir()
             env = {
@@ -282,15 +387,20 @@ def main() -> int:
                 "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@local",
                 "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@local",
             }  # fmt: skip
+            if prewarm == "0" and "latency" not in parts:
+                continue
             plane = Plane(base, env)
             try:
-                results[mode] = start_latency(base, env, kilroy, args.rounds)
-                if prewarm == "1":
+                if "latency" in parts:
+                    results[mode] = start_latency(base, env, kilroy, args.rounds)
+                if prewarm == "1" and "scale" in parts:
                     cpu = active_cpu(base, env, plane.proc.pid, args.runs, args.window)
             finally:
                 plane.stop()
-        print_latency(results, args.rounds)
-        print(cpu)
+        if results:
+            print_latency(results, args.rounds)
+        if cpu:
+            print(cpu)
     return 0
 
 

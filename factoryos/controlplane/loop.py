@@ -35,7 +35,7 @@ from factoryos.errors import ConflictError, ExpiredError, WorkspaceError
 from factoryos.events import EventType, read_from
 from factoryos.launch import Launcher, WorkloadState
 from factoryos.models import Product, Run, StageStatus
-from factoryos.store import ResourceStore
+from factoryos.store import ResourceStore, WatchEventType
 from factoryos.telemetry import Telemetry
 from factoryos.workloads import RunDirectory, StageFold
 
@@ -91,6 +91,9 @@ class LocalControlPlane:
         self._dirty: set[Key] = set()
         self._due: dict[Key, float] = {}
         self._runs: dict[Key, _Tracked] = {}
+        #: Every Run the loop has seen (resync, then the watch): its product, and whether it
+        #: is done. Marking a change's siblings reads this, not the whole store again.
+        self._products_of: dict[Key, tuple[str, bool]] = {}
         self._failures: dict[Key, int] = {}
         self._since = 0
         self._last_process_poll = 0.0
@@ -115,8 +118,10 @@ class LocalControlPlane:
         self._since = self._store.version()
         for product in self._store.list(Product):
             self._dirty.add(_key(product))
+        self._products_of.clear()
         for run in self._store.list(Run):
             self._dirty.add(_key(run))
+            self._products_of[_key(run)] = (run.spec.product_ref.name, _done(run))
 
     def step(self, wait: float = 0.0) -> None:
         """Reconcile what is dirty, then wait up to ``wait`` seconds for the next change."""
@@ -132,7 +137,7 @@ class LocalControlPlane:
             return
         for change in changes:
             self._since = change.version
-            self._mark(change.resource)
+            self._mark(change.resource, deleted=change.type is WatchEventType.DELETED)
         self._poll()
 
     def shutdown(self) -> int:
@@ -161,17 +166,21 @@ class LocalControlPlane:
 
     # -- marking -------------------------------------------------------------
 
-    def _mark(self, resource: Product | Run) -> None:
+    def _mark(self, resource: Product | Run, *, deleted: bool = False) -> None:
         self._dirty.add(_key(resource))
         ns = resource.metadata.namespace
-        product = resource.metadata.name if isinstance(resource, Product) else None
+        product = resource.metadata.name
         if isinstance(resource, Run):
             product = resource.spec.product_ref.name
             self._dirty.add(("Product", ns, product))
+            if deleted:
+                self._products_of.pop(_key(resource), None)
+            else:
+                self._products_of[_key(resource)] = (product, _done(resource))
         # Siblings may be queued behind this run, or waiting on this product.
-        for run in self._store.list(Run, ns):
-            if run.spec.product_ref.name == product and not _done(run):
-                self._dirty.add(_key(run))
+        for key, (of, done) in self._products_of.items():
+            if key[1] == ns and of == product and not done:
+                self._dirty.add(key)
 
     def _poll(self) -> None:
         now = time.monotonic()

@@ -13,6 +13,9 @@ scenarios talk to the candidate's service, started once with ``serve``
 candidate's service and transcribe its spoken answer (``voice`` providers).
 Each scenario's ``setup`` runs once, then its repetitions; a repetition
 passes when every check in ``expect`` holds within ``timeout_seconds``.
+
+httpx is imported by the methods that talk to the service, not with the
+module: the verifiers and ``sf product`` import ``PASSED_ENV`` from here.
 """
 
 from __future__ import annotations
@@ -30,8 +33,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from factoryos.errors import InvalidInputError
 from factoryos.evals.scenarios import Expect, Scenario
@@ -174,6 +175,8 @@ class Harness:
     def _http(self, scenario: Scenario) -> str | None:
         exchange = scenario.interaction.http
         assert exchange is not None and self._base_url is not None
+        import httpx
+
         try:
             response = httpx.request(
                 exchange.method,
@@ -192,6 +195,8 @@ class Harness:
         exchange = scenario.interaction.voice
         assert exchange is not None and self.voice is not None and self._base_url is not None
         tts, stt = self.voice
+        import httpx
+
         try:
             prompt = tts.synthesize(exchange.say)
         except VoiceError as exc:
@@ -274,6 +279,8 @@ class Harness:
 
     def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         assert self.service is not None and self._base_url is not None
+        import httpx
+
         deadline = time.monotonic() + self.service.start_seconds
         while time.monotonic() < deadline:
             if proc.poll() is not None:

@@ -8,23 +8,30 @@ dashboard token. Connection problems and refusals are ``ClusterError``.
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from factoryos.errors import ClusterError
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class DashboardEvents:
     """The event API of one dashboard."""
 
     def __init__(self, url: str, token: str, client: httpx.Client | None = None) -> None:
+        # httpx is imported here, not with the module: ``sf run logs`` reads local
+        # runs without it, and importing it costs ``sf`` a tenth of a second.
+        import httpx
+
         self.client = client or httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
         )
 
     def raw(self, namespace: str, name: str, after: int = 0) -> list[dict[str, Any]]:
         """Every event of the run after sequence ``after``, as JSON objects, in order."""
+        import httpx  # already loaded by __init__: a dictionary lookup
+
         found: list[dict[str, Any]] = []
         while True:
             try:

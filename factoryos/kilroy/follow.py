@@ -5,6 +5,13 @@ Kilroy v0.1.0 writes no terminal progress event (``final.json`` is the end
 signal, and a few events may follow it), so the follower ends when the process
 has exited and every complete line has been read. A ``run_completed`` or
 ``run_failed`` line, which later Kilroy versions write last, also ends it.
+
+Between reads it waits on a file-system notification for ``logs_root``
+(``factoryos.filewatch``): a line is read as soon as Kilroy has written it,
+and ``final.json`` appearing wakes it for the end. With notifications it
+also looks at the process (and ``should_stop``) every ``recheck`` seconds,
+and every few milliseconds once ``final.json`` is there (the exit is near);
+without them (no inotify, or none left) it reads every ``poll_interval``.
 """
 
 from __future__ import annotations
@@ -14,10 +21,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from factoryos.kilroy.logsroot import PROGRESS_FILE, ProgressTail
+from factoryos.filewatch import FolderWatch
+from factoryos.kilroy.logsroot import FINAL_FILE, PROGRESS_FILE, ProgressTail
 from factoryos.kilroy.translate import TERMINAL_EVENTS
 
 __all__ = ["Pollable", "follow_progress", "follow_progress_lines"]
+
+#: How often the exit is looked for once ``final.json`` is written (it follows at once).
+ENDING_POLL = 0.005
 
 
 class Pollable(Protocol):
@@ -36,6 +47,7 @@ def follow_progress(
     *,
     after: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    recheck: float = 0.1,
 ) -> Iterator[dict[str, Any]]:
     """Yield each new progress event of ``process`` until it ends.
 
@@ -45,7 +57,7 @@ def follow_progress(
     and follows again (``follow_progress_lines`` tells it where it left off).
     """
     for _, event in follow_progress_lines(
-        logs_root, process, poll_interval, after=after, should_stop=should_stop
+        logs_root, process, poll_interval, after=after, should_stop=should_stop, recheck=recheck
     ):
         yield event
 
@@ -57,22 +69,32 @@ def follow_progress_lines(
     *,
     after: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    recheck: float = 0.1,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``follow_progress`` with each event's line number in ``progress.ndjson``."""
     tail = ProgressTail(
         logs_root / PROGRESS_FILE, process.progress_after if after is None else after
     )
-    while True:
-        exited = process.poll() is not None
-        batch = tail.read()
-        for line_no, event in batch:
-            yield line_no, event
-            if event.get("event") in TERMINAL_EVENTS:
+    ending_since: float | None = None
+    with FolderWatch(logs_root, {PROGRESS_FILE, FINAL_FILE}) as watch:
+        while True:
+            exited = process.poll() is not None
+            batch = tail.read()
+            for line_no, event in batch:
+                yield line_no, event
+                if event.get("event") in TERMINAL_EVENTS:
+                    return
+            if exited:
+                # The process had exited before this read, so the read saw its last line.
                 return
-        if exited:
-            # The process had exited before this read, so the read saw its last line.
-            return
-        if not batch:
-            if should_stop is not None and should_stop():
-                return
-            time.sleep(poll_interval)
+            if not batch:
+                if should_stop is not None and should_stop():
+                    return
+                # Kilroy exits right after writing final.json, and no file says so:
+                # for a second from then its exit is looked for every few milliseconds.
+                if ending_since is None and (logs_root / FINAL_FILE).exists():
+                    ending_since = time.monotonic()
+                if ending_since is not None and time.monotonic() - ending_since < 1.0:
+                    watch.wait(min(poll_interval, ENDING_POLL))
+                else:
+                    watch.wait(recheck if watch.notifying else poll_interval)

@@ -25,6 +25,7 @@ from factoryos.errors import EngineError, InvalidInputError
 __all__ = ["LogsRoot", "NodeArtifact", "ProgressTail"]
 
 PROGRESS_FILE = "progress.ndjson"
+FINAL_FILE = "final.json"
 
 #: Entries of a logs_root that are not stage directories.
 _NOT_NODE_DIRS = {"worktree", "modeldb", "input_snapshot", "parallel", "outputs"}
@@ -101,7 +102,7 @@ class LogsRoot:
         return self._json("checkpoint.json")
 
     def final(self) -> dict[str, Any] | None:
-        return self._json("final.json")
+        return self._json(FINAL_FILE)
 
     def run_config(self) -> dict[str, Any] | None:
         return self._json("run_config.json")

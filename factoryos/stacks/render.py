@@ -6,6 +6,9 @@ file is copied byte for byte, its mode kept (scripts stay executable). A name
 that starts with ``dot-`` is written with a leading ``.`` instead
 (``dot-gitignore`` -> ``.gitignore``), because packaging and npm drop
 dotfiles from templates. Called by ``factoryos.stacks.scaffold``.
+
+Jinja2 is imported by the functions that render, not with the module: the
+commands that only list products must not pay for it.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from factoryos.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import jinja2
 
 SUFFIX = ".j2"
 DOT_PREFIX = "dot-"
@@ -35,6 +39,8 @@ def target_name(name: str) -> str:
 
 
 def _environment(source: Path | None = None) -> jinja2.Environment:
+    import jinja2
+
     # Source files, never HTML for a browser: nothing to escape.
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(source)) if source is not None else None,
@@ -46,6 +52,8 @@ def _environment(source: Path | None = None) -> jinja2.Environment:
 
 def render_text(text: str, context: Mapping[str, Any], name: str) -> str:
     """One template string rendered (``name`` says which, in errors)."""
+    import jinja2
+
     try:
         return _environment().from_string(text).render(**context)
     except jinja2.TemplateError as exc:
@@ -54,6 +62,8 @@ def render_text(text: str, context: Mapping[str, Any], name: str) -> str:
 
 def render_tree(source: Path, dest: Path, context: Mapping[str, Any]) -> list[str]:
     """Render ``source`` into ``dest`` (created; must not hold files yet); the paths written."""
+    import jinja2
+
     env = _environment(source)
     written: list[str] = []
     for path in sorted(source.rglob("*")):

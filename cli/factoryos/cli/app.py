@@ -4,6 +4,12 @@
 into one line on stderr and its exit status from the CLI's table
 (``factoryos.cli.exits``), so users never see a traceback for bad input;
 anything else is a bug and keeps its traceback.
+
+The commands themselves are in ``factoryos.cli.lazy.COMMANDS`` and each is
+imported only when it runs, so ``sf --version`` and ``sf --help`` import
+Typer and nothing of the factory; ``tests/unit/cli/test_import_sets.py``
+pins what each common command imports. Help is plain text: Typer's Rich
+formatting alone takes longer to import than the goal for ``sf --help``.
 """
 
 from __future__ import annotations
@@ -11,33 +17,24 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
-from factoryos.cli import apply, doctor, evals, pipeline, product, run, selftest, token, up, voice
-from factoryos.cli.exits import exit_status
-from factoryos.cli.output import error_line
+# Typer (pinned in pyproject.toml) carries its own copy of click; these are its errors.
+from typer._click.exceptions import ClickException, UsageError
+
+from factoryos.cli.lazy import LazyGroup
 from factoryos.errors import FactoryError
 from factoryos.version import __version__
 
 app = typer.Typer(
     name="sf",
     help="Factory OS: run Attractor pipelines through Kilroy, verify and ship products.",
+    cls=LazyGroup,
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(pipeline.app, name="pipeline")
-app.add_typer(product.app, name="product")
-app.add_typer(run.app, name="run")
-app.add_typer(evals.app, name="eval")
-app.add_typer(voice.app, name="voice")
-app.add_typer(token.app, name="token")
-app.command()(up.up)
-app.command()(apply.apply)
-app.command()(selftest.selftest)
-app.command()(doctor.doctor)
 
 
 def _version(value: bool) -> None:
@@ -72,23 +69,40 @@ def root(
 def main(argv: list[str] | None = None) -> int:
     """Run ``sf`` with ``argv`` and return its exit status.
 
-    Typer (in standalone mode) prints usage errors and help itself and exits
-    through ``SystemExit``; our own errors arrive here as ``FactoryError``.
+    Typer runs outside its standalone mode so that its errors arrive here too:
+    a usage mistake prints the usage and the error (or, where Typer knows no
+    command to show the usage of, one ``sf: error:`` line) and exits 2; our
+    own errors arrive as ``FactoryError``.
     """
     try:
-        app(args=argv, standalone_mode=True)
+        result = app(args=argv, standalone_mode=False)
     except FactoryError as exc:
-        sys.stderr.write(error_line(str(exc)) + "\n")
-        return exit_status(exc)
-    except click.UsageError as exc:  # a flag combination a command itself refuses
+        return _refuse(str(exc), exc)
+    except ClickException as exc:
+        if isinstance(exc, UsageError) and exc.ctx is None:
+            return _refuse(exc.format_message(), None, exc.exit_code)
         exc.show()
         return exc.exit_code
+    except typer.Abort:
+        sys.stderr.write("Aborted!\n")
+        return 1
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
         sys.stderr.write(f"{exc.code}\n")
         return 1
-    return 0
+    # Outside standalone mode Typer returns the status of an ``Exit`` (help, --version).
+    return result if isinstance(result, int) else 0
+
+
+def _refuse(message: str, error: FactoryError | None, status: int = 1) -> int:
+    """One ``sf: error:`` line on stderr; the status from the CLI's table for our errors."""
+    # Only refusals need these, so the edge's helpers load with them.
+    from factoryos.cli.exits import exit_status
+    from factoryos.cli.output import error_line
+
+    sys.stderr.write(error_line(message) + "\n")
+    return status if error is None else exit_status(error)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ from typing import Annotated
 
 import typer
 
-from factoryos.admission import admitter
-from factoryos.controlplane import control_plane_pid
+from factoryos.controlplane.lock import control_plane_pid
 from factoryos.errors import FactoryError, InvalidInputError
 from factoryos.models import Product, Run
 from factoryos.settings import Settings
@@ -65,6 +64,10 @@ def admit_to(
     pending: list[Product] | None = None,
 ) -> None:
     """The admission checks for where ``sf`` works: all of them locally, fewer on a cluster."""
+    # Imported here: the checks load the Kilroy adapter and the stacks, which only
+    # the commands that create something need (``sf run list`` must start fast).
+    from factoryos.admission import admitter
+
     admitter(settings, store, os.environ)(resource, pending)
 
 

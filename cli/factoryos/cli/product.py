@@ -13,14 +13,12 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-import click
 import typer
 
 from factoryos.cli.factory import NamespaceOption, admit_to, on_cluster, open_store
 from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
-from factoryos.deploys import PLAN, deploy_command, deploy_product
 from factoryos.models import Product, dump_resource
 from factoryos.products import (
     ProductChoices,
@@ -138,7 +136,7 @@ def add(
     registered with the stack's pipeline, verifiers, service and gate.
     """
     settings = Settings.from_env()
-    _check_usage(cast(click.Context, ctx), repo, template, path, holdouts)
+    _check_usage(ctx, repo, template, path, holdouts)
     choices = ProductChoices(
         branch=branch, pipeline=pipeline, candidates=candidates, concurrency=concurrency,
         agent_profile=agent_profile, agent_executable=agent_executable,
@@ -169,14 +167,13 @@ def add(
 
 
 def _check_usage(
-    ctx: click.Context, repo: str | None, template: str | None, *template_only: Path | None
+    ctx: typer.Context, repo: str | None, template: str | None, *template_only: Path | None
 ) -> None:
+    # ctx.fail raises Typer's usage error: usage text on stderr and exit 2.
     if (repo is None) == (template is None):
-        raise click.UsageError(
-            "give exactly one of --repo (an existing repository) or --template", ctx
-        )
+        ctx.fail("give exactly one of --repo (an existing repository) or --template")
     if template is None and any(option is not None for option in template_only):
-        raise click.UsageError("--path and --holdouts go with --template", ctx)
+        ctx.fail("--path and --holdouts go with --template")
 
 
 def _added_line(name: str) -> str:
@@ -217,6 +214,9 @@ def deploy(
     credentials. The script's output streams to stderr; the exit status is
     the script's.
     """
+    # Imported here: the deploy runner brings the eval harness, which ``list`` must not load.
+    from factoryos.deploys import deploy_command, deploy_product
+
     settings = Settings.from_env()
     product = get_product(open_store(settings), name, namespace)
     deploy_command(product, real=real)  # refuse before cloning anything
@@ -238,6 +238,8 @@ def deploy(
 
 
 def _deploy_text(data: dict[str, Any]) -> str:
+    from factoryos.deploys import PLAN
+
     kind = "deploy" if data["real"] else "deploy dry run"
     head = f"{kind} of {data['product']} at {data['commit'][:12]}"
     if data["exitCode"] != 0:

@@ -122,3 +122,59 @@ def test_the_resource_feed_reports_writes_while_someone_listens(tmp_path: Path) 
         "phase": None,
     }
     store.close()
+
+
+def test_a_line_reaches_the_client_on_its_notification_not_on_the_timer(tmp_path: Path) -> None:
+    """With a one-minute poll and sweep, only inotify can bring the event within a second."""
+    log = _log(tmp_path)
+    log.append(EventType.LOG, {})
+
+    async def main() -> float:
+        hub = EventHub(tmp_path, interval=60, sweep=60)
+        async with hub.subscribe("default", "r", 1) as stream:
+            assert hub.notified
+            await asyncio.sleep(0.1)  # the hub is waiting on its notifications now
+            written = time.monotonic()
+            await asyncio.to_thread(log.append, EventType.LOG, {})
+            event = await stream.next(5.0)
+            assert event is not None and event.sequence == 2
+            return time.monotonic() - written
+
+    assert asyncio.run(main()) < 1.0
+
+
+def test_without_notifications_the_hub_polls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACTORYOS_FILE_NOTIFICATIONS", "0")
+    log = _log(tmp_path)
+
+    async def main() -> list[int]:
+        hub = EventHub(tmp_path, interval=0.005, sweep=60)
+        async with hub.subscribe("default", "r", 0) as stream:
+            assert not hub.notified
+            await asyncio.to_thread(log.append, EventType.LOG, {})
+            event = await stream.next(5.0)
+            return [] if event is None else [event.sequence]
+
+    assert asyncio.run(main()) == [1]
+
+
+def test_a_run_folder_made_after_the_client_came_is_polled_then_watched(tmp_path: Path) -> None:
+    async def main() -> list[int]:
+        hub = EventHub(tmp_path, interval=0.01, sweep=60)
+        got = []
+        async with hub.subscribe("default", "r", 0) as stream:
+            await asyncio.to_thread(_log(tmp_path).append, EventType.LOG, {})  # makes the folder
+            first = await stream.next(5.0)
+            assert first is not None
+            got.append(first.sequence)
+            await asyncio.sleep(0.05)  # a sweep has watched the folder by now
+            assert hub._watches is not None and not hub._watches.unwatched
+            await asyncio.to_thread(_log(tmp_path).append, EventType.LOG, {})
+            second = await stream.next(5.0)
+            assert second is not None
+            got.append(second.sequence)
+        return got
+
+    assert asyncio.run(main()) == [1, 2]

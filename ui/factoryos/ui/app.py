@@ -65,6 +65,7 @@ def create_app(dashboard: Dashboard) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         feed.close()
+        hub.close()
 
     app = FastAPI(
         title="Factory OS",

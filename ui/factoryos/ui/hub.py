@@ -8,6 +8,12 @@ backlog + live has no gap and no repeat. A subscriber that falls
 ``queue_limit`` events behind is cut off (``SlowConsumerError``) instead of
 slowing the others; its cursor lets it resume losslessly.
 
+A log is read when the file system says it changed (``FolderWatches``:
+inotify on each followed run's folder), and every log is also looked at each
+``sweep`` seconds in case a notification was missed. Where notifications are
+unavailable, or a run's folder does not exist yet, those logs are polled
+each ``interval`` instead, as before.
+
 ``ResourceFeed`` watches the store (``ResourceStore.watch``) in a thread
 while anyone listens, and publishes one small change notice per write.
 """
@@ -19,6 +25,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,6 +36,7 @@ from typing import Any
 from factoryos.errors import ExpiredError, FactoryError
 from factoryos.events import Event, read_events
 from factoryos.events.log import read_lines
+from factoryos.filewatch import FolderWatches
 from factoryos.store import ResourceStore
 from factoryos.telemetry import Telemetry
 from factoryos.workloads import RunDirectory
@@ -152,8 +160,10 @@ class _RunFollower:
 class EventHub:
     """Fans out the events of every watched run (see the module docstring).
 
-    One task checks every followed log each ``interval`` (a ``stat`` per log,
-    a read only when it grew), however many runs and clients there are.
+    One task follows every followed log, however many runs and clients there
+    are: it reads a log when notified that it changed, and looks at all of
+    them (a ``stat`` per log, a read only when it grew) every ``sweep``
+    seconds, or every ``interval`` while any log has to be polled.
     """
 
     def __init__(
@@ -161,15 +171,18 @@ class EventHub:
         runs_dir: Path,
         *,
         interval: float = 0.02,
+        sweep: float = 1.0,
         queue_limit: int = 10_000,
         telemetry: Telemetry | None = None,
     ):
         self.runs_dir = runs_dir
         self.telemetry = telemetry or Telemetry.off()
         self.interval = interval
+        self.sweep = sweep
         self.queue_limit = queue_limit
         self._followers: dict[Path, _RunFollower] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._watches: FolderWatches[Path] | None = None
 
     def events_path(self, namespace: str, run: str) -> Path:
         return RunDirectory.of(self.runs_dir, namespace, run).events
@@ -182,12 +195,15 @@ class EventHub:
     async def subscribe(self, namespace: str, run: str, after: int) -> AsyncIterator[EventStream]:
         path = self.events_path(namespace, run)
         follower = self._followers.get(path)
+        if self._watches is None:
+            self._watches = FolderWatches({path.name})
         if follower is None:
             follower = self._followers[path] = _RunFollower(path, self.telemetry)
+            self._watches.add(path, path.parent)
         sub = _Subscriber(self.queue_limit)
         follower.subscribers.add(sub)  # before the backlog is read: nothing falls between
         if self._ticker is None or self._ticker.done():
-            self._ticker = asyncio.create_task(self._tick(), name="event-hub")
+            self._ticker = asyncio.create_task(self._tick(self._watches), name="event-hub")
         try:
             backlog, _ = await asyncio.to_thread(read_raw, path, 0, after)
             yield EventStream(backlog, sub, after)
@@ -195,17 +211,38 @@ class EventHub:
             follower.subscribers.discard(sub)
             if not follower.subscribers:
                 self._followers.pop(path, None)
+                self._watches.remove(path)
 
-    async def _tick(self) -> None:
+    async def _tick(self, watches: FolderWatches[Path]) -> None:
+        swept = time.monotonic()
         while self._followers:
-            for follower in list(self._followers.values()):
-                follower.poll()
-            await asyncio.sleep(self.interval)
+            period = self.sweep if watches.notifying and not watches.unwatched else self.interval
+            changed = await watches.changed(max(swept + period - time.monotonic(), 0.0))
+            for path in changed or ():
+                follower = self._followers.get(path)
+                if follower is not None:
+                    follower.poll()
+            if time.monotonic() - swept >= period:
+                # The safety net, and the polling of logs that cannot be watched (yet).
+                watches.retry()
+                for follower in list(self._followers.values()):
+                    follower.poll()
+                swept = time.monotonic()
 
     @property
     def followed(self) -> int:
         """How many run logs are being followed now."""
         return len(self._followers)
+
+    @property
+    def notified(self) -> bool:
+        """True when file-system notifications drive the hub (False: it polls every log)."""
+        return self._watches is not None and self._watches.notifying
+
+    def close(self) -> None:
+        """Let go of the notification handle (the app's shutdown)."""
+        if self._watches is not None:
+            self._watches.close()
 
 
 @dataclass(frozen=True)

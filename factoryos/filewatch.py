@@ -1,0 +1,221 @@
+"""Waking up when a file in a folder changes: inotify, or polling where there is none.
+
+Two followers wait for appended lines: the runner for Kilroy's
+``progress.ndjson`` (``factoryos.kilroy.follow``) and the dashboard's event hub
+for each run's ``events.ndjson`` (``factoryos.ui.hub``). Both used to sleep a
+fixed interval between reads; with file-system notifications they read as soon
+as the writer has written, and sleep otherwise.
+
+``FolderWatch`` (blocking, for a thread) and ``FolderWatches`` (asyncio, many
+folders on one inotify handle) watch folders, not files, so a file that does
+not exist yet, or is replaced, is still seen. Notifications come through
+``asyncinotify``; where it cannot work (not Linux, the per-user inotify
+instance limit reached, the folder not created yet) they fall back to
+polling: ``wait`` then simply sleeps its timeout, so the caller reads on a
+timer as before. Every caller also reads on its timeout in any case, so a
+lost notification delays a line by at most that, never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Collection, Hashable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from asyncinotify import Inotify, Watch
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+
+#: Set to ``0`` to turn notifications off (polling only): for comparing, and for file systems
+#: where inotify says nothing (some network mounts).
+NOTIFY_ENV = "FACTORYOS_FILE_NOTIFICATIONS"
+
+
+def _inotify() -> Inotify | None:
+    """A new inotify handle, or None (and why, in the log) where notifications cannot work."""
+    if os.environ.get(NOTIFY_ENV, "1") == "0":
+        return None
+    try:
+        from asyncinotify import Inotify
+    except (ImportError, RuntimeError) as exc:  # RuntimeError: no inotify in this libc
+        log.info("File notifications are unavailable (%s); polling instead", exc)
+        return None
+    try:
+        return Inotify()
+    except OSError as exc:  # EMFILE: the per-user limit of inotify instances
+        log.info("File notifications are unavailable (%s); polling instead", exc)
+        return None
+
+
+def _mask() -> Any:
+    from asyncinotify import Mask
+
+    # MODIFY: lines appended; CREATE/MOVED_TO: the file appears or is replaced.
+    return Mask.MODIFY | Mask.CREATE | Mask.MOVED_TO | Mask.CLOSE_WRITE
+
+
+class FolderWatch:
+    """Blocks until a file named in ``names`` changes in ``folder``, or a timeout passes."""
+
+    def __init__(self, folder: Path, names: Collection[str]) -> None:
+        self.folder = folder
+        self.names = frozenset(names)
+        self._inotify = _inotify()
+        self._watching = False
+
+    @property
+    def notifying(self) -> bool:
+        """True while changes wake ``wait`` up (False: it sleeps its whole timeout)."""
+        return self._inotify is not None and self._ensure_watch()
+
+    def _ensure_watch(self) -> bool:
+        if self._inotify is None or self._watching:
+            return self._watching
+        try:
+            self._inotify.add_watch(self.folder, _mask())
+        except OSError:  # not created yet: polled until it is
+            return False
+        self._watching = True
+        return True
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; True when a watched file changed meanwhile.
+
+        Where notifications are off this sleeps ``timeout`` and returns False:
+        the caller reads again either way.
+        """
+        if not self.notifying:
+            time.sleep(timeout)
+            return False
+        assert self._inotify is not None
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self._inotify.sync_timeout = left
+            event = self._inotify.sync_get()
+            if event is None:
+                return False
+            if event.name is not None and event.name.name in self.names:
+                self._drain()
+                return True
+        return False
+
+    def _drain(self) -> None:
+        """Drop the notifications already queued: one read catches up with all of them."""
+        assert self._inotify is not None
+        self._inotify.sync_timeout = 0
+        while self._inotify.sync_get() is not None:
+            pass
+
+    def close(self) -> None:
+        if self._inotify is not None:
+            self._inotify.close()
+            self._inotify = None
+
+    def __enter__(self) -> FolderWatch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class FolderWatches(Generic[K]):
+    """Many folders on one inotify handle, for an asyncio loop (the dashboard's event hub).
+
+    ``add`` starts watching a folder for a key; ``changed`` waits for the
+    next notifications and says which keys' files changed. Keys whose folder
+    could not be watched (not created yet, or no inotify at all) are
+    ``unwatched``: the caller polls those on its timeout, and ``add`` is
+    retried for them by ``retry``.
+    """
+
+    def __init__(self, names: Collection[str]) -> None:
+        self.names = frozenset(names)
+        self._inotify = _inotify()
+        self._keys: dict[Path, K] = {}
+        self._watches: dict[K, Watch] = {}
+        self._folders: dict[K, Path] = {}
+        self._pending: set[K] = set()
+        self._wake = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def notifying(self) -> bool:
+        return self._inotify is not None
+
+    def add(self, key: K, folder: Path) -> bool:
+        """Watch ``folder`` for ``key``; False when it cannot be (poll that key instead)."""
+        self._folders[key] = folder
+        if self._inotify is None:
+            return False
+        try:
+            watch = self._inotify.add_watch(folder, _mask())
+        except OSError:
+            return False
+        self._watches[key] = watch
+        self._keys[folder] = key
+        return True
+
+    def remove(self, key: K) -> None:
+        folder = self._folders.pop(key, None)
+        watch = self._watches.pop(key, None)
+        if folder is not None:
+            self._keys.pop(folder, None)
+        if watch is not None and self._inotify is not None:
+            with contextlib.suppress(OSError, ValueError):  # the folder was removed meanwhile
+                self._inotify.rm_watch(watch)
+
+    @property
+    def unwatched(self) -> list[K]:
+        return [key for key in self._folders if key not in self._watches]
+
+    def retry(self) -> None:
+        """Try again to watch the folders that could not be watched before."""
+        for key in self.unwatched:
+            self.add(key, self._folders[key])
+
+    async def changed(self, timeout: float) -> set[K] | None:
+        """The keys whose files changed, as soon as one did; None after ``timeout`` seconds."""
+        if self._inotify is None:
+            await asyncio.sleep(timeout)
+            return None
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(self._inotify), name="folder-watches")
+        if not self._pending:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return None
+        found, self._pending = self._pending, set()
+        return found
+
+    async def _read(self, inotify: Inotify) -> None:
+        """Collect the changed keys as notifications come.
+
+        One task reads the handle for good: a read cancelled by a caller's
+        timeout would drop the notifications it had already taken off the handle.
+        """
+        while True:
+            event = await inotify.get()
+            if event.name is None or event.name.name not in self.names or event.watch is None:
+                continue
+            key = self._keys.get(event.watch.path)
+            if key is not None:
+                self._pending.add(key)
+                self._wake.set()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+        if self._inotify is not None:
+            self._inotify.close()
+            self._inotify = None

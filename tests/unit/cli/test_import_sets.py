@@ -1,0 +1,137 @@
+"""What ``sf``'s common commands import: pinned by name, so an eager import fails here.
+
+``sf`` starts fast because each command imports only what it needs
+(``factoryos.cli.lazy``). A new top-level import of, say, the eval harness in
+a module that ``sf run list`` loads would quietly cost every invocation a
+tenth of a second; these tests name what each common command may load
+instead of timing it (bench/controlplane.py and README's performance section
+time it). Each command runs in a fresh interpreter against an empty factory.
+
+When a change adds a package to a command on purpose, add it to the pin and
+say why in the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+#: The probe runs ``sf ARGV`` in-process, then writes the names in ``sys.modules``.
+PROBE = """
+import json, sys
+from factoryos.cli.app import main
+out, argv = sys.argv[1], sys.argv[2:]
+try:
+    main(argv)
+finally:
+    with open(out, "w") as fh:
+        json.dump(sorted(sys.modules), fh)
+"""
+
+#: What ``--version`` and ``--help`` load: Typer, and of the factory its version and errors.
+STARTUP_PACKAGES = {"factoryos.cli", "factoryos.errors", "factoryos.version"}
+STARTUP_THIRD_PARTY = {"typer", "annotated_doc", "shellingham"}
+
+#: What reading Products and Runs from the embedded store loads on top.
+READ_PACKAGES = STARTUP_PACKAGES | {
+    "factoryos.controlplane",  # only its lock: is `sf up` running?
+    "factoryos.events",
+    "factoryos.imports",
+    "factoryos.models",
+    "factoryos.runs",
+    "factoryos.settings",
+    "factoryos.store",
+    "factoryos.telemetry",
+    "factoryos.workloads",
+}
+READ_THIRD_PARTY = STARTUP_THIRD_PARTY | {
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "typing_extensions",
+    "typing_inspection",
+    "yaml",
+    "cython_runtime",  # an interpreter module pydantic_core's loading leaves behind
+}
+
+#: ``sf product`` also loads what adding and removing products needs (no Jinja2 until it renders).
+PRODUCT_PACKAGES = READ_PACKAGES - {"factoryos.events", "factoryos.workloads"} | {
+    "factoryos.git",
+    "factoryos.products",
+    "factoryos.reconcile",  # only reconcile.product (active runs) and reconcile.conditions
+    "factoryos.stacks",
+}
+
+#: Never loaded by the commands above: each is slow to import and needed elsewhere.
+NEVER = {
+    "jinja2",  # stacks rendering (sf product add --template)
+    "httpx",  # eval harness, dashboard client
+    "kubernetes",  # sf --context
+    "kopf",
+    "scipy",  # eval statistics
+    "fastapi",  # the dashboard (sf up)
+    "uvicorn",
+    "rich",  # Typer's pretty help: plain help is enough and 0.1 s cheaper
+    "opentelemetry",
+    "jsonschema",
+    "factoryos.admission",
+    "factoryos.kilroy",
+    "factoryos.runner",
+    "factoryos.evals",
+    "factoryos.controlplane.loop",
+    "factoryos.reconcile.run",
+}
+
+CASES = [
+    (["--version"], STARTUP_PACKAGES, STARTUP_THIRD_PARTY),
+    (["--help"], STARTUP_PACKAGES, STARTUP_THIRD_PARTY),
+    (["run", "list"], READ_PACKAGES, READ_THIRD_PARTY),
+    (["run", "status", "nothing-here"], READ_PACKAGES, READ_THIRD_PARTY),
+    (["product", "list"], PRODUCT_PACKAGES, READ_THIRD_PARTY),
+]
+
+
+def imported_by(argv: list[str], tmp_path: Path) -> set[str]:
+    out = tmp_path / "modules.json"
+    env = {"PATH": "/usr/bin:/bin", "FACTORYOS_HOME": str(tmp_path / "home")}
+    subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *argv],
+        env=env, capture_output=True, check=False, timeout=60,
+    )  # fmt: skip
+    modules: list[str] = json.loads(out.read_text())
+    return set(modules)
+
+
+def factory_packages(modules: set[str]) -> set[str]:
+    """``factoryos.models.run`` -> ``factoryos.models``: the factory's packages that loaded."""
+    return {".".join(m.split(".")[:2]) for m in modules if m.startswith("factoryos.")}
+
+
+def third_party(modules: set[str]) -> set[str]:
+    tops = {m.split(".")[0] for m in modules}
+    return {t for t in tops - set(sys.stdlib_module_names) if not t.startswith("_")} - {"factoryos"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "packages", "libraries"), CASES, ids=[" ".join(c[0]) for c in CASES]
+)
+def test_a_common_command_imports_only_its_pinned_modules(
+    argv: list[str], packages: set[str], libraries: set[str], tmp_path: Path
+) -> None:
+    modules = imported_by(argv, tmp_path)
+    assert factory_packages(modules) == packages
+    assert third_party(modules) <= libraries, third_party(modules) - libraries
+    loaded_never = {
+        name for name in NEVER if name in modules or any(m.startswith(name + ".") for m in modules)
+    }
+    assert not loaded_never
+
+
+def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
+    """The pin can fail: a command that does load the eval harness is caught."""
+    modules = imported_by(["eval", "bound", "--help"], tmp_path)
+    assert "factoryos.evals" in factory_packages(modules)
