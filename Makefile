@@ -18,7 +18,7 @@ KILROY_VERSION := $(shell awk '$$1 == "$(KILROY_MODULE)" {print $$2} $$2 == "$(K
 KILROY_CACHE := $(CACHE)/kilroy/$(KILROY_VERSION)/bin
 PYTEST_ARGS ?=
 
-.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools agents graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy undeploy e2e bench-cluster kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench api-contract clean distclean
+.PHONY: cluster-bin cluster-up cluster-down cluster-status help venv tools agents graphviz browser stack-tools selftest kilroy k8s-bin helm-bin kind kind-up images kind-load deploy undeploy e2e bench-cluster kind-down demo test test-fast lint typecheck importlint unit integration integration-fast generate crds schemas check-generated bench api-contract chaos clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -186,6 +186,12 @@ check-generated: venv ## Fail when crds/ or schemas/ are stale
 api-contract: venv tools ## The API's contract at length: schemathesis, every check and phase, 50 cases per operation, against a populated sf up (make test runs a short one)
 	FACTORYOS_API_CONTRACT_EXAMPLES=50 FACTORYOS_API_CONTRACT_PHASES=examples,coverage,fuzzing,stateful \
 	  PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest -s tests/integration/contract/test_api_contract.py $(PYTEST_ARGS)
+
+CHAOS_SEED ?= 21
+
+chaos: venv tools ## The full chaos suite (tests/integration/chaos; seeded by CHAOS_SEED, several minutes): prints its table, kept in build/chaos/
+	PATH=$(CURDIR)/$(TOOLS):$$PATH FACTORYOS_CHAOS=full FACTORYOS_CHAOS_SEED=$(CHAOS_SEED) \
+	  $(BIN)/pytest tests/integration/chaos -s -q -o timeout=1800 $(PYTEST_ARGS)
 
 bench: venv tools ## Run the benchmarks in bench/ (several minutes)
 	$(BIN)/python bench/cli_startup.py

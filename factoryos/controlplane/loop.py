@@ -12,7 +12,8 @@ write status once, only when it differs). Keys become dirty from
 - requeue timers the reconcile asked for, and a full resync on start.
 
 A reconcile that raises is reported and retried with exponential backoff
-(1 s doubling to 60 s); it never stops the loop.
+(1 s doubling to 60 s); it never stops the loop. A loop that was paused (SIGSTOP,
+a suspended machine) says so when it runs again.
 
 Runner processes run in their own sessions: killing the loop leaves them
 running, and a new loop adopts them (their pids and start times are on disk)
@@ -43,6 +44,8 @@ Key = tuple[str, str, str]  # (kind, namespace, name)
 
 #: A reconcile that raised is retried after this delay, doubling up to the maximum.
 ERROR_BACKOFF_START, ERROR_BACKOFF_MAX = 1.0, 60.0
+#: A pause of the process this long (its watcher woke this much too late) is reported.
+PAUSE_CHECK_SECONDS, PAUSE_NOTICE_SECONDS = 0.5, 3.0
 
 
 @dataclass
@@ -109,6 +112,9 @@ class LocalControlPlane:
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop`` is set (then return; see ``shutdown``)."""
+        threading.Thread(
+            target=self._watch_pauses, args=(stop,), name="pause-watch", daemon=True
+        ).start()
         self.resync()
         while not stop.is_set():
             self.step(wait=self._tick)
@@ -139,6 +145,20 @@ class LocalControlPlane:
             self._since = change.version
             self._mark(change.resource, deleted=change.type is WatchEventType.DELETED)
         self._poll()
+
+    def _watch_pauses(self, stop: threading.Event) -> None:
+        """Say so when the process was not run for a while (SIGSTOP, a suspended machine,
+        starved of CPU): a thread that wakes every ``PAUSE_CHECK_SECONDS`` sees the gap,
+        wherever the loop itself was when it stopped."""
+        last = time.monotonic()
+        while not stop.wait(PAUSE_CHECK_SECONDS):
+            now = time.monotonic()
+            late, last = now - last - PAUSE_CHECK_SECONDS, now
+            if late >= PAUSE_NOTICE_SECONDS:
+                self._report(
+                    f"the control plane was paused for {late:.0f}s (stopped, suspended or "
+                    "starved of CPU); catching up with what changed meanwhile"
+                )
 
     def shutdown(self) -> int:
         """Stop every running workload gracefully and wait for them; returns how many."""

@@ -45,6 +45,7 @@ from factoryos.reconcile.run import ObservedWorkload
 from factoryos.store import ResourceStore
 from factoryos.store.port import R
 from factoryos.telemetry import TRACEPARENT_ANNOTATION, Telemetry
+from factoryos.workloads import WorkloadKind, WorkloadStatus
 
 #: The logger of the control plane's records (exported with the run's trace ids).
 LOGGER = "factoryos.controlplane"
@@ -81,6 +82,22 @@ class PassResult:
     workloads: list[WorkloadState] = field(default_factory=list)
     #: The run is finished and nothing of it runs: no need to follow it any more.
     settled: bool = False
+
+
+def _retrying(kind: WorkloadKind, candidate: int, attempt: int, seen: list[WorkloadState]) -> str:
+    """For a retry after an error, how the attempt before it ended (else nothing)."""
+    before = [
+        w for w in seen
+        if w.kind is kind and w.candidate == candidate and w.attempt == attempt - 1
+    ]  # fmt: skip
+    if (
+        not before
+        or before[0].result is None
+        or before[0].result.status is not (WorkloadStatus.ERROR)
+    ):
+        return ""
+    result = before[0].result
+    return f", from its checkpoint: {before[0].name} ended in an error ({result.reason})"
 
 
 def retry_delay(first: float, failures: int, ceiling: float) -> float:
@@ -204,7 +221,7 @@ class Reconciler:
         run = self._own(run, product)
         seen, workloads = self._observe(run, product)
         decision = reconcile_run(run, seen)
-        started = self._act(run, product, decision)
+        started = self._act(run, product, decision, workloads)
         if decision.release:
             return self._release(run)
         self._report_run(run, decision, workloads, began, started)
@@ -235,8 +252,15 @@ class Reconciler:
         )
         return seen, workloads
 
-    def _act(self, run: Run, product: Product | None, decision: RunDecision) -> list[Notice]:
-        """Start and stop what the decision says; a notice for each workload started."""
+    def _act(
+        self,
+        run: Run,
+        product: Product | None,
+        decision: RunDecision,
+        workloads: list[WorkloadState],
+    ) -> list[Notice]:
+        """Start and stop what the decision says; a notice for each workload started (a
+        retry says how the attempt before it ended: a lost runner, Kilroy killed, ...)."""
         ns, name = run.metadata.namespace, run.metadata.name
         notices: list[Notice] = []
         for action in decision.actions:
@@ -253,8 +277,9 @@ class Reconciler:
                 else evaluation_spec(run, product, action, self._runs_dir)
             )  # fmt: skip
             self._launcher.start(spec)
+            why = _retrying(spec.kind, spec.candidate, spec.attempt, workloads)
             notices.append(
-                Notice("Run", ns, name, "WorkloadStarted", f"started workload {spec.name}")
+                Notice("Run", ns, name, "WorkloadStarted", f"started workload {spec.name}{why}")
             )
         return notices
 

@@ -3,7 +3,8 @@
 ``EventLog`` is used by whoever produces a run's events (the runner, ``sf
 pipeline run``). It assigns ``sequence`` (+1, no gaps) and keeps ``time``
 from going backwards, even across processes: every append takes an exclusive
-``flock`` on the file, re-reads the tail and writes one whole line.
+``flock`` on the file, re-reads the tail and writes one whole line, or none (a write
+a full disk cut short is truncated away, and the append raises ``WorkspaceError``).
 ``read_events`` is for consumers; it skips a partial last line, so a reader
 racing a writer never sees half an event, and any line that is not an event (a
 damaged file must not take the dashboard down with it). ``read_from`` raises a
@@ -50,7 +51,8 @@ class EventLog:
         time: datetime | None = None,
     ) -> Event:
         """Append one event and return it with its assigned sequence and time."""
-        with self.path.open("a+b") as fh:
+        # Unbuffered: a write that fails (a full disk) must leave nothing for a close to flush.
+        with self.path.open("a+b", buffering=0) as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
                 last = last_event(fh)
@@ -66,10 +68,7 @@ class EventLog:
                     subject=subject,
                     time=now,
                 )
-                fh.seek(0, os.SEEK_END)
-                fh.write(event.to_json_line().encode() + b"\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+                _append_line(fh.fileno(), event.to_json_line().encode() + b"\n", self.path)
                 return event
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
@@ -79,6 +78,23 @@ class EventLog:
         with self.path.open("rb") as fh:
             last = last_event(fh)
         return last.sequence if last else 0
+
+
+def _append_line(fd: int, line: bytes, path: Path) -> None:
+    """Write one whole line at the end of the file, or nothing: a write cut short (the disk
+    is full) is cut off again, so the next append does not continue half an event."""
+    end = os.lseek(fd, 0, os.SEEK_END)
+    written = 0
+    try:
+        while written < len(line):
+            written += os.write(fd, line[written:])
+    except OSError as exc:
+        os.ftruncate(fd, end)  # we hold the lock: nobody else wrote after ``end``
+        raise WorkspaceError(f"cannot append to the event log {path}: {exc.strerror}") from exc
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # the line is whole and readers may have seen it: keep it
+        raise WorkspaceError(f"cannot sync the event log {path}: {exc.strerror}") from exc
 
 
 def last_event(fh: Any) -> Event | None:

@@ -37,9 +37,11 @@ from factoryos.kilroy.layout import LAUNCH_FILE, LOGS_DIR, STDERR_FILE, STDOUT_F
 from factoryos.kilroy.logsroot import PROGRESS_FILE, LogsRoot
 from factoryos.kilroy.outcome import stderr_tail
 from factoryos.kilroy.process import KilroyProcess, spawn
+from factoryos.kilroy.procs import MARKER_ENV
 from factoryos.kilroy.runspec import RunSpec
 from factoryos.kilroy.status import RunSnapshot, snapshot_from_files, snapshot_from_kilroy
 from factoryos.kilroy.stopping import StopResult, is_run_leader, stop_run
+from factoryos.kilroy.sweeper import Sweeper
 from factoryos.kilroy.validation import FileValidation, parse_batch_output, precheck_file
 from factoryos.kilroy.workspace import check_clean, prepare_workspace
 from factoryos.settings import Settings
@@ -47,6 +49,8 @@ from factoryos.settings import Settings
 __all__ = ["Kilroy"]
 
 _VALIDATE_EXIT_CODES = {0, 1, 2}
+#: Seconds a Kilroy whose starter died gets to cancel before its run's processes are killed.
+CANCEL_GRACE_SECONDS = 5.0
 
 
 class Kilroy:
@@ -289,11 +293,22 @@ class Kilroy:
     ) -> KilroyProcess:
         logs_root.mkdir(parents=True, exist_ok=True)
         stdout, stderr = run_dir / STDOUT_FILE, run_dir / STDERR_FILE
-        popen = spawn(argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr)
+        # An attached Kilroy ends with whoever started it (a runner killed with SIGKILL):
+        # nobody else would follow its progress, and a retry resumes from its checkpoint.
+        popen = spawn(
+            argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
+            end_with_parent=True,
+        )  # fmt: skip
         # For a run, Kilroy writes the same pid itself once bootstrap is done; writing
         # it now lets `stop` find a run still in bootstrap. For a resume, Kilroy v0.1.0
         # never rewrites run.pid, and `status`/`stop` would see the old, dead pid.
         (logs_root / "run.pid").write_text(str(popen.pid))
+        marker = env.get(MARKER_ENV)
+        sweeper = (
+            Sweeper.start(f"{MARKER_ENV}={marker}", popen.pid, CANCEL_GRACE_SECONDS)
+            if marker
+            else None
+        )
         process = KilroyProcess(
             pid=popen.pid,
             logs_root=logs_root,
@@ -303,6 +318,7 @@ class Kilroy:
             stderr_path=stderr,
             progress_after=progress_after,
             popen=popen,
+            sweeper=sweeper,
         )
         self._children[logs_root] = process
         return process

@@ -2,7 +2,9 @@
 
 ``Kilroy.start`` and ``Kilroy.resume`` create these; the runner waits on them
 and hands them to ``follow_progress``. An attached process is our child
-(``subprocess.Popen``) and its exit code is Kilroy's. A ``--detach`` run is not
+(``subprocess.Popen``), its exit code is Kilroy's, and it is sent SIGTERM when
+the process that started it dies, by any signal; a ``Sweeper`` then ends the
+tool processes Kilroy's cancel leaves behind. A ``--detach`` run is not
 our child: we know its pid from ``run.pid`` and, once it is gone, derive the
 exit code Kilroy would have returned from ``final.json`` (0 only for success).
 
@@ -12,6 +14,7 @@ so the logs keep every invocation and ``stderr_tail`` can show the last one.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -23,6 +26,8 @@ from factoryos.kilroy.layout import INVOCATION_MARK
 from factoryos.kilroy.logsroot import LogsRoot
 from factoryos.kilroy.outcome import RunOutcome, read_outcome
 from factoryos.kilroy.procs import pid_alive
+from factoryos.kilroy.sweeper import Sweeper
+from factoryos.parent_death import die_with_parent
 
 __all__ = ["KilroyProcess", "spawn"]
 
@@ -41,6 +46,7 @@ class KilroyProcess:
         stderr_path: Path,
         progress_after: int = 0,
         popen: subprocess.Popen[bytes] | None = None,
+        sweeper: Sweeper | None = None,
     ) -> None:
         self.pid = pid
         self.logs_root = logs_root
@@ -51,6 +57,8 @@ class KilroyProcess:
         #: progress.ndjson lines written before this invocation (a resume appends).
         self.progress_after = progress_after
         self._popen = popen
+        #: Ends the run's leftover processes once Kilroy (or whoever started it) is gone.
+        self._sweeper = sweeper
         self._exit_code: int | None = None
 
     @property
@@ -65,6 +73,8 @@ class KilroyProcess:
             elif not pid_alive(self.pid):
                 final = LogsRoot(self.logs_root).final() or {}
                 self._exit_code = 0 if final.get("status") == "success" else 1
+            if self._exit_code is not None:
+                self._ended()
         return self._exit_code
 
     def wait(self, timeout: float | None = None) -> int:
@@ -74,6 +84,7 @@ class KilroyProcess:
                 self._exit_code = self._popen.wait(timeout)
             except subprocess.TimeoutExpired as exc:
                 raise TimeoutError(f"kilroy pid {self.pid} still running after {timeout}s") from exc
+            self._ended()
             return self._exit_code
         deadline = None if timeout is None else time.monotonic() + timeout
         while (code := self.poll()) is None:
@@ -81,6 +92,11 @@ class KilroyProcess:
                 raise TimeoutError(f"kilroy pid {self.pid} still running after {timeout}s")
             time.sleep(0.05)
         return code
+
+    def _ended(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.close()
+            self._sweeper = None
 
     def outcome(self, timeout: float | None = None) -> RunOutcome:
         """Wait, then read how the run ended (``EngineError`` if Kilroy never started it)."""
@@ -101,8 +117,13 @@ def spawn(
     env: Mapping[str, str],
     stdout_path: Path,
     stderr_path: Path,
+    end_with_parent: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` as a new session leader with no stdin, appending to the two logs."""
+    """Start ``argv`` as a new session leader with no stdin, appending to the two logs.
+
+    ``end_with_parent``: Kilroy gets SIGTERM (and cancels, keeping its checkpoint) when the
+    thread's process that started it dies, SIGKILL included (``factoryos.parent_death``).
+    """
     header = f"{INVOCATION_MARK}{' '.join(argv[1:4])} at {datetime.now(UTC).isoformat()} ===\n"
     try:
         with stdout_path.open("ab") as out, stderr_path.open("ab") as err:
@@ -119,6 +140,7 @@ def spawn(
                 stderr=err,
                 start_new_session=True,
                 close_fds=True,
+                preexec_fn=die_with_parent(signal.SIGTERM) if end_with_parent else None,
             )
     except FileNotFoundError as exc:
         if exc.filename == argv[0]:

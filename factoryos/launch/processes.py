@@ -15,7 +15,9 @@ control plane that is killed; the pid and the process's start time go to
 ``process.json``, which lets a restarted control plane adopt it (a reused
 pid never matches). A runner that ended leaves ``result.json``; one that
 vanished without it is reported as an ``error`` result, so the reconcile
-retries it from its checkpoint.
+retries it from its checkpoint, once what its candidate left running
+(Kilroy's tool processes) has been ended. The fork server ends with the
+control plane, however it dies (``factoryos.parent_death``).
 """
 
 from __future__ import annotations
@@ -35,8 +37,16 @@ from typing import Protocol
 from factoryos.errors import WorkspaceError
 from factoryos.kilroy.agent_clis import preflight
 from factoryos.kilroy.environment import agent_search_path
-from factoryos.kilroy.procs import kill_processes, proc_stat, run_processes, signal_group
+from factoryos.kilroy.logsroot import LogsRoot
+from factoryos.kilroy.procs import (
+    kill_processes,
+    pid_alive,
+    proc_stat,
+    run_processes,
+    signal_group,
+)
 from factoryos.launch.port import WorkloadState
+from factoryos.parent_death import die_with_parent
 from factoryos.workloads import (
     OUTPUT_FILE,
     PROCESS_FILE,
@@ -55,6 +65,9 @@ from factoryos.workloads import (
 
 #: Seconds after the grace period before a workload that ignores its stop is killed.
 KILL_MARGIN_SECONDS = 10.0
+#: Seconds a lost runner's Kilroy gets to finish cancelling (it was sent SIGTERM when its
+#: runner died) before what is left of the candidate's processes is killed.
+KILROY_CANCEL_SECONDS = 3.0
 
 
 class _Child(Protocol):
@@ -84,12 +97,19 @@ class _ForkServer:
     """The client side of ``factoryos.launch.forkserver``."""
 
     def __init__(self, python: str, env: dict[str, str]) -> None:
+        # It keeps no state: when the control plane dies, even by SIGKILL, it goes too
+        # (its runners do not: a fork's child does not inherit the parent-death signal).
         self._proc = subprocess.Popen(
             [python, "-m", "factoryos.launch.forkserver"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
 
     def fork(self, spec_file: Path, output: Path, env: dict[str, str]) -> int | None:
         """The pid of a new runner, or None when the server is gone."""
@@ -182,6 +202,12 @@ class LocalProcessLauncher:
             return None
         return str(failed[0].reason), "; ".join(f.message for f in failed)
 
+    @property
+    def helper_pids(self) -> list[int]:
+        """Processes of this launcher that are not workloads (the fork server), for the
+        control plane's record of what it started (``controlplane.leftovers``)."""
+        return [self._forks.pid] if self._forks is not None else []
+
     def close(self) -> None:
         """Stop the fork server (running workloads carry on)."""
         if self._forks is not None:
@@ -223,10 +249,7 @@ class LocalProcessLauncher:
             return
         # It ignored the stop: kill the runner's session and whatever its Kilroy left.
         signal_group(pid, signal.SIGKILL)
-        spec = WorkloadSpec.model_validate_json((folder / SPEC_FILE).read_bytes())
-        if spec.kind is WorkloadKind.BUILD:
-            logs_root = spec.layout.logs_root(spec.candidate)
-            kill_processes(lambda: run_processes(logs_root), grace_seconds=0.5)
+        _end_candidate_processes(folder, grace_seconds=0.5)
 
     def evaluations(self, namespace: str, run: str) -> dict[int, EvaluationReport]:
         root = RunDirectory.of(self._runs_dir, namespace, run).path / "evaluations"
@@ -283,10 +306,38 @@ class LocalProcessLauncher:
                 reason="the runner process is gone and left no result (lost)",
                 finished_at=datetime.now(UTC),
             )
-        # Record it, so every later look sees the same result (unless the runner won the race).
-        with contextlib.suppress(FileExistsError), (folder / RESULT_FILE).open("x") as fh:
-            fh.write(result.model_dump_json(exclude_none=True) + "\n")
+        # A runner that died (SIGKILL, OOM) took its Kilroy along (parent-death signal), but
+        # a tool node's forked children outlive Kilroy's cancel: end them before a retry.
+        _end_candidate_processes(folder, grace_seconds=KILROY_CANCEL_SECONDS)
+        # Record it, so every later look sees the same result (unless the runner won the
+        # race): whole or not at all (a full disk must not leave an empty result.json).
+        tmp = folder / f".{RESULT_FILE}.lost"
+        try:
+            tmp.write_text(result.model_dump_json(exclude_none=True) + "\n")
+            os.link(tmp, folder / RESULT_FILE)  # fails if the runner's result is there
+        except OSError:
+            pass  # there already, or no room to write it: the next look decides again
+        finally:
+            tmp.unlink(missing_ok=True)
         return read_result(folder) or result
+
+
+def _end_candidate_processes(folder: Path, grace_seconds: float) -> None:
+    """End every process of a build workload's candidate run (found by its logs_root marker:
+    Kilroy, its tool nodes and agent CLIs, and whatever they forked), after giving Kilroy
+    up to ``grace_seconds`` to end by itself."""
+    try:
+        spec = WorkloadSpec.model_validate_json((folder / SPEC_FILE).read_bytes())
+    except (OSError, ValueError):
+        return
+    if spec.kind is not WorkloadKind.BUILD:
+        return
+    logs_root = spec.layout.logs_root(spec.candidate)
+    kilroy = LogsRoot(logs_root).run_pid()
+    deadline = time.monotonic() + grace_seconds
+    while kilroy is not None and pid_alive(kilroy) and time.monotonic() < deadline:
+        time.sleep(0.05)  # let a cancelling Kilroy write its checkpoint and final.json
+    kill_processes(lambda: run_processes(logs_root), grace_seconds=0.5)
 
 
 def _read_json(path: Path) -> dict[str, object]:

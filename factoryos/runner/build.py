@@ -29,6 +29,22 @@ from factoryos.kilroy.procs import pid_alive
 from factoryos.runner.pipeline import PipelineRunner, RunReport
 from factoryos.workloads import ProgressReporter, WorkloadResult, WorkloadSpec, WorkloadStatus
 
+#: How a write refused by a full disk reads, in Go's and Python's words alike (lowercased).
+OUT_OF_SPACE = "no space left on device"
+
+
+def workload_status(report: RunReport) -> WorkloadStatus:
+    """How a Kilroy invocation that ran ends as a workload."""
+    if report.stopped:
+        return WorkloadStatus.STOPPED
+    if report.outcome.status == "success":
+        return WorkloadStatus.SUCCEEDED
+    if OUT_OF_SPACE in (report.outcome.failure_reason or "").lower():
+        # Kilroy fails the run when it cannot write (a full disk): the machine's fault, not
+        # the pipeline's, so it is retried from the checkpoint like a lost runner.
+        return WorkloadStatus.ERROR
+    return WorkloadStatus.FAILED
+
 
 class BuildWorkload:
     """Runs one ``WorkloadSpec`` to its result; ``request_stop`` stops it gracefully."""
@@ -76,14 +92,8 @@ class BuildWorkload:
         except FactoryError as exc:
             return self._failed_early(WorkloadStatus.ERROR, str(exc))
         outcome = report.outcome
-        if report.stopped:
-            status = WorkloadStatus.STOPPED
-        elif outcome.status == "success":
-            status = WorkloadStatus.SUCCEEDED
-        else:
-            status = WorkloadStatus.FAILED
         return WorkloadResult(
-            status=status,
+            status=workload_status(report),
             reason=outcome.failure_reason or None,
             failed_node=outcome.failed_node or None,
             run_branch=report.run_branch,

@@ -8,20 +8,23 @@ status (the controller) derives it from these events. ``sf pipeline run`` uses
 it in the foreground; the workload entrypoint (``factoryos.runner.build``)
 uses the same class for each candidate of a control-plane run.
 
-Interrupting ``run`` (Ctrl-C, or ``request_stop`` from another thread) stops
+An event the log cannot take (a full disk) is retried for a minute while Kilroy
+goes on. Interrupting ``run`` (Ctrl-C, or ``request_stop`` from another thread) stops
 Kilroy gracefully: ``kilroy attractor stop`` with a grace period, then the
 process group is killed. The run keeps its checkpoint and can be resumed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from factoryos.errors import ValidationFailedError
+from factoryos.errors import ValidationFailedError, WorkspaceError
 from factoryos.events import Event, EventLog, EventType, run_source
 from factoryos.kilroy import (
     FileValidation,
@@ -36,6 +39,11 @@ from factoryos.kilroy import (
 from factoryos.kilroy.agent_errors import stage_agent_report
 from factoryos.kilroy.layout import LOGS_DIR
 from factoryos.workloads import EVENTS_FILE
+
+#: How long an event that cannot be written (a full disk) is retried before the runner
+#: gives up (an infrastructure error: the workload is retried from its checkpoint).
+APPEND_PATIENCE_SECONDS = 60.0
+APPEND_RETRY_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -227,7 +235,32 @@ class PipelineRunner:
     ) -> None:
         if self._fields:
             data = {**data, **self._fields}
-        self._on_event(log.append(kind, data, subject=subject))
+        self._on_event(self._append(log, kind, data, subject))
+
+    def _append(
+        self, log: EventLog, kind: EventType, data: dict[str, Any], subject: str | None
+    ) -> Event:
+        """Append, waiting up to ``APPEND_PATIENCE_SECONDS`` for a log that cannot take it
+        (a full disk): Kilroy goes on meanwhile, and nothing is lost or written twice
+        (a failed append leaves nothing behind)."""
+        deadline: float | None = None
+        while True:
+            try:
+                return log.append(kind, data, subject=subject)
+            except WorkspaceError as exc:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + APPEND_PATIENCE_SECONDS
+                    _say(f"runner: {exc}; retrying for {APPEND_PATIENCE_SECONDS:g}s")
+                if now >= deadline:
+                    raise
+                time.sleep(APPEND_RETRY_SECONDS)
+
+
+def _say(line: str) -> None:
+    """Print a line if the output can take it (it may be on the full disk too)."""
+    with contextlib.suppress(OSError):
+        print(line, flush=True)
 
 
 def ensure_valid(validation: FileValidation) -> None:

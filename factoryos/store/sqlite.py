@@ -56,6 +56,10 @@ INSERT OR IGNORE INTO counter (id, version) VALUES (1, 0);
 """
 
 
+#: How long a write waits for another process's write lock before it gives up.
+BUSY_SECONDS = 30.0
+
+
 class LocalStore:
     """Products and Runs in one SQLite database (WAL), safe for several processes."""
 
@@ -65,14 +69,32 @@ class LocalStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                path, timeout=30.0, isolation_level=None, check_same_thread=False
+                path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
+            self._db.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
+            if not self._initialised():  # a write: skipped when there is nothing to do, so
+                self._db.executescript(_SCHEMA)  # a held write lock does not stop readers
+        except sqlite3.Error as exc:
+            raise self._failure(exc, "cannot open the resource store") from exc
+        except OSError as exc:
             raise WorkspaceError(f"cannot open the resource store {path}: {exc}") from exc
+
+    def _initialised(self) -> bool:
+        try:
+            return self._db.execute("SELECT 1 FROM counter WHERE id = 1").fetchone() is not None
+        except sqlite3.OperationalError:  # no such table yet
+            return False
+
+    def _failure(self, exc: sqlite3.Error, what: str = "resource store") -> WorkspaceError:
+        """The store's error in words: a lock held too long says who to look for."""
+        if "locked" in str(exc):
+            return WorkspaceError(
+                f"the resource store {self.path} is busy: another process has held its write "
+                f"lock for {BUSY_SECONDS:g}s ({exc}); try again once it lets go"
+            )
+        return WorkspaceError(f"{what} {self.path}: {exc}")
 
     def close(self) -> None:
         self._db.close()
@@ -229,7 +251,7 @@ class LocalStore:
             with self._lock:
                 return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise WorkspaceError(f"resource store {self.path}: {exc}") from exc
+            raise self._failure(exc) from exc
         except UnicodeEncodeError:  # undecodable argv bytes (surrogateescape): no such name
             shown = ", ".join(repr(a) for a in args if isinstance(a, str))
             raise InvalidInputError(f"not valid UTF-8 text: {shown}") from None
@@ -252,7 +274,7 @@ class LocalStore:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise WorkspaceError(f"resource store {self.path}: {exc}") from exc
+                raise self._failure(exc) from exc
             try:
                 yield self._db
             except BaseException:

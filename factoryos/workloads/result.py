@@ -75,10 +75,12 @@ class WorkloadResult(BaseModel):
 
 
 def read_result(workload_dir: Path) -> WorkloadResult | None:
-    """The workload's result, or None while it has not finished."""
+    """The workload's result, or None while it has not finished (or left only an unreadable
+    file, which no writer of ours makes: the launcher then finds the runner gone, and the
+    workload is retried like any that left no result)."""
     try:
         return WorkloadResult.model_validate_json((workload_dir / RESULT_FILE).read_bytes())
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):
         return None
 
 

@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,8 @@ from kilroy_support import git, pipeline
 from factoryos.controlplane import control_plane_pid
 from factoryos.events import Event, read_events
 from factoryos.events.log import iter_lines
+from factoryos.kilroy.procs import proc_stat
+from factoryos.kilroy.sweeper import marked
 from factoryos.models import Run
 from factoryos.store import LocalStore
 from factoryos.workloads import RunDirectory
@@ -54,11 +57,11 @@ class Factory:
             raise AssertionError(f"sf {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
         return done
 
-    def up(self, *, dashboard: bool = False) -> subprocess.Popen[bytes]:
+    def up(self, *, dashboard: bool = False, port: int = 0) -> subprocess.Popen[bytes]:
         log_path = self.root / "sf-up.log"
         start = log_path.stat().st_size if log_path.exists() else 0
         log = log_path.open("ab")
-        args = ["up", "--port", "0"] if dashboard else ["up", "--no-dashboard"]
+        args = ["up", "--port", str(port)] if dashboard else ["up", "--no-dashboard"]
         self.plane = subprocess.Popen([*SF, *args], env=self.env, stdout=log, stderr=log)
         wait_for(lambda: control_plane_pid(self.home) == self.plane.pid, what="sf up to start")  # type: ignore[union-attr]
         if dashboard:
@@ -131,6 +134,24 @@ class Factory:
         self.down(signal.SIGINT)
         if self._store is not None:
             self._store.close()
+
+
+def home_processes(home: Path) -> list[int]:
+    """Live processes started for the factory in ``home``: every one whose environment names
+    it (``sf up``, its helpers, runners, Kilroy, tool nodes inherit FACTORYOS_HOME)."""
+    return sorted(marked(f"FACTORYOS_HOME={home}".encode()))
+
+
+def children_of(pid: int) -> list[int]:
+    """The live child processes of ``pid``."""
+    stats = (proc_stat(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit())
+    return sorted(s.pid for s in stats if s and s.ppid == pid and s.state not in {"Z", "X"})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _describe(found: list[Run]) -> str:

@@ -8,7 +8,12 @@ their checkpoints, and resume on the next ``sf up``.
 
 The dashboard is its own process (``python -m factoryos.ui``), a child of
 ``sf up``: its event loop never waits on the control plane's Python work,
-and the two adapters stay independent (docs/decisions.md).
+and the two adapters stay independent (docs/decisions.md). It and the
+runners' fork server end with ``sf up`` however it dies, SIGKILL included
+(``factoryos.parent_death``), and are recorded in ``$FACTORYOS_HOME``, so the
+next ``sf up`` ends any left running before it binds the port
+(``factoryos.controlplane.leftovers``). Only runner workloads outlive a
+killed ``sf up``, and the next one adopts them.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ import typer
 
 from factoryos.cli.factory import STORE_FILE, on_cluster
 from factoryos.cli.output import progress
-from factoryos.controlplane import ControlPlaneLock, LocalControlPlane
+from factoryos.controlplane import ControlPlaneLock, HelperRecord, LocalControlPlane
 from factoryos.errors import InvalidInputError
 from factoryos.launch import LocalProcessLauncher
+from factoryos.parent_death import die_with_parent
 from factoryos.settings import Settings
 from factoryos.store import LocalStore
 from factoryos.telemetry import Telemetry
@@ -58,6 +64,11 @@ def up(
         )
     lock = ControlPlaneLock(settings.home)
     lock.acquire()
+    helpers = HelperRecord(settings.home)
+    for left in helpers.sweep():
+        progress(
+            f"sf up: ended the {left.role} (pid {left.pid}) a killed control plane left running"
+        )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -72,6 +83,8 @@ def up(
     launcher = LocalProcessLauncher(
         settings.runs_dir, os.environ, prewarm=settings.runner_prewarm, tools_dir=settings.tools_dir
     )
+    for pid in launcher.helper_pids:
+        helpers.add("fork server", pid)
     tracing = Telemetry.from_env("factoryos-controlplane", os.environ)
     plane = LocalControlPlane(
         store, launcher, settings.runs_dir, report=_report, grace_seconds=grace, telemetry=tracing
@@ -80,6 +93,8 @@ def up(
         f"sf up: control plane running (pid {os.getpid()}, home {settings.home}); Ctrl-C to stop"
     )
     server = _start_dashboard(host, port) if dashboard else None
+    if server is not None:
+        helpers.add("dashboard", server.pid)
     try:
         plane.run(stop)
     finally:
@@ -88,6 +103,7 @@ def up(
         stopped = plane.shutdown()
         tracing.shutdown()
         launcher.close()
+        helpers.clear()
         store.close()
         lock.release()
         if stopped:
@@ -96,12 +112,16 @@ def up(
 
 
 def _start_dashboard(host: str, port: int) -> subprocess.Popen[str]:
-    """``python -m factoryos.ui`` as a child process; its address is printed once it listens."""
+    """``python -m factoryos.ui`` as a child process; its address is printed once it listens.
+
+    It ends with us, by any signal: it keeps no state (the store is SQLite), so SIGKILL.
+    """
     child = subprocess.Popen(
         [sys.executable, "-m", "factoryos.ui", "--host", host, "--port", str(port), "--announce"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=die_with_parent(signal.SIGKILL),
     )
     threading.Thread(
         target=_relay, args=(child, host), name="dashboard-output", daemon=True

@@ -60,6 +60,7 @@ def test_a_run_that_outlives_its_stop_fails_the_stop_check(
         run = real_wait(self, name, phase, timeout)
         if phase is RunPhase.STOPPED:  # what a runner that ignored the stop leaves
             logs_root = self.layout(name).logs_root(0)
+            _sweepers_done(logs_root)  # else the run's own sweeper would end it at once
             leftovers.append(
                 subprocess.Popen(
                     ["sleep", "60"],
@@ -74,6 +75,25 @@ def test_a_run_that_outlives_its_stop_fails_the_stop_check(
     (result,) = run_checks(ScratchFactory(tmp_path / "home", env), only=["stop"])
     assert not result.passed
     assert "process(es) of it still run" in result.detail and str(leftovers[0].pid) in result.detail
+
+
+def _sweepers_done(logs_root: Path) -> None:
+    """Wait until no sweeper of the run (``factoryos.kilroy.sweeper``) is still at work."""
+    marker = f"{MARKER_ENV}={logs_root}".encode()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        running = []
+        for entry in Path("/proc").iterdir():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker in cmdline and any(part.endswith(b"sweeper.py") for part in cmdline):
+                running.append(entry.name)
+        if not running:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the sweepers of {logs_root} are still running")
 
 
 @pytest.mark.slow

@@ -5,12 +5,13 @@ A real ``LocalStore`` and an in-memory launcher; no processes.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from factoryos.controlplane import LocalControlPlane
+from factoryos.controlplane import LocalControlPlane, loop
 from factoryos.launch import WorkloadState
 from factoryos.models import Product, Run, RunPhase, parse_as
 from factoryos.reconcile import FINALIZER, PRODUCT_LABEL
@@ -193,3 +194,57 @@ def test_a_resource_held_only_by_someone_elses_finalizer_is_left_alone(
     plane.resync()
     settle(plane)  # nothing left to do, and no error
     assert not any("reconcile failed" in line for line in plane.reports)  # type: ignore[attr-defined]
+
+
+def test_a_retry_says_how_the_attempt_before_it_ended(
+    plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher
+) -> None:
+    add(store, "r")
+    settle(plane)
+    lost = WorkloadResult(
+        status=WorkloadStatus.ERROR, reason="the runner is gone (lost)", finished_at=_now()
+    )
+    s = launcher.states["r-c0-1"]
+    launcher.states["r-c0-1"] = WorkloadState(s.name, 0, 1, s.started_at, lost)
+    plane.resync()
+    settle(plane)
+    assert launcher.started == ["r-c0-1", "r-c0-2"]
+    assert (
+        "run r: started workload r-c0-2, from its checkpoint: r-c0-1 ended in an error "
+        "(the runner is gone (lost))" in plane.reports  # type: ignore[attr-defined]
+    )
+
+
+class _Ticks:
+    """A clock that jumps by ``jump`` seconds on its third reading (the process was paused)."""
+
+    def __init__(self, jump: float) -> None:
+        self.readings = [0.0, 0.5, 0.5 + jump + 0.5]
+
+    def monotonic(self) -> float:
+        return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
+
+
+class _TwoWakeups(threading.Event):
+    def __init__(self) -> None:
+        super().__init__()
+        self.left = 2
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
+@pytest.mark.parametrize(("jump", "told"), [(5.0, True), (1.0, False)])
+def test_a_pause_of_the_process_is_reported(
+    plane: LocalControlPlane, monkeypatch: pytest.MonkeyPatch, jump: float, told: bool
+) -> None:
+    monkeypatch.setattr(loop, "time", _Ticks(jump))
+    plane._watch_pauses(_TwoWakeups())
+    said = [line for line in plane.reports if "paused" in line]  # type: ignore[attr-defined]
+    expected = f"the control plane was paused for {jump:.0f}s (stopped, suspended or starved "
+    assert [line.startswith(expected) for line in said] == ([True] if told else [])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from factoryos.errors import WorkspaceError
 from factoryos.events import EventLog, EventType, read_events, run_source, validate_events
 from factoryos.events.log import iter_lines
 
@@ -68,3 +73,28 @@ def test_concurrent_writers_from_several_processes_leave_no_gaps(tmp_path: Path)
     raw = list(iter_lines(path))
     assert [e["sequence"] for e in raw] == list(range(1, 101))
     assert validate_events(raw) == []
+
+
+def test_an_append_the_disk_cuts_short_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk mid-line: the half line is cut off, so the next append makes a whole log."""
+    log = EventLog(tmp_path / "events.ndjson", SOURCE)
+    log.append(EventType.RUN_STARTED)
+    real_write = os.write
+
+    def half_then_full(fd: int, data: bytes) -> int:
+        if len(data) > 1 and data.endswith(b"\n"):
+            real_write(fd, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(WorkspaceError, match="No space left on device"):
+        log.append(EventType.LOG, {"line": "x" * 200})
+    monkeypatch.undo()
+
+    log.append(EventType.RUN_FINISHED, {"status": "success"})
+    events = read_events(log.path)
+    assert [e.sequence for e in events] == [1, 2]
+    assert [e.type for e in events] == [EventType.RUN_STARTED, EventType.RUN_FINISHED]

@@ -1,0 +1,127 @@
+"""Ending what a Kilroy run leaves running once its starter goes away, however it goes.
+
+Kilroy v0.1.0 cancels a tool node by killing its ``bash -c`` only, so whatever
+the shell forked lives on (docs/decisions.md), and an attached Kilroy is sent
+SIGTERM when the process that started it dies (``factoryos.parent_death``).
+For the tool processes, the Kilroy adapter starts a sweeper next to every
+attached Kilroy (``Sweeper.start``): this file run by path, standard library
+only (it starts in milliseconds and imports nothing of Factory OS), with its
+stdin the read end of a pipe only the starter holds. When the pipe closes
+(the adapter saw Kilroy end and closed it, or the starter died by any signal,
+SIGKILL included, and the kernel closed it) the sweeper waits up to a grace
+for Kilroy to finish cancelling, then sends SIGTERM and, half a second later,
+SIGKILL to every process whose environment holds the run's marker
+(``FACTORYOS_LOGS_ROOT=<logs_root>``, see ``procs``) and that started before the
+pipe closed (a Kilroy resuming the run afterwards is not its business), and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+class Sweeper:
+    """The starter's end: hold the pipe while Kilroy runs, close it when Kilroy ended."""
+
+    def __init__(self, write_fd: int, process: subprocess.Popen[bytes]) -> None:
+        self._fd: int | None = write_fd
+        self._process = process
+
+    @classmethod
+    def start(cls, marker: str, kilroy_pid: int, grace_seconds: float) -> Sweeper | None:
+        """A sweeper for the processes tagged ``marker`` (None where there is no /proc)."""
+        if not PROC.is_dir():
+            return None
+        read_fd, write_fd = os.pipe()  # not inheritable: Kilroy never holds the write end
+        env = {k: v for k, v in os.environ.items() if f"{k}={v}" != marker}
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-S", __file__, marker, str(kilroy_pid), str(grace_seconds)],
+                stdin=read_fd,
+                stdout=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # Ctrl-C in the starter's terminal is not for it
+            )
+        except OSError:
+            os.close(write_fd)
+            return None
+        finally:
+            os.close(read_fd)
+        return cls(write_fd, process)
+
+    def close(self) -> None:
+        """Kilroy ended: let the sweeper end what it left, and go."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._process.poll()
+
+
+def marked(marker: bytes, started_by: float | None = None) -> list[int]:
+    """Live processes (not zombies, not this one) whose environment holds ``marker``; with
+    ``started_by`` (clock ticks since boot), only those started by then."""
+    found = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] in {"Z", "X"} or marker not in environ.split(b"\0"):
+            continue
+        if started_by is None or int(fields[19]) <= started_by:
+            found.append(int(entry.name))
+    return found
+
+
+def _ticks_now() -> float:
+    """Clock ticks since boot, the unit of a process's start time in ``/proc/<pid>/stat``."""
+    uptime = float((PROC / "uptime").read_text().split()[0])
+    return uptime * os.sysconf("SC_CLK_TCK")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
+def sweep(marker: bytes, kilroy_pid: int, grace_seconds: float) -> None:
+    """End the run's processes that were there when the starter let go: a Kilroy that
+    resumes the same run afterwards (a retry, a resume) carries the marker too."""
+    cutoff = _ticks_now()
+    deadline = time.monotonic() + grace_seconds
+    while _alive(kilroy_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for sig, wait in ((signal.SIGTERM, 0.5), (signal.SIGKILL, 2.0)):
+        for pid in marked(marker, cutoff):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        until = time.monotonic() + wait
+        while marked(marker, cutoff) and time.monotonic() < until:
+            time.sleep(0.02)
+
+
+def main(argv: list[str]) -> int:
+    marker, kilroy_pid, grace = argv[0].encode(), int(argv[1]), float(argv[2])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while sys.stdin.buffer.read(4096):  # nothing is ever written: this waits for the close
+        pass
+    sweep(marker, kilroy_pid, grace)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
