@@ -1,18 +1,26 @@
-"""Simulation: the acceptance gate's false-accept rate and what sequential halving saves.
+"""Simulation: the acceptance gate's methods side by side, and what selection spends.
 
-Seeded and pure (no processes): the same selection and gate code the factory
-runs, with scenario outcomes drawn from known pass rates.
+Seeded and pure (no processes): the same gate and selection code the factory
+runs (``factoryos.evals.gate.run_gate``, ``factoryos.evals.selection``), with
+trial outcomes drawn from known pass rates, next to the exact values the design
+computes (``factoryos.evals.sequential.operating``).
 
-Part 1, false accepts: a winner whose true pass rate is just below the target
-(or far below) goes through the gate up to ``max_iterations`` times (fresh
-acceptance trials each time, alpha split across the iterations, early
-rejection when even all remaining trials passing cannot reach the target).
-The rate of runs that were ever accepted must stay at or below alpha.
+Part 1, the gate: three methods at the same target and alpha, with one and with
+three iterations (a Run's alpha split evenly across its iterations; a run is
+accepted when any iteration accepts): the old zero-failure Clopper-Pearson
+plan, the fixed Clopper-Pearson plan with the product's power
+(``acceptance.method: clopper-pearson``) and the group-sequential test
+(``sequential``, the default). Columns: the false-accept rate just below the
+target (must stay <= alpha), power at 0.995 and 0.998, expected acceptance
+trials at 0.995 (and as a multiple of the smallest fixed plan with the same
+power), simulated and exact.
 
-Part 2, selection cost: K candidates of known quality; sequential halving on
-the selection pool versus running every survivor on the full pool (the same
-number of scenarios the halving winner ran). Reported: trials spent and how
-often each picks the truly best candidate.
+Part 2, selection cost: K = 4 and 8 candidates of known quality, the best at
+0.9 and each next one ``gap`` (0.02, 0.05) lower; every candidate on the full
+pool (the baseline), sequential halving (half the pool over its rounds) and
+paired elimination, on the same seeded outcomes: independent, and with a
+difficulty shared by all candidates. Reported: how often each picks the truly
+best candidate, and its trials as a multiple of the full pool's.
 
     make bench      # or: .venv/bin/python bench/gate_simulation.py --runs 4000
 """
@@ -24,90 +32,144 @@ import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from statistics import NormalDist
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factoryos.evals.selection import sequential_halving
-from factoryos.evals.statistics import cp_lower, futile, iteration_alpha, min_trials
+from factoryos.evals.gate import run_gate
+from factoryos.evals.selection import paired_elimination, planned_rounds, sequential_halving
+from factoryos.evals.sequential import Design, design, fixed_design, operating, wald_bound
+from factoryos.evals.statistics import iteration_alpha
+
+METHODS: dict[str, Callable[[float, float], Design]] = {
+    "zero-failure CP (old)": lambda target, alpha: fixed_design(target, alpha, failures=0),
+    "clopper-pearson": lambda target, alpha: fixed_design(target, alpha),
+    "sequential": lambda target, alpha: design(target, alpha),
+}
 
 
-def gate_run(
-    rng: random.Random, rate: float, target: float, alpha: float, iterations: int
-) -> tuple[bool, int]:
-    """One run's gate attempts; (ever accepted, acceptance trials spent)."""
-    per_iteration = iteration_alpha(alpha, iterations)
-    planned = min_trials(target, per_iteration)
+def gate_run(rng: random.Random, rate: float, designs: list[Design]) -> tuple[bool, int]:
+    """One run's gate attempts, a fresh gate per iteration; (ever accepted, trials spent)."""
     spent = 0
-    for _ in range(iterations):
-        passes = 0
-        for done in range(1, planned + 1):
-            passes += rng.random() < rate
-            spent += 1
-            if futile(passes, done, planned, target, per_iteration):
-                break
-        else:
-            if cp_lower(passes, planned, per_iteration) >= target:
-                return True, spent
+    for d in designs:
+        gate = run_gate(d, lambda _i: rng.random() < rate)
+        spent += gate.trials
+        if gate.accepted:
+            return True, spent
     return False, spent
 
 
+def exact_run(rate: float, designs: list[Design]) -> tuple[float, float]:
+    """The same, computed: P(ever accepted) and expected trials over the iterations."""
+    reach, accepted, spent = 1.0, 0.0, 0.0
+    for d in designs:
+        oc = operating(d, rate)
+        spent += reach * oc.expected_trials
+        accepted += reach * oc.accept_probability
+        reach *= 1 - oc.accept_probability
+    return accepted, spent
+
+
 def part1(runs: int, seed: int, target: float, alpha: float, iterations: int) -> None:
-    print(f"-- false accepts: target {target}, alpha {alpha}, up to {iterations} iteration(s), "
-          f"{runs} seeded runs per true rate")  # fmt: skip
-    planned = min_trials(target, iteration_alpha(alpha, iterations))
-    print(f"   acceptance trials planned per iteration: {planned}")
-    for rate in (target - 0.001, target - 0.01, target - 0.05, target + 0.015):
-        rng = random.Random(f"{seed}:{rate}")
-        accepted = spent = 0
-        for _ in range(runs):
-            ok, used = gate_run(rng, rate, target, alpha, iterations)
-            accepted += ok
-            spent += used
-        share = accepted / runs
-        verdict = (
-            "" if rate >= target else ("  <= alpha: ok" if share <= alpha else "  > alpha: FAIL")
-        )
-        label = "true rate" if rate < target else "true rate (good)"
-        error = 2 * (share * (1 - share) / runs) ** 0.5  # two standard errors
-        print(f"   {label} {rate:.3f}: accepted {share:.4f} (+/- {error:.4f}) of runs, "
-              f"{spent / runs:.1f} trials per run{verdict}")  # fmt: skip
+    below = round(target - 0.001, 6)
+    print(f"-- the gate: target {target}, alpha {alpha}, up to {iterations} iteration(s), "
+          f"{runs} seeded runs per rate (simulated / exact)")  # fmt: skip
+    head = (
+        f"   {'method':<22} {'max n':>6} {'false accept @' + str(below):>22} "
+        f"{'power @0.995':>15} {'power @0.998':>15} {'E[trials] @0.995':>18} {'/fixed n':>8}"
+    )
+    print(head)  # fmt: skip
+    for name, make in METHODS.items():
+        d = make(target, iteration_alpha(alpha, iterations))
+        designs = [d] * iterations
+        cells = []
+        for rate in (below, 0.995, 0.998):
+            rng = random.Random(f"{seed}:{name}:{rate}:{iterations}")
+            results = [gate_run(rng, rate, designs) for _ in range(runs)]
+            share = sum(ok for ok, _ in results) / runs
+            exact, trials = exact_run(rate, designs)
+            cells.append((share, exact, sum(n for _, n in results) / runs, trials))
+        fixed = fixed_design(target, iteration_alpha(alpha, iterations)).max_trials
+        fa, p5, p8 = cells
+        ok = "ok" if fa[1] <= alpha else "FAIL"
+        print(f"   {name:<22} {d.max_trials:>6} {fa[0]:>9.4f} / {fa[1]:.4f} {ok:<4} "
+              f"{p5[0]:>6.3f} / {p5[1]:.3f} {p8[0]:>6.3f} / {p8[1]:.3f} "
+              f"{p5[2]:>7.1f} / {p5[3]:>6.1f} {p5[3] / fixed:>8.2f}")  # fmt: skip
+    if iterations == 1:
+        goals(target, alpha)
 
 
-def seeded_trials(seed: str, rates: dict[int, float]) -> Callable[[int, int], bool]:
-    """Scenario outcomes drawn once per (candidate, scenario) from the true pass rates."""
+def goals(target: float, alpha: float) -> None:
+    """The issue's goals for the sequential test, from the exact values."""
+    d, fixed = design(target, alpha), fixed_design(target, alpha)
+    worst = max(operating(d, r).accept_probability for r in (target - 0.02, target - 1e-9))
+    p5, p8 = (operating(d, r).accept_probability for r in (0.995, 0.998))
+    ratio = operating(d, 0.995).expected_trials / fixed.max_trials
+    wald = wald_bound(target, alpha, 0.9, 0.995) / fixed.max_trials
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print(f"   goals, sequential (exact): false accept just below the target {worst:.4f} <= "
+          f"{alpha} {mark(worst <= alpha)}; power at 0.995 {p5:.3f} >= 0.90 {mark(p5 >= 0.9)}; "
+          f"at 0.998 {p8:.4f} >= 0.99 {mark(p8 >= 0.99)}; E[trials] at 0.995 {ratio:.2f}x the "
+          f"fixed plan ({fixed.max_trials}) <= 0.6x {mark(ratio <= 0.6)} (no valid test can "
+          f"go below {wald:.2f}x: Wald's bound)")  # fmt: skip
+
+
+def seeded_trials(seed: str, rates: dict[int, float], spread: float) -> Callable[[int, int], bool]:
+    """Scenario outcomes drawn once per (candidate, scenario) from the true pass rates.
+
+    ``spread`` 0: independent outcomes. Otherwise a difficulty shared by all candidates
+    (item response theory): scenario s has difficulty d_s ~ N(0, spread^2) and candidate c
+    passes when a_c - d_s - e_cs > 0 with e_cs ~ N(0, 1), a_c set so its pass rate stays
+    rates[c]; a hard scenario is hard for everyone, which pairing exploits."""
     draws: dict[tuple[int, int], bool] = {}
+    scale = (1 + spread**2) ** 0.5
+    ability = {c: NormalDist().inv_cdf(r) * scale for c, r in rates.items()}
 
     def trial(candidate: int, scenario: int) -> bool:
         key = (candidate, scenario)
         if key not in draws:
-            draws[key] = random.Random(f"{seed}:{candidate}:{scenario}").random() < rates[candidate]
+            own = random.Random(f"{seed}:{candidate}:{scenario}")
+            if spread == 0:
+                draws[key] = own.random() < rates[candidate]
+            else:
+                hard = random.Random(f"{seed}:d:{scenario}").gauss(0, spread)
+                draws[key] = ability[candidate] - hard - own.gauss(0, 1) > 0
         return draws[key]
 
     return trial
 
 
-def part2(runs: int, seed: int, k: int, per_round: int) -> None:
-    print(f"-- selection: K={k} candidates, {per_round} paired scenarios per round, {runs} runs")
-    halving_trials = full_trials = halving_best = full_best = 0
-    for run in range(runs):
-        rng = random.Random(f"{seed}:sel:{run}")
-        rates = {c: rng.uniform(0.5, 0.97) for c in range(k)}
-        best = max(rates, key=lambda c: rates[c])
-
-        trial = seeded_trials(f"{seed}:{run}", rates)
-
-        halving = sequential_halving(list(rates), trial, trials_per_round=per_round)
-        halving_trials += halving.trials_spent
-        halving_best += halving.winner == best
-        pool = halving.scores[halving.winner].trials  # the full pool: what the winner ran
-        full = {c: sum(trial(c, s) for s in range(pool)) for c in rates}
-        full_trials += pool * k
-        full_best += max(full, key=lambda c: (full[c], -c)) == best
-    print(f"   sequential halving: {halving_trials / runs:.0f} trials per run, "
-          f"picked the best {halving_best / runs:.1%}")  # fmt: skip
-    print(f"   every survivor on the full pool: {full_trials / runs:.0f} trials per run, "
-          f"picked the best {full_best / runs:.1%}")  # fmt: skip
-    print(f"   halving spends {halving_trials / full_trials:.2f}x the trials of the full pool")
+def part2(runs: int, seed: int, pool: int, spread: float) -> None:
+    kind = "independent outcomes" if spread == 0 else f"shared difficulty (spread {spread})"
+    print(f"-- selection: the best at 0.9, the others gap apart; full pool {pool} scenarios "
+          f"per candidate; {kind}; {runs} seeded runs per row")  # fmt: skip
+    print(f"   {'K':>2} {'gap':>5} {'full pool best':>15} {'halving best':>13} {'x full':>7} "
+          f"{'elimination best':>17} {'x full':>7}  goal (<= 0.5x, best >= full)")  # fmt: skip
+    for k in (4, 8):
+        for gap in (0.02, 0.05):
+            rates = {c: 0.9 - gap * c for c in range(k)}
+            full_best = halving_best = elim_best = 0
+            halving_trials = elim_trials = 0
+            for run in range(runs):
+                trial = seeded_trials(f"{seed}:{k}:{gap}:{spread}:{run}", rates, spread)
+                full = {c: sum(trial(c, s) for s in range(pool)) for c in rates}
+                full_best += max(full, key=lambda c: (full[c], -c)) == 0
+                per_round = max(1, pool // planned_rounds(k, 2) // 2)
+                halving = sequential_halving(list(rates), trial, trials_per_round=per_round)
+                halving_best += halving.winner == 0
+                halving_trials += halving.trials_spent
+                elim = paired_elimination(list(rates), trial, max_trials=pool)
+                elim_best += elim.winner == 0
+                elim_trials += elim.trials_spent
+            total = runs * pool * k
+            ratio = elim_trials / total
+            met = "met" if ratio <= 0.5 and elim_best >= full_best else "NOT met"
+            print(f"   {k:>2} {gap:>5} {full_best / runs:>15.3f} {halving_best / runs:>13.3f} "
+                  f"{halving_trials / total:>7.2f} {elim_best / runs:>17.3f} {ratio:>7.2f}  "
+                  f"{met}")  # fmt: skip
 
 
 def main() -> None:
@@ -117,12 +179,12 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.98)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--iterations", type=int, default=3)
-    parser.add_argument("--candidates", type=int, default=8)
-    parser.add_argument("--trials-per-round", type=int, default=32)
+    parser.add_argument("--pool", type=int, default=200, help="selection scenarios each")
     args = parser.parse_args()
     part1(args.runs, args.seed, args.target, args.alpha, 1)
     part1(args.runs, args.seed, args.target, args.alpha, args.iterations)
-    part2(args.runs // 4, args.seed, args.candidates, args.trials_per_round)
+    part2(args.runs // 5, args.seed, args.pool, 0.0)
+    part2(args.runs // 5, args.seed, args.pool, 1.0)
 
 
 if __name__ == "__main__":

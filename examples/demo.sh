@@ -4,9 +4,9 @@
 # no network), follow its events, and print the result and where to look. Then
 # the self-verifying loop: the quality product with K=3 candidates of known
 # quality (a scripted stand-in builds them: one broken, one partial, one correct),
-# the verifiers screening out the broken one, sequential halving on the selection
-# pool of hidden holdout scenarios, the Clopper-Pearson gate on the acceptance pool,
-# and the winner merged into main.
+# the verifiers screening out the broken one, selection on the selection pool of
+# hidden holdout scenarios, the sequential acceptance test on distinct instances of the
+# acceptance pool (scenario generators), and the winner merged into main.
 #
 #   examples/demo.sh            # FACTORYOS_HOME defaults to ~/.factoryos
 #
@@ -145,8 +145,11 @@ for c in status.get("candidates", []):
 gate = status.get("evaluation") or {}
 if gate:
     verdict = "ACCEPTED" if gate.get("accepted") else "REJECTED"
-    print(f"  gate: c{gate.get('candidate')} passed {gate['k']}/{gate['n']} acceptance scenarios; "
-          f"Clopper-Pearson lower bound {gate['lowerBound']:.4f} vs target {gate['target']} "
+    method = gate.get("method", "clopper-pearson")
+    looks = f", decided at look {gate['looksTaken']} of {gate.get('looksPlanned')}" if gate.get("looksTaken") else ""
+    print(f"  gate ({method} test{looks}): c{gate.get('candidate')} passed {gate['k']}/{gate['n']} "
+          f"acceptance trials, each a distinct instance (of {gate.get('instances')} in the pool); "
+          f"lower bound {gate['lowerBound']:.4f} vs target {gate['target']} "
           f"(alpha {gate['alpha']:.3g}): {verdict}")
 print(f"  phase: {status.get('phase')}: {status.get('message') or ''}")
 PY

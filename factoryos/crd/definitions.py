@@ -90,7 +90,7 @@ RUNS = ResourceType(
         PHASE,
         PrinterColumn("Product", "string", ".spec.productRef.name"),
         PrinterColumn(
-            "Lower Bound", "number", ".status.evaluation.lowerBound", "Clopper-Pearson bound"
+            "Lower Bound", "number", ".status.evaluation.lowerBound", "the gate's exact lower bound"
         ),
         PrinterColumn("Desired", "string", ".spec.desiredState", priority=1),
         AGE,

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from factoryos.errors import FactoryError, InvalidInputError
+from factoryos.evals.gate import gate_design, insufficient, oc_curve, run_gate
 from factoryos.evals.harness import Harness, ServiceSpec, TrialRecord
 from factoryos.evals.merge import MergeError, merge_and_push, merge_winner
-from factoryos.evals.scenarios import Pool, Scenario, load_scenarios, pool
+from factoryos.evals.scenarios import Pool, Scenario, expand, load_scenarios, pool
 from factoryos.evals.selection import select
-from factoryos.evals.statistics import decide, futile, iteration_alpha, min_trials
+from factoryos.evals.sequential import Design
 from factoryos.evals.verifiers import run_verifiers, screen_reason
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.git import git
@@ -116,9 +117,13 @@ class EvaluationWorkload:
                 "Secret, ConfigMap or volume claim is mounted into the evaluation Job only"
             )
         scenarios = load_scenarios(plan.holdouts)
-        acceptance = pool(scenarios, Pool.ACCEPTANCE)
+        acceptance = expand(pool(scenarios, Pool.ACCEPTANCE))
         if not acceptance:
             raise InvalidInputError(f"the holdouts in {plan.holdouts} have no acceptance pool")
+        design = self._design()
+        short = insufficient(len(acceptance), design, plan.acceptance.trials)
+        if short is not None:
+            return self._report(Outcome.INSUFFICIENT_SCENARIOS, short, reports, feedback=feedback)
         service = (
             ServiceSpec(
                 plan.service.command,
@@ -137,11 +142,12 @@ class EvaluationWorkload:
         harnesses = {c: Harness(self._checkout(c), self.env, service, voice) for c in screened}
         with contextlib.ExitStack() as stack:
             sessions = {c: stack.enter_context(h.session(scenarios)) for c, h in harnesses.items()}
-            winner, rounds = self._select(screened, pool(scenarios, Pool.SELECTION), sessions)
+            selection = expand(pool(scenarios, Pool.SELECTION))
+            winner, rounds = self._select(screened, selection, sessions)
             for r in rounds:
                 for c in r.eliminated:
                     reports[c] = reports[c].model_copy(update={"eliminated_in": r.number})
-            gate, failed_ids = self._gate(winner, acceptance, sessions[winner])
+            gate, failed_ids = self._gate(winner, design, acceptance, sessions[winner])
         if not gate.accepted:
             feedback.append(
                 f"c{winner} (the best on the selection pool) failed acceptance scenarios: "
@@ -199,6 +205,8 @@ class EvaluationWorkload:
             eta=spec.eta,
             trials_per_round=spec.trials_per_round,
             rounds=spec.rounds,
+            max_trials=spec.max_trials,
+            delta=spec.delta,
         )
         rounds = []
         for r in result.rounds:
@@ -220,43 +228,41 @@ class EvaluationWorkload:
             )
         return result.winner, rounds
 
+    def _design(self) -> Design:
+        spec = self.plan.acceptance
+        return gate_design(spec.method.value, spec.target, spec.alpha, spec.sided.value,
+                           spec.power, spec.power_at, self.plan.max_iterations)  # fmt: skip
+
     def _gate(
         self,
         winner: int,
+        design: Design,
         acceptance: list[Scenario],
         session: Callable[[Scenario, int], TrialRecord],
     ) -> tuple[GateReport, list[str]]:
+        """Distinct instances in order, until the design decides (repeated trials: the pool
+        over again, each repetition of an instance recorded for its flakiness)."""
         spec = self.plan.acceptance
-        alpha = iteration_alpha(spec.alpha, self.plan.max_iterations)
-        sided = spec.sided.value
-        planned = min_trials(spec.target, alpha, 0, sided)
-        passes = trials = 0
         failed: set[str] = set()
-        stopped_early = False
-        while trials < planned:
-            scenario = acceptance[trials % len(acceptance)]
-            passed = self._trial(winner, session, scenario, trials // len(acceptance))
-            trials += 1
-            passes += passed
+        outcomes: dict[str, set[bool]] = {}
+
+        def trial(i: int) -> bool:
+            scenario = acceptance[i % len(acceptance)]
+            passed = self._trial(winner, session, scenario, i // len(acceptance))
+            outcomes.setdefault(scenario.id, set()).add(passed)
             if not passed:
-                failed.add(scenario.id)
-            if trials < planned and futile(passes, trials, planned, spec.target, alpha, sided):
-                stopped_early = True
-                break
-        decision = decide(passes, trials if not stopped_early else planned, spec.target,
-                          alpha, sided)  # fmt: skip
-        if stopped_early:
-            reason = (
-                f"rejected after {trials} of {planned} trials: {passes} passed, so even all the "
-                f"rest passing could not reach {spec.target} at alpha {alpha:g}"
-            )
-            accepted, bound = False, decide(passes, trials, spec.target, alpha, sided).lower_bound
-        else:
-            reason, accepted, bound = decision.reason, decision.accepted, decision.lower_bound
+                failed.add(scenario.setup_key)
+            return passed
+
+        run = run_gate(design, trial)
         gate = GateReport(
-            candidate=winner, planned=planned, n=trials, k=passes, lower_bound=bound,
-            target=spec.target, alpha=alpha, sided=sided, accepted=accepted, reason=reason,
-            stopped_early=stopped_early,
+            candidate=winner, planned=design.max_trials, n=run.trials, k=run.passes,
+            lower_bound=run.bound, target=spec.target, alpha=design.alpha, sided=spec.sided.value,
+            accepted=run.accepted, reason=run.reason(),
+            stopped_early=run.trials < design.max_trials, method=design.method.value,
+            power=design.power, power_at=design.power_at, looks_taken=run.looks_taken,
+            design=design.to_json(), oc=oc_curve(design), instances=len(acceptance),
+            trials_kind=spec.trials.value, flaky=sum(len(o) > 1 for o in outcomes.values()),
         )  # fmt: skip
         self.log.append(EventType.GATE_DECIDED, gate.model_dump(mode="json"), subject="gate")
         return gate, sorted(failed)

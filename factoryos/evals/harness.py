@@ -131,9 +131,9 @@ class Harness:
         setups: dict[str, str | None] = {}
 
         def trial(scenario: Scenario, repetition: int) -> TrialRecord:
-            if scenario.id not in setups:
-                setups[scenario.id] = self._setup(scenario)
-            problem = setups[scenario.id]
+            if scenario.setup_key not in setups:
+                setups[scenario.setup_key] = self._setup(scenario)
+            problem = setups[scenario.setup_key]
             if problem:
                 return TrialRecord(
                     scenario.id, scenario.pool.value, repetition, False, 0.0, problem

@@ -27,6 +27,10 @@ selection, gates it::
       json: {greeting: "Hello, Ada"}   # top-level keys of a JSON body
       # transcript_contains: [nine], transcript: "It is nine", max_wer: 0.15   (voice)
 
+A scenario with a ``generate`` block is a template that yields many distinct
+instances (``generators``); ``expand`` turns a pool into its instances, which
+is what the acceptance gate counts.
+
 A voice exchange speaks ``say`` (text to speech), posts the audio to the
 candidate's service at ``endpoint`` (``audio/wav``), and transcribes the audio
 it answers with; the checks then apply to that transcript.
@@ -43,6 +47,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from factoryos.errors import InvalidInputError
+from factoryos.evals.generators import Generator, placeholders, substitute
 
 SCENARIO_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
@@ -130,10 +135,49 @@ class Scenario(_Model):
     setup: list[str] = Field(default_factory=list)
     interaction: Interaction
     expect: Expect
+    generate: Generator | None = None
+    """A template: the instances ``expand`` draws (see ``generators``)."""
+    template: str | None = None
+    """An instance: the id of the template it came from (its setup is the template's)."""
+
+    @model_validator(mode="after")
+    def _declared_placeholders(self) -> Scenario:
+        used = placeholders(self._body())
+        declared = set(self.generate.vars) if self.generate else set()
+        if used - declared:
+            raise ValueError(f"{{{{...}}}} names undeclared variables: {sorted(used - declared)}")
+        return self
 
     @property
     def needs_voice(self) -> bool:
         return self.interaction.voice is not None
+
+    @property
+    def setup_key(self) -> str:
+        """Whose setup an instance shares: its template's (setup runs once per template)."""
+        return self.template or self.id
+
+    def instances(self) -> list[Scenario]:
+        """This scenario's distinct instances: itself, or its generator's draws."""
+        if self.generate is None:
+            return [self]
+        body = self._body()
+        width = len(str(self.generate.count))
+        out = []
+        for i, values in enumerate(self.generate.values(self.id), start=1):
+            filled = substitute(body, values)
+            out.append(Scenario.model_validate({
+                **filled, "id": f"{self.id}.{i:0{width}d}", "tags": self.tags, "pool": self.pool,
+                "timeout_seconds": self.timeout_seconds, "setup": self.setup,
+                "template": self.id,
+            }))  # fmt: skip
+        return out
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "interaction": self.interaction.model_dump(by_alias=True, exclude_none=True),
+            "expect": self.expect.model_dump(by_alias=True, exclude_none=True),
+        }
 
 
 def load_scenarios(folder: Path) -> list[Scenario]:
@@ -170,3 +214,13 @@ def load_scenarios(folder: Path) -> list[Scenario]:
 def pool(scenarios: list[Scenario], which: Pool) -> list[Scenario]:
     """The scenarios of one pool."""
     return [s for s in scenarios if s.pool is which]
+
+
+def expand(scenarios: list[Scenario]) -> list[Scenario]:
+    """The distinct instances of ``scenarios``, interleaved: the first instance of every
+    scenario, then every second one, ... (a gate that stops early has seen them all)."""
+    lists = [s.instances() for s in scenarios]
+    out: list[Scenario] = []
+    for i in range(max((len(x) for x in lists), default=0)):
+        out += [x[i] for x in lists if i < len(x)]
+    return out

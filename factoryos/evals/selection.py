@@ -6,8 +6,13 @@ everyone alike), the survivors are ranked by their pass rate so far, and the
 best ``ceil(n / eta)`` go on, until one is left. Most of the budget goes to
 the strongest candidates instead of evaluating every survivor on the full
 pool. A tournament (pairwise matches, the winner of each goes on) is the
-alternative for small K. Pure: a trial is a callback, so the eval harness,
-the tests and the benchmark's simulation all drive the same code.
+alternative for small K. Paired elimination runs every survivor on the same
+scenarios round by round and drops a candidate as soon as the leader beats it
+convincingly on the scenarios where exactly one of the two passed (a
+likelihood-ratio test on those discordant pairs; see ``paired_elimination``),
+up to a per-candidate budget, after which the best survivor by passes wins.
+Pure: a trial is a callback, so the eval harness, the tests and the
+benchmark's simulation all drive the same code.
 
 The winner's selection score is never used for the gate: the gate runs on the
 separate acceptance pool (otherwise the pick would bias the bound upwards).
@@ -103,6 +108,67 @@ def sequential_halving(
     return result
 
 
+def paired_elimination(
+    candidates: Sequence[int],
+    trial: Trial,
+    *,
+    trials_per_round: int = 8,
+    max_trials: int = 200,
+    delta: float = 0.1,
+    theta: float = 0.75,
+) -> SelectionResult:
+    """Eliminate a survivor once the leader is convincingly ahead on paired scenarios.
+
+    Each round every survivor runs the same ``trials_per_round`` fresh scenarios, up to
+    ``max_trials`` each (the full pool). The leader is the survivor with most passes; a
+    rival is dropped when the likelihood ratio of "the leader wins a discordant pair with
+    probability ``theta``" against "with probability 1/2", over the scenarios both ran,
+    reaches ``(K - 1) / delta``. The guarantee (Ville's inequality: the ratio is a
+    nonnegative supermartingale when the rival is at least as good, checked at any
+    times): if on every scenario the truly best candidate is at least as likely to pass
+    as each rival (independent outcomes, or a difficulty shared by all), it is
+    eliminated with probability at most ``delta``; otherwise the decision is the full
+    pool's among the survivors.
+    """
+    _check(candidates, 2, trials_per_round)
+    if max_trials < 1 or not 0 < delta < 1 or not 0.5 < theta < 1:
+        raise InvalidInputError(
+            f"need max_trials >= 1, 0 < delta < 1 and 1/2 < theta < 1, got {max_trials}, "
+            f"{delta}, {theta}"
+        )
+    scores = {c: Score(c) for c in candidates}
+    outcomes: dict[int, list[bool]] = {c: [] for c in candidates}
+    result = SelectionResult(winner=candidates[0], scores=scores)
+    survivors = list(candidates)
+    threshold = math.log((len(candidates) - 1) / delta) if len(candidates) > 1 else 0.0
+    win, loss = math.log(2 * theta), math.log(2 * (1 - theta))
+    done, number = 0, 0
+    while len(survivors) > 1 and done < max_trials:
+        number += 1
+        scenarios = list(range(done, min(max_trials, done + trials_per_round)))
+        done = scenarios[-1] + 1
+        for candidate in survivors:
+            for scenario in scenarios:
+                passed = trial(candidate, scenario)
+                _record(scores[candidate], passed)
+                outcomes[candidate].append(passed)
+        leader = _ranked(survivors, scores)[0]
+        eliminated = []
+        for rival in survivors:
+            if rival == leader:
+                continue
+            pairs = list(zip(outcomes[leader], outcomes[rival], strict=True))
+            wins = sum(a and not b for a, b in pairs)
+            losses = sum(b and not a for a, b in pairs)
+            if wins * win + losses * loss >= threshold:
+                eliminated.append(rival)
+                scores[rival].eliminated_in = number
+        result.rounds.append(Round(number, survivors, scenarios, eliminated))
+        survivors = [c for c in survivors if c not in eliminated]
+    result.winner = _ranked(survivors, scores)[0]
+    return result
+
+
 def tournament(
     candidates: Sequence[int], trial: Trial, *, trials_per_round: int = 32
 ) -> SelectionResult:
@@ -148,8 +214,16 @@ def select(
     eta: int = 2,
     trials_per_round: int = 32,
     rounds: int | None = None,
+    max_trials: int = 200,
+    delta: float = 0.1,
 ) -> SelectionResult:
-    """The Run's ``spec.selection`` applied: ``sequential-halving`` or ``tournament``."""
+    """The Run's ``spec.selection`` applied: ``sequential-halving``, ``tournament`` or
+    ``paired-elimination``."""
+    if strategy == "paired-elimination":
+        return paired_elimination(
+            candidates, trial, trials_per_round=trials_per_round, max_trials=max_trials,
+            delta=delta,
+        )  # fmt: skip
     if strategy == "tournament":
         return tournament(candidates, trial, trials_per_round=trials_per_round)
     if strategy == "sequential-halving":

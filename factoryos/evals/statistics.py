@@ -86,6 +86,26 @@ def min_trials(
     return n
 
 
+def fixed_plan(
+    target: float, alpha: float = 0.05, power: float = 0.9, power_at: float = 0.995,
+    sided: str = ONE_SIDED,
+) -> tuple[int, int]:  # fmt: skip
+    """The smallest fixed plan, (trials, failures allowed), whose Clopper-Pearson gate accepts
+    a candidate of true rate ``power_at`` with probability at least ``power``."""
+    if not target < power_at <= 1:
+        raise InvalidInputError(f"power_at must be above the target {target}, got {power_at}")
+    if not 0 < power < 1:
+        raise InvalidInputError(f"power must be between 0 and 1 (exclusive), got {power}")
+    from scipy.stats import binom
+
+    failures = 0
+    while True:
+        n = min_trials(target, alpha, failures, sided)
+        if float(binom.cdf(failures, n, 1 - power_at)) >= power:
+            return n, failures
+        failures += 1
+
+
 @dataclass(frozen=True)
 class GateDecision:
     """What the gate decided and why."""

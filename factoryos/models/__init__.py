@@ -27,6 +27,7 @@ from factoryos.models.meta import (
 from factoryos.models.problems import problems_from
 from factoryos.models.product import (
     Acceptance,
+    AcceptanceMethod,
     AgentProfile,
     Deploy,
     Engine,
@@ -40,6 +41,7 @@ from factoryos.models.product import (
     RepoSource,
     Service,
     Sidedness,
+    TrialsKind,
     VerifierCommand,
     VerifierKind,
     Verifiers,
@@ -52,6 +54,7 @@ from factoryos.models.run import (
     DesiredState,
     Evaluation,
     GpuNeeds,
+    OcPoint,
     Run,
     RunPhase,
     RunSpec,
@@ -66,6 +69,7 @@ from factoryos.models.run import (
 __all__ = [
     "RESOURCE_KINDS",
     "Acceptance",
+    "AcceptanceMethod",
     "AgentProfile",
     "Artifact",
     "ArtifactKind",
@@ -84,6 +88,7 @@ __all__ = [
     "Isolation",
     "ObjectMeta",
     "ObjectRef",
+    "OcPoint",
     "OwnerReference",
     "Product",
     "ProductPhase",
@@ -101,6 +106,7 @@ __all__ = [
     "Sidedness",
     "StageState",
     "StageStatus",
+    "TrialsKind",
     "VerifierCommand",
     "VerifierKind",
     "VerifierResult",

@@ -129,14 +129,61 @@ class Sidedness(StrEnum):
     TWO_SIDED = "two-sided"
 
 
+class AcceptanceMethod(StrEnum):
+    """How the gate plans and decides (docs/statistics.md)."""
+
+    SEQUENTIAL = "sequential"
+    """A group-sequential test: looks at planned trial counts, early acceptance and rejection."""
+    CLOPPER_PEARSON = "clopper-pearson"
+    """A fixed number of trials; accept when the Clopper-Pearson lower bound reaches the target."""
+
+
+class TrialsKind(StrEnum):
+    """What an acceptance trial is, so what the gate's statement bounds."""
+
+    DISTINCT = "distinct"
+    """Each trial is a distinct scenario instance: the bound is on the pass rate over the
+    scenario population; a pool smaller than the plan stalls the run (InsufficientScenarios)."""
+    REPEATED = "repeated"
+    """Instances may repeat: the bound is on the per-attempt reliability of a nondeterministic
+    system over the instances the pool has, not on unseen inputs."""
+
+
+POWER_ABOVE_TARGET = "powerAt must be above target"
+
+
 class Acceptance(ApiModel):
-    """The statistical merge gate: accept iff the lower bound >= target and verifiers pass."""
+    """The statistical merge gate: accept iff the test shows the target and verifiers pass."""
+
+    model_config = ConfigDict(
+        json_schema_extra=lambda schema: CelRule(
+            "!has(self.powerAt) || self.powerAt > self.target",
+            POWER_ABOVE_TARGET,
+            tested=("power_at",),
+        )(schema)
+    )
 
     alpha: ErrorLevel = 0.05
-    """Error level of the Clopper-Pearson bound."""
+    """The false-accept rate: a candidate below the target is accepted at most this often
+    (split evenly across the run's iterations)."""
     target: PassRate = 0.98
-    """The pass rate the lower confidence bound must reach."""
+    """The pass rate the gate must show."""
     sided: Sidedness = Sidedness.ONE_SIDED
+    """two-sided spends alpha/2 (the Clopper-Pearson interval's convention)."""
+    method: AcceptanceMethod = AcceptanceMethod.SEQUENTIAL
+    power: Annotated[float, Field(gt=0, lt=1), Explained("must be between 0 and 1 (exclusive)")] = (
+        0.9
+    )
+    """How often a candidate as good as ``powerAt`` must be accepted (both methods plan for it)."""
+    power_at: PassRate | None = None
+    """The true pass rate ``power`` is planned at; default 1 - (1 - target) / 4 (0.995 at 0.98)."""
+    trials: TrialsKind = TrialsKind.DISTINCT
+
+    @model_validator(mode="after")
+    def _power_above_target(self) -> Acceptance:
+        if self.power_at is not None and self.power_at <= self.target:
+            raise PydanticCustomError("power_at_above_target", POWER_ABOVE_TARGET)
+        return self
 
 
 class Service(ApiModel):

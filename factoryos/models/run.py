@@ -28,7 +28,13 @@ from factoryos.models.fields import (
     UnitInterval,
 )
 from factoryos.models.meta import Conditions, ObjectMeta
-from factoryos.models.product import ObjectRef, Sidedness, VerifierKind
+from factoryos.models.product import (
+    AcceptanceMethod,
+    ObjectRef,
+    Sidedness,
+    TrialsKind,
+    VerifierKind,
+)
 from factoryos.version import GROUP_VERSION
 
 
@@ -37,6 +43,7 @@ class SelectionStrategy(StrEnum):
 
     SEQUENTIAL_HALVING = "sequential-halving"
     TOURNAMENT = "tournament"
+    PAIRED_ELIMINATION = "paired-elimination"
 
 
 class Selection(ApiModel):
@@ -49,6 +56,12 @@ class Selection(ApiModel):
     """Number of rounds; unset means ceil(log_eta(survivors))."""
     trials_per_round: PositiveInt = 32
     """Fresh scenarios each surviving candidate runs per round (paired across candidates)."""
+    max_trials: PositiveInt = 200
+    """paired-elimination: the most scenarios one candidate runs (the full pool)."""
+    delta: Annotated[float, Field(gt=0, lt=1), Explained("must be between 0 and 1 (exclusive)")] = (
+        0.1
+    )
+    """paired-elimination: the most probability of eliminating the truly best candidate early."""
 
 
 class DesiredState(StrEnum):
@@ -180,22 +193,45 @@ class CandidateStatus(ApiModel):
     """Why the deterministic screen dropped this candidate."""
 
 
+class OcPoint(ApiModel):
+    """One point of the gate's operating characteristic."""
+
+    rate: UnitInterval
+    """A true pass rate."""
+    accept: UnitInterval
+    """The probability that the gate accepts a candidate of that rate (exact)."""
+
+
 class Evaluation(ApiModel):
     """The gate decision on the winner, scored on the acceptance pool."""
 
     candidate: NonNegativeInt | None = None
     """Index of the gated candidate."""
     n: NonNegativeInt
-    """Acceptance scenarios run."""
+    """Acceptance trials counted (distinct instances, unless trials are repeated)."""
     k: NonNegativeInt
-    """Acceptance scenarios passed."""
+    """Acceptance trials passed."""
     lower_bound: UnitInterval
-    """Clopper-Pearson lower confidence bound of the pass rate."""
+    """The exact lower confidence bound of the pass rate (Clopper-Pearson for the fixed
+    plan; the stagewise bound for the sequential test)."""
     target: UnitInterval
     alpha: UnitInterval
     sided: Sidedness = Sidedness.ONE_SIDED
     accepted: bool
     reason: str | None = None
+    method: AcceptanceMethod = AcceptanceMethod.CLOPPER_PEARSON
+    looks_taken: NonNegativeInt | None = None
+    """Looks at which the test decided whether to stop (the last one decided)."""
+    looks_planned: NonNegativeInt | None = None
+    max_trials: NonNegativeInt | None = None
+    """The most trials the plan could need."""
+    instances: NonNegativeInt | None = None
+    """Distinct scenario instances the acceptance pool holds."""
+    trials_kind: TrialsKind = TrialsKind.DISTINCT
+    flaky: NonNegativeInt | None = None
+    """Instances run more than once whose outcomes differed (repeated trials only)."""
+    oc: list[OcPoint] = Field(default_factory=list)
+    """The operating characteristic: the acceptance probability against the true rate."""
 
     @model_validator(mode="after")
     def _k_at_most_n(self) -> Evaluation:

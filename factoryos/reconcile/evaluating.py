@@ -8,7 +8,9 @@ in an infrastructure error without a report is retried up to
 ``spec.backoffLimit``. Its report (``evaluations/i<n>/evaluation.json``)
 decides: accepted (or no holdouts to gate with) succeeds the run; rejected or
 all screened out starts iteration n+1 with feedback, up to
-``spec.maxIterations``; a failed merge fails the run. The reports also fill
+``spec.maxIterations``; a failed merge fails the run; an acceptance pool with
+fewer distinct instances than the plan may need stalls it
+(``InsufficientScenarios``, the number needed in the message). The reports also fill
 in the candidates' screening, scores and the gate in the status.
 """
 
@@ -18,18 +20,21 @@ from datetime import datetime
 from pathlib import Path
 
 from factoryos.models import (
+    AcceptanceMethod,
     CandidatePhase,
     CandidateStatus,
     Evaluation,
+    OcPoint,
     Product,
     Run,
     RunPhase,
     RunStatus,
     Sidedness,
+    TrialsKind,
 )
 from factoryos.reconcile.building import Candidate, built_status
 from factoryos.reconcile.finishing import finish
-from factoryos.reconcile.run_conditions import mark_in_progress
+from factoryos.reconcile.run_conditions import mark_in_progress, mark_stalled
 from factoryos.reconcile.run_types import (
     RESYNC_SECONDS,
     ObservedWorkload,
@@ -89,6 +94,11 @@ def evaluate(
         return finish(run, status, RunPhase.SUCCEEDED, report.message, now)
     if report.outcome is Outcome.MERGE_FAILED:
         return finish(run, status, RunPhase.FAILED, report.message, now)
+    if report.outcome is Outcome.INSUFFICIENT_SCENARIOS:
+        status.phase = RunPhase.EVALUATING
+        status.message = report.message
+        mark_stalled(status, run, "InsufficientScenarios", report.message, now)
+        return RunDecision(status)
     return _iterate_or_fail(run, status, iteration, report.message, now)
 
 
@@ -151,6 +161,14 @@ def evaluation_summary(report: EvaluationReport | None) -> Evaluation | None:
         sided=Sidedness(gate.sided),
         accepted=gate.accepted,
         reason=gate.reason,
+        method=AcceptanceMethod(gate.method),
+        looks_taken=gate.looks_taken,
+        looks_planned=len(gate.design.get("looks", [])) or None,
+        max_trials=gate.planned,
+        instances=gate.instances,
+        trials_kind=TrialsKind(gate.trials_kind),
+        flaky=gate.flaky if gate.trials_kind == TrialsKind.REPEATED.value else None,
+        oc=[OcPoint(rate=r, accept=round(min(max(p, 0.0), 1.0), 6)) for r, p in gate.oc],
     )
 
 

@@ -73,6 +73,9 @@ class Outcome(StrEnum):
     """No holdouts: a candidate passed the screen; nothing was gated or merged."""
     MERGE_FAILED = "merge-failed"
     """The gate accepted the winner but merging it failed (a conflict): the run fails."""
+    INSUFFICIENT_SCENARIOS = "insufficient-scenarios"
+    """The acceptance pool has fewer distinct instances than the plan may need: the run is
+    Stalled until the pool grows (generators) or the product declares repeated trials."""
 
 
 class CandidateReport(_Frozen):
@@ -93,9 +96,14 @@ class RoundReport(_Frozen):
 
 
 class GateReport(_Frozen):
+    """The gate on the winner: the decision and everything needed to recompute it (the
+    design's looks and boundaries here, each trial's outcome in the report's ``trials``)."""
+
     candidate: int
     planned: int
+    """The most trials the plan could need."""
     n: int
+    """Trials counted: distinct instances (or attempts, with ``trials_kind`` repeated)."""
     k: int
     lower_bound: float
     target: float
@@ -105,6 +113,19 @@ class GateReport(_Frozen):
     accepted: bool
     reason: str
     stopped_early: bool = False
+    method: str = "clopper-pearson"
+    power: float | None = None
+    power_at: float | None = None
+    looks_taken: int | None = None
+    design: dict[str, Any] = Field(default_factory=dict)
+    """``Design.to_json``: looks, accept and reject boundaries, the level they were set at."""
+    oc: list[tuple[float, float]] = Field(default_factory=list)
+    """(true rate, exact acceptance probability): the operating characteristic."""
+    instances: int | None = None
+    """Distinct instances in the acceptance pool."""
+    trials_kind: str = "distinct"
+    flaky: int = 0
+    """Instances run more than once whose outcomes differed."""
 
 
 class EvaluationReport(_Frozen):
@@ -154,15 +175,29 @@ def readable(report: EvaluationReport) -> str:
         lines.append(f"| c{c.index} | {screen} | {score} | {c.eliminated_in or '-'} |")
     if report.gate is not None:
         g = report.gate
+        looks = f", {g.looks_taken} look(s)" if g.looks_taken else ""
         lines += [
             "",
-            f"Gate on c{g.candidate}: {g.k}/{g.n} acceptance trials passed "
-            f"(planned {g.planned}{', stopped early' if g.stopped_early else ''}); "
-            f"Clopper-Pearson {g.sided} lower bound {g.lower_bound:.4f} vs target {g.target} "
+            f"Gate on c{g.candidate} ({g.method}): {g.k}/{g.n} acceptance trials passed "
+            f"(at most {g.planned}{looks}{', stopped early' if g.stopped_early else ''}; "
+            f"{_counted(g)}); {g.sided} lower bound {g.lower_bound:.4f} vs target {g.target} "
             f"at alpha {g.alpha:g}: {'accepted' if g.accepted else 'rejected'}.",
         ]
+        if g.oc:
+            lines += ["", "| true pass rate | accepted with probability |", "|---|---|"]
+            lines += [f"| {rate:g} | {p:.4f} |" for rate, p in g.oc]
     if report.merged_commit:
         lines += ["", f"Merged as {report.merged_commit}."]
     if report.feedback:
         lines += ["", "Feedback for the next iteration:", *[f"- {f}" for f in report.feedback]]
     return "\n".join(lines) + "\n"
+
+
+def _counted(g: GateReport) -> str:
+    """What n counts, in words."""
+    if g.trials_kind == "repeated":
+        return (
+            f"attempts over {g.instances} instance(s), repeated: the bound is on per-attempt "
+            f"reliability, {g.flaky} instance(s) flaky"
+        )
+    return f"each a distinct instance, of {g.instances} in the pool"

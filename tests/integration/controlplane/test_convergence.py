@@ -16,7 +16,8 @@ from factory_support import Factory, quality_product
 from kilroy_support import git
 from test_controlplane_runs import _phase
 
-from factoryos.models import CandidatePhase, RunPhase
+from factoryos.evals.gate import gate_design
+from factoryos.models import CandidatePhase, Run, RunPhase
 from factoryos.workloads import EvaluationReport
 
 #: Slow, 5-9 s a test (four candidates, holdouts and the gate): not in `make test-fast`.
@@ -63,8 +64,12 @@ def test_the_best_candidate_is_selected_gated_and_merged(factory: Factory) -> No
     c1, c2 = run.status.candidates[1], run.status.candidates[2]
     assert (c1.passes, c1.trials) == (6, 8) and (c2.passes, c2.trials) == (8, 8)
     ev = run.status.evaluation
-    assert ev is not None and ev.accepted and ev.candidate == 2 and ev.k == ev.n == 36
+    design = gate_design("sequential", 0.9, 0.05, "one-sided", 0.9, None, iterations=2)
+    assert ev is not None and ev.accepted and ev.candidate == 2
+    assert ev.k == ev.n == design.earliest_accept, "all passing: accepted at the earliest look"
     assert ev.lower_bound >= 0.9 and ev.alpha == 0.025, "alpha split across 2 iterations"
+    assert ev.method.value == "sequential" and ev.instances == 306 and ev.looks_taken
+    assert ev.oc and ev.oc[-1].accept == 1.0
 
     assert "Merge factory/q-1/c2" in git(repo, "log", "-1", "--format=%s", "main")
     assert (repo / "greet.py").read_text().count("Hello, {sys.argv[1]}") == 1
@@ -72,7 +77,9 @@ def test_the_best_candidate_is_selected_gated_and_merged(factory: Factory) -> No
     report = _report(factory, "q-1", 1)
     assert report.merged_commit == git(repo, "rev-parse", "main").strip()
     assert [r.survivors for r in report.rounds] == [[1, 2]]
-    assert len(report.trials) == 8 + 8 + 36
+    assert len(report.trials) == 8 + 8 + ev.n
+    assert report.gate is not None and report.gate.design["looks"] == list(design.looks)
+    assert len({t["scenario"] for t in report.trials if t["pool"] == "acceptance"}) == ev.n
     assert (factory.run_dir("q-1").path / "evaluations" / "i1" / "report.md").exists()
     types = {
         e.type.rsplit(".", 2)[-2] + "." + e.type.rsplit(".", 1)[-1] for e in factory.events("q-1")
@@ -95,7 +102,8 @@ def test_a_weak_best_candidate_is_rejected_and_the_run_iterates(factory: Factory
 
     first = _report(factory, "q-2", 1)
     assert first.outcome.value == "rejected" and first.winner == 1
-    assert first.gate is not None and first.gate.stopped_early and first.gate.n < 36
+    assert first.gate is not None and first.gate.stopped_early
+    assert first.gate.n < first.gate.planned
     assert any("accept-greet-eve" in line for line in first.feedback)
     shown = "\n".join(first.feedback)
     assert "Hello, Eve" not in shown and "stdout_matches" not in shown, "ids, never contents"
@@ -120,3 +128,24 @@ def test_a_product_known_by_url_gets_the_merge_pushed(factory: Factory) -> None:
         git(bare, "rev-parse", "--short=12", "main").strip()
     )
     assert git(bare, "rev-parse", "factory/q-3/c1").strip()
+
+
+def test_too_few_distinct_acceptance_instances_stall_the_run(factory: Factory) -> None:
+    _, holdouts = quality_product(factory, {0: "correct", 1: "correct"})
+    (holdouts / "acceptance" / "greet-anyone.yaml").unlink()  # six plain scenarios are left
+    factory.up()
+    _run(factory, "q-3", iterations=1)
+
+    def stalled(run: Run) -> bool:
+        return any(c.type == "Stalled" and c.status.value == "True" for c in run.status.conditions)
+
+    run = factory.wait_run("q-3", stalled, timeout=240)
+    condition = next(c for c in run.status.conditions if c.type == "Stalled")
+    design = gate_design("sequential", 0.9, 0.05, "one-sided", 0.9, None, iterations=1)
+    assert condition.reason == "InsufficientScenarios"
+    assert f"has 6 distinct instance(s); the sequential plan may need {design.max_trials}" in (
+        condition.message or ""
+    )
+    assert run.status.phase is RunPhase.EVALUATING and run.status.evaluation is None
+    report = _report(factory, "q-3", 1)
+    assert report.outcome.value == "insufficient-scenarios" and not report.trials

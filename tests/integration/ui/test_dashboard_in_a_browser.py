@@ -24,6 +24,7 @@ from factory_support import Factory, marks_step, quality_product
 from kilroy_support import SCRIPTED_AGENT, git
 from playwright.sync_api import APIResponse, Page, Route, expect
 
+from factoryos.evals.gate import gate_design
 from factoryos.models import Run, RunPhase, StageState
 from factoryos.store import modify
 
@@ -307,7 +308,10 @@ def test_a_converged_run_shows_its_candidates_and_the_gate(factory: Factory, pag
     expect(rows.nth(2)).to_contain_text("Winner")
     gate = page.locator("#gate")
     expect(gate).to_have_attribute("data-accepted", "true")
-    expect(gate).to_contain_text("39/39 acceptance trials passed")  # alpha / 3 iterations
+    earliest = gate_design("sequential", 0.9, 0.05, "one-sided", 0.9, None, 3).earliest_accept
+    expect(gate).to_contain_text(f"{earliest}/{earliest} acceptance trials passed")  # alpha / 3
+    expect(gate).to_contain_text(f"{earliest} distinct instances (of 306 in the acceptance pool)")
+    expect(page.locator("#gate-oc polyline")).to_have_count(1)
     screenshot(page, "run-converged")
     page.click("text=report-i1")
     expect(page.locator("#preview")).to_contain_text("Iteration 1: accepted")

@@ -7,7 +7,13 @@ import random
 import pytest
 
 from factoryos.errors import InvalidInputError
-from factoryos.evals.selection import planned_rounds, select, sequential_halving, tournament
+from factoryos.evals.selection import (
+    paired_elimination,
+    planned_rounds,
+    select,
+    sequential_halving,
+    tournament,
+)
 
 
 def oracle(rates: dict[int, float], seed: int = 7):  # type: ignore[no-untyped-def]
@@ -87,3 +93,47 @@ def test_bad_input_is_refused(
         sequential_halving(candidates, lambda c, s: True, eta=eta, trials_per_round=per_round)
     with pytest.raises(InvalidInputError, match="unknown selection"):
         select("lottery", [1], lambda c, s: True)
+
+
+class TestPairedElimination:
+    """Every survivor on the same scenarios; a rival drops once the leader is convincingly
+    ahead on the scenarios only one of the two passed."""
+
+    def test_a_clearly_worse_candidate_is_dropped_early_and_the_best_wins(self) -> None:
+        rates = {0: 0.95, 1: 0.5, 2: 0.3}
+
+        def trial(c: int, s: int) -> bool:
+            return random.Random(f"{c}:{s}").random() < rates[c]
+
+        result = paired_elimination([0, 1, 2], trial, trials_per_round=8, max_trials=200)
+        assert result.winner == 0
+        assert result.trials_spent < 3 * 200 / 2
+        assert all(result.scores[c].eliminated_in for c in (1, 2))
+        for r in result.rounds:  # paired: every survivor ran the round's scenarios
+            assert all(result.scores[c].trials >= len(r.scenarios) for c in r.survivors)
+
+    def test_equal_candidates_run_the_whole_pool_and_the_best_by_passes_wins(self) -> None:
+        result = paired_elimination([0, 1], lambda c, s: s % 2 == 0, max_trials=40)
+        assert result.trials_spent == 80 and result.winner == 0, "ties go to the lower index"
+
+    def test_the_best_is_rarely_eliminated_when_rivals_are_as_good(self) -> None:
+        # Three equally good candidates: each is (one of) the best, and each is eliminated
+        # early with probability at most delta, whatever the times the test is checked at.
+        early = dict.fromkeys(range(3), 0)
+        for run in range(300):
+            rng = random.Random(run)
+            draws = {(c, s): rng.random() < 0.8 for c in range(3) for s in range(120)}
+
+            def trial(c: int, s: int, d: dict[tuple[int, int], bool] = draws) -> bool:
+                return d[c, s]
+
+            result = paired_elimination([0, 1, 2], trial, max_trials=120, trials_per_round=4)
+            for c, score in result.scores.items():
+                early[c] += score.eliminated_in is not None
+        assert max(early.values()) / 300 <= 0.1
+
+    def test_bad_parameters_are_refused(self) -> None:
+        with pytest.raises(InvalidInputError):
+            paired_elimination([0, 1], lambda c, s: True, delta=1.5)
+        with pytest.raises(InvalidInputError):
+            paired_elimination([0, 1], lambda c, s: True, theta=0.4)

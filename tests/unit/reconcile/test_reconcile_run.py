@@ -487,6 +487,21 @@ class TestEvaluation:
         names = {a.name for a in decision.status.artifacts}
         assert {"evaluation-i1", "report-i1"} <= names
 
+    def test_too_few_distinct_acceptance_instances_stall_the_run(self) -> None:
+        message = (
+            "InsufficientScenarios: the acceptance pool has 6 distinct instance(s); the "
+            "sequential plan may need 650 (add 644 more: ...)"
+        )
+        verdict = report(Outcome.INSUFFICIENT_SCENARIOS, winner=None, message=message)
+        decision = reconcile_run(
+            run(candidates=2),
+            seen(*self.built, evaluation(result=W.FAILED), evaluations={1: verdict}),
+        )
+        assert decision.actions == [] and decision.status.phase is RunPhase.EVALUATING
+        stalled = {c.type: c for c in decision.status.conditions}["Stalled"]
+        assert stalled.status.value == "True" and stalled.reason == "InsufficientScenarios"
+        assert "may need 650" in (stalled.message or "")
+
     def test_a_screened_out_candidate_keeps_its_reason(self) -> None:
         verdict = report(
             Outcome.SCREENED_OUT,

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from factoryos.errors import InvalidInputError, NotFoundError
-from factoryos.evals.scenarios import load_scenarios
+from factoryos.evals.gate import gate_design
+from factoryos.evals.scenarios import expand, load_scenarios
 from factoryos.models import Product, parse_as
 from factoryos.stacks import list_stacks, load_stack, read_manifest, scaffold
 
@@ -75,6 +76,13 @@ def test_the_product_spec_and_holdouts_are_valid(stack: str, tmp_path: Path) -> 
     assert product.spec.deploy.credentials, "a real deploy names its credentials"
     scenarios = load_scenarios(made.holdouts)
     assert {s.pool.value for s in scenarios} == {"selection", "acceptance"}
+    gate = product.spec.acceptance
+    iterations = 3  # a Run's default maxIterations
+    plan = gate_design(gate.method.value, gate.target, gate.alpha, gate.sided.value, gate.power,
+                       gate.power_at, iterations)  # fmt: skip
+    instances = expand([s for s in scenarios if s.pool.value == "acceptance"])
+    assert len({i.id for i in instances}) == len(instances) >= plan.max_trials, "honest trials"
+    assert len({i.model_dump_json(exclude={"id"}) for i in instances}) == len(instances)
     assert not list(made.repo.rglob("*.yaml")), "no holdout scenario inside the repository"
     assert manifest.next_steps and all("{" not in s.format(repo="r", holdouts="h", name="n")
                                        for s in manifest.next_steps)  # fmt: skip

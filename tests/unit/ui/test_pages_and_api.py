@@ -6,7 +6,7 @@ import re
 
 from ui_support import BEARER, Site
 
-from factoryos.models import DesiredState, Run, RunPhase
+from factoryos.models import AcceptanceMethod, DesiredState, Evaluation, OcPoint, Run, RunPhase
 
 
 def test_the_products_page_lists_status_last_run_repo_and_branch(site: Site) -> None:
@@ -131,3 +131,23 @@ def test_the_start_form_reports_bad_input_on_the_page(site: Site) -> None:
         follow_redirects=False,
     )
     assert started.status_code == 303 and started.headers["location"].startswith("/runs/default/p-")
+
+
+def test_the_gate_card_shows_the_decision_looks_instances_and_the_oc_curve(site: Site) -> None:
+    run = site.store.get(Run, "r1")
+    run.status.evaluation = Evaluation(
+        candidate=0, n=190, k=190, lower_bound=0.9843, target=0.98, alpha=0.05, accepted=True,
+        reason="accepted at look 19 of 65", method=AcceptanceMethod.SEQUENTIAL, looks_taken=19,
+        looks_planned=65, max_trials=650, instances=800,
+        oc=[OcPoint(rate=r, accept=a) for r, a in [(0.9, 0.0), (0.98, 0.048), (1.0, 1.0)]],
+    )  # fmt: skip
+    site.store.update_status(run)
+    site.sign_in()
+    page = site.client.get("/runs/default/r1").text
+    card = re.search(r'<section class="card gate".*?</section>', page, re.S)
+    assert card is not None and 'data-accepted="true"' in card.group(0)
+    assert "190/190 acceptance trials passed" in card.group(0)
+    assert "sequential test, decided at look 19 of 65" in card.group(0)
+    assert "190 trials = 190 distinct instances (of 800 in the acceptance pool)" in card.group(0)
+    line = re.search(r'<polyline[^>]*points="([^"]+)"', card.group(0))
+    assert line is not None and line.group(1).split() == ["20.0,90.0", "172.0,86.2", "210.0,10.0"]
