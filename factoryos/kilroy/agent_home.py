@@ -7,7 +7,8 @@ tests/integration/agents:
 
 - Codex 0.169: ``~/.codex/config.toml`` (Kilroy copies it into each stage's own
   CODEX_HOME). ``sandbox_mode = "workspace-write"``: Kilroy passes no sandbox flag and
-  Codex's default lets it edit nothing while still exiting 0. A gateway is a model
+  Codex's default lets it edit nothing while still exiting 0 (``danger-full-access``
+  inside the factory's own sandbox, where Codex's nested one cannot write). A gateway is a model
   provider there (Codex ignores ``OPENAI_BASE_URL``).
 - Claude Code 2.1: Kilroy removes ``ANTHROPIC_API_KEY`` from its environment, so the
   key also goes as ``ANTHROPIC_AUTH_TOKEN``; ``IS_SANDBOX=1`` when running as root
@@ -41,14 +42,15 @@ CLAUDE_MAX_RETRIES = "3"
 CODEX_PROVIDER = "factoryos-gateway"
 
 
-def home_files(choice: AgentChoice) -> dict[str, str]:
-    """The files (relative to HOME) the chosen CLIs read, by path."""
+def home_files(choice: AgentChoice, *, sandboxed: bool = False) -> dict[str, str]:
+    """The files (relative to HOME) the chosen CLIs read, by path; ``sandboxed``: the
+    candidate runs in the factory's sandbox (``factoryos.kilroy.sandbox``)."""
     if not uses_cli(choice):
         return {}
     used = providers_used(choice)
     files: dict[str, str] = {}
     if Provider.OPENAI in used:
-        files[".codex/config.toml"] = _codex_config(choice)
+        files[".codex/config.toml"] = _codex_config(choice, sandboxed)
     if Provider.GOOGLE in used:
         settings = {
             "security": {
@@ -63,8 +65,12 @@ def home_files(choice: AgentChoice) -> dict[str, str]:
     return files
 
 
-def _codex_config(choice: AgentChoice) -> str:
-    lines = ['sandbox_mode = "workspace-write"', 'approval_policy = "never"']
+def _codex_config(choice: AgentChoice, sandboxed: bool) -> str:
+    # Codex's own sandbox is a bwrap too, which cannot nest in the factory's (its patch
+    # tool fails to write the worktree there): in the factory's sandbox, where only the
+    # candidate's folder is writable anyway, it is turned off.
+    mode = "danger-full-access" if sandboxed else "workspace-write"
+    lines = [f'sandbox_mode = "{mode}"', 'approval_policy = "never"']
     gateway = choice.base_url if provider_of(choice) is Provider.OPENAI else None
     if gateway is not None:
         lines = [f'model_provider = "{CODEX_PROVIDER}"', *lines, ""]
@@ -111,14 +117,17 @@ def cli_env(choice: AgentChoice, key_values: dict[str, str], *, root: bool) -> d
     return env
 
 
-def write_agent_home(home: Path, choice: AgentChoice | None, user_home: Path | None) -> Path:
+def write_agent_home(
+    home: Path, choice: AgentChoice | None, user_home: Path | None, *, sandboxed: bool = False
+) -> Path:
     """Make ``home`` with the CLIs' files (none without a ``choice``) and the user's git
     identity (``~/.gitconfig``: Kilroy commits each stage with git, which reads it from
     HOME)."""
     try:
         home.mkdir(parents=True, exist_ok=True)
         (home / "tmp").mkdir(exist_ok=True)
-        for relative, text in (home_files(choice) if choice is not None else {}).items():
+        files = home_files(choice, sandboxed=sandboxed) if choice is not None else {}
+        for relative, text in files.items():
             path = home / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")

@@ -173,6 +173,7 @@ class BuildWorkload:
             spec.layout.candidate(spec.candidate) / "agent-home",
             real if configured else None,
             Path(user_home) if user_home else None,
+            sandboxed=spec.sandbox,
         )
         env |= {"HOME": str(home), "TMPDIR": str(home / "tmp")}
         if real is not None and configured:

@@ -105,6 +105,8 @@ def test_the_agent_builds_iterates_on_feedback_and_its_winner_is_merged(
 
     assert run.status.phase == "Succeeded", run.status.model_dump_json(indent=1)[-3000:]
     assert run.status.iteration == 2
+    isolated = {c.type: c for c in run.status.conditions}["Isolated"]
+    assert isolated.status.value == "True", isolated  # the agent ran in the sandbox
     prompts = [r.text for r in endpoint.model_requests()]
     assert any(GOAL in p and FEEDBACK not in p for p in prompts), "iteration 1 never got the goal"
     second = [p for p in prompts if FEEDBACK in p]

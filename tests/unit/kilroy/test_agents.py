@@ -74,3 +74,10 @@ def test_the_run_config_carries_the_llm_section_only_for_the_real_profile(tmp_pa
         agent_executable=tmp_path / "agent", llm=llm,
     )  # fmt: skip
     assert shim["llm"]["cli_profile"] == "test_shim"
+
+
+def test_in_the_factorys_sandbox_codex_does_not_nest_its_own() -> None:
+    plain = home_files(AgentChoice())[".codex/config.toml"]
+    boxed = home_files(AgentChoice(), sandboxed=True)[".codex/config.toml"]
+    assert 'sandbox_mode = "workspace-write"' in plain
+    assert 'sandbox_mode = "danger-full-access"' in boxed
