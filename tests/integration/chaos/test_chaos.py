@@ -37,7 +37,9 @@ def session(factory_env: dict[str, str], tmp_path: Path) -> Iterator[Session]:
     home = tmp_path / "home"
     home.mkdir()
     no_small_fs = _mount_small_fs(home)
-    env = {**factory_env, "FACTORYOS_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    # Its pipelines write marks outside their candidates: no sandbox (FACTORYOS_SANDBOX=0).
+    env = {**factory_env, "FACTORYOS_HOME": str(home), "PYTHONUNBUFFERED": "1",
+           "FACTORYOS_SANDBOX": "0"}  # fmt: skip
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     factory = Factory(env, tmp_path)
     try:

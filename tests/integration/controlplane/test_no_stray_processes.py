@@ -34,7 +34,8 @@ from factoryos.kilroy.procs import pid_alive, run_processes
 from factoryos.models import RunPhase
 
 #: Slow (a run restarted mid-way, about 10 s a test): not in `make test-fast`.
-pytestmark = pytest.mark.slow
+# Their pipelines write marks outside their candidates (see conftest's factory).
+pytestmark = [pytest.mark.slow, pytest.mark.unsandboxed]
 
 
 def test_a_killed_sf_up_leaves_no_dashboard_and_the_next_gets_its_port(
