@@ -169,8 +169,8 @@ unit: venv graphviz ## Fast, pure tests (the pipeline drawings need Graphviz)
 selftest: venv tools ## sf selftest: stop, resume, event stream and smoke product checks on a scratch factory
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/sf selftest
 
-integration: venv tools browser stack-tools k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...)
-	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration $(PYTEST_ARGS)
+integration: venv tools browser stack-tools k8s-bin helm-bin ## Tests against real processes (Kilroy, kube-apiserver + etcd, ...), two files at a time
+	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration -n 2 --dist loadfile $(PYTEST_ARGS)
 
 integration-fast: venv tools browser stack-tools k8s-bin helm-bin ## The integration tests not marked slow (pytest -m "not slow")
 	PATH=$(CURDIR)/$(TOOLS):$$PATH $(BIN)/pytest tests/integration -m "not slow" $(PYTEST_ARGS)
