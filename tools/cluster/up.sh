@@ -27,6 +27,14 @@ if [[ "${1:-}" == --check ]]; then
   echo "cluster-up: this machine can run the single-node cluster"
   exit 0
 fi
+# The kubelet evicts every pod when its file system has less than 1% free (lib.sh), and
+# the two images take about 6 GiB once imported: say so before starting, with what to free.
+need_gib=10
+free_gib="$(df -Pk /var/lib | awk 'NR == 2 {print int($4 / 1048576)}')"
+if ((free_gib < need_gib)); then
+  say "only $free_gib GiB free on /var/lib's file system; the node needs about $need_gib GiB (the images, and the kubelet evicts every pod below 1% free). $CACHE/docker is only a build cache and can go; so can old pytest folders in /tmp"
+  exit 1
+fi
 if cluster_healthy; then
   echo "cluster-up: already up (context $CLUSTER_CONTEXT, kubeconfig $CLUSTER_KUBECONFIG)"
   exit 0
