@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from factory_support import free_port
 from readme_blocks import ROOT, Command, Shell, blocks, console_block_count, user_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -76,8 +77,7 @@ def port_8400() -> dict[str, str]:
             s.bind(("127.0.0.1", 8400))
             return {}
         except OSError:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+            port = free_port()
     return {"sf up": f"sf up --port {port}", "127.0.0.1:8400": f"127.0.0.1:{port}"}
 
 
@@ -156,7 +156,7 @@ def test_sf_pipeline_run_as_shown(tmp_path: Path, factory_env: dict[str, str]) -
 def test_the_voice_commands(tmp_path: Path, factory_env: dict[str, str]) -> None:
     say, transcribe, token, serve = block("voice")
     home = new_user(tmp_path, "newcomer")
-    port = _free_port()
+    port = free_port()
     substitutions = {"--port 8500": f"--port {port}", "$(openssl rand -hex 32)": "readme-token"}
     shell = Shell(user_env(home, factory_env), tmp_path, substitutions)
     shell.run(say)
@@ -213,12 +213,6 @@ def test_the_cluster_blocks_name_what_exists(factory_env: dict[str, str]) -> Non
             helped = subprocess.run([sys.executable, "-m", "factoryos.cli.app", *argv, "--help"],
                                     env=factory_env, capture_output=True, text=True)  # fmt: skip
             assert helped.returncode == 0, f"{text}: {helped.stderr}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _answers(port: int, path: str, headers: dict[str, str] | None = None) -> bool:
