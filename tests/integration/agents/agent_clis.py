@@ -103,3 +103,26 @@ def agent_env(cli: AgentCLI, home: Path, base_url: str, extra: dict[str, str]) -
         env.update(keys)
     env.update(extra)
     return env
+
+
+def agent_pipeline(goal: str, test_command: str | None = None) -> str:
+    """A pipeline whose one agent node (no provider of its own: the engine's stylesheet
+    gives it) works from ``$goal``, then ``test_command`` as a tool node if given; a
+    failure of either fails the run."""
+    prompt = "$goal\\n\\nWhen done, write your outcome to $KILROY_STAGE_STATUS_PATH."
+    fails = '[condition="outcome!=success"]'
+    steps = ["implement", "verify"] if test_command else ["implement"]
+    verify = (
+        f'  verify [shape=parallelogram, tool_command="{test_command}"]\n' if test_command else ""
+    )
+    edges = "".join(
+        f"  {a} -> {b}\n  {a} -> fail_sink {fails}\n"
+        for a, b in zip(steps, [*steps[1:], "exit"], strict=True)
+    )
+    return (
+        f'digraph p {{\n  graph [goal="{goal}", default_max_retry="0"]\n'
+        "  start [shape=Mdiamond]\n  exit [shape=Msquare]\n"
+        f'  implement [shape=box,\n             prompt="{prompt}"]\n'
+        f'{verify}  fail_sink [shape=parallelogram, tool_command="exit 1"]\n'
+        f"  start -> implement\n{edges}}}\n"
+    )

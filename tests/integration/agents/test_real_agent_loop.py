@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from agent_clis import CLAUDE, CODEX, DUMMY_KEY, AgentCLI
+from agent_clis import CLAUDE, CODEX, DUMMY_KEY, AgentCLI, agent_pipeline
 from factory_support import QUALITY, QUALITY_HOLDOUTS, Factory
 from kilroy_support import git
 from model_endpoint import ModelEndpoint, coding_script
@@ -35,18 +35,7 @@ VOWELS_WRONG = (
     'print(f"Hello, {name}" if name[0] not in "AEIOU" else f"Hi {name}")\n'
 )
 RIGHT = 'import sys\n\nprint(f"Hello, {sys.argv[1]}")\n'
-PIPELINE = """digraph greeter {
-  graph [goal="Keep greeter working", default_max_retry="0"]
-  start [shape=Mdiamond]
-  exit [shape=Msquare]
-  implement [shape=box,
-             prompt="$goal\\n\\nWhen done, write your outcome to $KILROY_STAGE_STATUS_PATH."]
-  fail_sink [shape=parallelogram, tool_command="exit 1"]
-  start -> implement
-  implement -> exit
-  implement -> fail_sink [condition="outcome!=success"]
-}
-"""
+PIPELINE = agent_pipeline("Keep greeter working")
 
 
 def greeter(factory: Factory, base_url: str, cli: AgentCLI = CODEX) -> Path:

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from agent_clis import CLAUDE, CODEX, DUMMY_KEY, GEMINI, AgentCLI
+from agent_clis import CLAUDE, CODEX, DUMMY_KEY, GEMINI, AgentCLI, agent_pipeline
 from model_endpoint import ModelEndpoint, coding_script
 
 from factoryos.errors import ToolMissingError
@@ -35,21 +35,7 @@ GOAL = (
     "Make greet() say 'hello, world' (goal-5d2a)\n\nFeedback from earlier attempts (fix these):"
     "\n- iteration 1: holdout scenario greets-world failed"
 )
-PIPELINE = """digraph p {
-  graph [goal="Keep it working and shippable", default_max_retry="0"]
-  start [shape=Mdiamond]
-  exit [shape=Msquare]
-  implement [shape=box,
-             prompt="$goal\\n\\nWhen done, write your outcome to $KILROY_STAGE_STATUS_PATH."]
-  verify [shape=parallelogram, tool_command="sh run_tests.sh"]
-  fail_sink [shape=parallelogram, tool_command="exit 1"]
-  start -> implement
-  implement -> verify
-  implement -> fail_sink [condition="outcome!=success"]
-  verify -> exit
-  verify -> fail_sink [condition="outcome!=success"]
-}
-"""
+PIPELINE = agent_pipeline("Keep it working and shippable", "sh run_tests.sh")
 
 
 def product_repo(path: Path) -> Path:

@@ -26,27 +26,14 @@ from readme_blocks import ROOT, Command, Shell, blocks, console_block_count, use
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "agents"))
-from agent_clis import CLAUDE, DUMMY_KEY  # noqa: E402
+from agent_clis import CLAUDE, DUMMY_KEY, agent_pipeline  # noqa: E402
 from model_endpoint import ModelEndpoint, coding_script  # noqa: E402
 
 HANDLED = {"make", "quick-start", "real-agent", "pipeline-run", "events-stream",
            "observability", "voice", "cluster-install", "single-node"}  # fmt: skip
 APP = 'ROUTES = {"/": "hello"}\n'
 APP_WITH_HEALTH = 'ROUTES = {"/": "hello", "/health": "ok"}\n'
-AGENT_PIPELINE = """digraph myapp {
-  graph [goal="Keep myapp working", default_max_retry="0"]
-  start [shape=Mdiamond]
-  exit [shape=Msquare]
-  implement [shape=box, prompt="$goal\\n\\nWrite your outcome to $KILROY_STAGE_STATUS_PATH."]
-  test [shape=parallelogram, tool_command="python3 check.py"]
-  fail_sink [shape=parallelogram, tool_command="exit 1"]
-  start -> implement
-  implement -> test
-  implement -> fail_sink [condition="outcome!=success"]
-  test -> exit
-  test -> fail_sink [condition="outcome!=success"]
-}
-"""
+AGENT_PIPELINE = agent_pipeline("Keep myapp working", "python3 check.py")
 
 
 def block(tag: str) -> list[Command]:
