@@ -15,7 +15,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -27,7 +27,7 @@ from factoryos.kilroy import Diagnostic, FileValidation, Kilroy, RunSpec, find_k
 from factoryos.kilroy.ingest import DEFAULT_MODEL, IngestRequest, IngestResult
 from factoryos.kilroy.ingest import ingest as run_ingest
 from factoryos.kilroy.layout import LOGS_DIR
-from factoryos.runner import PipelineRunner
+from factoryos.runner import PipelineRunner, RunReport
 from factoryos.settings import Settings
 from factoryos.workloads import EVENTS_FILE
 
@@ -210,16 +210,7 @@ def run(
         agent_profile=agent_profile,
         agent_executable=agent_executable,
     )
-    runner = PipelineRunner(
-        kilroy,
-        product=product,
-        grace_seconds=grace,
-        heartbeat_seconds=HEARTBEAT_SECONDS,
-        on_event=_show_event,
-    )
-    report = runner.run(spec)
-    emit(report.to_dict(), output, _report_text)
-    raise typer.Exit(0 if report.outcome.status == "success" else 1)
+    _exit_with(_runner(kilroy, product, grace).run(spec), output)
 
 
 @app.command()
@@ -242,14 +233,23 @@ def resume(
             f"no checkpoint of a pipeline run {run_id!r} in {run_dir / LOGS_DIR} "
             "(`sf pipeline run` prints the run id and its logs folder)"
         )
-    runner = PipelineRunner(
-        _kilroy(settings),
-        product=_product_of(run_dir / EVENTS_FILE),
+    runner = _runner(_kilroy(settings), _product_of(run_dir / EVENTS_FILE), grace)
+    _exit_with(runner.resume(run_dir, run_id), output)
+
+
+def _runner(kilroy: Kilroy, product: str, grace: float) -> PipelineRunner:
+    """The runner of `sf pipeline run` and `resume`: stages shown live, a heartbeat."""
+    return PipelineRunner(
+        kilroy,
+        product=product,
         grace_seconds=grace,
         heartbeat_seconds=HEARTBEAT_SECONDS,
         on_event=_show_event,
     )
-    report = runner.resume(run_dir, run_id)
+
+
+def _exit_with(report: RunReport, output: OutputFormat) -> NoReturn:
+    """Print the run's summary and exit with its status (0 success, 1 anything else)."""
     emit(report.to_dict(), output, _report_text)
     raise typer.Exit(0 if report.outcome.status == "success" else 1)
 
