@@ -23,9 +23,11 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-if ! $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
-  $sudo apt-get update -q >/dev/null
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+# Wait for another apt (a second make, unattended upgrades) instead of failing at once.
+apt=($sudo apt-get -o DPkg::Lock::Timeout=600 -y -q)
+if ! "${apt[@]}" install --no-install-recommends "${missing[@]}" >/dev/null; then
+  "${apt[@]}" update >/dev/null
+  "${apt[@]}" install --no-install-recommends "${missing[@]}" >/dev/null
 fi
 for spec in "$@"; do
   [[ -e "${spec#*:}" ]] || { echo "installed ${spec%%:*}, but ${spec#*:} is still missing" >&2; exit 1; }
