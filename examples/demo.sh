@@ -142,17 +142,9 @@ for c in status.get("candidates", []):
     if c.get("trials"):
         detail = f"{c.get('passes')}/{c.get('trials')} selection scenarios passed"
     print(f"  c{c['index']}  {c['phase']:<12} {detail}")
-gate = status.get("evaluation") or {}
-if gate:
-    verdict = "ACCEPTED" if gate.get("accepted") else "REJECTED"
-    method = gate.get("method", "clopper-pearson")
-    looks = f", decided at look {gate['looksTaken']} of {gate.get('looksPlanned')}" if gate.get("looksTaken") else ""
-    print(f"  gate ({method} test{looks}): c{gate.get('candidate')} passed {gate['k']}/{gate['n']} "
-          f"acceptance trials, each a distinct instance (of {gate.get('instances')} in the pool); "
-          f"lower bound {gate['lowerBound']:.4f} vs target {gate['target']} "
-          f"(alpha {gate['alpha']:.3g}): {verdict}")
 print(f"  phase: {status.get('phase')}: {status.get('message') or ''}")
 PY
+sf run status "$qrun" | sed -n 's/^Gate: */  gate: /p'
 echo
 echo "  the merge:         git -C $quality log --oneline -3 main"
 git -C "$quality" log --oneline -3 main | sed 's/^/    /'

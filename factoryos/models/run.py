@@ -233,6 +233,31 @@ class Evaluation(ApiModel):
     oc: list[OcPoint] = Field(default_factory=list)
     """The operating characteristic: the acceptance probability against the true rate."""
 
+    def describe(self) -> str:
+        """The decision in one line, as ``sf run status`` and the demo print it."""
+        verdict = "accepted" if self.accepted else "rejected"
+        sequential = self.method is AcceptanceMethod.SEQUENTIAL
+        how = "sequential test" if sequential else "fixed Clopper-Pearson plan"
+        if self.looks_taken:
+            of = f" of {self.looks_planned}" if self.looks_planned else ""
+            how += f", decided at look {self.looks_taken}{of}"
+        if self.trials_kind is TrialsKind.REPEATED:
+            flaky = f", {self.flaky} flaky" if self.flaky is not None else ""
+            what = (
+                f"attempts over {self.instances} repeated instance(s){flaky}: a bound on "
+                "per-attempt reliability"
+            )
+        elif self.instances is not None:
+            what = f"each a distinct instance, of {self.instances} in the pool"
+        else:
+            what = ""
+        what = f" ({what})" if what else ""
+        return (
+            f"{verdict} c{self.candidate}: {self.k}/{self.n} acceptance trials passed{what}; "
+            f"lower bound {self.lower_bound:.4f} vs target {self.target} "
+            f"(alpha {self.alpha:.3g}, {how})"
+        )
+
     @model_validator(mode="after")
     def _k_at_most_n(self) -> Evaluation:
         if self.k > self.n:

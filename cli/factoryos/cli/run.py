@@ -204,12 +204,7 @@ def _status_text(data: dict[str, Any]) -> str:
             rows.append([f"c{c.index}", c.phase.value, screen, score, c.branch])
         lines.append(_indent(table(["cand", "phase", "screen", "selection", "branch"], rows)))
     if st.evaluation is not None:
-        ev = st.evaluation
-        verdict = "accepted" if ev.accepted else "rejected"
-        lines.append(
-            f"Gate:     {verdict} c{ev.candidate}: {ev.k}/{ev.n} acceptance trials passed, "
-            f"lower bound {ev.lower_bound:.4f} vs target {ev.target} (alpha {ev.alpha:g})"
-        )
+        lines.append(f"Gate:     {st.evaluation.describe()}")
     if st.stages:
         lines.append("Stages:")
         rows = []

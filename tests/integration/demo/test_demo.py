@@ -34,7 +34,7 @@ def test_the_demo_shows_the_loop_from_screening_to_the_merge(tmp_path: Path) -> 
     assert "health" in out  # the smoke product's change
     assert "c0  ScreenedOut  verifiers failed: compile" in out
     assert "c1  Eliminated" in out and "c2  Winner" in out
-    assert "gate (sequential test, decided at look" in out
-    assert "lower bound 0.9270 vs target 0.9" in out and "ACCEPTED" in out
+    assert "gate: accepted c2: 54/54 acceptance trials passed (each a distinct instance" in out
+    assert "lower bound 0.9270 vs target 0.9" in out and "sequential test, decided at look" in out
     assert "Merge factory/quality-" in out  # git log of main in the product's repository
     assert "/runs/default/quality-" in out  # where to look in the dashboard
