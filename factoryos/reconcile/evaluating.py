@@ -10,13 +10,15 @@ decides: accepted (or no holdouts to gate with) succeeds the run; rejected or
 all screened out starts iteration n+1 with feedback, up to
 ``spec.maxIterations``; a failed merge fails the run; an acceptance pool with
 fewer distinct instances than the plan may need stalls it
-(``InsufficientScenarios``, the number needed in the message). The reports also fill
+(``InsufficientScenarios``, the number needed in the message) and is looked at again
+with backoff, so the run goes on by itself once the pool grows or the product declares
+repeated trials. The reports also fill
 in the candidates' screening, scores and the gate in the status.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from factoryos.models import (
@@ -54,6 +56,10 @@ from factoryos.workloads import (
     evaluation_name,
 )
 
+RECHECK_SECONDS = 15.0
+"""The first recheck of an acceptance pool that was too small, after the attempt ended."""
+RECHECK_MAX_SECONDS = 300.0
+
 
 def evaluation_attempts(
     workloads: list[ObservedWorkload], iteration: int
@@ -75,7 +81,7 @@ def evaluate(
     now: datetime,
 ) -> RunDecision:
     """After the builds: start, follow and act on this iteration's evaluation."""
-    start = _next_evaluation(run, iteration, built, evaluations, report)
+    start = _next_evaluation(run, iteration, built, evaluations, report, now)
     last = evaluations[-1] if evaluations else None
     if start is not None or (last is not None and last.running):
         status.phase = RunPhase.EVALUATING
@@ -95,10 +101,12 @@ def evaluate(
     if report.outcome is Outcome.MERGE_FAILED:
         return finish(run, status, RunPhase.FAILED, report.message, now)
     if report.outcome is Outcome.INSUFFICIENT_SCENARIOS:
+        due = _recheck_due(evaluations)
+        wait = max(1.0, (due - now).total_seconds())
         status.phase = RunPhase.EVALUATING
-        status.message = report.message
-        mark_stalled(status, run, "InsufficientScenarios", report.message, now)
-        return RunDecision(status)
+        status.message = f"{report.message}; the pool is checked again at {due:%H:%M:%S}Z"
+        mark_stalled(status, run, "InsufficientScenarios", status.message, now)
+        return RunDecision(status, requeue_after=wait)
     return _iterate_or_fail(run, status, iteration, report.message, now)
 
 
@@ -108,18 +116,33 @@ def _next_evaluation(
     built: tuple[int, ...],
     evaluations: list[ObservedWorkload],
     report: EvaluationReport | None,
+    now: datetime,
 ) -> StartEvaluation | None:
-    """The evaluation attempt to start: the first, a resume after a stop, or a retry."""
+    """The evaluation attempt to start: the first, a resume after a stop, a retry, or a
+    recheck of an acceptance pool that was too small (it may have grown since)."""
     last = evaluations[-1] if evaluations else None
     if last is None:
         return StartEvaluation(iteration, 1, built)
     if last.result_status is WorkloadStatus.STOPPED:
+        return StartEvaluation(iteration, last.attempt + 1, built)
+    short = report is not None and report.outcome is Outcome.INSUFFICIENT_SCENARIOS
+    if short and last.result_status is not None and now >= _recheck_due(evaluations):
         return StartEvaluation(iteration, last.attempt + 1, built)
     if last.result_status is WorkloadStatus.ERROR and report is None:
         errors = sum(1 for w in evaluations if w.result_status is WorkloadStatus.ERROR)
         if errors <= run.spec.backoff_limit:
             return StartEvaluation(iteration, last.attempt + 1, built)
     return None
+
+
+def _recheck_due(evaluations: list[ObservedWorkload]) -> datetime:
+    """When a run stalled on too small an acceptance pool looks at the pool again: 15 s
+    after the last attempt ended, doubling with each attempt that found it short, at most
+    every 5 minutes (each recheck screens the candidates again)."""
+    last = evaluations[-1]
+    short = sum(1 for w in evaluations if w.result_status is WorkloadStatus.FAILED)
+    delay = min(RECHECK_MAX_SECONDS, RECHECK_SECONDS * 2 ** max(0, short - 1))
+    return (last.finished_at or last.started_at) + timedelta(seconds=delay)
 
 
 def _iterate_or_fail(

@@ -130,9 +130,13 @@ def test_a_product_known_by_url_gets_the_merge_pushed(factory: Factory) -> None:
     assert git(bare, "rev-parse", "factory/q-3/c1").strip()
 
 
-def test_too_few_distinct_acceptance_instances_stall_the_run(factory: Factory) -> None:
+def test_too_few_distinct_acceptance_instances_stall_the_run_until_the_pool_grows(
+    factory: Factory,
+) -> None:
     _, holdouts = quality_product(factory, {0: "correct", 1: "correct"})
-    (holdouts / "acceptance" / "greet-anyone.yaml").unlink()  # six plain scenarios are left
+    generator = holdouts / "acceptance" / "greet-anyone.yaml"
+    text = generator.read_text()
+    generator.unlink()  # six plain scenarios are left
     factory.up()
     _run(factory, "q-3", iterations=1)
 
@@ -147,5 +151,11 @@ def test_too_few_distinct_acceptance_instances_stall_the_run(factory: Factory) -
         condition.message or ""
     )
     assert run.status.phase is RunPhase.EVALUATING and run.status.evaluation is None
+    assert "the pool is checked again at" in (condition.message or "")
     report = _report(factory, "q-3", 1)
     assert report.outcome.value == "insufficient-scenarios" and not report.trials
+
+    generator.write_text(text)  # the generator is back: the run goes on by itself
+    run = factory.wait_run("q-3", _phase(RunPhase.SUCCEEDED), timeout=240)
+    assert run.status.evaluation is not None and run.status.evaluation.accepted
+    assert _report(factory, "q-3", 1).outcome.value == "accepted"

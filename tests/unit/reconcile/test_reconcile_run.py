@@ -493,14 +493,40 @@ class TestEvaluation:
             "sequential plan may need 650 (add 644 more: ...)"
         )
         verdict = report(Outcome.INSUFFICIENT_SCENARIOS, winner=None, message=message)
-        decision = reconcile_run(
+        decision = reconcile_run(  # the attempt ended at 51 s: the pool is rechecked at 66 s
             run(candidates=2),
-            seen(*self.built, evaluation(result=W.FAILED), evaluations={1: verdict}),
+            seen(*self.built, evaluation(result=W.FAILED), evaluations={1: verdict}, now=60),
         )
         assert decision.actions == [] and decision.status.phase is RunPhase.EVALUATING
+        assert decision.requeue_after == 6
         stalled = {c.type: c for c in decision.status.conditions}["Stalled"]
         assert stalled.status.value == "True" and stalled.reason == "InsufficientScenarios"
         assert "may need 650" in (stalled.message or "")
+        assert "the pool is checked again at 00:01:06Z" in (stalled.message or "")
+
+    def test_a_stalled_pool_is_rechecked_with_backoff_until_it_is_big_enough(self) -> None:
+        short = report(Outcome.INSUFFICIENT_SCENARIOS, winner=None, message="too few")
+        first = evaluation(result=W.FAILED)  # ended at 51 s
+        due = reconcile_run(
+            run(candidates=2), seen(*self.built, first, evaluations={1: short}, now=66)
+        )
+        (start,) = due.actions
+        assert isinstance(start, StartEvaluation) and (start.iteration, start.attempt) == (1, 2)
+        assert due.status.phase is RunPhase.EVALUATING
+        assert conditions(due)["Stalled"][0] == "False"
+        # The second attempt found it short too (ended at 52 s): the next look is 30 s later.
+        again = evaluation(attempt=2, result=W.FAILED)
+        waiting = reconcile_run(
+            run(candidates=2), seen(*self.built, first, again, evaluations={1: short}, now=70)
+        )
+        assert waiting.actions == [] and waiting.requeue_after == 12
+        grown = report(Outcome.ACCEPTED)  # the third attempt: the pool had grown
+        third = evaluation(attempt=3, result=W.SUCCEEDED)
+        done = reconcile_run(
+            run(candidates=2),
+            seen(*self.built, first, again, third, evaluations={1: grown}, now=200),
+        )
+        assert done.status.phase is RunPhase.SUCCEEDED
 
     def test_a_screened_out_candidate_keeps_its_reason(self) -> None:
         verdict = report(
