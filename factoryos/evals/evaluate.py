@@ -31,6 +31,7 @@ from factoryos.evals.sequential import Design
 from factoryos.evals.verifiers import run_verifiers, screen_reason
 from factoryos.events import EventLog, EventType, run_source
 from factoryos.git import git
+from factoryos.kilroy.sandbox import Sandbox
 from factoryos.workloads import (
     EVALUATION_KEY,
     CandidateReport,
@@ -59,7 +60,10 @@ class EvaluationWorkload:
         spec: WorkloadSpec,
         env: Mapping[str, str],
         progress: ProgressReporter | None = None,
+        sandbox_for: Callable[[Path], Sandbox] | None = None,
     ) -> None:
+        """``sandbox_for``: the sandbox a candidate's code runs in, given the candidate's
+        folder in this evaluation (its checkout and home); None: unsandboxed."""
         if spec.evaluation is None:
             raise InvalidInputError(f"workload {spec.name} has no evaluation plan")
         self.spec = spec
@@ -70,6 +74,7 @@ class EvaluationWorkload:
         self._stop = threading.Event()
         self._trials: list[dict[str, Any]] = []
         self._progress = progress
+        self._sandbox_for = sandbox_for
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -139,7 +144,10 @@ class EvaluationWorkload:
 
             stt, tts = default_chains(self.env)
             voice = (tts, stt)
-        harnesses = {c: Harness(self._checkout(c), self.env, service, voice) for c in screened}
+        harnesses = {
+            c: Harness(self._checkout(c), self.env, service, voice, self._sandbox(c))
+            for c in screened
+        }
         with contextlib.ExitStack() as stack:
             sessions = {c: stack.enter_context(h.session(scenarios)) for c, h in harnesses.items()}
             selection = expand(pool(scenarios, Pool.SELECTION))
@@ -168,6 +176,7 @@ class EvaluationWorkload:
             self._checkout(candidate),
             self.folder / f"c{candidate}" / "verifiers",
             self.env,
+            self._sandbox(candidate),
         )
         reason = screen_reason(results)
         self.log.append(
@@ -321,6 +330,12 @@ class EvaluationWorkload:
             subject=f"candidates/{candidate}",
         )  # fmt: skip
         return record.passed
+
+    def _sandbox(self, candidate: int) -> Sandbox | None:
+        """Where the candidate's code runs: only its checkout and home are writable there."""
+        if self._sandbox_for is None:
+            return None
+        return self._sandbox_for(self._checkout(candidate).parent)
 
     def _checkout(self, candidate: int) -> Path:
         """A fresh checkout of the candidate's branch (not Kilroy's worktree)."""

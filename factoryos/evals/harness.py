@@ -5,6 +5,9 @@ it is the only thing that reads the holdout folder. The candidate's code
 runs in the candidate's worktree with a scrubbed environment: ``PATH``,
 ``HOME``, ``LANG`` and ``PORT`` only, so neither the holdout path nor any
 Factory OS setting reaches it; scenario files are never copied anywhere.
+Where the factory sandboxes candidates, the candidate's code runs in a
+sandbox too (``candidate_command``: bubblewrap, ``factoryos.kilroy.sandbox``),
+where the holdouts the harness reads are not there to be read.
 
 ``command`` scenarios run a shell command in the worktree. ``http``
 scenarios talk to the candidate's service, started once with ``serve``
@@ -32,13 +35,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from factoryos.errors import InvalidInputError
 from factoryos.evals.scenarios import Expect, Scenario
 from factoryos.voice.contract import VoiceError
 from factoryos.voice.fallback import FallbackSpeechToText, FallbackTextToSpeech
 from factoryos.voice.wer import word_error_rate, words
+
+if TYPE_CHECKING:  # a type only: `sf product` imports this module, not the sandbox
+    from factoryos.kilroy.sandbox import Sandbox
 
 #: Text to speech for prompts, speech to text for answers.
 Voice = tuple[FallbackTextToSpeech, FallbackSpeechToText]
@@ -47,6 +53,23 @@ Voice = tuple[FallbackTextToSpeech, FallbackSpeechToText]
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 #: How long a candidate's service gets to answer its ready path.
 SERVICE_START_SECONDS = 60.0
+
+
+def candidate_command(
+    command: str, worktree: Path, env: Mapping[str, str], sandbox: Sandbox | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment of ``bash -c command`` run as the candidate's code in
+    ``worktree``: only ``PASSED_ENV`` of ``env``; in ``sandbox`` when given, with a home
+    of its own next to the worktree (in the sandbox's writable folder) and the
+    sandbox's private ``/tmp``."""
+    clean = {k: env[k] for k in PASSED_ENV if k in env}
+    argv = ["bash", "-c", command]
+    if sandbox is None:
+        return argv, clean
+    home = worktree.parent / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    clean |= {"HOME": str(home), "TMPDIR": "/tmp"}  # noqa: S108 - the sandbox's own
+    return sandbox.argv(argv, cwd=worktree), clean
 
 
 @dataclass(frozen=True)
@@ -83,11 +106,13 @@ class Harness:
         env: Mapping[str, str],
         service: ServiceSpec | None = None,
         voice: Voice | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.worktree = worktree
         self.env = {k: env[k] for k in PASSED_ENV if k in env}
         self.service = service
         self.voice = voice
+        self.sandbox = sandbox
         self._base_url: str | None = None
 
     def run(
@@ -230,10 +255,11 @@ class Harness:
         return None
 
     def _shell(self, command: str, timeout: float, stdin: str = "") -> tuple[int, str]:
+        argv, env = self._candidate(command)
         proc = subprocess.Popen(
-            ["bash", "-c", command],
+            argv,
             cwd=self.worktree,
-            env=self._candidate_env(),
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -247,11 +273,11 @@ class Harness:
             raise TimeoutError from None
         return proc.returncode, stdout
 
-    def _candidate_env(self, port: int | None = None) -> dict[str, str]:
-        env = dict(self.env)
+    def _candidate(self, command: str, port: int | None = None) -> tuple[list[str], dict[str, str]]:
+        argv, env = candidate_command(command, self.worktree, self.env, self.sandbox)
         if port is not None:
             env["PORT"] = str(port)
-        return env
+        return argv, env
 
     # -- the candidate's service ------------------------------------------------------
 
@@ -261,10 +287,11 @@ class Harness:
             yield
             return
         port = _free_port()
+        argv, env = self._candidate(self.service.command, port)
         proc = subprocess.Popen(
-            ["bash", "-c", self.service.command],
+            argv,
             cwd=self.worktree,
-            env=self._candidate_env(port),
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

@@ -3,9 +3,10 @@
 Kinds run in order (typecheck, lint, unit, integration); every command of a
 kind runs, and a kind with a failure ends the screen there (no point running
 integration tests on code that does not typecheck). Each command gets its
-timeout, the worktree as working directory and a scrubbed environment (as in
-the eval harness); its combined output is kept as
-``<out_dir>/<kind>-<name>.log`` and its exit status in the result, which
+timeout, the worktree as working directory and a scrubbed environment, in the
+candidate's evaluation sandbox where there is one (as in the eval harness);
+its combined output is kept as ``<out_dir>/<kind>-<name>.log`` and its exit
+status in the result, which
 goes into Run status. A candidate with any failed verifier is screened out,
 and ``screen_reason`` says why.
 """
@@ -17,9 +18,13 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from factoryos.evals.harness import PASSED_ENV
+from factoryos.evals.harness import candidate_command
 from factoryos.models import VerifierResult, Verifiers
+
+if TYPE_CHECKING:
+    from factoryos.kilroy.sandbox import Sandbox
 
 #: The tail of a failed verifier's output kept in its result message.
 MESSAGE_TAIL = 400
@@ -31,20 +36,24 @@ def log_name(kind: str, name: str) -> str:
 
 
 def run_verifiers(
-    verifiers: Verifiers, worktree: Path, out_dir: Path, env: Mapping[str, str]
+    verifiers: Verifiers,
+    worktree: Path,
+    out_dir: Path,
+    env: Mapping[str, str],
+    sandbox: Sandbox | None = None,
 ) -> list[VerifierResult]:
     """Run the screen; results in run order (later kinds are absent after a failing kind)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    clean_env = {k: env[k] for k in PASSED_ENV if k in env}
     results: list[VerifierResult] = []
     for kind, commands in verifiers.by_kind().items():
         for verifier in commands:
             log = out_dir / log_name(kind.value, verifier.name)
+            argv, clean_env = candidate_command(verifier.command, worktree, env, sandbox)
             started = time.monotonic()
             with log.open("w") as fh:
                 try:
                     done = subprocess.run(
-                        ["bash", "-c", verifier.command],
+                        argv,
                         cwd=worktree,
                         env=clean_env,
                         stdin=subprocess.DEVNULL,

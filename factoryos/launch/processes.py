@@ -21,9 +21,11 @@ control plane, however it dies (``factoryos.parent_death``).
 
 When it is made it probes whether candidates can be sandboxed here
 (``isolation``: bubblewrap, ``factoryos.kilroy.sandbox``); where they can, each
-build spec it writes says ``sandbox: true`` and the runner starts Kilroy inside
-one. Where they cannot, a product with ``spec.isolation: required`` is refused
-(``blocker``: ``IsolationUnavailable``).
+spec it writes says ``sandbox: true``: a build's runner starts Kilroy inside
+one, an evaluation runs each candidate's verifiers, service and scenario
+commands inside one (the evaluation itself reads the holdouts). Where they
+cannot, a product with ``spec.isolation: required`` is refused (``blocker``:
+``IsolationUnavailable``).
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ class LocalProcessLauncher:
         folder = RunDirectory.of(self._runs_dir, spec.namespace, spec.run).workload(spec.name)
         if (folder / PROCESS_FILE).exists():
             return
-        if spec.kind is WorkloadKind.BUILD and self.isolation.isolated:
+        if self.isolation.isolated:  # a build's Kilroy, an evaluation's candidate code
             spec = spec.model_copy(update={"sandbox": True})
         try:
             folder.mkdir(parents=True, exist_ok=True)

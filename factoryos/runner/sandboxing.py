@@ -1,9 +1,13 @@
-"""What a candidate's sandbox shows: ``candidate_sandbox`` (pure), for the worker.
+"""What a candidate's sandbox shows: ``candidate_sandbox`` and ``evaluation_sandbox``
+(pure), for the worker.
 
-``factoryos.worker`` calls it for a build workload the local launcher marked
-``sandbox`` and hands the result to ``Kilroy``, which runs ``kilroy attractor
-run|resume`` (and so every tool node and agent CLI) inside it
-(``factoryos.kilroy.sandbox``). It is an allow-list: the system folders, and
+``factoryos.worker`` calls ``candidate_sandbox`` for a build workload the local
+launcher marked ``sandbox`` and hands the result to ``Kilroy``, which runs
+``kilroy attractor run|resume`` (and so every tool node and agent CLI) inside it
+(``factoryos.kilroy.sandbox``); for a marked evaluation workload it gives the
+evaluation ``evaluation_sandbox``, where the candidate's verifiers, service and
+scenario commands run (the evaluation reads the holdouts; the candidate's code
+does not see them). It is an allow-list: the system folders, and
 
 - read-only: the Kilroy binary, the tools folder with the packages its links
   point into (the agent CLIs live in a cache under the user's home), the
@@ -42,23 +46,57 @@ def candidate_sandbox(
     """The sandbox of ``spec``'s candidate (see the module docstring); ``scratch`` is the
     host's shared temporary folder (a private one is mounted in its place)."""
     candidate = spec.layout.candidate(spec.candidate).resolve()
+    extra = [kilroy.resolve()]
+    if spec.agent_executable is not None:
+        extra.append(spec.agent_executable.resolve())
+    shown = _shown(extra, spec.run_dir, settings=settings, env=env,
+                   python_prefixes=python_prefixes, scratch=scratch)  # fmt: skip
+    return Sandbox.on_host(bwrap, read_only=shown, writable=[candidate])
+
+
+def evaluation_sandbox(
+    folder: Path,
+    run_dir: Path,
+    *,
+    bwrap: Path,
+    settings: Settings,
+    env: Mapping[str, str],
+    python_prefixes: Sequence[Path],
+    scratch: Path = Path("/tmp"),  # noqa: S108 - never shown, not used
+) -> Sandbox:
+    """Where the evaluation runs a candidate's own code (its verifiers, its service, the
+    scenarios' commands): the same allow-list as a build, with ``folder`` (the
+    candidate's checkout and home in this evaluation) the only writable place. The
+    holdouts, which the evaluation itself reads, are out of sight there like everywhere
+    else not named."""
+    shown = _shown([], run_dir, settings=settings, env=env,
+                   python_prefixes=python_prefixes, scratch=scratch)  # fmt: skip
+    return Sandbox.on_host(bwrap, read_only=shown, writable=[folder.resolve()])
+
+
+def _shown(
+    extra: Sequence[Path],
+    run_dir: Path,
+    *,
+    settings: Settings,
+    env: Mapping[str, str],
+    python_prefixes: Sequence[Path],
+    scratch: Path,
+) -> list[Path]:
+    """The read-only folders a sandbox shows besides the system's (the module docstring)."""
     # No shown folder may lie in these; none may hold them (or be one).
-    secret = [settings.home.resolve(), spec.run_dir.resolve(), scratch]
+    secret = [settings.home.resolve(), run_dir.resolve(), scratch]
     home = env.get("HOME")
     above = [*secret, Path(home).resolve()] if home else secret
     tools = settings.tools_dir.resolve()
-    shown: list[Path] = [kilroy.resolve(), *python_prefixes]
+    shown: list[Path] = [*extra, *python_prefixes]
     if tools.is_dir():
         shown += [tools, *link_roots(tools)]
     shown += [p for p in _path_entries(env.get("PATH", "")) if _may_show(p, secret, above, tools)]
-    if spec.agent_executable is not None:
-        shown.append(spec.agent_executable.resolve())
     resolv = Path("/etc/resolv.conf")
     if resolv.is_symlink():  # e.g. into /run, which is not shown otherwise
         shown.append(resolv.resolve())
-    return Sandbox.on_host(
-        bwrap, read_only=[p for p in shown if p.exists() and not _system(p)], writable=[candidate]
-    )
+    return [p for p in shown if p.exists() and not _system(p)]
 
 
 def link_roots(folder: Path) -> list[Path]:

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -31,7 +32,7 @@ from factoryos.runner.forward import (
     EventForwarder,
     ingest_url,
 )
-from factoryos.runner.sandboxing import candidate_sandbox
+from factoryos.runner.sandboxing import candidate_sandbox, evaluation_sandbox
 from factoryos.settings import Settings
 from factoryos.telemetry import TRACEPARENT_ENV, Telemetry
 from factoryos.worker.exchange import CandidateExchange
@@ -95,7 +96,8 @@ def _run(spec: WorkloadSpec, workload_dir: Path, env: dict[str, str]) -> int:
         progress = _progress(env)
         workload: BuildWorkload | EvaluationWorkload
         if spec.kind is WorkloadKind.EVALUATE:
-            workload = EvaluationWorkload(spec, env, progress)
+            sandbox_for = _evaluation_sandboxes(spec, settings, env) if spec.sandbox else None
+            workload = EvaluationWorkload(spec, env, progress, sandbox_for)
         else:
             binary = find_kilroy(settings, env)
             sandbox = _sandbox(spec, settings, binary.path, env) if spec.sandbox else None
@@ -125,13 +127,36 @@ def _run(spec: WorkloadSpec, workload_dir: Path, env: dict[str, str]) -> int:
 def _sandbox(spec: WorkloadSpec, settings: Settings, kilroy: Path, env: dict[str, str]) -> Sandbox:
     """The candidate's sandbox: the launcher found one works here, so its absence is an
     error (never a silent run without one)."""
+    return candidate_sandbox(
+        spec, bwrap=_bwrap(env), kilroy=kilroy, settings=settings, env=env,
+        python_prefixes=_python_prefixes(),
+    )  # fmt: skip
+
+
+def _evaluation_sandboxes(
+    spec: WorkloadSpec, settings: Settings, env: dict[str, str]
+) -> Callable[[Path], Sandbox]:
+    """The sandbox each candidate's code runs in during the evaluation, by its folder."""
+    bwrap, prefixes = _bwrap(env), _python_prefixes()
+
+    def sandbox_for(folder: Path) -> Sandbox:
+        return evaluation_sandbox(
+            folder, spec.run_dir, bwrap=bwrap, settings=settings, env=env,
+            python_prefixes=prefixes,
+        )  # fmt: skip
+
+    return sandbox_for
+
+
+def _bwrap(env: dict[str, str]) -> Path:
     bwrap = find_bwrap(env.get("PATH", ""))
     if bwrap is None:
         raise ToolMissingError("the candidate must run sandboxed, and bwrap is gone")
-    prefixes = _unique_paths(Path(sys.prefix), Path(sys.base_prefix))
-    return candidate_sandbox(
-        spec, bwrap=bwrap, kilroy=kilroy, settings=settings, env=env, python_prefixes=prefixes
-    )
+    return bwrap
+
+
+def _python_prefixes() -> list[Path]:
+    return _unique_paths(Path(sys.prefix), Path(sys.base_prefix))
 
 
 def _unique_paths(*paths: Path) -> list[Path]:

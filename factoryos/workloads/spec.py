@@ -68,8 +68,9 @@ class WorkloadSpec(BaseModel):
     heartbeat_seconds: float | None = 10.0
     #: The product's ``spec.isolation``.
     isolation: Isolation = Isolation.PREFERRED
-    #: Run Kilroy and everything it starts in a local sandbox (bubblewrap): set by the
-    #: local launcher where one works, never on a cluster (a pod is the candidate's own).
+    #: Run Kilroy and everything it starts (a build), or the candidate's code (an
+    #: evaluation), in a local sandbox (bubblewrap): set by the local launcher where one
+    #: works, never on a cluster (a pod is the candidate's own).
     sandbox: bool = False
 
     @property

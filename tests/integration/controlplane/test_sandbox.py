@@ -45,8 +45,9 @@ exit 0
 """
 
 
-def _nosy_product(factory: Factory, name: str) -> Path:
-    """A product whose one step runs search.sh, with holdouts holding a marker."""
+def _nosy_product(factory: Factory, name: str, verifiers: str = "") -> Path:
+    """A product whose one step runs search.sh, with holdouts holding a marker;
+    ``verifiers``: the product's spec.verifiers (flow YAML)."""
     marker = f"holdout-marker-{os.urandom(6).hex()}"
     holdouts = _holdouts(factory)
     (holdouts / "selection" / "secret-note.txt").write_text(f"{marker}\n")
@@ -65,7 +66,7 @@ def _nosy_product(factory: Factory, name: str) -> Path:
     (repo / "search.sh").write_text(script)
     git(repo, "add", "search.sh")
     subprocess.run(["git", "-C", str(repo), "commit", "-qm", "search"], check=True, env=factory.env)
-    _apply_product(factory, name, repo, holdouts)
+    _apply_product(factory, name, repo, holdouts, verifiers=verifiers)
     return repo
 
 
@@ -76,8 +77,14 @@ def _holdouts(factory: Factory) -> Path:
 
 
 def _apply_product(
-    factory: Factory, name: str, repo: Path, holdouts: Path, isolation: str = "preferred"
+    factory: Factory,
+    name: str,
+    repo: Path,
+    holdouts: Path,
+    isolation: str = "preferred",
+    verifiers: str = "",
 ) -> None:
+    checks = f"\n  verifiers: {verifiers}" if verifiers else ""
     factory.sf("apply", "-f", "-", stdin=f"""
 apiVersion: factoryos.dev/v1alpha1
 kind: Product
@@ -86,7 +93,7 @@ spec:
   repo: {{path: {repo}}}
   candidates: 2
   holdouts: {{path: {holdouts}}}
-  isolation: {isolation}
+  isolation: {isolation}{checks}
 """)  # fmt: skip
 
 
@@ -141,6 +148,29 @@ def test_a_candidate_finds_neither_the_holdouts_nor_the_token(
     isolated = next(c for c in run.status.conditions if c.type == ConditionType.ISOLATED)
     assert (isolated.status, isolated.reason) == ("True", "Sandboxed")
     assert "bubblewrap sandbox" in (factory.root / "sf-up.log").read_text()
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bwrap not installed (make tools)")
+def test_a_candidates_code_run_by_the_evaluation_finds_neither(
+    factory: Factory, user_home: Path
+) -> None:
+    """The evaluation reads the holdouts, but the candidate's own code it runs (here a
+    verifier; the service and scenario commands run the same way) does not see them."""
+    factory.up(dashboard=True)
+    search = f"bash search.sh {factory.root}"  # not all of /: each candidate's screen runs it
+    _nosy_product(factory, "nosy", verifiers=f"{{unit: [{{name: search, command: {search}}}]}}")
+    _run(factory, "nosy", "look")
+
+    evaluation = factory.run_dir("look").evaluation(1)
+    logs = [evaluation / f"c{i}" / "verifiers" / "unit-search.log" for i in (0, 1)]
+    run = factory.wait_run(  # screened: the rest (the gate) does not matter here
+        "look", lambda r: sum(1 for c in r.status.candidates if c.verifiers) == 2, timeout=180
+    )
+    assert all(log.is_file() for log in logs), run.status.message
+    found = {log.parent.parent.name: log.read_text().splitlines() for log in logs}
+    assert found == {"c0": [], "c1": []}, f"a candidate's verifier saw: {found}"
+    screens = {c.index: [v.passed for v in c.verifiers] for c in run.status.candidates}
+    assert screens == {0: [True], 1: [True]}, "the search ran and exited 0 in each"
 
 
 def test_without_a_sandbox_runs_say_so_and_a_product_that_requires_one_refuses(

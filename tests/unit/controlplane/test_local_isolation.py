@@ -42,12 +42,12 @@ def test_without_bwrap_the_launcher_says_what_to_install(tmp_path: Path) -> None
     assert "bubblewrap" in launcher.isolation.message
 
 
-def test_a_sandboxed_launcher_marks_build_specs_only(tmp_path: Path) -> None:
+def test_a_sandboxed_launcher_marks_builds_and_evaluations(tmp_path: Path) -> None:
     launcher = LocalProcessLauncher(tmp_path / "runs", {"PATH": "/usr/bin"}, prewarm=False,
                                     python="/bin/true")  # fmt: skip
     if not launcher.isolation.isolated:
         return  # no sandbox on this machine: nothing is marked (the test above covers it)
-    for kind, marked in ((WorkloadKind.BUILD, True), (WorkloadKind.EVALUATE, False)):
+    for kind, marked in ((WorkloadKind.BUILD, True), (WorkloadKind.EVALUATE, True)):
         launcher.start(spec(tmp_path, Isolation.PREFERRED, kind))
         folder = tmp_path / "runs" / "default" / "r" / "workloads" / "r-c0-1"
         assert json.loads((folder / "spec.json").read_text())["sandbox"] is marked
