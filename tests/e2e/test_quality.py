@@ -8,6 +8,12 @@ for the push of the merge. The holdouts are a Secret, mounted read-only into
 the evaluation Job only. The three candidates build in parallel pods, each
 with its own volume; the evaluation pod screens them, runs sequential halving
 and the gate, and pushes the merge of the winner, c2, to ``main``.
+
+Each candidate's pipeline also searches its whole pod for a marker that only
+the holdouts Secret holds and for the dashboard's token (``search.sh``; the
+strings are spelled in pieces, so it never finds itself): it must find only
+the copy it plants itself in /tmp, which shows the same search would have
+found them anywhere it could read.
 """
 
 from __future__ import annotations
@@ -25,6 +31,18 @@ from cluster_support import ROOT, Cluster, run_file
 QUALITY = ROOT / "examples" / "products" / "quality"
 HOLDOUTS = ROOT / "examples" / "holdouts" / "quality"
 VARIANTS = {0: "broken", 1: "partial", 2: "correct"}
+
+SEARCH = """#!/bin/bash
+# Prints where in this pod the holdout marker or the dashboard token can be read: only
+# the planted control copy, when the pod holds neither.
+marker='{marker_head}''{marker_tail}'
+token='{token_head}''{token_tail}'
+printf '%s\\n%s\\n' "$marker" "$token" > /tmp/planted-control
+grep -rlF --binary-files=without-match --exclude-dir=proc --exclude-dir=sys \\
+  -e "$marker" -e "$token" / 2>/dev/null
+env | grep -qF -e "$marker" -e "$token" && echo "the environment"
+exit 0
+"""
 
 GIT_SERVER = """
 apiVersion: apps/v1
@@ -118,10 +136,21 @@ def git(*args: str, cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def seeded_repository(tmp_path: Path) -> Path:
+def seeded_repository(tmp_path: Path, marker: str, token: str) -> Path:
+    """The quality product, with a pipeline that also runs search.sh into found.txt."""
     repo = tmp_path / "quality"
     shutil.copytree(QUALITY, repo, ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "variants.json").write_text(json.dumps({str(k): v for k, v in VARIANTS.items()}))
+    (repo / "search.sh").write_text(SEARCH.format(
+        marker_head=marker[:10], marker_tail=marker[10:], token_head=token[:8],
+        token_tail=token[8:],
+    ))  # fmt: skip
+    pipeline = repo / "pipeline.dot"
+    build = 'tool_command="python3 scripts/build_variant.py'
+    assert build in pipeline.read_text()
+    pipeline.write_text(
+        pipeline.read_text().replace(build, f"{build} && bash search.sh > found.txt")
+    )
     git("init", "-q", "-b", "main", str(repo))
     git("add", "-A", cwd=repo)
     git(
@@ -146,6 +175,7 @@ def test_three_candidates_build_in_parallel_and_the_gated_winner_is_merged(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     ns = cluster.namespace("quality")
+    marker = f"holdout-marker-{secrets.token_hex(6)}"
     token = secrets.token_hex(16)
     header = f"Authorization: Bearer {token}"
     objects = [
@@ -153,7 +183,7 @@ def test_three_candidates_build_in_parallel_and_the_gated_winner_is_merged(
         secret("factoryos-secrets", {"GIT_CONFIG_COUNT": "1",
                                      "GIT_CONFIG_KEY_0": "http.extraHeader",
                                      "GIT_CONFIG_VALUE_0": header}),
-        secret("quality-holdouts", holdout_files()),
+        secret("quality-holdouts", holdout_files() | {"secret-note.txt": f"{marker}\n"}),
     ]  # fmt: skip
     cluster.kubectl(
         "apply",
@@ -165,7 +195,7 @@ def test_three_candidates_build_in_parallel_and_the_gated_winner_is_merged(
     )
     cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=GIT_SERVER)
     cluster.kubectl("-n", ns, "rollout", "status", "deploy/git", "--timeout=120s")
-    repo = seeded_repository(tmp_path)
+    repo = seeded_repository(tmp_path, marker, cluster.dashboard_token())
     with cluster.port_forward("git", 8080, namespace=ns) as remote:
         refused = subprocess.run(
             ["git", "-C", str(repo), "push", "-q", f"{remote}quality.git", "main"],
@@ -236,4 +266,7 @@ def test_three_candidates_build_in_parallel_and_the_gated_winner_is_merged(
                 tmp_path / f"c{index}",
             )
             assert probe == "clean\n", f"c{index} saw the holdouts: {probe}"
+            found = run_file(cluster, url, ns, "q-e2e", f"factory/q-e2e/c{index}", "found.txt",
+                             tmp_path / f"found-c{index}")  # fmt: skip
+            assert found.splitlines() == ["/tmp/planted-control"], f"c{index} found: {found}"
     cluster.kubectl("delete", "namespace", ns, "--wait=false")
