@@ -201,7 +201,8 @@ def test_a_real_deploy_needs_credentials(checkout: Checkout) -> None:
     assert ("CONVEX_DEPLOY_KEY" if checkout.stack == "stack-ts" else "FLY_API_TOKEN") in done.stderr
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.timeout(900)  # the run's own limit: its candidate and its evaluation each install
+@pytest.mark.parametrize("stack", STACKS)  # the stack from the registries, in their sandboxes
 def test_the_factory_scaffolds_runs_gates_and_merges_a_stack_product(
     factory: Factory, stack: str
 ) -> None:
