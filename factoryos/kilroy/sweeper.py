@@ -12,7 +12,10 @@ SIGKILL included, and the kernel closed it) the sweeper waits up to a grace
 for Kilroy to finish cancelling, then sends SIGTERM and, half a second later,
 SIGKILL to every process whose environment holds the run's marker
 (``FACTORYOS_LOGS_ROOT=<logs_root>``, see ``procs``) and that started before the
-pipe closed (a Kilroy resuming the run afterwards is not its business), and exits.
+starter let go (a Kilroy resuming the run afterwards is not its business), and exits.
+A starter that lets go writes the moment (clock ticks since boot) into the pipe
+before closing it, because a loaded machine may start the sweeper late and a
+retry quickly; a starter that died wrote nothing, and the close is the moment.
 """
 
 from __future__ import annotations
@@ -58,8 +61,10 @@ class Sweeper:
         return cls(write_fd, process)
 
     def close(self) -> None:
-        """Kilroy ended: let the sweeper end what it left, and go."""
+        """Kilroy ended: let the sweeper end what it left (what started by now), and go."""
         if self._fd is not None:
+            with contextlib.suppress(OSError):  # a sweeper that is gone reads nothing
+                os.write(self._fd, f"{_ticks_now():.0f}\n".encode())
             os.close(self._fd)
             self._fd = None
             self._process.poll()
@@ -98,10 +103,9 @@ def _alive(pid: int) -> bool:
     return state not in {"Z", "X"}
 
 
-def sweep(marker: bytes, kilroy_pid: int, grace_seconds: float) -> None:
-    """End the run's processes that were there when the starter let go: a Kilroy that
-    resumes the same run afterwards (a retry, a resume) carries the marker too."""
-    cutoff = _ticks_now()
+def sweep(marker: bytes, kilroy_pid: int, grace_seconds: float, cutoff: float) -> None:
+    """End the run's processes started by ``cutoff``, when the starter let go: a Kilroy
+    that resumes the same run afterwards (a retry, a resume) carries the marker too."""
     deadline = time.monotonic() + grace_seconds
     while _alive(kilroy_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -117,9 +121,14 @@ def sweep(marker: bytes, kilroy_pid: int, grace_seconds: float) -> None:
 def main(argv: list[str]) -> int:
     marker, kilroy_pid, grace = argv[0].encode(), int(argv[1]), float(argv[2])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while sys.stdin.buffer.read(4096):  # nothing is ever written: this waits for the close
-        pass
-    sweep(marker, kilroy_pid, grace)
+    said = b""
+    while chunk := sys.stdin.buffer.read(4096):  # until the close
+        said += chunk
+    try:
+        cutoff = float(said.split()[0])  # the starter let go then
+    except (IndexError, ValueError):  # it died: now is when
+        cutoff = _ticks_now()
+    sweep(marker, kilroy_pid, grace, cutoff)
     return 0
 
 
