@@ -149,14 +149,15 @@ def paired_elimination(
     passes wins (ties to the lower index).
 
     Guarantee: if on every scenario the best candidate, when exactly one of it and a
-    rival passes, is the one with probability at least ``theta`` (for independent
-    outcomes, or a difficulty shared by all: its odds of passing are at least
+    rival passes, is the one with probability at least ``theta`` (when the two outcomes
+    are independent given the scenario, as with independent outcomes or a difficulty
+    shared by all: its odds of passing on that scenario are at least
     ``theta / (1 - theta)`` times the rival's, 1.7 by default, e.g. 0.9 against 0.84),
     that rival eliminates it with probability at most ``delta / (K - 1)``, so a best
     that is this far ahead of every rival is eliminated with probability at most
     ``delta``, whenever the test is checked (Ville's inequality on the nonnegative
-    supermartingale ``((1 - theta) / theta) ** lead``). Closer rivals are not covered:
-    one may eliminate the best, which then costs at most that small a difference.
+    supermartingale ``(theta / (1 - theta)) ** (the rival's lead)``). Closer rivals are not
+    covered: one of them may eliminate the best.
     """
     _check(candidates, 2, trials_per_round)
     if max_trials < 1:
