@@ -196,7 +196,8 @@ def trials_bound(info: list[list[float]], best: float, pool: int) -> float:
     probability q_j it picks j now, so E[N_0] info[0][j] + E[N_j] info[j][0] >=
     kl(best, q_j), with the q_j summing to 1 - best. The smallest sum of E[N] over
     those constraints is a convex program: for each E[N_0] (golden section), the q_j
-    are spread by a Lagrange multiplier (bisection; each q_j in closed form)."""
+    are spread by a Lagrange multiplier (bisection; each q_j in closed form). ``inf``:
+    no such scheme reaches ``best`` at all (as with best 1, or a few lucky runs)."""
     k = len(info)
     pairs = [(info[0][j], info[j][0]) for j in range(1, k)]
 
