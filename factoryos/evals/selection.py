@@ -7,10 +7,11 @@ best ``ceil(n / eta)`` go on, until one is left. Most of the budget goes to
 the strongest candidates instead of evaluating every survivor on the full
 pool. A tournament (pairwise matches, the winner of each goes on) is the
 alternative for small K. Paired elimination runs every survivor on the same
-scenarios round by round and drops a candidate as soon as the leader beats it
-convincingly on the scenarios where exactly one of the two passed (a
-likelihood-ratio test on those discordant pairs; see ``paired_elimination``),
-up to a per-candidate budget, after which the best survivor by passes wins.
+scenarios round by round and drops a candidate as soon as it trails the leader
+by a margin of passes, that is of wins on the scenarios where exactly one of
+the two passed (a sequential probability ratio test on those discordant pairs;
+see ``paired_elimination``), up to a per-candidate budget, after which the best
+survivor by passes wins.
 Pure: a trial is a callback, so the eval harness, the tests and the
 benchmark's simulation all drive the same code.
 
@@ -108,6 +109,23 @@ def sequential_halving(
     return result
 
 
+def elimination_margin(candidates: int, delta: float, theta: float) -> int:
+    """Passes a survivor may trail the leader by before ``paired_elimination`` drops it.
+
+    The smallest ``m`` with ``(theta / (1 - theta)) ** m >= (candidates - 1) / delta``: a
+    rival that loses each discordant scenario with probability at least ``theta`` leads
+    by ``m`` at some point with probability at most ``((1 - theta) / theta) ** m``
+    (Ville's inequality), ``delta / (candidates - 1)`` or less.
+    """
+    if candidates < 2 or not 0 < delta < 1 or not 0.5 < theta < 1:
+        raise InvalidInputError(
+            f"need at least 2 candidates, 0 < delta < 1 and 1/2 < theta < 1, got "
+            f"{candidates}, {delta}, {theta}"
+        )
+    need = math.log((candidates - 1) / delta) / math.log(theta / (1 - theta))
+    return max(1, math.ceil(need - 1e-9))
+
+
 def paired_elimination(
     candidates: Sequence[int],
     trial: Trial,
@@ -115,33 +133,39 @@ def paired_elimination(
     trials_per_round: int = 8,
     max_trials: int = 200,
     delta: float = 0.1,
-    theta: float = 0.75,
+    theta: float = 0.63,
 ) -> SelectionResult:
-    """Eliminate a survivor once the leader is convincingly ahead on paired scenarios.
+    """Drop a survivor once it trails the leader by a margin of passes on the same scenarios.
 
     Each round every survivor runs the same ``trials_per_round`` fresh scenarios, up to
-    ``max_trials`` each (the full pool). The leader is the survivor with most passes; a
-    rival is dropped when the likelihood ratio of "the leader wins a discordant pair with
-    probability ``theta``" against "with probability 1/2", over the scenarios both ran,
-    reaches ``(K - 1) / delta``. The guarantee (Ville's inequality: the ratio is a
-    nonnegative supermartingale when the rival is at least as good, checked at any
-    times): if on every scenario the truly best candidate is at least as likely to pass
-    as each rival (independent outcomes, or a difficulty shared by all), it is
-    eliminated with probability at most ``delta``; otherwise the decision is the full
-    pool's among the survivors.
+    ``max_trials`` each (the full pool); after the round the margin is checked, and
+    selection stops as soon as one survivor is left. As all
+    survivors ran the same scenarios, the leader's lead in passes over a rival is its
+    wins minus its losses on the scenarios exactly one of the two passed (the discordant
+    pairs). A rival is dropped when that lead reaches ``elimination_margin(K, delta,
+    theta)`` (7 for K = 4, 8 for K = 8 with the defaults): the sequential probability
+    ratio test of "the leader wins a discordant pair with probability ``theta``" against
+    "with probability ``1 - theta``". When the pool runs out, the survivor with most
+    passes wins (ties to the lower index).
+
+    Guarantee: if on every scenario the best candidate, when exactly one of it and a
+    rival passes, is the one with probability at least ``theta`` (when the two outcomes
+    are independent given the scenario, as with independent outcomes or a difficulty
+    shared by all: its odds of passing on that scenario are at least
+    ``theta / (1 - theta)`` times the rival's, 1.7 by default, e.g. 0.9 against 0.84),
+    that rival eliminates it with probability at most ``delta / (K - 1)``, so a best
+    that is this far ahead of every rival is eliminated with probability at most
+    ``delta``, whenever the test is checked (Ville's inequality on the nonnegative
+    supermartingale ``(theta / (1 - theta)) ** (the rival's lead)``). Closer rivals are not
+    covered: one of them may eliminate the best.
     """
     _check(candidates, 2, trials_per_round)
-    if max_trials < 1 or not 0 < delta < 1 or not 0.5 < theta < 1:
-        raise InvalidInputError(
-            f"need max_trials >= 1, 0 < delta < 1 and 1/2 < theta < 1, got {max_trials}, "
-            f"{delta}, {theta}"
-        )
+    if max_trials < 1:
+        raise InvalidInputError(f"need max_trials >= 1, got {max_trials}")
+    margin = elimination_margin(max(2, len(candidates)), delta, theta)
     scores = {c: Score(c) for c in candidates}
-    outcomes: dict[int, list[bool]] = {c: [] for c in candidates}
     result = SelectionResult(winner=candidates[0], scores=scores)
     survivors = list(candidates)
-    threshold = math.log((len(candidates) - 1) / delta) if len(candidates) > 1 else 0.0
-    win, loss = math.log(2 * theta), math.log(2 * (1 - theta))
     done, number = 0, 0
     while len(survivors) > 1 and done < max_trials:
         number += 1
@@ -149,20 +173,11 @@ def paired_elimination(
         done = scenarios[-1] + 1
         for candidate in survivors:
             for scenario in scenarios:
-                passed = trial(candidate, scenario)
-                _record(scores[candidate], passed)
-                outcomes[candidate].append(passed)
-        leader = _ranked(survivors, scores)[0]
-        eliminated = []
-        for rival in survivors:
-            if rival == leader:
-                continue
-            pairs = list(zip(outcomes[leader], outcomes[rival], strict=True))
-            wins = sum(a and not b for a, b in pairs)
-            losses = sum(b and not a for a, b in pairs)
-            if wins * win + losses * loss >= threshold:
-                eliminated.append(rival)
-                scores[rival].eliminated_in = number
+                _record(scores[candidate], trial(candidate, scenario))
+        lead = max(scores[c].passes for c in survivors)
+        eliminated = [c for c in survivors if lead - scores[c].passes >= margin]
+        for candidate in eliminated:
+            scores[candidate].eliminated_in = number
         result.rounds.append(Round(number, survivors, scenarios, eliminated))
         survivors = [c for c in survivors if c not in eliminated]
     result.winner = _ranked(survivors, scores)[0]

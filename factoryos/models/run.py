@@ -61,7 +61,9 @@ class Selection(ApiModel):
     delta: Annotated[float, Field(gt=0, lt=1), Explained("must be between 0 and 1 (exclusive)")] = (
         0.1
     )
-    """paired-elimination: the most probability of eliminating the truly best candidate early."""
+    """paired-elimination: the most probability of eliminating the truly best candidate early
+    when its odds of passing are at least 1.7 times each rival's (theta 0.63; closer rivals
+    are not covered)."""
 
 
 class DesiredState(StrEnum):
