@@ -249,29 +249,33 @@ def part2(runs: int, seed: int, pool: int, spread: float) -> None:
           f"goal (<= 0.5x, best >= full)")  # fmt: skip
     for k in (4, 8):
         for gap in (0.02, 0.05):
-            rates = {c: 0.9 - gap * c for c in range(k)}
             full_best = halving_best = elim_best = 0
             halving_trials = elim_trials = 0
             lead = [0] * (pool + 1)  # twice the runs in which 0 leads 1 after n (a tie: half)
             for run in range(runs):
+                # The best sits at a random index: every method breaks ties by index, and
+                # with the best always first a tie would count as a right pick.
+                rank = random.Random(f"{seed}:{k}:rank:{run}").sample(range(k), k)
+                rates = {c: 0.9 - gap * rank[c] for c in range(k)}
+                best, second = rank.index(0), rank.index(1)
                 trial = seeded_trials(f"{seed}:{k}:{gap}:{spread}:{run}", rates, spread)
                 full = {c: sum(trial(c, s) for s in range(pool)) for c in rates}
-                full_best += max(full, key=lambda c: (full[c], -c)) == 0
+                full_best += max(full, key=lambda c: (full[c], -c)) == best
                 ahead = 0
                 for n in range(1, pool + 1):
-                    ahead += trial(0, n - 1) - trial(1, n - 1)
+                    ahead += trial(best, n - 1) - trial(second, n - 1)
                     lead[n] += 2 if ahead > 0 else ahead == 0
                 per_round = max(1, pool // planned_rounds(k, 2) // 2)
                 halving = sequential_halving(list(rates), trial, trials_per_round=per_round)
-                halving_best += halving.winner == 0
+                halving_best += halving.winner == best
                 halving_trials += halving.trials_spent
                 elim = paired_elimination(list(rates), trial, max_trials=pool)
-                elim_best += elim.winner == 0
+                elim_best += elim.winner == best
                 elim_trials += elim.trials_spent
             total = runs * pool * k
             ratio = elim_trials / total
             # The top-2 oracle knows which two are best and runs only them, n each; a tie
-            # is a coin flip (the full pool's ties go to the lower index, the best). Its n
+            # is a coin flip. Its n
             # is the smallest from which on it picks the best as often as the full pool.
             n_oracle = None
             for n in range(pool, 0, -1):
