@@ -21,8 +21,7 @@ import typer
 
 from factoryos.cli.output import OutputFormat, OutputOption, emit, progress
 from factoryos.errors import InvalidInputError, NotFoundError
-from factoryos.events import Event, EventType
-from factoryos.events.log import iter_lines
+from factoryos.events import EventType
 from factoryos.kilroy import Diagnostic, FileValidation, Kilroy, RunSpec, find_kilroy
 from factoryos.kilroy.layout import LOGS_DIR
 from factoryos.runner import PipelineRunner, RunReport
@@ -30,6 +29,8 @@ from factoryos.settings import Settings
 from factoryos.workloads import EVENTS_FILE
 
 if TYPE_CHECKING:
+    from factoryos.events import Event
+
     # The ingest brings the agent models (pydantic): imported by `sf pipeline ingest` only.
     from factoryos.kilroy.ingest import IngestResult
 
@@ -266,6 +267,8 @@ def _exit_with(report: RunReport, output: OutputFormat) -> NoReturn:
 def _product_of(events: Path) -> str:
     """The product the run's events name (``/products/<p>/runs/<id>``), so the resumed
     run's events continue the same source."""
+    from factoryos.events.log import iter_lines
+
     for line in iter_lines(events):
         found = re.match(r"^/products/([^/]+)/runs/", str(line.get("source", "")))
         if found:

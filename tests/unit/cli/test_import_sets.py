@@ -139,10 +139,11 @@ def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
 
 #: What ``sf pipeline run`` must not load before Kilroy starts (its command module's imports):
 #: the resource models and the workload contract's evaluation (pydantic classes, about 0.2 s),
-#: the build workload, the ingest, YAML, and asyncio (the follower loads it with inotify once
-#: Kilroy runs, beside Kilroy's own start).
+#: the build workload, the ingest, YAML; and the event envelope and asyncio, which the runner
+#: loads once Kilroy runs (its log, the follower's inotify), beside Kilroy's own start.
 PIPELINE_RUN_NEVER = {
     "factoryos.models",
+    "factoryos.events.envelope",
     "factoryos.workloads.evaluation",
     "factoryos.workloads.spec",
     "factoryos.runner.build",
