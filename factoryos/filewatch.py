@@ -18,7 +18,6 @@ lost notification delays a line by at most that, never loses it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
+    import asyncio
+
     from asyncinotify import Inotify, Watch
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,8 @@ class FolderWatches(Generic[K]):
         self._watches: dict[K, Watch] = {}
         self._folders: dict[K, Path] = {}
         self._pending: set[K] = set()
+        import asyncio  # here, not above: a FolderWatch (the runner's) has no loop
+
         self._wake = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
 
@@ -183,6 +186,8 @@ class FolderWatches(Generic[K]):
 
     async def changed(self, timeout: float) -> set[K] | None:
         """The keys whose files changed, as soon as one did; None after ``timeout`` seconds."""
+        import asyncio
+
         if self._inotify is None:
             await asyncio.sleep(timeout)
             return None

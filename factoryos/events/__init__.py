@@ -2,12 +2,23 @@
 
 The runner (and ``sf pipeline run``) append events; the controller, the
 dashboard streams and ``sf selftest`` read and validate them.
+
+Each name is imported on first use (``factoryos.imports``): ``EventType`` alone
+does not build the envelope's pydantic model.
 """
 
-from factoryos.events.envelope import Event, EventType, make_event, run_source
-from factoryos.events.log import EventLog, read_events, read_from
-from factoryos.events.mirror import SequenceGapError, last_sequence, mirror_append, run_token
-from factoryos.events.validate import EventProblem, validate_events
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from factoryos.imports import lazy_attributes
+
+if TYPE_CHECKING:
+    from factoryos.events.envelope import Event, make_event, run_source
+    from factoryos.events.eventtype import EventType
+    from factoryos.events.log import EventLog, read_events, read_from
+    from factoryos.events.mirror import SequenceGapError, last_sequence, mirror_append, run_token
+    from factoryos.events.validate import EventProblem, validate_events
 
 __all__ = [
     "Event",
@@ -24,3 +35,22 @@ __all__ = [
     "run_token",
     "validate_events",
 ]
+
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "Event": "factoryos.events.envelope",
+        "EventLog": "factoryos.events.log",
+        "EventProblem": "factoryos.events.validate",
+        "EventType": "factoryos.events.eventtype",
+        "SequenceGapError": "factoryos.events.mirror",
+        "last_sequence": "factoryos.events.mirror",
+        "make_event": "factoryos.events.envelope",
+        "mirror_append": "factoryos.events.mirror",
+        "read_events": "factoryos.events.log",
+        "read_from": "factoryos.events.log",
+        "run_source": "factoryos.events.envelope",
+        "run_token": "factoryos.events.mirror",
+        "validate_events": "factoryos.events.validate",
+    },
+)

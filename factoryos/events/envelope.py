@@ -8,36 +8,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from factoryos.events.eventtype import EventType
+
 TYPE_PREFIX = "dev.factoryos."
 
-
-class EventType(StrEnum):
-    """Every event type Factory OS emits. Consumers must ignore types they do not know."""
-
-    RUN_STARTED = "dev.factoryos.run.started"
-    RUN_RESUMED = "dev.factoryos.run.resumed"
-    RUN_STOP_REQUESTED = "dev.factoryos.run.stop_requested"
-    RUN_FINISHED = "dev.factoryos.run.finished"
-    STAGE_STARTED = "dev.factoryos.stage.started"
-    STAGE_COMPLETED = "dev.factoryos.stage.completed"
-    STAGE_RETRYING = "dev.factoryos.stage.retrying"
-    EDGE_SELECTED = "dev.factoryos.edge.selected"
-    CHECKPOINT_SAVED = "dev.factoryos.checkpoint.saved"
-    LOG = "dev.factoryos.log"
-    HEARTBEAT = "dev.factoryos.heartbeat"
-    CANDIDATE_STARTED = "dev.factoryos.candidate.started"
-    CANDIDATE_FINISHED = "dev.factoryos.candidate.finished"
-    VERIFIER_STARTED = "dev.factoryos.verifier.started"
-    VERIFIER_FINISHED = "dev.factoryos.verifier.finished"
-    EVAL_TRIAL = "dev.factoryos.eval.trial"
-    EVAL_ROUND = "dev.factoryos.eval.round"
-    GATE_DECIDED = "dev.factoryos.gate.decided"
-    ENGINE_EVENT = "dev.factoryos.engine.event"
+__all__ = ["TYPE_PREFIX", "Event", "EventType", "event_json_schema", "make_event", "run_source"]
 
 
 class Event(BaseModel):

@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from factoryos.errors import (
     ConflictError,
@@ -29,7 +29,6 @@ from factoryos.errors import (
     NotFoundError,
     WorkspaceError,
 )
-from factoryos.kilroy.agents import llm_config
 from factoryos.kilroy.binary import KilroyBinary
 from factoryos.kilroy.config import write_run_config
 from factoryos.kilroy.environment import kilroy_env
@@ -39,13 +38,15 @@ from factoryos.kilroy.outcome import stderr_tail
 from factoryos.kilroy.process import KilroyProcess, spawn
 from factoryos.kilroy.procs import MARKER_ENV
 from factoryos.kilroy.runspec import RunSpec
-from factoryos.kilroy.sandbox import Sandbox
 from factoryos.kilroy.status import RunSnapshot, snapshot_from_files, snapshot_from_kilroy
 from factoryos.kilroy.stopping import StopResult, is_run_leader, stop_run
 from factoryos.kilroy.sweeper import Sweeper
 from factoryos.kilroy.validation import FileValidation, parse_batch_output, precheck_file
 from factoryos.kilroy.workspace import check_clean, prepare_workspace
 from factoryos.settings import Settings
+
+if TYPE_CHECKING:
+    from factoryos.kilroy.sandbox import Sandbox
 
 __all__ = ["Kilroy"]
 
@@ -115,6 +116,12 @@ class Kilroy:
                 "keep run directories outside the repository"
             )
         executable = self._agent_executable(spec)
+        llm = None
+        if spec.agent is not None:
+            # The agent choice is a product's resource model: loaded only for runs that have one.
+            from factoryos.kilroy.agents import llm_config
+
+            llm = llm_config(spec.agent)
         config = write_run_config(
             run_dir,
             workspace=workspace,
@@ -123,7 +130,7 @@ class Kilroy:
             stage_timeout_ms=None if spec.stage_timeout is None else int(spec.stage_timeout * 1000),
             branch_prefix=spec.branch_prefix,
             cxdb=(spec.cxdb.http_base_url, spec.cxdb.binary_addr) if spec.cxdb else None,
-            llm=llm_config(spec.agent) if spec.agent is not None else None,
+            llm=llm,
         )
         self._write_launch(run_dir, spec, graph, workspace, executable)
         argv = [str(self.binary.path), "attractor", "run", "--graph", str(graph)]
@@ -330,7 +337,7 @@ class Kilroy:
         (logs_root / RUN_PID_FILE).write_text(str(pid))
         marker = env.get(MARKER_ENV)
         sweeper = (
-            Sweeper.start(f"{MARKER_ENV}={marker}", popen.pid, CANCEL_GRACE_SECONDS)
+            Sweeper.start(f"{MARKER_ENV}={marker}", popen.pid, CANCEL_GRACE_SECONDS, log=stderr)
             if marker
             else None
         )

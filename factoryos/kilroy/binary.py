@@ -12,7 +12,8 @@ An explicit choice (1 or 2) that does not exist is an error rather than a
 silent fall-through, so a typo never runs some other Kilroy. The binary is then
 run with ``--version``: output that is not Kilroy's, or a version older than
 the pin, raises ``ToolMissingError``; a newer version is accepted with a
-warning the caller can show.
+warning the caller can show. The answer is remembered per binary file in the
+Kilroy state dir (``version_cache``), so an unchanged binary is not run again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factoryos.errors import ToolMissingError
+from factoryos.kilroy.version_cache import CACHE_FILE, cached_version, remember_version
 from factoryos.settings import Settings
 
 __all__ = [
@@ -69,6 +71,7 @@ class KilroyBinary:
 def find_kilroy(settings: Settings, env: Mapping[str, str]) -> KilroyBinary:
     """The Kilroy binary to use, checked; ``ToolMissingError`` says how to install it."""
     looked: list[str] = []
+    cache = settings.kilroy_state_dir / CACHE_FILE
     for origin, candidate in (
         ("settings", settings.kilroy_binary),
         (ENV_VAR, Path(env[ENV_VAR]).expanduser() if env.get(ENV_VAR) else None),
@@ -80,15 +83,15 @@ def find_kilroy(settings: Settings, env: Mapping[str, str]) -> KilroyBinary:
                 f"kilroy not found: {origin} points at {candidate}, which is not an executable "
                 f"file; {INSTALL_HINT}"
             )
-        return _checked(candidate)
+        return _checked(candidate, cache)
     tools_candidate = settings.tools_dir / "kilroy"
     looked.append(str(settings.tools_dir))
     if _is_executable_file(tools_candidate):
-        return _checked(tools_candidate)
+        return _checked(tools_candidate, cache)
     looked.append("PATH")
     on_path = shutil.which("kilroy", path=settings.search_path or None)
     if on_path:
-        return _checked(Path(on_path))
+        return _checked(Path(on_path), cache)
     raise ToolMissingError(f"kilroy not found (looked in: {', '.join(looked)}); {INSTALL_HINT}")
 
 
@@ -114,8 +117,13 @@ def parse_version_output(output: str) -> str | None:
     return match.group("version") if match else None
 
 
-def _checked(path: Path) -> KilroyBinary:
+def _checked(path: Path, cache: Path) -> KilroyBinary:
     path = path.absolute()
+    remembered = cached_version(cache, path)
+    if remembered is not None:
+        return KilroyBinary(
+            path=path, version=remembered, warning=_version_warning(path, remembered)
+        )
     try:
         proc = subprocess.run(
             [str(path), "--version"],
@@ -134,7 +142,9 @@ def _checked(path: Path) -> KilroyBinary:
             f"{path} does not look like kilroy (`--version` exited {proc.returncode}"
             f"{': ' + said[0] if said else ''}); {INSTALL_HINT}"
         )
-    return KilroyBinary(path=path, version=version, warning=_version_warning(path, version))
+    binary = KilroyBinary(path=path, version=version, warning=_version_warning(path, version))
+    remember_version(cache, path, version)
+    return binary
 
 
 def _version_warning(path: Path, version: str) -> str | None:

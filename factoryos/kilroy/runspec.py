@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from factoryos.errors import InvalidInputError
 from factoryos.kilroy.layout import LOGS_DIR
-from factoryos.models.agents import AgentChoice
+
+if TYPE_CHECKING:
+    from factoryos.models.agents import AgentChoice
 
 __all__ = [
     "AGENT_PROFILES",

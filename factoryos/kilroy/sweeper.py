@@ -39,20 +39,32 @@ class Sweeper:
         self._process = process
 
     @classmethod
-    def start(cls, marker: str, kilroy_pid: int, grace_seconds: float) -> Sweeper | None:
-        """A sweeper for the processes tagged ``marker`` (None where there is no /proc)."""
+    def start(
+        cls, marker: str, kilroy_pid: int, grace_seconds: float, log: Path | None = None
+    ) -> Sweeper | None:
+        """A sweeper for the processes tagged ``marker`` (None where there is no /proc).
+
+        Its stderr (nothing, unless it fails) is appended to ``log``, else dropped: never
+        the starter's, which would keep whoever reads the starter's output (a pipe, a
+        caller's ``capture_output``) waiting until the sweeper is done.
+        """
         if not PROC.is_dir():
             return None
         read_fd, write_fd = os.pipe()  # not inheritable: Kilroy never holds the write end
         env = {k: v for k, v in os.environ.items() if f"{k}={v}" != marker}
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-S", __file__, marker, str(kilroy_pid), str(grace_seconds)],
-                stdin=read_fd,
-                stdout=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,  # Ctrl-C in the starter's terminal is not for it
-            )
+            with contextlib.ExitStack() as files:
+                stderr = (
+                    files.enter_context(log.open("ab")) if log is not None else subprocess.DEVNULL
+                )
+                process = subprocess.Popen(
+                    [sys.executable, "-S", __file__, marker, str(kilroy_pid), str(grace_seconds)],
+                    stdin=read_fd,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    env=env,
+                    start_new_session=True,  # Ctrl-C in the starter's terminal is not for it
+                )
         except OSError:
             os.close(write_fd)
             return None
@@ -109,12 +121,17 @@ def sweep(marker: bytes, kilroy_pid: int, grace_seconds: float, cutoff: float) -
     deadline = time.monotonic() + grace_seconds
     while _alive(kilroy_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
+    # Each look reads every process's environment: one look when nothing is left (the
+    # usual end of a run), not one before and after each signal.
+    left = marked(marker, cutoff)
     for sig, wait in ((signal.SIGTERM, 0.5), (signal.SIGKILL, 2.0)):
-        for pid in marked(marker, cutoff):
+        if not left:
+            return
+        for pid in left:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         until = time.monotonic() + wait
-        while marked(marker, cutoff) and time.monotonic() < until:
+        while (left := marked(marker, cutoff)) and time.monotonic() < until:
             time.sleep(0.02)
 
 

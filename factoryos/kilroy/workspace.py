@@ -31,19 +31,22 @@ def prepare_workspace(path: Path) -> Path:
     if not path.exists() or not any(path.iterdir()):
         _init(path)
         return path
-    top = _git(path, "rev-parse", "--show-toplevel", check=False)
-    if top.returncode != 0:
+    # One git for both questions: the top-level is printed first, then HEAD's commit,
+    # which --verify -q turns into exit status 1 (no output) when there is none.
+    top = _git(path, "rev-parse", "--show-toplevel", "--verify", "-q", "HEAD", check=False)
+    found = top.stdout.splitlines()
+    if top.returncode not in (0, 1) or not found:
         raise WorkspaceError(
             f"workspace {path} is not a git repository (and not empty): "
             "run `git init` and commit there, or choose another workspace"
         )
-    toplevel = Path(top.stdout.strip())
+    toplevel = Path(found[0].strip())
     if toplevel.resolve() != path.resolve():
         raise WorkspaceError(
             f"workspace {path} is inside the git repository {toplevel}; "
             "give the repository's top-level directory"
         )
-    if _git(path, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
+    if top.returncode != 0:
         raise WorkspaceError(
             f"workspace {path} is a git repository without commits; commit something first "
             "(Kilroy branches from HEAD)"

@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from factoryos.errors import ValidationFailedError, WorkspaceError
-from factoryos.events import Event, EventLog, EventType, run_source
+from factoryos.events import EventType
 from factoryos.kilroy import (
     FileValidation,
     Kilroy,
@@ -39,6 +39,9 @@ from factoryos.kilroy import (
 from factoryos.kilroy.agent_errors import stage_agent_report
 from factoryos.kilroy.layout import LOGS_DIR
 from factoryos.workloads import EVENTS_FILE
+
+if TYPE_CHECKING:
+    from factoryos.events import Event, EventLog
 
 #: How long an event that cannot be written (a full disk) is retried before the runner
 #: gives up (an infrastructure error: the workload is retried from its checkpoint).
@@ -140,6 +143,10 @@ class PipelineRunner:
         return self._follow(log, run_id, process)
 
     def _event_log(self, run_dir: Path, run_id: str) -> EventLog:
+        # Imported here: ``run`` opens its log once Kilroy has started, so the envelope's
+        # pydantic model is built while Kilroy starts up rather than before.
+        from factoryos.events import EventLog, run_source
+
         return EventLog(run_dir / EVENTS_FILE, run_source(self._product, run_id))
 
     def _follow(self, log: EventLog, run_id: str, process: KilroyProcess) -> RunReport:

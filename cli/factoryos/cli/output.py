@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 
 class OutputFormat(StrEnum):
@@ -37,6 +36,8 @@ def emit(data: Any, fmt: OutputFormat, text: Callable[[Any], str]) -> None:
     if fmt is OutputFormat.JSON:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     elif fmt is OutputFormat.YAML:
+        import yaml  # only for -o yaml: 25 ms of every command's start otherwise
+
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
     else:
         rendered = text(data)

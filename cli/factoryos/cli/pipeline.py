@@ -15,21 +15,28 @@ import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from factoryos.cli.output import OutputFormat, OutputOption, emit, progress
 from factoryos.errors import InvalidInputError, NotFoundError
-from factoryos.events import Event, EventType
-from factoryos.events.log import iter_lines
+from factoryos.events import EventType
 from factoryos.kilroy import Diagnostic, FileValidation, Kilroy, RunSpec, find_kilroy
-from factoryos.kilroy.ingest import DEFAULT_MODEL, IngestRequest, IngestResult
-from factoryos.kilroy.ingest import ingest as run_ingest
 from factoryos.kilroy.layout import LOGS_DIR
 from factoryos.runner import PipelineRunner, RunReport
 from factoryos.settings import Settings
 from factoryos.workloads import EVENTS_FILE
+
+if TYPE_CHECKING:
+    from factoryos.events import Event
+
+    # The ingest brings the agent models (pydantic): imported by `sf pipeline ingest` only.
+    from factoryos.kilroy.ingest import IngestResult
+
+#: The model ``sf pipeline ingest`` asks for; ``factoryos.kilroy.ingest.DEFAULT_MODEL``
+#: (a unit test keeps them equal; importing it here would cost every `sf pipeline` command).
+INGEST_MODEL = "claude-sonnet-4.5"
 
 app = typer.Typer(help="Validate and run Attractor pipelines with Kilroy.", no_args_is_help=True)
 
@@ -90,7 +97,7 @@ def ingest(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the pipeline (DOT).")
     ],
-    model: Annotated[str, typer.Option("--model", help="The model claude uses.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option("--model", help="The model claude uses.")] = INGEST_MODEL,
     base_url: Annotated[
         str | None,
         typer.Option("--base-url", help="A gateway for the model (ANTHROPIC_BASE_URL)."),
@@ -119,6 +126,9 @@ def ingest(
         raise InvalidInputError(f"cannot read {spec}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{spec} is not UTF-8 text") from exc
+    from factoryos.kilroy.ingest import IngestRequest
+    from factoryos.kilroy.ingest import ingest as run_ingest
+
     request = IngestRequest(
         requirements=text, output=output, model=model, base_url=base_url,
         credential_env=credential_env, repo=repo, skill=skill, max_turns=max_turns,
@@ -257,6 +267,8 @@ def _exit_with(report: RunReport, output: OutputFormat) -> NoReturn:
 def _product_of(events: Path) -> str:
     """The product the run's events name (``/products/<p>/runs/<id>``), so the resumed
     run's events continue the same source."""
+    from factoryos.events.log import iter_lines
+
     for line in iter_lines(events):
         found = re.match(r"^/products/([^/]+)/runs/", str(line.get("source", "")))
         if found:

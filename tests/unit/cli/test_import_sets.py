@@ -135,3 +135,36 @@ def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
     """The pin can fail: a command that does load the eval harness is caught."""
     modules = imported_by(["eval", "bound", "--help"], tmp_path)
     assert "factoryos.evals" in factory_packages(modules)
+
+
+#: What ``sf pipeline run`` must not load before Kilroy starts (its command module's imports):
+#: the resource models and the workload contract's evaluation (pydantic classes, about 0.2 s),
+#: the build workload, the ingest, YAML; and the event envelope and asyncio, which the runner
+#: loads once Kilroy runs (its log, the follower's inotify), beside Kilroy's own start.
+PIPELINE_RUN_NEVER = {
+    "factoryos.models",
+    "factoryos.events.envelope",
+    "factoryos.workloads.evaluation",
+    "factoryos.workloads.spec",
+    "factoryos.runner.build",
+    "factoryos.kilroy.ingest",
+    "factoryos.kilroy.agents",
+    "factoryos.kilroy.sandbox",
+    "yaml",
+    "asyncio",
+}
+
+
+def test_sf_pipeline_run_starts_kilroy_without_the_models(tmp_path: Path) -> None:
+    out = tmp_path / "modules.json"
+    probe = f"import json, sys, factoryos.cli.app, factoryos.cli.pipeline\n{_DUMP}"
+    subprocess.run([sys.executable, "-c", probe, str(out)], check=True, timeout=60)
+    modules = set(json.loads(out.read_text()))
+    assert "factoryos.runner.pipeline" in modules  # the probe did load the command
+    loaded = {
+        n for n in PIPELINE_RUN_NEVER if any(m == n or m.startswith(n + ".") for m in modules)
+    }
+    assert not loaded
+
+
+_DUMP = 'json.dump(sorted(sys.modules), open(sys.argv[1], "w"))'

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from factoryos.errors import ToolMissingError
-from factoryos.kilroy import PINNED_VERSION, find_kilroy
+from factoryos.kilroy import PINNED_VERSION, find_kilroy, version_cache
 from factoryos.kilroy.binary import (
     SOURCE_GO_MOD,
     parse_version_output,
@@ -123,3 +123,69 @@ def test_a_file_that_cannot_run_is_refused(tmp_path: Path) -> None:
 )
 def test_version_output(output: str, version: str | None) -> None:
     assert parse_version_output(output) == version
+
+
+# -- the remembered version ---------------------------------------------------------------------
+
+
+def counting_kilroy(folder: Path, version: str = PINNED_VERSION) -> tuple[Path, Path]:
+    """A fake kilroy that counts its ``--version`` runs in a file next to it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path, runs = folder / "kilroy", folder / "runs"
+    path.write_text(f"#!/bin/sh\necho x >> '{runs}'\necho 'kilroy {version}'\n")
+    path.chmod(0o755)
+    return path, runs
+
+
+def runs_of(counter: Path) -> int:
+    return len(counter.read_text().splitlines()) if counter.exists() else 0
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Binaries written by the test count as settled at once."""
+    monkeypatch.setattr(version_cache, "SETTLE_SECONDS", 0.0)
+
+
+@pytest.mark.usefixtures("settled")
+def test_an_unchanged_binary_answers_its_version_once(tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    _, runs = counting_kilroy(tools, "0.2.0")
+    s = settings(tmp_path, tools_dir=tools)
+    first, second = find_kilroy(s, {}), find_kilroy(s, {})
+    assert runs_of(runs) == 1
+    assert second == first
+    assert second.version == "0.2.0" and second.warning is not None  # newer: still warned
+
+
+@pytest.mark.usefixtures("settled")
+def test_a_rewritten_binary_is_asked_again(tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    counting_kilroy(tools)
+    s = settings(tmp_path, tools_dir=tools)
+    find_kilroy(s, {})
+    counting_kilroy(tools, "0.0.9-old")  # another build in the same place
+    with pytest.raises(ToolMissingError, match="older than the pinned"):
+        find_kilroy(s, {})
+
+
+def test_a_binary_written_just_now_is_not_remembered(tmp_path: Path) -> None:
+    """Its time stamps could survive a rewrite within their granularity."""
+    tools = tmp_path / "tools"
+    _, runs = counting_kilroy(tools)
+    s = settings(tmp_path, tools_dir=tools)
+    find_kilroy(s, {})
+    find_kilroy(s, {})
+    assert runs_of(runs) == 2
+
+
+@pytest.mark.usefixtures("settled")
+def test_an_unreadable_cache_is_not_used(tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    _, runs = counting_kilroy(tools)
+    s = settings(tmp_path, tools_dir=tools)
+    s.kilroy_state_dir.mkdir(parents=True)
+    (s.kilroy_state_dir / version_cache.CACHE_FILE).write_text("{not json")
+    assert find_kilroy(s, {}).version == PINNED_VERSION
+    assert find_kilroy(s, {}).version == PINNED_VERSION
+    assert runs_of(runs) == 1  # the broken file was replaced by a good one

@@ -90,3 +90,10 @@ def test_the_skill_is_found_where_kilroy_looks(tmp_path: Path) -> None:
     own.parent.mkdir(parents=True)
     own.write_text("skill")
     assert find_skill(repo, {"HOME": str(home)}) == own
+
+
+def test_sf_pipeline_ingest_asks_for_the_default_model() -> None:
+    """The CLI spells the default out (importing the ingest would slow `sf pipeline run`)."""
+    from factoryos.cli.pipeline import INGEST_MODEL
+
+    assert INGEST_MODEL == DEFAULT_MODEL
