@@ -147,6 +147,7 @@ def _render(command: tuple[str, str], params: Mapping[str, Any], path: Path) -> 
 
 def _bodies(db: sqlite3.Connection, kind: str, namespace: str | None) -> list[tuple[str]]:
     """The stored JSON of every ``kind`` in ``namespace`` (or all), in the store's order."""
+    args: tuple[str, ...]
     if namespace is None:
         sql, args = "SELECT body FROM objects WHERE kind = ? ORDER BY namespace, name", (kind,)
     else:
