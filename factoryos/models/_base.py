@@ -62,7 +62,6 @@ class ApiModel(BaseModel):
         serialize_by_alias=True,
         extra="forbid",
         use_attribute_docstrings=True,
-        defer_build=True,
     )
 
 
