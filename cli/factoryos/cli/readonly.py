@@ -9,7 +9,7 @@ standard library. It answers only the plain case it is sure of and returns
 ``None`` for everything else, which ``factoryos.cli.app.main`` then runs
 through Typer as before: ``-o json|yaml`` (the models' dump is the contract
 there), ``--help``, any option spelling it does not know (``--namespace=x``,
-``-An``, ``--``), ``--context``/``FACTORYOS_CONTEXT``, a store that does not
+``-An``, ``--``), ``--context``/``FACTORYOS_CONTEXT``, shell completion, a store that does not
 exist yet, a run or product it cannot find (so errors and exit statuses come
 from one place), a row without a key the views index, or a run whose gate
 line needs the ``Evaluation`` model. ``tests/unit/cli/test_readonly.py``
@@ -80,6 +80,8 @@ def answer(argv: Sequence[str], env: Mapping[str, str]) -> int | None:
         command, params = parse(argv)
         if params.get("output", "text") != "text" or env.get("FACTORYOS_CONTEXT"):
             raise _UnsureError
+        if any(k.startswith("_") and k.endswith("_COMPLETE") for k in env):
+            raise _UnsureError  # shell completion (``_SF_COMPLETE``) is Click's
         store = Settings.from_env(env).home / STORE_FILE
         text = _render(command, params, store)
     except (_UnsureError, sqlite3.Error, KeyError, TypeError, ValueError, OSError, UnicodeError):

@@ -197,6 +197,11 @@ def test_a_cluster_context_goes_to_typer(home: Path) -> None:
     assert readonly.answer(["run", "list"], env) is None
 
 
+def test_shell_completion_goes_to_typer(home: Path) -> None:
+    env = {"FACTORYOS_HOME": str(home), "_SF_COMPLETE": "bash_complete"}
+    assert readonly.answer(["run", "list"], env) is None
+
+
 def test_a_store_not_created_yet_goes_to_typer(tmp_path: Path) -> None:
     """Typer's path creates the store (and says there are no runs)."""
     env = {"FACTORYOS_HOME": str(tmp_path / "none")}
