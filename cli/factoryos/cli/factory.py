@@ -16,13 +16,12 @@ from typing import Annotated
 
 import typer
 
+from factoryos.cli.readonly import STORE_FILE as STORE_FILE
 from factoryos.controlplane.lock import control_plane_pid
 from factoryos.errors import FactoryError, InvalidInputError
 from factoryos.models import Product, Run
 from factoryos.settings import Settings
 from factoryos.store import LocalStore, ResourceStore
-
-STORE_FILE = "factoryos.db"
 
 #: How to reach the dashboard, which holds a cluster's run events, from a workstation.
 DASHBOARD_HINT = (

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+
+from factoryos.cli.views import age, table
+
+__all__ = ["OutputFormat", "OutputOption", "age", "emit", "error_line", "progress", "table"]
 
 
 class OutputFormat(StrEnum):
@@ -56,23 +59,3 @@ def error_line(message: str) -> str:
     """The one-line form of an error shown to a user."""
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
     return f"sf: error: {first}"
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """Rows in aligned columns under upper-case headers, as kubectl prints them."""
-    cells = [[h.upper() for h in headers], *rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return "\n".join(
-        "   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
-
-
-def age(then: datetime | None, now: datetime | None = None) -> str:
-    """``3s``, ``5m``, ``2h``, ``4d``: how long ago, kubectl style."""
-    if then is None:
-        return "-"
-    seconds = int(((now or datetime.now(UTC)) - then).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"

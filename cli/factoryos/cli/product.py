@@ -18,7 +18,8 @@ from typing import Annotated, Any
 import typer
 
 from factoryos.cli.factory import NamespaceOption, admit_to, on_cluster, open_store
-from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
+from factoryos.cli.output import OutputFormat, OutputOption, emit, progress, table
+from factoryos.cli.views import products_table
 from factoryos.models import Product, dump_resource
 from factoryos.products import (
     ProductChoices,
@@ -267,25 +268,8 @@ def templates(output: OutputOption = OutputFormat.TEXT) -> None:
 def list_(namespace: NamespaceOption = "default", output: OutputOption = OutputFormat.TEXT) -> None:
     """List products with their status."""
     products = list_products(open_store(Settings.from_env()), namespace)
-    emit([dump_resource(p) for p in products], output, lambda _: _products_table(products))
-
-
-def _products_table(products: list[Product]) -> str:
-    if not products:
-        return "No products. Add one with `sf product add NAME --repo PATH`."
-    rows = [
-        [
-            p.metadata.name,
-            str(p.status.phase or "-"),
-            str(len(p.status.active_runs)),
-            p.status.last_run or "-",
-            p.spec.repo.path or p.spec.repo.url or "-",
-            p.spec.branch,
-            age(p.metadata.creation_timestamp),
-        ]
-        for p in products
-    ]
-    return table(["name", "phase", "active", "last run", "repo", "branch", "age"], rows)
+    data = [dump_resource(p) for p in products]
+    emit(data, output, lambda _: products_table(data))
 
 
 @app.command()
@@ -294,7 +278,7 @@ def show(
 ) -> None:
     """Print a product (YAML by default)."""
     product = get_product(open_store(Settings.from_env()), name, namespace)
-    emit(dump_resource(product), output, lambda _: _products_table([product]))
+    emit(dump_resource(product), output, lambda data: products_table([data]))
 
 
 @app.command()

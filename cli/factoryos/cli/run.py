@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import typer
@@ -26,12 +25,13 @@ from factoryos.cli.factory import (
     open_store,
     require_control_plane,
 )
-from factoryos.cli.output import OutputFormat, OutputOption, age, emit, progress, table
+from factoryos.cli.output import OutputFormat, OutputOption, emit, progress
+from factoryos.cli.views import runs_table, status_text
 from factoryos.controlplane import control_plane_pid
 from factoryos.errors import InvalidInputError
 from factoryos.events import Event, EventType, read_from
 from factoryos.events.dashboard import DashboardEvents
-from factoryos.models import Run, RunPhase, dump_resource, parse_as
+from factoryos.models import Evaluation, Run, RunPhase, dump_resource, parse_as
 from factoryos.runs import list_runs, new_run, resume_run, settled, start_run, stop_run
 from factoryos.settings import Settings
 from factoryos.store import ResourceStore
@@ -123,32 +123,8 @@ def list_(
     """List runs, newest first."""
     store = open_store(Settings.from_env())
     runs = list_runs(store, None if all_namespaces else namespace, product)
-    emit([dump_resource(r) for r in runs], output, lambda _: _runs_table(runs, all_namespaces))
-
-
-def _runs_table(runs: list[Run], namespaces: bool = False) -> str:
-    if not runs:
-        return "No runs. Start one with `sf run start PRODUCT --goal TEXT`."
-    rows = [
-        [
-            *([r.metadata.namespace] if namespaces else []),
-            r.metadata.name,
-            r.spec.product_ref.name,
-            str(r.status.phase or "-"),
-            r.spec.desired_state.value,
-            _stage_summary(r),
-            age(r.metadata.creation_timestamp),
-        ]
-        for r in runs
-    ]
-    headers = ["name", "product", "phase", "desired", "stages", "age"]
-    return table(["namespace", *headers] if namespaces else headers, rows)
-
-
-def _stage_summary(run: Run) -> str:
-    stages = run.status.stages
-    done = sum(1 for s in stages if s.status.value in {"Succeeded", "Skipped"})
-    return f"{done}/{len(stages)}" if stages else "-"
+    data = [dump_resource(r) for r in runs]
+    emit(data, output, lambda _: runs_table(data, all_namespaces))
 
 
 @app.command()
@@ -161,71 +137,11 @@ def status(
 
 
 def _status_text(data: dict[str, Any]) -> str:
-    run = parse_as(Run, data)
-    st = run.status
-    lines = [
-        f"Run:      {run.metadata.name}",
-        f"Product:  {run.spec.product_ref.name}",
-        f"Goal:     {run.spec.goal}",
-        f"Phase:    {st.phase or 'Pending (not reconciled yet: is `sf up` running?)'}"
-        + (
-            f" (desired: {run.spec.desired_state.value})"
-            if run.spec.desired_state.value != "Running"
-            else ""
-        ),
-    ]
-    if st.message:
-        lines.append(f"Message:  {st.message}")
-    if st.start_time:
-        end = st.completion_time or datetime.now(st.start_time.tzinfo)
-        lines.append(f"Duration: {_seconds((end - st.start_time).total_seconds())}")
-    if st.conditions:
-        lines.append("Conditions:")
-        lines.append(
-            _indent(
-                table(
-                    ["type", "status", "reason", "since"],
-                    [
-                        [c.type, c.status.value, c.reason, age(c.last_transition_time)]
-                        for c in st.conditions
-                    ],
-                )
-            )
-        )
-    if st.candidates:
-        lines.append(f"Candidates (iteration {st.iteration or 1}):")
-        rows = []
-        for c in st.candidates:
-            screen = "-"
-            if c.verifiers:
-                failed = [v for v in c.verifiers if not v.passed]
-                screen = f"failed {failed[0].kind.value}/{failed[0].name}" if failed else "passed"
-            score = f"{c.passes}/{c.trials}" if c.trials else "-"
-            rows.append([f"c{c.index}", c.phase.value, screen, score, c.branch])
-        lines.append(_indent(table(["cand", "phase", "screen", "selection", "branch"], rows)))
-    if st.evaluation is not None:
-        lines.append(f"Gate:     {st.evaluation.describe()}")
-    if st.stages:
-        lines.append("Stages:")
-        rows = []
-        for s in st.stages:
-            took = "-"
-            if s.start_time and s.completion_time:
-                took = _seconds((s.completion_time - s.start_time).total_seconds())
-            attempt = f"{s.attempt}/{s.max_attempts}" if s.max_attempts else str(s.attempt)
-            rows.append(
-                [f"c{s.candidate}", s.name, s.status.value, attempt, took, s.failure_reason or ""]
-            )
-        lines.append(_indent(table(["cand", "stage", "status", "attempt", "took", "reason"], rows)))
-    return "\n".join(lines)
+    return status_text(data, _gate_line)
 
 
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.1f}s" if value < 120 else f"{value / 60:.1f}m"
+def _gate_line(evaluation: Mapping[str, Any]) -> str:
+    return parse_as(Evaluation, evaluation).describe()
 
 
 @app.command()

@@ -4,8 +4,9 @@
 (``factoryos.cli.lazy``). A new top-level import of, say, the eval harness in
 a module that ``sf run list`` loads would quietly cost every invocation a
 tenth of a second; these tests name what each common command may load
-instead of timing it (bench/controlplane.py and README's performance section
-time it). Each command runs in a fresh interpreter against an empty factory.
+instead of timing it (bench/cli_startup.py and README's performance section
+time it). Each command runs in a fresh interpreter, against an empty factory
+or one holding a product and a run (``SEEDED``).
 
 When a change adds a package to a command on purpose, add it to the pin and
 say why in the commit.
@@ -32,8 +33,31 @@ finally:
         json.dump(sorted(sys.modules), fh)
 """
 
-#: What ``--version`` and ``--help`` load: Typer, and of the factory its version and errors.
-STARTUP_PACKAGES = {"factoryos.cli", "factoryos.errors", "factoryos.version"}
+#: Seeds ``$FACTORYOS_HOME`` (argv[1]) with product ``p`` and run ``r``.
+SEED = """
+import sys
+from pathlib import Path
+from factoryos.models import Product, Run, parse_as
+from factoryos.store import LocalStore
+store = LocalStore(Path(sys.argv[1]) / "factoryos.db")
+store.create(parse_as(Product, {"metadata": {"name": "p"}, "spec": {"repo": {"path": "/x"}}}))
+run = {"metadata": {"name": "r"}, "spec": {"productRef": {"name": "p"}, "goal": "g"}}
+store.create(parse_as(Run, run))
+"""
+
+#: What the read-only shortcut (``factoryos.cli.readonly``) loads: no Typer, no pydantic.
+SHORTCUT_PACKAGES = {"factoryos.cli", "factoryos.imports", "factoryos.settings"}
+SHORTCUT_THIRD_PARTY: set[str] = set()
+
+#: What ``--version`` and ``--help`` load: Typer, and of the factory its version and
+#: errors, with the shortcut's settings and lazy imports (standard library only).
+STARTUP_PACKAGES = {
+    "factoryos.cli",
+    "factoryos.errors",
+    "factoryos.imports",
+    "factoryos.settings",
+    "factoryos.version",
+}
 STARTUP_THIRD_PARTY = {"typer", "annotated_doc", "shellingham"}
 
 #: What reading Products and Runs from the embedded store loads on top.
@@ -85,19 +109,41 @@ NEVER = {
     "factoryos.controlplane.loop",
     "factoryos.reconcile.run",
 }
+#: Never loaded by the shortcut: the Typer application, its pydantic, the models.
+SHORTCUT_NEVER = NEVER | {
+    "typer",
+    "pydantic",
+    "pydantic_core",
+    "yaml",
+    "factoryos.cli.root",
+    "factoryos.models",
+    "factoryos.store",
+}
 
+#: (argv, seeded factory?, the factory's packages, third-party packages, never loaded)
 CASES = [
-    (["--version"], STARTUP_PACKAGES, STARTUP_THIRD_PARTY),
-    (["--help"], STARTUP_PACKAGES, STARTUP_THIRD_PARTY),
-    (["run", "list"], READ_PACKAGES, READ_THIRD_PARTY),
-    (["run", "status", "nothing-here"], READ_PACKAGES, READ_THIRD_PARTY),
-    (["product", "list"], PRODUCT_PACKAGES, READ_THIRD_PARTY),
+    (["--version"], False, STARTUP_PACKAGES, STARTUP_THIRD_PARTY, NEVER),
+    (["--help"], False, STARTUP_PACKAGES, STARTUP_THIRD_PARTY, NEVER),
+    (["run", "list"], True, SHORTCUT_PACKAGES, SHORTCUT_THIRD_PARTY, SHORTCUT_NEVER),
+    (["run", "list", "-A"], True, SHORTCUT_PACKAGES, SHORTCUT_THIRD_PARTY, SHORTCUT_NEVER),
+    (["run", "status", "r"], True, SHORTCUT_PACKAGES, SHORTCUT_THIRD_PARTY, SHORTCUT_NEVER),
+    (["product", "list"], True, SHORTCUT_PACKAGES, SHORTCUT_THIRD_PARTY, SHORTCUT_NEVER),
+    # Through Typer: a store not created yet, an error, JSON output.
+    (["run", "list"], False, READ_PACKAGES, READ_THIRD_PARTY, NEVER),
+    (["run", "status", "nothing-here"], True, READ_PACKAGES, READ_THIRD_PARTY, NEVER),
+    (["run", "list", "-o", "json"], True, READ_PACKAGES, READ_THIRD_PARTY, NEVER),
+    (["product", "list", "-o", "yaml"], True, PRODUCT_PACKAGES, READ_THIRD_PARTY, NEVER),
 ]
 
 
-def imported_by(argv: list[str], tmp_path: Path) -> set[str]:
+def imported_by(argv: list[str], tmp_path: Path, seeded: bool = False) -> set[str]:
     out = tmp_path / "modules.json"
     env = {"PATH": "/usr/bin:/bin", "FACTORYOS_HOME": str(tmp_path / "home")}
+    if seeded:
+        subprocess.run(
+            [sys.executable, "-c", SEED, env["FACTORYOS_HOME"]],
+            env=env, capture_output=True, check=True, timeout=60,
+        )  # fmt: skip
     subprocess.run(
         [sys.executable, "-c", PROBE, str(out), *argv],
         env=env, capture_output=True, check=False, timeout=60,
@@ -117,16 +163,23 @@ def third_party(modules: set[str]) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("argv", "packages", "libraries"), CASES, ids=[" ".join(c[0]) for c in CASES]
+    ("argv", "seeded", "packages", "libraries", "never"),
+    CASES,
+    ids=[" ".join(c[0]) + (" (seeded)" if c[1] else "") for c in CASES],
 )
 def test_a_common_command_imports_only_its_pinned_modules(
-    argv: list[str], packages: set[str], libraries: set[str], tmp_path: Path
+    argv: list[str],
+    seeded: bool,
+    packages: set[str],
+    libraries: set[str],
+    never: set[str],
+    tmp_path: Path,
 ) -> None:
-    modules = imported_by(argv, tmp_path)
+    modules = imported_by(argv, tmp_path, seeded)
     assert factory_packages(modules) == packages
     assert third_party(modules) <= libraries, third_party(modules) - libraries
     loaded_never = {
-        name for name in NEVER if name in modules or any(m.startswith(name + ".") for m in modules)
+        name for name in never if name in modules or any(m.startswith(name + ".") for m in modules)
     }
     assert not loaded_never
 
