@@ -8,7 +8,8 @@ from factoryos.models import Run, parse_as
 
 def run(name: str, product: str = "p", version: str | None = "1", goal: str = "g") -> Run:
     meta = {"name": name, "resourceVersion": version}
-    return parse_as(Run, {"metadata": meta, "spec": {"productRef": {"name": product}, "goal": goal}})
+    spec = {"productRef": {"name": product}, "goal": goal}
+    return parse_as(Run, {"metadata": meta, "spec": spec})
 
 
 def names(runs: list[Run]) -> list[str]:
