@@ -19,7 +19,8 @@ stage are all active (goals: all have Kilroy in their stage within 30 s of
 its Kilroy, RSS and PSS (``/proc/PID/smaps_rollup``; PSS shares the pages of
 forked runners fairly), mean over the runs. The ramp is split into its
 milestones: ``sf apply`` returned (admission and the writes), every runner
-spawned (``process.json``), every run's status showing its stage Running.
+spawned (``process.json``), every run's status showing its stage Running; and
+the CPU seconds ``sf up`` used meanwhile (wall time far above it: starved).
 
 Part 2b, bare scale (with part 2): N ``kilroy attractor run`` processes of the
 same sleeping pipeline, each in a repository of its own made beforehand,
@@ -267,6 +268,7 @@ def active_cpu(
         for i in range(runs)
     ]
     names = [f"sleepy-{i}" for i in range(runs)]
+    cpu_began = cpu_seconds(plane)
     began = time.monotonic()
     sf(env, "apply", "-f", "-", stdin="---\n".join(docs))
     applied = time.monotonic() - began
@@ -292,6 +294,7 @@ def active_cpu(
             spawned = time.monotonic() - began
         time.sleep(0.2)
     ramp = time.monotonic() - began
+    ramp_cpu = cpu_seconds(plane) - cpu_began
     spawned = ramp if spawned is None else spawned
     config = json.loads((home / "runs/default/sleepy-0/c0/logs/run_config.json").read_text())
     time.sleep(2.0)
@@ -304,7 +307,7 @@ def active_cpu(
         f"  all {runs} runs had Kilroy in their stage {ramp:.1f}s after `sf apply` "
         f"(goal <= 30 s: {verdict(ramp <= 30)})",
         f"    `sf apply` returned after {applied:.1f}s; every runner spawned after "
-        f"{spawned:.1f}s (<= 0.2 s late: polled)",
+        f"{spawned:.1f}s (<= 0.2 s late: polled); sf up used {ramp_cpu:.1f}s of CPU meanwhile",
         f"  sf up CPU, idle, no runs:           {idle * 100:6.2f}% of one core",
         f"  sf up CPU, {runs} active sleeping runs: {busy * 100:6.2f}% of one core "
         f"(goal < 10%: {verdict(busy < 0.10)})",

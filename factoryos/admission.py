@@ -141,7 +141,7 @@ def check_pipeline(
     if checked is not None and key in checked:
         problem = checked[key]
         if problem is not None:
-            raise type(problem)(str(problem))
+            raise problem.with_traceback(None)  # the same error, its findings too
         return
     try:
         _check_pipeline(product, pipeline, validate, stylesheet)
