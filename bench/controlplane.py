@@ -17,7 +17,18 @@ over a window while idle, then while N runs (default 200) of a sleeping
 stage are all active (goals: all have Kilroy in their stage within 30 s of
 ``sf apply``; under 10% of one core). Memory per active run: the runner and
 its Kilroy, RSS and PSS (``/proc/PID/smaps_rollup``; PSS shares the pages of
-forked runners fairly), mean over the runs.
+forked runners fairly), mean over the runs. The ramp is split into its
+milestones: ``sf apply`` returned (admission and the writes), every runner
+spawned (``process.json``), every run's status showing its stage Running; and
+the CPU seconds ``sf up`` used meanwhile (wall time far above it: starved).
+
+Part 2b, bare scale (with part 2): N ``kilroy attractor run`` processes of the
+same sleeping pipeline, each in a repository of its own made beforehand,
+spawned at once: seconds until every one has logged the start of its stage.
+What the machine needs to start that many Kilroys at all, without us.
+
+``--profile FILE`` runs ``sf up`` under cProfile (its main thread: the
+reconcile loop) and prints where its CPU time went, after it stops.
 
 Part 3, listing: ``sf run list`` against a store holding 1,000 finished runs
 (16 stages each), fresh interpreter each time (goal: at most 0.25 s).
@@ -30,6 +41,7 @@ Each goal is printed with its measurement, met or not, and the machine's core co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -116,19 +128,36 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Plane:
-    """``sf up`` in the background for one FACTORYOS_HOME."""
+    """``sf up`` in the background for one FACTORYOS_HOME (under cProfile with ``profile``)."""
 
-    def __init__(self, base: Path, env: dict[str, str]) -> None:
+    def __init__(self, base: Path, env: dict[str, str], profile: Path | None = None) -> None:
         self.env = env
         self._log = (base / "sf-up.log").open("ab")
+        self._profile = profile
+        python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else SF[:1]
         self.proc = subprocess.Popen(
-            [*SF, "up", "--no-dashboard"], env=env, stdout=self._log, stderr=self._log
-        )
+            [*python, "-m", "factoryos.cli.app", "up", "--no-dashboard"],
+            env=env, stdout=self._log, stderr=self._log,
+        )  # fmt: skip
         time.sleep(1.5)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=120)
+        if self._profile is not None:
+            print_profile(self._profile)
+
+
+def print_profile(path: Path, top: int = 25) -> None:
+    """The functions the control plane spent its (main thread's) CPU in, both ways."""
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    print(f"\nsf up under cProfile: {total:.1f}s in its main thread ({path})")
+    for order in ("tottime", "cumulative"):
+        print(f"  top {top} by {order}:")
+        stats.sort_stats(order).print_stats(top)
 
 
 def start_latency(base: Path, env: dict[str, str], kilroy: str, rounds: int) -> dict[str, float]:
@@ -221,8 +250,11 @@ def print_latency(results: dict[str, dict[str, float]], rounds: int) -> None:
         )
 
 
-def active_cpu(base: Path, env: dict[str, str], plane: int, runs: int, window: float) -> str:
-    """The report of the CPU part (see the module docstring)."""
+def active_cpu(
+    base: Path, env: dict[str, str], plane: int, runs: int, window: float
+) -> tuple[str, dict[str, object]]:
+    """The report of the CPU part (see the module docstring), and a run config for bare
+    Kilroy (one of the runs')."""
     home = Path(env["FACTORYOS_HOME"])
     before = cpu_seconds(plane)
     time.sleep(window)
@@ -235,9 +267,18 @@ def active_cpu(base: Path, env: dict[str, str], plane: int, runs: int, window: f
         f"spec: {{productRef: {{name: sleepy}}, goal: sleep}}\n"
         for i in range(runs)
     ]
+    names = [f"sleepy-{i}" for i in range(runs)]
+    cpu_began = cpu_seconds(plane)
     began = time.monotonic()
     sf(env, "apply", "-f", "-", stdin="---\n".join(docs))
+    applied = time.monotonic() - began
     store = LocalStore(home / "factoryos.db")
+    spawned: float | None = None
+
+    def all_spawned() -> bool:
+        return all(
+            (home / f"runs/default/{n}/workloads/{n}-c0-1/process.json").exists() for n in names
+        )
 
     def all_running() -> bool:
         found = [r for r in store.list(Run) if r.spec.product_ref.name == "sleepy"]
@@ -249,8 +290,13 @@ def active_cpu(base: Path, env: dict[str, str], plane: int, runs: int, window: f
     while not all_running():
         if time.monotonic() - began > 600:
             sys.exit("the runs did not all start within 600 s")
+        if spawned is None and all_spawned():
+            spawned = time.monotonic() - began
         time.sleep(0.2)
     ramp = time.monotonic() - began
+    ramp_cpu = cpu_seconds(plane) - cpu_began
+    spawned = ramp if spawned is None else spawned
+    config = json.loads((home / "runs/default/sleepy-0/c0/logs/run_config.json").read_text())
     time.sleep(2.0)
     before = cpu_seconds(plane)
     time.sleep(window)
@@ -260,6 +306,8 @@ def active_cpu(base: Path, env: dict[str, str], plane: int, runs: int, window: f
         f"\nControl plane with {runs} active runs ({CORES} cores), {window:g}s CPU windows",
         f"  all {runs} runs had Kilroy in their stage {ramp:.1f}s after `sf apply` "
         f"(goal <= 30 s: {verdict(ramp <= 30)})",
+        f"    `sf apply` returned after {applied:.1f}s; every runner spawned after "
+        f"{spawned:.1f}s (<= 0.2 s late: polled); sf up used {ramp_cpu:.1f}s of CPU meanwhile",
         f"  sf up CPU, idle, no runs:           {idle * 100:6.2f}% of one core",
         f"  sf up CPU, {runs} active sleeping runs: {busy * 100:6.2f}% of one core "
         f"(goal < 10%: {verdict(busy < 0.10)})",
@@ -274,7 +322,57 @@ def active_cpu(base: Path, env: dict[str, str], plane: int, runs: int, window: f
         f"{time.monotonic() - began:.1f}s"
     )
     store.close()
-    return "\n".join(lines)
+    return "\n".join(lines), config
+
+
+def bare_scale(base: Path, env: dict[str, str], kilroy: str, runs: int,
+               config: dict[str, object]) -> str:  # fmt: skip
+    """Part 2b (see the module docstring)."""
+    home = Path(env["FACTORYOS_HOME"])
+    kilroy_env = {**env, "XDG_STATE_HOME": str(home / "kilroy-state-bare")}
+    root = base / "bare-scale"
+    argvs = []
+    for i in range(runs):
+        ws = git_repo(root / f"ws-{i}", {"pipeline.dot": pipeline("sleep 300")}, env)
+        cfg = root / f"cfg-{i}.json"
+        repo = {**dict(config["repo"]), "path": str(ws)}  # type: ignore[call-overload]
+        cfg.write_text(json.dumps({**config, "repo": repo}))
+        argvs.append([kilroy, "attractor", "run", "--graph", str(ws / "pipeline.dot"),
+                      "--config", str(cfg), "--run-id", f"bare-{i}",
+                      "--logs-root", str(root / f"logs-{i}"), "--no-cxdb"])  # fmt: skip
+    began = time.monotonic()
+    null = subprocess.DEVNULL
+    procs = [
+        subprocess.Popen(
+            a, env=kilroy_env, cwd=root, stdout=null, stderr=null, start_new_session=True
+        )
+        for a in argvs
+    ]
+    spawned = time.monotonic() - began
+    waiting = set(range(runs))
+    try:
+        while waiting:
+            if time.monotonic() - began > 600:
+                sys.exit("bare Kilroys did not all start their stage within 600 s")
+            for i in list(waiting):
+                try:
+                    text = (root / f"logs-{i}" / "progress.ndjson").read_bytes()
+                except FileNotFoundError:
+                    continue
+                if b'"stage_attempt_start"' in text:
+                    waiting.discard(i)
+            time.sleep(0.2)
+        ramp = time.monotonic() - began
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        for proc in procs:
+            proc.wait()
+    return (
+        f"\nBare Kilroy, {runs} at once ({CORES} cores): all spawned in {spawned:.1f}s, "
+        f"all had started their stage {ramp:.1f}s after the first spawn"
+    )
 
 
 def smaps(pid: int) -> tuple[int, int]:
@@ -363,6 +461,8 @@ def main() -> int:
         "--only", choices=["latency", "scale", "listing"], action="append",
         help="run only these parts (default: all)",
     )  # fmt: skip
+    parser.add_argument("--no-bare", action="store_true", help="skip part 2b (bare Kilroys)")
+    parser.add_argument("--profile", type=Path, help="run `sf up` under cProfile into FILE")
     args = parser.parse_args()
     kilroy = shutil.which("kilroy", path=f"{ROOT / '.tools/bin'}:{os.environ.get('PATH', '')}")
     if not kilroy:
@@ -389,14 +489,17 @@ def main() -> int:
             }  # fmt: skip
             if prewarm == "0" and "latency" not in parts:
                 continue
-            plane = Plane(base, env)
+            plane = Plane(base, env, args.profile if prewarm == "1" else None)
+            config: dict[str, object] | None = None
             try:
                 if "latency" in parts:
                     results[mode] = start_latency(base, env, kilroy, args.rounds)
                 if prewarm == "1" and "scale" in parts:
-                    cpu = active_cpu(base, env, plane.proc.pid, args.runs, args.window)
+                    cpu, config = active_cpu(base, env, plane.proc.pid, args.runs, args.window)
             finally:
                 plane.stop()
+            if config is not None and not args.no_bare:
+                cpu += bare_scale(base, env, kilroy, args.runs, config)
         if results:
             print_latency(results, args.rounds)
         if cpu:

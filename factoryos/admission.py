@@ -5,6 +5,10 @@ writing, so bad input is refused with one line and the store is unchanged;
 the controller calls ``repository_problem`` on every pass and reports it as
 a condition (a repository can disappear after it was admitted). Remote
 repositories (``repo.url``) are not checked here: no network.
+
+One ``admitter`` serves one request: it validates each pipeline (as committed,
+with its model stylesheet) once, so ``sf apply`` of 200 Runs of one product
+runs ``kilroy attractor validate`` once, not 200 times.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from factoryos.store import ResourceStore
 
 #: Validates one pipeline file; raises ``ValidationFailedError`` when it is not valid.
 PipelineCheck = Callable[[Path], None]
+#: Pipeline checks made in one request: (repository, branch, pipeline, model stylesheet)
+#: to the error it ended in, or None when it passed.
+CheckedPipelines = dict[tuple[str, str, str, str], InvalidInputError | None]
 
 
 def repository_problem(product: Product) -> str | None:
@@ -53,13 +60,15 @@ def admit(
     *,
     pending: list[Product] | None = None,
     local: bool = True,
+    checked: CheckedPipelines | None = None,
 ) -> None:
     """Raise a one-line ``FactoryError`` unless ``resource`` may be stored.
 
     ``pending`` are products admitted in the same request (``sf apply`` of a
     Product and its Runs in one file). ``validate`` checks the pipeline.
     ``local=False`` (a cluster) skips the repository checks: the repository is
-    where the runner pods are, not here.
+    where the runner pods are, not here. ``checked`` remembers the pipeline
+    checks made so far in the same request (see ``check_pipeline``).
     """
     if not local:
         if isinstance(resource, Run):
@@ -70,12 +79,12 @@ def admit(
         if problem:
             raise InvalidInputError(f"product {resource.metadata.name!r}: {problem}")
         if validate is not None and resource.spec.repo.path is not None:
-            check_pipeline(resource, resource.spec.pipeline, validate)
+            check_pipeline(resource, resource.spec.pipeline, validate, checked=checked)
         return
     product = _product_of(resource, store, pending or [])
     if validate is not None and product.spec.repo.path is not None:
         pipeline = resource.spec.pipeline or product.spec.pipeline
-        check_pipeline(product, pipeline, validate, resource.spec.engine)
+        check_pipeline(product, pipeline, validate, resource.spec.engine, checked=checked)
 
 
 def kilroy_check(settings: Settings, env: Mapping[str, str]) -> PipelineCheck:
@@ -100,22 +109,53 @@ def admitter(
     *,
     on_cluster: bool = False,
 ) -> Admitter:
-    """``admit`` bound to where the factory runs: every check locally, fewer on a cluster."""
+    """``admit`` bound to where the factory runs: every check locally, fewer on a cluster.
+    Use one for one request: it validates each pipeline once (see ``check_pipeline``)."""
     local = not on_cluster and settings.kube_context is None
     check = kilroy_check(settings, env) if local else None
+    checked: CheckedPipelines = {}
 
     def admit_here(resource: Product | Run, pending: list[Product] | None = None) -> None:
-        admit(resource, store, check, pending=pending, local=local)
+        admit(resource, store, check, pending=pending, local=local, checked=checked)
 
     return admit_here
 
 
 def check_pipeline(
-    product: Product, pipeline: str, validate: PipelineCheck, run_engine: AgentChoice | None = None
+    product: Product,
+    pipeline: str,
+    validate: PipelineCheck,
+    run_engine: AgentChoice | None = None,
+    *,
+    checked: CheckedPipelines | None = None,
 ) -> None:
     """Validate ``pipeline`` as committed on the product's branch, with the agent choice
     (the product's engine, a Run's override over it) as its model stylesheet: what
-    candidates will run (the runner writes the same into each candidate's copy)."""
+    candidates will run (the runner writes the same into each candidate's copy).
+
+    With ``checked``, a pipeline already checked with the same stylesheet in this
+    request is not checked again: its earlier outcome stands."""
+    assert product.spec.repo.path is not None
+    stylesheet = model_stylesheet(merged(product.spec.engine, run_engine))
+    key = (product.spec.repo.path, product.spec.branch, pipeline, stylesheet)
+    if checked is not None and key in checked:
+        problem = checked[key]
+        if problem is not None:
+            raise problem.with_traceback(None)  # the same error, its findings too
+        return
+    try:
+        _check_pipeline(product, pipeline, validate, stylesheet)
+    except InvalidInputError as exc:
+        if checked is not None:
+            checked[key] = exc
+        raise
+    if checked is not None:
+        checked[key] = None
+
+
+def _check_pipeline(
+    product: Product, pipeline: str, validate: PipelineCheck, stylesheet: str
+) -> None:
     assert product.spec.repo.path is not None
     repo, branch = Path(product.spec.repo.path), product.spec.branch
     shown = git(repo, "show", f"{branch}:{pipeline}")
@@ -126,7 +166,6 @@ def check_pipeline(
         )
     with tempfile.TemporaryDirectory(prefix="factoryos-admit-") as tmp:
         copy = Path(tmp) / Path(pipeline).name
-        stylesheet = model_stylesheet(merged(product.spec.engine, run_engine))
         copy.write_text(with_graph_attributes(shown.stdout, {"model_stylesheet": stylesheet}))
         try:
             validate(copy)

@@ -11,6 +11,15 @@ write status once, only when it differs). Keys become dirty from
 - runner processes ending (looked at every ``process_poll`` seconds);
 - requeue timers the reconcile asked for, and a full resync on start.
 
+A change to a Run also marks its product, and, when it moved the run's place in
+its product's queue (``reconcile.queue.place``: it started, finished, stopped,
+arrived, left), the runs of that product that wait for a slot; a change to a
+Product's spec (or its deletion) marks every unfinished run of it. Only those
+can decide differently. The loop's ``RunCache`` holds the newest version of
+every Run (from the watch and from the passes' own writes); the passes read a
+product's runs from it rather than listing the store, so N runs applied at once
+cost N passes of constant store work each, not N passes of N parses each.
+
 A reconcile that raises is reported and retried with exponential backoff
 (1 s doubling to 60 s); it never stops the loop. A loop that was paused (SIGSTOP,
 a suspended machine) says so when it runs again.
@@ -32,10 +41,12 @@ from pathlib import Path
 
 from factoryos.admission import repository_problem
 from factoryos.controlplane.reconciler import PassResult, Reconciler, retry_delay
+from factoryos.controlplane.runcache import RunCache
 from factoryos.errors import ConflictError, ExpiredError, WorkspaceError
 from factoryos.events import EventType, read_from
 from factoryos.launch import Launcher, WorkloadState
 from factoryos.models import Product, Run, StageStatus
+from factoryos.reconcile.queue import Place, place
 from factoryos.store import ResourceStore, WatchEventType
 from factoryos.telemetry import Telemetry
 from factoryos.workloads import RunDirectory, StageFold
@@ -81,6 +92,7 @@ class LocalControlPlane:
         self._tick = tick
         self._process_poll = process_poll
         self._grace = grace_seconds
+        self._cache = RunCache()
         self._reconciler = Reconciler(
             store,
             launcher,
@@ -90,13 +102,13 @@ class LocalControlPlane:
             repo_check=repo_check,
             stages=self._stages,
             telemetry=telemetry,
+            runs=self._cache,
         )
         self._dirty: set[Key] = set()
         self._due: dict[Key, float] = {}
         self._runs: dict[Key, _Tracked] = {}
-        #: Every Run the loop has seen (resync, then the watch): its product, and whether it
-        #: is done. Marking a change's siblings reads this, not the whole store again.
-        self._products_of: dict[Key, tuple[str, bool]] = {}
+        #: What of each Product its runs depend on (not its status), as last seen.
+        self._products: dict[Key, _ProductIdentity] = {}
         self._failures: dict[Key, int] = {}
         self._since = 0
         self._last_process_poll = 0.0
@@ -122,12 +134,13 @@ class LocalControlPlane:
     def resync(self) -> None:
         """Mark everything dirty and watch from now on (start-up, or after an expired watch)."""
         self._since = self._store.version()
+        self._products.clear()
         for product in self._store.list(Product):
             self._dirty.add(_key(product))
-        self._products_of.clear()
-        for run in self._store.list(Run):
-            self._dirty.add(_key(run))
-            self._products_of[_key(run)] = (run.spec.product_ref.name, _done(run))
+            self._products[_key(product)] = _identity(product)
+        runs = self._store.list(Run)
+        self._cache.reset(runs)
+        self._dirty.update(_key(run) for run in runs)
 
     def step(self, wait: float = 0.0) -> None:
         """Reconcile what is dirty, then wait up to ``wait`` seconds for the next change."""
@@ -187,20 +200,36 @@ class LocalControlPlane:
     # -- marking -------------------------------------------------------------
 
     def _mark(self, resource: Product | Run, *, deleted: bool = False) -> None:
-        self._dirty.add(_key(resource))
-        ns = resource.metadata.namespace
-        product = resource.metadata.name
+        key = _key(resource)
+        self._dirty.add(key)
+        ns, name = resource.metadata.namespace, resource.metadata.name
         if isinstance(resource, Run):
-            product = resource.spec.product_ref.name
-            self._dirty.add(("Product", ns, product))
-            if deleted:
-                self._products_of.pop(_key(resource), None)
-            else:
-                self._products_of[_key(resource)] = (product, _done(resource))
-        # Siblings may be queued behind this run, or waiting on this product.
-        for key, (of, done) in self._products_of.items():
-            if key[1] == ns and of == product and not done:
-                self._dirty.add(key)
+            before = self._cache.forget(ns, name) if deleted else self._cache.seen(resource)
+            self._moved(before, None if deleted else self._cache.get(ns, name))
+            self._dirty.add(("Product", ns, resource.spec.product_ref.name))
+            return
+        identity = None if deleted else _identity(resource)
+        if self._products.get(key) == identity:
+            return  # only its status changed: no run of it decides differently
+        if identity is None:
+            self._products.pop(key, None)
+        else:
+            self._products[key] = identity
+        for run in self._cache.of_product(ns, name):  # runs waiting on this product
+            if not _done(run):
+                self._dirty.add(_key(run))
+
+    def _moved(self, before: Run | None, after: Run | None) -> None:
+        """Mark the runs waiting in line behind a run whose place in the queue changed
+        (``before`` and ``after`` are its versions, None where it did not exist)."""
+        if _place(before) == _place(after):
+            return
+        for run in {r.spec.product_ref.name: r for r in (before, after) if r is not None}.values():
+            ns = run.metadata.namespace
+            for sibling in self._cache.of_product(ns, run.spec.product_ref.name):
+                at = place(sibling)
+                if at is not None and not at.holds:
+                    self._dirty.add(_key(sibling))
 
     def _poll(self) -> None:
         now = time.monotonic()
@@ -267,7 +296,9 @@ class LocalControlPlane:
         key: Key = ("Run", ns, name)
         tracked = self._runs.setdefault(key, _Tracked())
         self._progressed(RunDirectory.of(self._runs_dir, ns, name).events, tracked)
+        before = self._cache.get(ns, name)
         result = self._reconciler.run(ns, name)
+        self._moved(before, self._cache.get(ns, name))  # its own writes moved it in line
         tracked.fingerprint = _fingerprint(result.workloads)
         self._requeue(key, result)
         if result.gone or result.settled:
@@ -285,6 +316,20 @@ class LocalControlPlane:
 
 def _key(resource: Product | Run) -> Key:
     return (resource.kind, resource.metadata.namespace, resource.metadata.name)
+
+
+#: What of a Product its runs' passes read: which product it is, its spec (the generation
+#: counts its changes), and whether it is being deleted.
+_ProductIdentity = tuple[str | None, int | None, object]
+
+
+def _identity(product: Product) -> _ProductIdentity:
+    meta = product.metadata
+    return meta.uid, meta.generation, meta.deletion_timestamp
+
+
+def _place(run: Run | None) -> Place | None:
+    return place(run) if run is not None else None
 
 
 def _done(run: Run) -> bool:

@@ -9,7 +9,10 @@ pass can be repeated or skipped without harm (level-based).
 
 Where a run's stage progress comes from differs by platform, so it is passed
 in: the local loop folds the run's event log; on a cluster the runner's
-summaries arrive through the launcher.
+summaries arrive through the launcher. The local loop also passes its
+``RunCache``: a product's runs (the queue a waiting run consults, a product's
+active runs) are then read from it, and every Run a pass reads or writes is
+fed to it; without one (the operator) they are listed from the store.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from factoryos.admission import repository_problem
+from factoryos.controlplane.runcache import RunCache
 from factoryos.errors import NotFoundError
 from factoryos.launch import Launcher, WorkloadState
 from factoryos.models import Condition, OwnerReference, Product, Run, RunStatus, StageStatus
@@ -121,8 +125,10 @@ class Reconciler:
         repo_check: Callable[[Product], str | None] = repository_problem,
         stages: Callable[[str, str], list[StageStatus]] = lambda _ns, _name: [],
         telemetry: Telemetry | None = None,
+        runs: RunCache | None = None,
     ) -> None:
         self._store = store
+        self._runs = runs
         self._launcher = launcher
         self._runs_dir = runs_dir
         self._report = report
@@ -146,7 +152,7 @@ class Reconciler:
         if meta.deletion_timestamp is None and FINALIZER not in meta.finalizers:
             meta.finalizers.append(FINALIZER)
             product = self._store.update(product)
-        runs = [r for r in self._store.list(Run, ns) if r.spec.product_ref.name == name]
+        runs = self._runs_of(ns, name)
         decision = reconcile_product(
             product, ProductObservation(runs, self._repository(product), _now())
         )
@@ -214,8 +220,10 @@ class Reconciler:
         """One pass: observe the run's world, decide (pure), act, then write status and report."""
         began = datetime.now(UTC)
         try:
-            run = self._store.get(Run, name, ns)
+            run = self._seen(self._store.get(Run, name, ns))
         except NotFoundError:
+            if self._runs is not None:
+                self._runs.forget(ns, name)
             return PassResult(gone=True)
         product = self._product(run)
         run = self._own(run, product)
@@ -347,7 +355,11 @@ class Reconciler:
         meta = resource.metadata
         if FINALIZER in meta.finalizers:
             meta.finalizers.remove(FINALIZER)
-            self._store.update(resource)
+            released = self._store.update(resource)
+            if meta.finalizers:  # another finalizer still holds it
+                self._seen(released)
+            elif self._runs is not None and isinstance(resource, Run):
+                self._runs.forget(meta.namespace, meta.name)  # the store removed it
             self._tell(Notice(resource.kind, meta.namespace, meta.name, "Deleted", "deleted"))
         return PassResult(gone=True)
 
@@ -357,7 +369,7 @@ class Reconciler:
             return None
         old = resource.status.phase
         resource.status = status
-        self._store.update_status(resource)
+        self._seen(self._store.update_status(resource))
         self.status_writes += 1
         new = status.phase
         return str(new.value) if new is not None and new != old else None
@@ -369,9 +381,21 @@ class Reconciler:
             return Admission(False, f"product {run.spec.product_ref.name!r} not found")
         if any(w.running for w in workloads):
             return Admission(True)  # under way: it holds its slot, no queue to consult
-        runs = self._store.list(Run, run.metadata.namespace)
+        runs = self._runs_of(run.metadata.namespace, product.metadata.name)
         queue = admit(runs, product.metadata.name, product.spec.concurrency)
         return queue.get(run.metadata.name, Admission(True))
+
+    def _runs_of(self, ns: str, product: str) -> list[Run]:
+        """The product's runs: from the loop's cache when there is one, else the store."""
+        if self._runs is not None:
+            return self._runs.of_product(ns, product)
+        return [r for r in self._store.list(Run, ns) if r.spec.product_ref.name == product]
+
+    def _seen(self, resource: R) -> R:
+        """``resource`` as just read or written; a Run goes into the cache, if any."""
+        if self._runs is not None and isinstance(resource, Run):
+            self._runs.seen(resource)
+        return resource
 
     def _product(self, run: Run) -> Product | None:
         try:
@@ -406,7 +430,7 @@ class Reconciler:
                 )
             )
             changed = True
-        return self._store.update(run) if changed else run
+        return self._seen(self._store.update(run)) if changed else run
 
 
 def _observed(w: WorkloadState) -> ObservedWorkload:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from factoryos.cli.factory import admit_to, open_store
+from factoryos.cli.factory import admission, open_store
 from factoryos.cli.output import OutputFormat, OutputOption, emit
 from factoryos.errors import InvalidInputError
 from factoryos.models import Product, load_resources
@@ -36,8 +36,9 @@ def apply(
         raise InvalidInputError(f"{source}: no resources found")
     store = open_store(settings)
     products = [r for r in resources if isinstance(r, Product)]
+    admit = admission(settings, store)
     for resource in resources:
-        admit_to(settings, resource, store, pending=products)
+        admit(resource, products)
     results: list[dict[str, Any]] = []
     for resource in resources:
         if isinstance(resource, Product):

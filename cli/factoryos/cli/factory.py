@@ -12,7 +12,7 @@ on a cluster the operator is the control plane.
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from factoryos.errors import FactoryError, InvalidInputError
 from factoryos.models import Product, Run
 from factoryos.settings import Settings
 from factoryos.store import LocalStore, ResourceStore
+
+if TYPE_CHECKING:
+    from factoryos.admission import Admitter
 
 #: How to reach the dashboard, which holds a cluster's run events, from a workstation.
 DASHBOARD_HINT = (
@@ -63,11 +66,17 @@ def admit_to(
     pending: list[Product] | None = None,
 ) -> None:
     """The admission checks for where ``sf`` works: all of them locally, fewer on a cluster."""
+    admission(settings, store)(resource, pending)
+
+
+def admission(settings: Settings, store: ResourceStore) -> Admitter:
+    """``admit_to`` for many resources of one request (``sf apply``): each pipeline is
+    validated once."""
     # Imported here: the checks load the Kilroy adapter and the stacks, which only
     # the commands that create something need (``sf run list`` must start fast).
     from factoryos.admission import admitter
 
-    admitter(settings, store, os.environ)(resource, pending)
+    return admitter(settings, store, os.environ)
 
 
 def require_control_plane(settings: Settings, why: str) -> int | None:

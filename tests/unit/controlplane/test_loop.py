@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from factoryos.controlplane import LocalControlPlane, loop
+from factoryos.controlplane import LocalControlPlane, PassResult, loop
 from factoryos.launch import WorkloadState
-from factoryos.models import Product, Run, RunPhase, parse_as
+from factoryos.models import DesiredState, Product, Run, RunPhase, parse_as
 from factoryos.reconcile import FINALIZER, PRODUCT_LABEL
 from factoryos.store import LocalStore
 from factoryos.workloads import (
@@ -249,3 +249,138 @@ def test_a_pause_of_the_process_is_reported(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# -- the concurrency queue, kept incrementally ------------------------------------------
+
+
+def queued(store: LocalStore, concurrency: int, *names: str) -> None:
+    """A product allowing ``concurrency`` active runs, and runs created in ``names``' order."""
+    spec = {"repo": {"path": "/r"}, "concurrency": concurrency}
+    store.create(parse_as(Product, {"metadata": {"name": "p"}, "spec": spec}))
+    for name in names:
+        run = {"metadata": {"name": name}, "spec": {"productRef": {"name": "p"}, "goal": "g"}}
+        store.create(parse_as(Run, run))
+
+
+def message(store: LocalStore, name: str) -> str:
+    return store.get(Run, name).status.message or ""
+
+
+def stop(store: LocalStore, name: str) -> None:
+    run = store.get(Run, name)
+    run.spec.desired_state = DesiredState.STOPPED
+    store.update(run)
+
+
+def reconciled_runs(plane: LocalControlPlane, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the runs ``plane`` passes over from now on, in order."""
+    seen: list[str] = []
+    reconciler = plane._reconciler
+    original = reconciler.run
+
+    def run(ns: str, name: str) -> PassResult:
+        seen.append(name)
+        return original(ns, name)
+
+    monkeypatch.setattr(reconciler, "run", run)
+    return seen
+
+
+class TestQueue:
+    def test_only_the_oldest_runs_start_and_the_rest_are_told_their_place(
+        self, plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher
+    ) -> None:
+        queued(store, 2, "a", "b", "c", "d")
+        settle(plane)
+        assert launcher.started == ["a-c0-1", "b-c0-1"]
+        assert message(store, "c").startswith("queued (1 of 2)")
+        assert message(store, "d").startswith("queued (2 of 2)")
+        assert "active: a, b" in message(store, "d")
+
+    def test_a_run_that_stops_lets_the_next_in_line_start(
+        self, plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher
+    ) -> None:
+        queued(store, 2, "a", "b", "c", "d")
+        settle(plane)
+        stop(store, "a")
+        settle(plane)
+        assert launcher.started == ["a-c0-1", "b-c0-1", "c-c0-1"]
+        assert message(store, "d").startswith("queued (1 of 1)")
+        assert "active: b, c" in message(store, "d")
+
+    def test_a_deleted_waiting_run_moves_the_ones_behind_it_up(
+        self, plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher
+    ) -> None:
+        queued(store, 1, "a", "b", "c")
+        settle(plane)
+        assert message(store, "c").startswith("queued (2 of 2)")
+        store.delete(Run, "b")
+        settle(plane)
+        assert message(store, "c").startswith("queued (1 of 1)")
+        assert launcher.started == ["a-c0-1"]
+
+    def test_raising_the_products_concurrency_starts_waiting_runs(
+        self, plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher
+    ) -> None:
+        queued(store, 1, "a", "b", "c")
+        settle(plane)
+        product = store.get(Product, "p")
+        product.spec.concurrency = 3
+        store.update(product)
+        settle(plane)
+        assert launcher.started == ["a-c0-1", "b-c0-1", "c-c0-1"]
+
+    def test_a_restarted_control_plane_counts_the_same(
+        self, store: LocalStore, launcher: FakeLauncher, tmp_path: Path
+    ) -> None:
+        queued(store, 2, "a", "b", "c", "d")
+        first = LocalControlPlane(store, launcher, tmp_path / "runs", repo_check=lambda _p: None)
+        first.resync()
+        settle(first)
+        told = message(store, "d")
+        # A new control plane (the first was killed) adopts the running workloads.
+        second = LocalControlPlane(store, launcher, tmp_path / "runs", repo_check=lambda _p: None)
+        second.resync()
+        settle(second)
+        assert launcher.started == ["a-c0-1", "b-c0-1"]
+        assert message(store, "d") == told
+        stop(store, "b")
+        settle(second)
+        assert launcher.started == ["a-c0-1", "b-c0-1", "c-c0-1"]
+
+    def test_a_change_to_only_a_products_status_passes_over_no_run(
+        self,
+        plane: LocalControlPlane,
+        store: LocalStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        queued(store, 1, "a", "b")
+        settle(plane)
+        passed = reconciled_runs(plane, monkeypatch)
+        product = store.get(Product, "p")
+        product.status.last_run = "another"
+        store.update_status(product)
+        settle(plane)
+        assert passed == []
+
+    def test_runs_arriving_one_by_one_cost_a_few_passes_each_not_one_per_sibling(
+        self,
+        plane: LocalControlPlane,
+        store: LocalStore,
+        launcher: FakeLauncher,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        names = [f"r{i:02d}" for i in range(30)]
+        passed = reconciled_runs(plane, monkeypatch)
+        queued(store, 30)
+        for name in names:  # as `sf apply` writes them while the loop goes on
+            run = {"metadata": {"name": name}, "spec": {"productRef": {"name": "p"}, "goal": "g"}}
+            store.create(parse_as(Run, run))
+            plane.step()
+        settle(plane)
+        assert len(launcher.started) == 30
+        # Each run is passed over when it arrives, after its own writes and when its start
+        # asks to be looked at again; before, every change to a run sent each unfinished
+        # sibling through a pass (over 30 each here).
+        assert max(passed.count(n) for n in names) <= 5
