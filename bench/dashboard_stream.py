@@ -22,6 +22,24 @@ Each is printed met or not, with the machine's core count. ``--polling``
 turns file-system notifications off (FACTORYOS_FILE_NOTIFICATIONS=0) to
 compare with the polling followers.
 
+What else bounds the numbers, printed with them:
+
+  - the measuring process itself: one asyncio loop here receives every client's
+    messages and every follower's lines, so its own lateness (a probe sleeping
+    10 ms, how much later it wakes) is in every latency it takes;
+  - how many runs streamed at once (at most, and on average while any did):
+    runs start as the control plane admits them, so "100 runs" is a count of
+    runs, not of runs at once, on a slow machine;
+  - inotify: the per-user instance limit and how many this user held when the
+    case began (each runner holds one, the dashboard one: past the limit they
+    poll, every 50 ms and 20 ms), and how many of our processes said they fell
+    back to polling (their warning in the runners' output.log and sf up's log).
+    This benchmark needs ``fs.inotify.max_user_instances`` above the runs at
+    once plus what else runs as this user; it does not change the setting;
+  - Kilroy's follower polls ``progress.ndjson`` every 250 ms (no inotify), so
+    its column is that interval plus the machine's scheduling, not a bound on
+    Kilroy's writing.
+
     make bench      # or: .venv/bin/python bench/dashboard_stream.py --runs 20 100
 """
 
@@ -45,6 +63,8 @@ import httpx
 from controlplane import SF, cpu_seconds, git_repo, pipeline, sf, stamp
 from websockets.asyncio.client import connect
 
+from factoryos.filewatch import INSTANCE_LIMIT_SYSCTL, instance_limit, instances_in_use
+
 #: p99 goal (ms) by number of runs streaming; the CPU goal (% of one core) applies at 100.
 P99_GOALS = {20: 50.0, 100: 100.0}
 CPU_GOAL = 25.0
@@ -54,6 +74,10 @@ CPU_GOAL_RUNS = 100
 #: reported apart from the steady state.
 WARMUP = 2.0
 CORES = os.cpu_count()
+#: The loop probe's sleep (s): how late it wakes is how late any message here is taken.
+PROBE = 0.010
+#: What filewatch logs when a process gets no inotify instance.
+FALLBACK = "File notifications are unavailable"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -74,8 +98,25 @@ def summary(name: str, ms: list[float]) -> str:
 Samples = list[tuple[float, float]]  # (Kilroy's line ts, latency in ms)
 
 
+class Probe:
+    """The measuring loop's own lateness, and how many runs are streaming at once."""
+
+    def __init__(self) -> None:
+        self.late_ms: list[float] = []
+        self.streaming: set[str] = set()
+        self.at_once: list[int] = []
+
+    async def run(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(PROBE)
+            self.late_ms.append((time.monotonic() - before - PROBE) * 1000)
+            if self.streaming:
+                self.at_once.append(len(self.streaming))
+
+
 async def websocket_client(
-    base: str, token: str, run: str, out: Samples, hops: dict[str, list[float]]
+    base: str, token: str, run: str, out: Samples, hops: dict[str, list[float]], probe: Probe
 ) -> None:
     """Receive the run's events until run.finished; keep the latency of Kilroy-born ones."""
     url = base.replace("http://", "ws://") + f"api/runs/default/{run}/events?after=0"
@@ -88,12 +129,15 @@ async def websocket_client(
                 continue
             event = message["event"]
             kilroy_ts = event["data"].get("kilroy_ts")
+            if kilroy_ts is not None:
+                probe.streaming.add(run)
             if kilroy_ts is not None and stamp(kilroy_ts) >= attached:
                 out.append((stamp(kilroy_ts), (received - stamp(kilroy_ts)) * 1000))
                 appended = stamp(event["time"])  # when the runner appended it to events.ndjson
                 hops["runner"].append((appended - stamp(kilroy_ts)) * 1000)
                 hops["dashboard"].append((received - appended) * 1000)
             if event["type"] == "dev.factoryos.run.finished":
+                probe.streaming.discard(run)
                 return
 
 
@@ -122,14 +166,17 @@ async def kilroy_follower(kilroy: str, logs_root: Path, out: Samples) -> None:
 
 
 async def measure(
-    base: str, token: str, runs: list[str], home: Path, kilroy: str, plane: int
+    base: str, token: str, runs: list[str], home: Path, kilroy: str | None, plane: int
 ) -> None:
     ours: Samples = []
     theirs: Samples = []
     hops: dict[str, list[float]] = {"runner": [], "dashboard": []}
+    probe = Probe()
+    probing = asyncio.create_task(probe.run())
     started = time.time()
     dashboard = dashboard_pid(plane)
     plane_before, dashboard_before = cpu_seconds(plane), cpu_seconds(dashboard)
+    own_before = cpu_seconds(os.getpid())
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
         for run in runs:
             response = await client.post(
@@ -137,18 +184,22 @@ async def measure(
             )
             response.raise_for_status()
         clients = [
-            asyncio.create_task(websocket_client(base, token, run, ours, hops)) for run in runs
+            asyncio.create_task(websocket_client(base, token, run, ours, hops, probe))
+            for run in runs
         ]
         followers = [
             asyncio.create_task(
                 kilroy_follower(kilroy, home / "runs" / "default" / run / "c0" / "logs", theirs)
             )
             for run in runs
+            if kilroy is not None
         ]
         await asyncio.wait_for(asyncio.gather(*clients, *followers), timeout=900)
+    probing.cancel()
     window = time.time() - started
     cpu = (cpu_seconds(dashboard) - dashboard_before) / window * 100
     plane_cpu = (cpu_seconds(plane) - plane_before) / window * 100
+    own_cpu = (cpu_seconds(os.getpid()) - own_before) / window * 100
     goal = P99_GOALS.get(len(runs))
     for title, since in (
         ("all live lines", 0.0),
@@ -178,6 +229,13 @@ async def measure(
         line += f"; goal < {CPU_GOAL:g}%: {'met' if cpu < CPU_GOAL else 'NOT met'}"
     print(line)
     print(f"-- control plane (sf up) CPU meanwhile: {plane_cpu:.1f}% of one core")
+    print(f"-- this benchmark's own CPU meanwhile: {own_cpu:.1f}% of one core")
+    print(summary(f"-- this loop's lateness ({PROBE * 1000:g} ms probe)", probe.late_ms))
+    if probe.at_once:
+        print(
+            f"-- runs streaming at once: at most {max(probe.at_once)}, "
+            f"mean {statistics.fmean(probe.at_once):.1f} while any did (of {len(runs)})"
+        )
 
 
 def dashboard_pid(plane: int) -> int:
@@ -195,15 +253,29 @@ def main() -> None:
     parser.add_argument("--stages", type=int, default=16)
     parser.add_argument("--stage-seconds", type=float, default=0.5)
     parser.add_argument("--polling", action="store_true", help="file notifications off")
+    parser.add_argument(
+        "--no-kilroy-follower",
+        action="store_true",
+        help="skip Kilroy's followers (a process each, read by this loop): ours alone",
+    )
     args = parser.parse_args()
     kilroy = os.environ.get("FACTORYOS_KILROY") or shutil.which("kilroy")
     if not kilroy:
         sys.exit("kilroy not found: run `make tools` (or set FACTORYOS_KILROY)")
     for runs in args.runs:
-        case(runs, args.stages, args.stage_seconds, kilroy, polling=args.polling)
+        follower = None if args.no_kilroy_follower else kilroy
+        case(runs, args.stages, args.stage_seconds, kilroy, follower, polling=args.polling)
 
 
-def case(runs: int, stages: int, stage_seconds: float, kilroy: str, *, polling: bool) -> None:
+def case(
+    runs: int,
+    stages: int,
+    stage_seconds: float,
+    kilroy: str,
+    follower: str | None,
+    *,
+    polling: bool,
+) -> None:
     """One measurement with ``runs`` runs streaming, in a fresh factory."""
     with tempfile.TemporaryDirectory(prefix="factoryos-bench-stream-") as tmp:
         root = Path(tmp)
@@ -225,7 +297,7 @@ def case(runs: int, stages: int, stage_seconds: float, kilroy: str, *, polling: 
         up = subprocess.Popen([*SF, "up", "--port", "0"], env=env, stdout=log, stderr=log)
         try:
             base = ""
-            for _ in range(300):
+            for _ in range(1200):  # a loaded machine can take a while
                 found = re.findall(r"dashboard at (http://\S+/)", (root / "sf-up.log").read_text())
                 if found:
                     base = found[-1]
@@ -239,11 +311,22 @@ def case(runs: int, stages: int, stage_seconds: float, kilroy: str, *, polling: 
                 f"\n== {runs} runs x {stages} stages of {stage_seconds}s, {CORES} cores, {mode}; "
                 "latency = client receive time - Kilroy's line ts"
             )
+            print(
+                f"-- inotify: {INSTANCE_LIMIT_SYSCTL} = {instance_limit()}, "
+                f"{instances_in_use()} in use by this user as the case begins; load "
+                + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            )
             names = [f"stream-{i:03d}" for i in range(runs)]
-            asyncio.run(measure(base, token, names, root / "home", kilroy, up.pid))
+            asyncio.run(measure(base, token, names, root / "home", follower, up.pid))
         finally:
             up.send_signal(signal.SIGINT)
             up.wait(timeout=60)
+        runners = sum(
+            FALLBACK in log.read_text(errors="replace")
+            for log in (root / "home" / "runs").glob("*/*/workloads/*/output.log")
+        )
+        plane = (root / "sf-up.log").read_text(errors="replace").count(FALLBACK)
+        print(f"-- fell back to polling (no inotify instance): {runners} runners, {plane} in sf up")
 
 
 if __name__ == "__main__":

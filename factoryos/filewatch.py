@@ -14,11 +14,18 @@ instance limit reached, the folder not created yet) they fall back to
 polling: ``wait`` then simply sleeps its timeout, so the caller reads on a
 timer as before. Every caller also reads on its timeout in any case, so a
 lost notification delays a line by at most that, never loses it.
+
+Falling back because the per-user instance limit is reached is logged as a
+warning naming the sysctl to raise (each local runner holds one instance, the
+dashboard one more); ``instance_limit`` and ``instances_in_use`` tell ``sf
+doctor`` and the benchmarks how close a machine is to it. Nothing here changes
+the host's settings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import time
@@ -39,6 +46,41 @@ K = TypeVar("K", bound=Hashable)
 #: where inotify says nothing (some network mounts).
 NOTIFY_ENV = "FACTORYOS_FILE_NOTIFICATIONS"
 
+#: The per-user limit of inotify instances (Linux; 128 by default).
+INSTANCE_LIMIT_FILE = Path("/proc/sys/fs/inotify/max_user_instances")
+INSTANCE_LIMIT_SYSCTL = "fs.inotify.max_user_instances"
+
+
+def instance_limit(path: Path = INSTANCE_LIMIT_FILE) -> int | None:
+    """The per-user limit of inotify instances, None where there is no such setting."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def instances_in_use(uid: int | None = None, proc: Path = Path("/proc")) -> int:
+    """How many inotify instances the processes of ``uid`` (default: ours) hold now.
+
+    Each open inotify handle is a file descriptor linked to ``anon_inode:inotify``;
+    processes that cannot be looked into (another user's, or gone) are skipped.
+    """
+    uid = os.getuid() if uid is None else uid
+    count = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            for fd in (entry / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if str(fd.readlink()) == "anon_inode:inotify":
+                        count += 1
+        except OSError:
+            continue
+    return count
+
 
 def _inotify() -> Inotify | None:
     """A new inotify handle, or None (and why, in the log) where notifications cannot work."""
@@ -51,8 +93,16 @@ def _inotify() -> Inotify | None:
         return None
     try:
         return Inotify()
-    except OSError as exc:  # EMFILE: the per-user limit of inotify instances
-        log.info("File notifications are unavailable (%s); polling instead", exc)
+    except OSError as exc:
+        if exc.errno == errno.EMFILE:  # the per-user limit of inotify instances
+            log.warning(
+                "File notifications are unavailable: this user's inotify instances are all "
+                "in use (%s = %s); polling instead. Raise it for this many runs at once, "
+                "e.g. `sysctl -w %s=1024`",
+                INSTANCE_LIMIT_SYSCTL, instance_limit(), INSTANCE_LIMIT_SYSCTL,
+            )  # fmt: skip
+        else:
+            log.warning("File notifications are unavailable (%s); polling instead", exc)
         return None
 
 

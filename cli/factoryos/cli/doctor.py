@@ -5,7 +5,9 @@ product (or the one named): the same preflight the local control plane runs befo
 a Run of it starts (``factoryos.kilroy.agent_clis.preflight``: the CLI of each
 provider at its pinned version, the key in this environment). On a cluster
 (``--context``) a product's key is a Secret the pod reads, so that check says where
-it must be instead. Exit status 0 when everything passed, 1 otherwise.
+it must be instead. The machine's inotify instance limit is reported too (each
+local runner holds one; past it runners poll), never failed. Exit status 0 when
+everything passed, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import typer
 from factoryos.cli.factory import open_store
 from factoryos.cli.output import OutputFormat, OutputOption, emit, table
 from factoryos.errors import FactoryError, NotFoundError
+from factoryos.filewatch import INSTANCE_LIMIT_SYSCTL, instance_limit, instances_in_use
 from factoryos.kilroy import find_kilroy
 from factoryos.kilroy.agent_clis import AGENT_CLIS, Finding, installed_version, preflight
 from factoryos.kilroy.environment import agent_search_path
@@ -70,7 +73,23 @@ def machine_findings(settings: Settings, env: dict[str, str]) -> list[Finding]:
         if path and version != cli.version:
             state += f" (pinned: {cli.version})"
         found.append(Finding(f"{cli.command} CLI", None, f"{cli.package}: {state}"))
+    found.append(notification_finding(instance_limit(), instances_in_use()))
     return found
+
+
+def notification_finding(limit: int | None, in_use: int) -> Finding:
+    """How many more local runs can follow Kilroy by inotify before runners fall back to
+    polling (reported, not failed: polling works, a line just waits up to 50 ms)."""
+    if limit is None:
+        return Finding("file notifications", None, "no inotify here: runners poll")
+    free = max(limit - in_use, 0)
+    message = (
+        f"{INSTANCE_LIMIT_SYSCTL} = {limit}, {in_use} in use: about {max(free - 1, 0)} more "
+        "runs at once get notifications (one per runner, one for the dashboard), the rest poll"
+    )
+    if free < 256:
+        message += f"; for more, `sysctl -w {INSTANCE_LIMIT_SYSCTL}=1024`"
+    return Finding("file notifications", None, message)
 
 
 def product_findings(product: Product, env: dict[str, str], *, on_cluster: bool) -> list[Finding]:

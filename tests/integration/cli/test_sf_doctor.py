@@ -50,6 +50,9 @@ def test_doctor_checks_the_machine_and_each_products_agent(tmp_path: Path) -> No
     assert rows[("web", "anthropic key")]["reason"] == "CredentialMissing"
     assert "TEAM_KEY is not set" in rows[("web", "anthropic key")]["message"]
     assert rows[("machine", "kilroy")]["ok"]
+    notifications = rows[("machine", "file notifications")]
+    assert notifications["ok"]  # reported, never failed: runners poll past the limit
+    assert "fs.inotify.max_user_instances = " in notifications["message"]
 
     env["TEAM_KEY"] = "sk-dummy"
     done = sf(env, "doctor", "web")
