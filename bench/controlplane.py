@@ -392,6 +392,13 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for child in children(pid):
+        found += [child, *descendants(child)]
+    return found
+
+
 def run_memory(home: Path, names: list[str]) -> list[str]:
     """Mean RSS and PSS of each run's runner and of its Kilroy (see the module docstring)."""
     runner: list[tuple[int, int]] = []
@@ -402,7 +409,8 @@ def run_memory(home: Path, names: list[str]) -> list[str]:
         pid = int(process["pid"])
         try:
             runner.append(smaps(pid))
-            kilroy += [smaps(c) for c in children(pid) if "kilroy" in _comm(c)]
+            # A sandboxed Kilroy is bwrap's child, not the runner's: look down the tree.
+            kilroy += [smaps(c) for c in descendants(pid) if "kilroy" in _comm(c)]
         except OSError:  # it ended meanwhile
             continue
 
