@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from factoryos.errors import FactoryError, InvalidInputError
-from factoryos.evals.harness import PASSED_ENV
+from factoryos.evals.harness import passed_env
 from factoryos.git import git
 from factoryos.models import Product
 
@@ -86,7 +86,7 @@ def deploy_product(
     if cloned.returncode != 0:
         raise FactoryError(f"cannot clone {source} ({spec.branch}): {cloned.stderr.strip()}")
     commit = git(checkout, "rev-parse", "HEAD").stdout.strip()
-    run_env = {k: env[k] for k in PASSED_ENV if k in env}
+    run_env = passed_env(env)
     if real:
         run_env |= {k: env[k] for k in spec.deploy.credentials}
     with subprocess.Popen(

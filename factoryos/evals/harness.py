@@ -18,7 +18,8 @@ Each scenario's ``setup`` runs once, then its repetitions; a repetition
 passes when every check in ``expect`` holds within ``timeout_seconds``.
 
 httpx is imported by the methods that talk to the service, not with the
-module: the verifiers and ``sf product`` import ``PASSED_ENV`` from here.
+module: the verifiers (``candidate_command``) and ``sf product deploy``
+(``passed_env``) import from here.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 SERVICE_START_SECONDS = 60.0
 
 
+def passed_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Only the ``PASSED_ENV`` variables of ``env``: what a candidate's (or a deploy's)
+    processes may see of ours."""
+    return {k: env[k] for k in PASSED_ENV if k in env}
+
+
 def candidate_command(
     command: str, worktree: Path, env: Mapping[str, str], sandbox: Sandbox | None = None
 ) -> tuple[list[str], dict[str, str]]:
@@ -62,7 +69,7 @@ def candidate_command(
     ``worktree``: only ``PASSED_ENV`` of ``env``; in ``sandbox`` when given, with a home
     of its own next to the worktree (in the sandbox's writable folder) and the
     sandbox's private ``/tmp``."""
-    clean = {k: env[k] for k in PASSED_ENV if k in env}
+    clean = passed_env(env)
     argv = ["bash", "-c", command]
     if sandbox is None:
         return argv, clean
@@ -109,7 +116,7 @@ class Harness:
         sandbox: Sandbox | None = None,
     ) -> None:
         self.worktree = worktree
-        self.env = {k: env[k] for k in PASSED_ENV if k in env}
+        self.env = passed_env(env)
         self.service = service
         self.voice = voice
         self.sandbox = sandbox

@@ -26,7 +26,7 @@ import pytest
 from factory_support import Factory
 from kilroy_support import SCRIPTED_AGENT
 
-from factoryos.evals.harness import PASSED_ENV
+from factoryos.evals.harness import passed_env
 from factoryos.models import RunPhase, VerifierKind
 from factoryos.stacks import load_stack, read_manifest, scaffold
 from factoryos.stacks.scaffold import Scaffold
@@ -63,7 +63,7 @@ class Checkout:
     def run(
         self, command: str, *, extra: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | (extra or {})
+        env = passed_env(os.environ) | (extra or {})
         return subprocess.run(
             ["bash", "-c", command], cwd=self.path, env=env, capture_output=True, text=True,
             timeout=900, check=False,
