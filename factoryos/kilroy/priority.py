@@ -21,7 +21,9 @@ makes its own inside ``bwrap``), and an unprivileged process may set one
 only every 100 ms machine-wide (``EAGAIN`` otherwise), so ``SessionLowering``
 retries in a thread for a while. Raising a nice value needs no privilege;
 where it cannot be done at all the build simply runs at the usual priority.
-Idle machines see no difference: priority only decides who waits in a burst.
+Idle machines see no difference: priority only decides who waits in a burst. The
+price: a build also yields to anything else running at the usual priority on
+the machine (someone's compiler), for as long as that keeps the cores busy.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from pathlib import Path
 
 __all__ = ["BUILD_NICE", "SessionLowering", "autogroup_nice", "lower_session", "nice_in_child"]
 
-#: The nice value of a build (0-19; 10 gives it a tenth of the weight of a nice-0 process).
-BUILD_NICE = 10
+#: The nice value of a build: the lowest priority (a weight of 15 against a nice-0 group's
+#: 1024), so even 100 builds at once weigh about as much as the dashboard's group. At 10
+#: (weight 110) 100 runs still made the dashboard wait a second (docs/decisions.md).
+BUILD_NICE = 19
 
 PROC = Path("/proc")
 

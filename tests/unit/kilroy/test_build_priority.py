@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from factoryos.kilroy.priority import SessionLowering, autogroup_nice, lower_session
+from factoryos.kilroy.priority import (
+    BUILD_NICE,
+    SessionLowering,
+    autogroup_nice,
+    lower_session,
+)
 from factoryos.kilroy.process import spawn
 
 
@@ -114,15 +119,15 @@ def test_a_spawned_build_and_its_session_run_at_the_lower_priority(tmp_path: Pat
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         stdout_path=tmp_path / "out",
         stderr_path=tmp_path / "err",
-        nice=max(ours, 10),
+        nice=max(ours, BUILD_NICE),
     )
     try:
-        assert os.getpriority(os.PRIO_PROCESS, process.pid) == max(ours, 10)
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) == max(ours, BUILD_NICE)
         autogroup = Path(f"/proc/{process.pid}/autogroup")
         if autogroup.exists():  # the kernel schedules sessions as groups
-            assert SessionLowering(process.pid, 10).start().done.wait(30)
+            assert SessionLowering(process.pid, BUILD_NICE).start().done.wait(30)
             nice = autogroup_nice(autogroup.read_text())
-            assert nice is not None and nice >= 10
+            assert nice is not None and nice >= BUILD_NICE
         plain = spawn(
             ["sleep", "30"],
             cwd=tmp_path,
