@@ -14,10 +14,11 @@ so the logs keep every invocation and ``stderr_tail`` can show the last one.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from factoryos.errors import EngineError, ToolMissingError, WorkspaceError
 from factoryos.kilroy.layout import INVOCATION_MARK
 from factoryos.kilroy.logsroot import LogsRoot
 from factoryos.kilroy.outcome import RunOutcome, read_outcome
+from factoryos.kilroy.priority import lower_session, nice_in_child
 from factoryos.kilroy.procs import pid_alive
 from factoryos.kilroy.sweeper import Sweeper
 from factoryos.parent_death import die_with_parent
@@ -110,6 +112,22 @@ class KilroyProcess:
         return f"<KilroyProcess pid={self.pid} {state} logs_root={self.logs_root}>"
 
 
+def _preexec(arm: Callable[[], None] | None, nice: int) -> Callable[[], None] | None:
+    """What the child does before exec: arm its parent-death signal, lower its priority."""
+    if not nice:
+        return arm
+
+    def prepare() -> None:
+        if arm is not None:
+            arm()
+        nice_in_child(nice)
+        # The child leads its new session by now: its group can be lowered at once
+        # (the kernel may say wait; the starter's SessionLowering tries again).
+        lower_session(os.getpid(), nice)
+
+    return prepare
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -120,9 +138,12 @@ def spawn(
     end_with_parent: bool = False,
     pass_fds: Sequence[int] = (),
     label: Sequence[str] | None = None,
+    nice: int = 0,
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` as a new session leader with no stdin, appending to the two logs;
     ``label`` (default ``argv[1:4]``) names the invocation in the logs' header line.
+    ``nice``: the process's nice value, and its session's where sessions are scheduled
+    as groups (``factoryos.kilroy.priority``).
 
     ``end_with_parent``: the process gets SIGTERM (Kilroy cancels, keeping its checkpoint)
     when the thread's process that started it dies, SIGKILL included
@@ -145,7 +166,9 @@ def spawn(
                 stderr=err,
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=die_with_parent(signal.SIGTERM) if end_with_parent else None,
+                preexec_fn=_preexec(
+                    die_with_parent(signal.SIGTERM) if end_with_parent else None, nice
+                ),
                 pass_fds=tuple(pass_fds),
             )
     except FileNotFoundError as exc:

@@ -149,11 +149,13 @@ class Sandbox:
         stdout_path: Path,
         stderr_path: Path,
         end_with_parent: bool = False,
+        nice: int = 0,
     ) -> tuple[subprocess.Popen[bytes], int]:
         """Start ``command`` in the sandbox: the ``bwrap`` process and the host pid of
         ``command`` (pid 1 inside). ``end_with_parent``: bwrap gets SIGTERM when its
-        starter dies, and ``command`` dies with bwrap. ``EngineError`` when no sandbox
-        could be made."""
+        starter dies, and ``command`` dies with bwrap. ``nice``: as for ``spawn`` (bwrap and
+        what it starts inherit it; ``command``'s own session is the caller's to lower).
+        ``EngineError`` when no sandbox could be made."""
         for path, stand_in in self.private_files:  # a file mount needs files at both ends
             for end in (path, stand_in):
                 end.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +172,7 @@ class Sandbox:
                 end_with_parent=end_with_parent,
                 pass_fds=(write,),
                 label=command[1:4],
+                nice=nice,
             )
         finally:
             os.close(write)
