@@ -294,7 +294,12 @@ def case(
             f"spec: {{repo: {{path: {repo}}}, concurrency: {runs}}}\n"
         ))  # fmt: skip
         log = (root / "sf-up.log").open("w")
-        up = subprocess.Popen([*SF, "up", "--port", "0"], env=env, stdout=log, stderr=log)
+        # `sf up` leads a session of its own, as when a user starts it in a terminal:
+        # where the kernel schedules sessions as groups (autogroup), the dashboard's
+        # group is then not shared with this loop and its Kilroy followers.
+        up = subprocess.Popen(
+            [*SF, "up", "--port", "0"], env=env, stdout=log, stderr=log, start_new_session=True
+        )
         try:
             base = ""
             for _ in range(1200):  # a loaded machine can take a while

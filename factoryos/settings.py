@@ -12,6 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from factoryos.errors import ConfigurationError
+
+#: The default nice value of a local build: the lowest priority (a weight of 15 against a
+#: nice-0 scheduling group's 1024), so even 100 builds at once weigh about as much as the
+#: dashboard's group. At 10 (weight 110) 100 runs still made the dashboard wait a second
+#: (docs/decisions.md, "Event delivery to the dashboard").
+BUILD_NICE = 19
+
 #: The folder `make tools` installs into, inside a source checkout.
 SOURCE_TOOLS_DIR = Path(__file__).resolve().parent.parent / ".tools" / "bin"
 
@@ -43,6 +51,11 @@ class Settings:
     #: run's events (the dashboard keeps them; e.g. after a port-forward of its Service).
     dashboard_url: str | None = None
     dashboard_token: str | None = field(default=None, repr=False)
+    #: FACTORYOS_BUILD_NICE (default 19, the lowest priority; 0 to 19): the nice value of
+    #: each local build (Kilroy and all it starts) and of its session's scheduling group,
+    #: so the runners, the control plane and the dashboard get the CPU first in a burst
+    #: (``factoryos.kilroy.priority``); 0 runs builds at the usual priority.
+    build_nice: int = BUILD_NICE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +75,7 @@ class Settings:
             kubeconfig=env.get("KUBECONFIG") or None,
             dashboard_url=env.get("FACTORYOS_DASHBOARD_URL") or None,
             dashboard_token=env.get("FACTORYOS_DASHBOARD_TOKEN") or None,
+            build_nice=_nice(env.get("FACTORYOS_BUILD_NICE") or str(BUILD_NICE)),
         )
 
     @property
@@ -78,6 +92,17 @@ class Settings:
 def _on(value: str) -> bool:
     """A boolean variable: anything but 0, false, no or off is on."""
     return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _nice(value: str) -> int:
+    """FACTORYOS_BUILD_NICE: a whole number from 0 to 19."""
+    try:
+        nice = int(value.strip())
+    except ValueError:
+        nice = -1
+    if not 0 <= nice <= 19:
+        raise ConfigurationError(f"FACTORYOS_BUILD_NICE must be 0 to 19, got {value!r}")
+    return nice
 
 
 def _default_tools_dir(home: Path) -> Path:

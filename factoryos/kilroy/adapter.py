@@ -35,7 +35,7 @@ from factoryos.kilroy.environment import kilroy_env
 from factoryos.kilroy.layout import LAUNCH_FILE, LOGS_DIR, STDERR_FILE, STDOUT_FILE
 from factoryos.kilroy.logsroot import PROGRESS_FILE, LogsRoot
 from factoryos.kilroy.outcome import stderr_tail
-from factoryos.kilroy.priority import BUILD_NICE, SessionLowering
+from factoryos.kilroy.priority import SessionLowering
 from factoryos.kilroy.process import KilroyProcess, spawn
 from factoryos.kilroy.procs import MARKER_ENV
 from factoryos.kilroy.runspec import RunSpec
@@ -320,7 +320,7 @@ class Kilroy:
         if self.sandbox is None:
             popen = spawn(
                 argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
-                end_with_parent=True, nice=BUILD_NICE,
+                end_with_parent=True, nice=self.settings.build_nice,
             )  # fmt: skip
             pid = popen.pid
         else:
@@ -330,11 +330,12 @@ class Kilroy:
             sandbox = replace(self.sandbox, private_files=(*self.sandbox.private_files, stand_in))
             popen, pid = sandbox.spawn(
                 argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
-                end_with_parent=True, nice=BUILD_NICE,
+                end_with_parent=True, nice=self.settings.build_nice,
             )  # fmt: skip
         # The build yields the CPU to the factory's own processes (the runner following
         # it, the dashboard): its session's scheduling group, once Kilroy leads it.
-        SessionLowering(pid, BUILD_NICE).start()
+        if self.settings.build_nice:
+            SessionLowering(pid, self.settings.build_nice).start()
         # For a run, Kilroy writes the same pid itself once bootstrap is done; writing
         # it now lets `stop` find a run still in bootstrap. For a resume, Kilroy v0.1.0
         # never rewrites run.pid, and `status`/`stop` would see the old, dead pid.

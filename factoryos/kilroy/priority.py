@@ -7,7 +7,8 @@ is a burst (each Kilroy commits and starts its next stage at once), and the
 dashboard, one process among dozens, waited tens to hundreds of milliseconds
 for a core (docs/decisions.md, "Event delivery to the dashboard").
 
-So ``spawn`` (``factoryos.kilroy.process``) starts Kilroy at ``BUILD_NICE``:
+So ``spawn`` (``factoryos.kilroy.process``) starts Kilroy at ``Settings.build_nice``
+(``BUILD_NICE``, 19, unless ``FACTORYOS_BUILD_NICE`` says otherwise):
 the nice value, inherited by everything Kilroy starts (``nice_in_child``),
 and, where the kernel groups processes by session for scheduling
 (``autogroup``, Linux's default without systemd's cgroups), the nice value
@@ -35,12 +36,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["BUILD_NICE", "SessionLowering", "autogroup_nice", "lower_session", "nice_in_child"]
+from factoryos.settings import BUILD_NICE
 
-#: The nice value of a build: the lowest priority (a weight of 15 against a nice-0 group's
-#: 1024), so even 100 builds at once weigh about as much as the dashboard's group. At 10
-#: (weight 110) 100 runs still made the dashboard wait a second (docs/decisions.md).
-BUILD_NICE = 19
+__all__ = ["BUILD_NICE", "SessionLowering", "autogroup_nice", "lower_session", "nice_in_child"]
 
 PROC = Path("/proc")
 

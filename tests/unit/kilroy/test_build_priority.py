@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from factoryos.errors import ConfigurationError
 from factoryos.kilroy.priority import (
     BUILD_NICE,
     SessionLowering,
@@ -17,6 +18,7 @@ from factoryos.kilroy.priority import (
     lower_session,
 )
 from factoryos.kilroy.process import spawn
+from factoryos.settings import Settings
 
 
 def fake_session(proc: Path, pid: int, nice: int) -> Path:
@@ -143,3 +145,16 @@ def test_a_spawned_build_and_its_session_run_at_the_lower_priority(tmp_path: Pat
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+
+
+def test_the_build_nice_value_comes_from_the_environment() -> None:
+    assert Settings.from_env({}).build_nice == BUILD_NICE == 19
+    assert Settings.from_env({"FACTORYOS_BUILD_NICE": "0"}).build_nice == 0
+    assert Settings.from_env({"FACTORYOS_BUILD_NICE": " 7 "}).build_nice == 7
+    assert Settings.from_env({"FACTORYOS_BUILD_NICE": ""}).build_nice == 19
+
+
+@pytest.mark.parametrize("value", ["-1", "20", "low", "1.5"])
+def test_a_build_nice_value_out_of_range_is_refused_by_name(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="FACTORYOS_BUILD_NICE must be 0 to 19"):
+        Settings.from_env({"FACTORYOS_BUILD_NICE": value})
