@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from factoryos.errors import ConfigurationError
-
 #: The default nice value of a local build: the lowest priority (a weight of 15 against a
 #: nice-0 scheduling group's 1024), so even 100 builds at once weigh about as much as the
 #: dashboard's group. At 10 (weight 110) 100 runs still made the dashboard wait a second
@@ -101,6 +99,9 @@ def _nice(value: str) -> int:
     except ValueError:
         nice = -1
     if not 0 <= nice <= 19:
+        # Imported here: the read-only commands import this module and nothing else of ours.
+        from factoryos.errors import ConfigurationError
+
         raise ConfigurationError(f"FACTORYOS_BUILD_NICE must be 0 to 19, got {value!r}")
     return nice
 
