@@ -269,7 +269,7 @@ def active_cpu(
     ]
     names = [f"sleepy-{i}" for i in range(runs)]
     cpu_began = cpu_seconds(plane)
-    began = time.monotonic()
+    began, wall_began = time.monotonic(), time.time()
     sf(env, "apply", "-f", "-", stdin="---\n".join(docs))
     applied = time.monotonic() - began
     store = LocalStore(home / "factoryos.db")
@@ -295,6 +295,7 @@ def active_cpu(
         time.sleep(0.2)
     ramp = time.monotonic() - began
     ramp_cpu = cpu_seconds(plane) - cpu_began
+    timeline = ramp_timeline(home, names, wall_began)
     spawned = ramp if spawned is None else spawned
     config = json.loads((home / "runs/default/sleepy-0/c0/logs/run_config.json").read_text())
     time.sleep(2.0)
@@ -308,6 +309,7 @@ def active_cpu(
         f"(goal <= 30 s: {verdict(ramp <= 30)})",
         f"    `sf apply` returned after {applied:.1f}s; every runner spawned after "
         f"{spawned:.1f}s (<= 0.2 s late: polled); sf up used {ramp_cpu:.1f}s of CPU meanwhile",
+        *timeline,
         f"  sf up CPU, idle, no runs:           {idle * 100:6.2f}% of one core",
         f"  sf up CPU, {runs} active sleeping runs: {busy * 100:6.2f}% of one core "
         f"(goal < 10%: {verdict(busy < 0.10)})",
@@ -323,6 +325,73 @@ def active_cpu(
     )
     store.close()
     return "\n".join(lines), config
+
+
+#: The milestones of a run's start, in order, and where each is read (see ``ramp_timeline``).
+MILESTONES = (
+    ("stored", "Run stored (creationTimestamp, whole seconds)"),
+    ("requested", "spawn requested (spec.json written)"),
+    ("forked", "runner forked (process.json startedAt)"),
+    ("cloned", "runner's clone done (the checkout's pipeline.dot)"),
+    ("kilroy", "Kilroy's first progress event"),
+    ("runner", "runner's run.started (after validate + Kilroy spawned)"),
+    ("stage", "the stage started (events.ndjson)"),
+)
+
+
+def run_milestones(home: Path, name: str) -> dict[str, float]:
+    """When (epoch seconds) run ``name`` passed each of ``MILESTONES`` (the ones found)."""
+    run_dir = home / "runs/default" / name
+    work = run_dir / f"workloads/{name}-c0-1"
+    found: dict[str, float] = {}
+    with contextlib.suppress(OSError, ValueError):
+        found["requested"] = (work / "spec.json").stat().st_mtime
+        found["forked"] = stamp(json.loads((work / "process.json").read_text())["startedAt"])
+        found["cloned"] = (run_dir / "c0/repo/pipeline.dot").stat().st_mtime
+        found["kilroy"] = stamp(first_line(run_dir / "c0/logs/progress.ndjson", 1.0)["ts"])
+        for line in (run_dir / "events.ndjson").read_text().splitlines():
+            event = json.loads(line)
+            kind = str(event.get("type", ""))
+            if kind.endswith("run.started"):
+                found.setdefault("runner", stamp(event["time"]))
+            if kind.endswith("stage.started"):
+                found.setdefault("stage", stamp(event["time"]))
+    return found
+
+
+def ramp_timeline(home: Path, names: list[str], applied_at: float) -> list[str]:
+    """Where the ramp's seconds went: for each milestone of a run's start, seconds after
+    `sf apply` began (median, 90th percentile, last run), and the median step from the
+    milestone before it within a run."""
+    store = LocalStore(home / "factoryos.db")
+    created = {r.metadata.name: r.metadata.creation_timestamp for r in store.list(Run)}
+    store.close()
+    rows: dict[str, list[float]] = {key: [] for key, _ in MILESTONES}
+    steps: dict[str, list[float]] = {key: [] for key, _ in MILESTONES}
+    for name in names:
+        at = run_milestones(home, name)
+        if created.get(name) is not None:
+            at["stored"] = created[name].timestamp()  # type: ignore[union-attr]
+        previous: float | None = None
+        for key, _ in MILESTONES:
+            if key in at:
+                rows[key].append(at[key] - applied_at)
+                if previous is not None:
+                    steps[key].append(at[key] - previous)
+                previous = at[key]
+    lines = [f"    ramp timeline, seconds after `sf apply` ({len(names)} runs): "
+             "median / p90 / last; median step from the milestone before"]  # fmt: skip
+    for key, label in MILESTONES:
+        got = sorted(rows[key])
+        if not got:
+            lines.append(f"      {label:56} (not found)")
+            continue
+        p90 = got[min(len(got) - 1, int(len(got) * 0.9))]
+        step = f"{statistics.median(steps[key]):+7.2f}" if steps[key] else "       "
+        lines.append(
+            f"      {label:56} {statistics.median(got):6.1f} {p90:6.1f} {got[-1]:6.1f}  {step}"
+        )
+    return lines
 
 
 def bare_scale(base: Path, env: dict[str, str], kilroy: str, runs: int,
