@@ -296,6 +296,7 @@ def active_cpu(
     ramp = time.monotonic() - began
     ramp_cpu = cpu_seconds(plane) - cpu_began
     timeline = ramp_timeline(home, names, wall_began)
+    timeline += start_cpu(home, names, plane, ramp)
     spawned = ramp if spawned is None else spawned
     config = json.loads((home / "runs/default/sleepy-0/c0/logs/run_config.json").read_text())
     time.sleep(2.0)
@@ -466,6 +467,36 @@ def descendants(pid: int) -> list[int]:
     for child in children(pid):
         found += [child, *descendants(child)]
     return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid``, the children it reaped and its live
+    descendants (and theirs): a runner's clone and validate, its Kilroy and the stage."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = sum(int(f) for f in fields[11:15]) / TICKS
+    return own + sum(tree_cpu(c) for c in children(pid) if Path(f"/proc/{c}").exists())
+
+
+def start_cpu(home: Path, names: list[str], plane: int, ramp: float) -> list[str]:
+    """What starting the runs cost in CPU, theirs and the fork server's, against what the
+    machine's cores give in the ramp's time: the floor under the ramp that is not ours."""
+    total = 0.0
+    for name in names:
+        process = json.loads((home / f"runs/default/{name}/workloads/{name}-c0-1/process.json")
+                             .read_text())  # fmt: skip
+        with contextlib.suppress(OSError):
+            total += tree_cpu(int(process["pid"]))
+    server = [
+        c for c in children(plane) if b"forkserver" in Path(f"/proc/{c}/cmdline").read_bytes()
+    ]
+    forks = sum(cpu_seconds(c) for c in server)
+    cores = CORES or 1
+    return [
+        f"    CPU the runs used to start (runner, clone, validate, Kilroy and its stage, "
+        f"to now): {total:.1f}s, {total / len(names) * 1000:.0f} ms a run; fork server "
+        f"{forks:.1f}s; on {cores} cores that alone is {(total + forks) / cores:.1f}s "
+        f"of the {ramp:.1f}s ramp",
+    ]
 
 
 def run_memory(home: Path, names: list[str]) -> list[str]:

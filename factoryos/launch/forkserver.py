@@ -8,8 +8,9 @@ forks a child for each, records the child in the request's ``process.json``
 does not wait for that answer when it asks (a batch of runs started in a row costs
 one round trip, not one each); because the record is written before the answer, a
 workload is never running unrecorded longer than a fork takes. The child leaves the
-server's session, lowers its priority by ``niceness`` (runners and their Kilroys
-yield the CPU to the control plane and to this server), sends its output to the
+server's session, lowers its priority by ``niceness``, and its session's
+(autogroup's) likewise, so that runners and their Kilroys yield the CPU to the control
+plane and to this server, sends its output to the
 workload's ``output.log``, takes the request's environment and runs the runner
 entrypoint (``factoryos.worker.main``, the same one a Job pod runs), so a workload
 starts in milliseconds instead of paying Python's start-up and imports. Children are
@@ -20,6 +21,7 @@ server exits and the children carry on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -57,7 +59,9 @@ def _child(request: dict[str, Any], main: Callable[[list[str]], int]) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.setsid()
-    os.nice(int(request.get("niceness", 0)))
+    niceness = int(request.get("niceness", 0))
+    os.nice(niceness)
+    _lower_autogroup(niceness)
     devnull = os.open(os.devnull, os.O_RDONLY)
     output = os.open(request["output"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(devnull, 0)
@@ -72,6 +76,16 @@ def _child(request: dict[str, Any], main: Callable[[list[str]], int]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _lower_autogroup(niceness: int) -> None:
+    """Give the child's new session (Linux's autogroup, where the kernel has it on) the
+    same niceness: the CPU is shared between autogroups first, so with one per runner a
+    process's own nice would weigh only against its own session's processes."""
+    if niceness <= 0:
+        return
+    with contextlib.suppress(OSError):  # no autogroups here: the process's niceness counts
+        Path("/proc/self/autogroup").write_text(f"{niceness}\n")
 
 
 if __name__ == "__main__":

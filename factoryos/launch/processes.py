@@ -12,7 +12,7 @@ imports each time (``bench/controlplane.py`` measures both); with
 ``python -m factoryos.runner``. ``start`` does not wait for the fork server's
 answer: runs started in a row are forked while the control plane goes on with its
 passes, and a run's workloads are looked at only once the server has answered for
-them. Runners run ``niceness`` (default 10) below the control plane, so with many
+them. Runners run ``niceness`` (default 19) below the control plane, so with many
 runners cloning and starting Kilroy the control plane's short passes and the fork
 server are not queued behind them. Either way it runs in a new session, so
 Ctrl-C in the terminal of ``sf up`` does not reach it and it survives a
@@ -88,9 +88,12 @@ KILL_MARGIN_SECONDS = 10.0
 #: Seconds a lost runner's Kilroy gets to finish cancelling (it was sent SIGTERM when its
 #: runner died) before what is left of the candidate's processes is killed.
 KILROY_CANCEL_SECONDS = 3.0
-#: How much lower than the control plane's a runner's priority is (``nice``): its Kilroy
-#: and their tools inherit it.
-RUNNER_NICENESS = 10
+#: How much lower than the control plane's a runner's priority is (``nice``, and its
+#: session's autogroup): its Kilroy and their tools inherit it. Each runner's session is
+#: an autogroup of its own, weighed against the control plane's: at 19 (weight 15 to
+#: 1024), 200 busy runners leave the control plane a quarter of the CPU, at 10 (110)
+#: one twentieth.
+RUNNER_NICENESS = 19
 
 
 class _Child(Protocol):
@@ -257,7 +260,7 @@ class LocalProcessLauncher:
     def _start_fresh(self, folder: Path) -> None:
         child = self._exec(folder / SPEC_FILE, folder / OUTPUT_FILE)
         self._children[folder] = child
-        with contextlib.suppress(OSError):  # it runs at our priority then
+        with contextlib.suppress(OSError):  # niced; its autogroup not (the fork server's is)
             os.setpriority(os.PRIO_PROCESS, child.pid, os.getpriority(os.PRIO_PROCESS, 0)
                            + self._niceness)  # fmt: skip
         write_process_record(folder / PROCESS_FILE, child.pid)

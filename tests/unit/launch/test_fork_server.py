@@ -39,7 +39,9 @@ def test_each_child_is_recorded_before_the_answer_and_runs_lower(
     tmp_path: Path, signals: None
 ) -> None:
     def main(argv: list[str]) -> int:  # runs in the forked child
-        seen = f"{os.getpriority(os.PRIO_PROCESS, 0)} {Path.cwd()} {os.environ['MARK']}\n"
+        group = Path("/proc/self/autogroup")
+        nice = group.read_text().split()[-1] if group.exists() else "3"
+        seen = f"{os.getpriority(os.PRIO_PROCESS, 0)} {nice} {Path.cwd()} {os.environ['MARK']}\n"
         (Path(argv[0]).parent / "seen").write_text(seen)
         return 0
 
@@ -59,7 +61,7 @@ def test_each_child_is_recorded_before_the_answer_and_runs_lower(
         folder = tmp_path / f"w{i}"
         record = json.loads((folder / "process.json").read_text())  # there when answered
         assert record["pid"] == pid and record["startedAt"]
-        assert wait_for(folder / "seen") == f"{min(19, ours + 3)} {folder} m{i}\n"
+        assert wait_for(folder / "seen") == f"{min(19, ours + 3)} 3 {folder} m{i}\n"
 
 
 FAKE_SERVER = """#!{python}
