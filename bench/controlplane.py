@@ -20,7 +20,12 @@ its Kilroy, RSS and PSS (``/proc/PID/smaps_rollup``; PSS shares the pages of
 forked runners fairly), mean over the runs. The ramp is split into its
 milestones: ``sf apply`` returned (admission and the writes), every runner
 spawned (``process.json``), every run's status showing its stage Running; and
-the CPU seconds ``sf up`` used meanwhile (wall time far above it: starved).
+the CPU seconds ``sf up`` used meanwhile (wall time far above it: starved). Then a
+timeline, per milestone of a run's start (stored, spawn requested, forked, clone done,
+Kilroy's first event, the runner's run.started, the stage started): seconds after
+``sf apply``, median, p90 and last; and the CPU the runs themselves used to start (each
+runner's process tree) with the fork server's, over the cores: the part of the ramp that
+is not the control plane's to shorten.
 
 Part 2b, bare scale (with part 2): N ``kilroy attractor run`` processes of the
 same sleeping pipeline, each in a repository of its own made beforehand,
