@@ -84,7 +84,9 @@ def _lower_autogroup(niceness: int) -> None:
     process's own nice would weigh only against its own session's processes."""
     if niceness <= 0:
         return
-    with contextlib.suppress(OSError):  # no autogroups here: the process's niceness counts
+    # No autogroups here, or (unprivileged) another change within the kernel's 100 ms:
+    # the process's niceness still counts within its session.
+    with contextlib.suppress(OSError):
         Path("/proc/self/autogroup").write_text(f"{niceness}\n")
 
 
