@@ -20,7 +20,12 @@ its Kilroy, RSS and PSS (``/proc/PID/smaps_rollup``; PSS shares the pages of
 forked runners fairly), mean over the runs. The ramp is split into its
 milestones: ``sf apply`` returned (admission and the writes), every runner
 spawned (``process.json``), every run's status showing its stage Running; and
-the CPU seconds ``sf up`` used meanwhile (wall time far above it: starved).
+the CPU seconds ``sf up`` used meanwhile (wall time far above it: starved). Then a
+timeline, per milestone of a run's start (stored, spawn requested, forked, clone done,
+Kilroy's first event, the runner's run.started, the stage started): seconds after
+``sf apply``, median, p90 and last; and the CPU the runs themselves used to start (each
+runner's process tree) with the fork server's, over the cores: the part of the ramp that
+is not the control plane's to shorten.
 
 Part 2b, bare scale (with part 2): N ``kilroy attractor run`` processes of the
 same sleeping pipeline, each in a repository of its own made beforehand,
@@ -269,7 +274,7 @@ def active_cpu(
     ]
     names = [f"sleepy-{i}" for i in range(runs)]
     cpu_began = cpu_seconds(plane)
-    began = time.monotonic()
+    began, wall_began = time.monotonic(), time.time()
     sf(env, "apply", "-f", "-", stdin="---\n".join(docs))
     applied = time.monotonic() - began
     store = LocalStore(home / "factoryos.db")
@@ -295,6 +300,8 @@ def active_cpu(
         time.sleep(0.2)
     ramp = time.monotonic() - began
     ramp_cpu = cpu_seconds(plane) - cpu_began
+    timeline = ramp_timeline(home, names, wall_began)
+    timeline += start_cpu(home, names, plane, ramp)
     spawned = ramp if spawned is None else spawned
     config = json.loads((home / "runs/default/sleepy-0/c0/logs/run_config.json").read_text())
     time.sleep(2.0)
@@ -308,6 +315,7 @@ def active_cpu(
         f"(goal <= 30 s: {verdict(ramp <= 30)})",
         f"    `sf apply` returned after {applied:.1f}s; every runner spawned after "
         f"{spawned:.1f}s (<= 0.2 s late: polled); sf up used {ramp_cpu:.1f}s of CPU meanwhile",
+        *timeline,
         f"  sf up CPU, idle, no runs:           {idle * 100:6.2f}% of one core",
         f"  sf up CPU, {runs} active sleeping runs: {busy * 100:6.2f}% of one core "
         f"(goal < 10%: {verdict(busy < 0.10)})",
@@ -323,6 +331,73 @@ def active_cpu(
     )
     store.close()
     return "\n".join(lines), config
+
+
+#: The milestones of a run's start, in order, and where each is read (see ``ramp_timeline``).
+MILESTONES = (
+    ("stored", "Run stored (creationTimestamp, whole seconds)"),
+    ("requested", "spawn requested (spec.json written)"),
+    ("forked", "runner forked (process.json startedAt)"),
+    ("cloned", "runner's clone done (the checkout's pipeline.dot)"),
+    ("kilroy", "Kilroy's first progress event"),
+    ("runner", "runner's run.started (after validate + Kilroy spawned)"),
+    ("stage", "the stage started (events.ndjson)"),
+)
+
+
+def run_milestones(home: Path, name: str) -> dict[str, float]:
+    """When (epoch seconds) run ``name`` passed each of ``MILESTONES`` (the ones found)."""
+    run_dir = home / "runs/default" / name
+    work = run_dir / f"workloads/{name}-c0-1"
+    found: dict[str, float] = {}
+    with contextlib.suppress(OSError, ValueError):
+        found["requested"] = (work / "spec.json").stat().st_mtime
+        found["forked"] = stamp(json.loads((work / "process.json").read_text())["startedAt"])
+        found["cloned"] = (run_dir / "c0/repo/pipeline.dot").stat().st_mtime
+        found["kilroy"] = stamp(first_line(run_dir / "c0/logs/progress.ndjson", 1.0)["ts"])
+        for line in (run_dir / "events.ndjson").read_text().splitlines():
+            event = json.loads(line)
+            kind = str(event.get("type", ""))
+            if kind.endswith("run.started"):
+                found.setdefault("runner", stamp(event["time"]))
+            if kind.endswith("stage.started"):
+                found.setdefault("stage", stamp(event["time"]))
+    return found
+
+
+def ramp_timeline(home: Path, names: list[str], applied_at: float) -> list[str]:
+    """Where the ramp's seconds went: for each milestone of a run's start, seconds after
+    `sf apply` began (median, 90th percentile, last run), and the median step from the
+    milestone before it within a run."""
+    store = LocalStore(home / "factoryos.db")
+    created = {r.metadata.name: r.metadata.creation_timestamp for r in store.list(Run)}
+    store.close()
+    rows: dict[str, list[float]] = {key: [] for key, _ in MILESTONES}
+    steps: dict[str, list[float]] = {key: [] for key, _ in MILESTONES}
+    for name in names:
+        at = run_milestones(home, name)
+        if created.get(name) is not None:
+            at["stored"] = created[name].timestamp()  # type: ignore[union-attr]
+        previous: float | None = None
+        for key, _ in MILESTONES:
+            if key in at:
+                rows[key].append(at[key] - applied_at)
+                if previous is not None:
+                    steps[key].append(at[key] - previous)
+                previous = at[key]
+    lines = [f"    ramp timeline, seconds after `sf apply` ({len(names)} runs): "
+             "median / p90 / last; median step from the milestone before"]  # fmt: skip
+    for key, label in MILESTONES:
+        got = sorted(rows[key])
+        if not got:
+            lines.append(f"      {label:56} (not found)")
+            continue
+        p90 = got[min(len(got) - 1, int(len(got) * 0.9))]
+        step = f"{statistics.median(steps[key]):+7.2f}" if steps[key] else "       "
+        lines.append(
+            f"      {label:56} {statistics.median(got):6.1f} {p90:6.1f} {got[-1]:6.1f}  {step}"
+        )
+    return lines
 
 
 def bare_scale(base: Path, env: dict[str, str], kilroy: str, runs: int,
@@ -397,6 +472,36 @@ def descendants(pid: int) -> list[int]:
     for child in children(pid):
         found += [child, *descendants(child)]
     return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid``, the children it reaped and its live
+    descendants (and theirs): a runner's clone and validate, its Kilroy and the stage."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = sum(int(f) for f in fields[11:15]) / TICKS
+    return own + sum(tree_cpu(c) for c in children(pid) if Path(f"/proc/{c}").exists())
+
+
+def start_cpu(home: Path, names: list[str], plane: int, ramp: float) -> list[str]:
+    """What starting the runs cost in CPU, theirs and the fork server's, against what the
+    machine's cores give in the ramp's time: the floor under the ramp that is not ours."""
+    total = 0.0
+    for name in names:
+        process = json.loads((home / f"runs/default/{name}/workloads/{name}-c0-1/process.json")
+                             .read_text())  # fmt: skip
+        with contextlib.suppress(OSError):
+            total += tree_cpu(int(process["pid"]))
+    server = [
+        c for c in children(plane) if b"forkserver" in Path(f"/proc/{c}/cmdline").read_bytes()
+    ]
+    forks = sum(cpu_seconds(c) for c in server)
+    cores = CORES or 1
+    return [
+        f"    CPU the runs used to start (runner, clone, validate, Kilroy and its stage, "
+        f"to now): {total:.1f}s, {total / len(names) * 1000:.0f} ms a run; fork server "
+        f"{forks:.1f}s; on {cores} cores that alone is {(total + forks) / cores:.1f}s "
+        f"of the {ramp:.1f}s ramp",
+    ]
 
 
 def run_memory(home: Path, names: list[str]) -> list[str]:

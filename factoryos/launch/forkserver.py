@@ -2,30 +2,44 @@
 
 ``LocalProcessLauncher`` starts one when it is made (``sf up``). The server
 imports the runner once, then reads one JSON request per line on stdin
-(``{"spec": ..., "output": ..., "env": {...}}``), forks a child for each and
-answers the child's pid on stdout. The child leaves the server's session,
-sends its output to the workload's ``output.log``, takes the request's
-environment and runs the runner entrypoint (``factoryos.worker.main``,
-the same one a Job pod runs), so a workload starts in milliseconds instead of
-paying Python's start-up and imports. Children are reaped by the kernel
-(SIGCHLD ignored); how a workload ended is in its ``result.json``. When stdin
-closes (the control plane exited or was killed) the server exits and the
-children carry on.
+(``{"spec": ..., "output": ..., "process": ..., "niceness": N, "env": {...}}``),
+forks a child for each, records the child in the request's ``process.json``
+(``launch.processrecord``) and only then answers its pid on stdout. The launcher
+does not wait for that answer when it asks (a batch of runs started in a row costs
+one round trip, not one each); because the record is written before the answer, a
+workload is never running unrecorded longer than a fork takes. The child leaves the
+server's session, lowers its priority by ``niceness``, and its session's
+(autogroup's) likewise, so that runners and their Kilroys yield the CPU to the control
+plane and to this server, sends its output to the
+workload's ``output.log``, takes the request's environment and runs the runner
+entrypoint (``factoryos.worker.main``, the same one a Job pod runs), so a workload
+starts in milliseconds instead of paying Python's start-up and imports. Children are
+reaped by the kernel (SIGCHLD ignored); how a workload ended is in its
+``result.json``. When stdin closes (the control plane exited or was killed) the
+server exits and the children carry on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import factoryos.worker as entrypoint
+from factoryos.launch.processrecord import write_process_record
 
 
-def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+def serve(
+    requests: BinaryIO,
+    replies: BinaryIO,
+    main: Callable[[list[str]], int] = entrypoint.main,
+) -> None:
+    """Fork a child running ``main([spec])`` for each request until ``requests`` ends."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in sf up's terminal is not for us
     for line in requests:
@@ -33,17 +47,21 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         pid = os.fork()
         if pid == 0:
             try:
-                _child(request)
+                _child(request, main)
             finally:
                 os._exit(4)
+        write_process_record(Path(request["process"]), pid)
         replies.write(f"{pid}\n".encode())
         replies.flush()
 
 
-def _child(request: dict[str, Any]) -> None:
+def _child(request: dict[str, Any], main: Callable[[list[str]], int]) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.setsid()
+    niceness = int(request.get("niceness", 0))
+    os.nice(niceness)
+    _lower_autogroup(niceness)
     devnull = os.open(os.devnull, os.O_RDONLY)
     output = os.open(request["output"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(devnull, 0)
@@ -54,10 +72,22 @@ def _child(request: dict[str, Any]) -> None:
     os.chdir(Path(request["spec"]).parent)
     os.environ.clear()
     os.environ.update(request["env"])
-    code = entrypoint.main([request["spec"]])
+    code = main([request["spec"]])
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _lower_autogroup(niceness: int) -> None:
+    """Give the child's new session (Linux's autogroup, where the kernel has it on) the
+    same niceness: the CPU is shared between autogroups first, so with one per runner a
+    process's own nice would weigh only against its own session's processes."""
+    if niceness <= 0:
+        return
+    # No autogroups here, or (unprivileged) another change within the kernel's 100 ms:
+    # the process's niceness still counts within its session.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/autogroup").write_text(f"{niceness}\n")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,15 @@ runner once when the launcher was made (``factoryos.launch.forkserver``), so
 a workload starts in milliseconds instead of paying Python's start-up and
 imports each time (``bench/controlplane.py`` measures both); with
 ``prewarm=False``, or if the fork server is gone, it is a fresh
-``python -m factoryos.runner``. Either way it runs in a new session, so
+``python -m factoryos.runner``. ``start`` does not wait for the fork server's
+answer: runs started in a row are forked while the control plane goes on with its
+passes, and a run's workloads are looked at only once the server has answered for
+them. Runners run ``niceness`` (default 19) below the control plane, so with many
+runners cloning and starting Kilroy the control plane's short passes and the fork
+server are not queued behind them. Either way it runs in a new session, so
 Ctrl-C in the terminal of ``sf up`` does not reach it and it survives a
 control plane that is killed; the pid and the process's start time go to
-``process.json``, which lets a restarted control plane adopt it (a reused
+``process.json`` (``launch.processrecord``), which lets a restarted control plane adopt it (a reused
 pid never matches). A runner that ended leaves ``result.json``; one that
 vanished without it is reported as an ``error`` result, so the reconcile
 retries it from its checkpoint, once what its candidate left running
@@ -33,11 +38,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -55,6 +62,7 @@ from factoryos.kilroy.procs import (
 )
 from factoryos.kilroy.sandbox import find_bwrap, probe
 from factoryos.launch.port import WorkloadState
+from factoryos.launch.processrecord import write_process_record
 from factoryos.models import Isolation
 from factoryos.parent_death import die_with_parent
 from factoryos.workloads import (
@@ -80,6 +88,12 @@ KILL_MARGIN_SECONDS = 10.0
 #: Seconds a lost runner's Kilroy gets to finish cancelling (it was sent SIGTERM when its
 #: runner died) before what is left of the candidate's processes is killed.
 KILROY_CANCEL_SECONDS = 3.0
+#: How much lower than the control plane's a runner's priority is (``nice``, and its
+#: session's autogroup): its Kilroy and their tools inherit it. Each runner's session is
+#: an autogroup of its own, weighed against the control plane's: at 19 (weight 15 to
+#: 1024), 200 busy runners leave the control plane a quarter of the CPU, at 10 (110)
+#: one twentieth.
+RUNNER_NICENESS = 19
 
 
 class _Child(Protocol):
@@ -106,7 +120,8 @@ class _Exec:
 
 
 class _ForkServer:
-    """The client side of ``factoryos.launch.forkserver``."""
+    """The client side of ``factoryos.launch.forkserver``: asks without waiting for the
+    answer, and waits for the answers only to the requests a caller is about to look at."""
 
     def __init__(self, python: str, env: dict[str, str]) -> None:
         # It keeps no state: when the control plane dies, even by SIGKILL, it goes too
@@ -118,24 +133,64 @@ class _ForkServer:
             env=env,
             preexec_fn=die_with_parent(signal.SIGKILL),
         )
+        #: The process.json of each request not answered yet, in the order asked.
+        self._asked: deque[Path] = deque()
+        self._partial = b""
 
     @property
     def pid(self) -> int:
         return self._proc.pid
 
-    def fork(self, spec_file: Path, output: Path, env: dict[str, str]) -> int | None:
-        """The pid of a new runner, or None when the server is gone."""
-        stdin, stdout = self._proc.stdin, self._proc.stdout
-        if stdin is None or stdout is None or self._proc.poll() is not None:
-            return None
-        request = {"spec": str(spec_file), "output": str(output), "env": env}
+    def ask(self, spec_file: Path, output: Path, process: Path, env: dict[str, str],
+            niceness: int) -> bool:  # fmt: skip
+        """Ask for a runner, recorded at ``process`` before the server answers; False when
+        the server is gone. Reads the answers already there, never waits for one."""
+        stdin = self._proc.stdin
+        if stdin is None or self._proc.poll() is not None:
+            return False
+        request = {"spec": str(spec_file), "output": str(output), "process": str(process),
+                   "niceness": niceness, "env": env}  # fmt: skip
         try:
             stdin.write(json.dumps(request).encode() + b"\n")
             stdin.flush()
-            reply = stdout.readline()
         except (BrokenPipeError, OSError):
-            return None
-        return int(reply) if reply.strip().isdigit() else None
+            return False
+        self._asked.append(process)
+        self._read(wait=False)
+        return True
+
+    def asked(self, process: Path) -> bool:
+        """Whether a runner for ``process`` was asked for and not answered yet."""
+        return process in self._asked
+
+    def settle(self, concerns: Callable[[Path], bool]) -> list[Path]:
+        """Wait until no request that ``concerns`` is unanswered. Returns the requests the
+        server will never answer (it is gone: each was forked only if it is recorded)."""
+        while any(concerns(p) for p in self._asked):
+            if not self._read(wait=True):
+                lost = list(self._asked)
+                self._asked.clear()
+                return lost
+        return []
+
+    def _read(self, *, wait: bool) -> bool:
+        """Take in the answers there (``wait``: at least one); False when the server is gone."""
+        stdout = self._proc.stdout
+        if stdout is None:
+            return False
+        fd = stdout.fileno()
+        if not wait and not select.select([fd], [], [], 0)[0]:
+            return True
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return False
+        if not chunk:
+            return False
+        *answers, self._partial = (self._partial + chunk).split(b"\n")
+        for _ in answers:
+            self._asked.popleft()
+        return True
 
     def close(self) -> None:
         if self._proc.stdin is not None:
@@ -160,8 +215,10 @@ class LocalProcessLauncher:
         prewarm: bool = True,
         tools_dir: Path | None = None,
         sandbox: bool = True,
+        niceness: int = RUNNER_NICENESS,
     ) -> None:
         self._runs_dir = runs_dir
+        self._niceness = niceness
         #: Where ``make tools`` put the pinned agent CLIs (first on Kilroy's PATH).
         self._tools_dir = tools_dir
         self._python = python
@@ -182,7 +239,8 @@ class LocalProcessLauncher:
 
     def start(self, spec: WorkloadSpec) -> None:
         folder = RunDirectory.of(self._runs_dir, spec.namespace, spec.run).workload(spec.name)
-        if (folder / PROCESS_FILE).exists():
+        process = folder / PROCESS_FILE
+        if process.exists() or (self._forks is not None and self._forks.asked(process)):
             return
         if self.isolation.isolated:  # a build's Kilroy, an evaluation's candidate code
             spec = spec.model_copy(update={"sandbox": True})
@@ -191,21 +249,33 @@ class LocalProcessLauncher:
             spec_file = folder / SPEC_FILE
             spec_file.write_text(spec.model_dump_json(indent=2) + "\n")
             output = folder / OUTPUT_FILE
-            forked = self._forks.fork(spec_file, output, self._env) if self._forks else None
-            if forked is None:  # no fork server (prewarm off, or it died): a fresh process
-                child = self._exec(spec_file, output)
-                self._children[folder] = child
-                forked = child.pid
+            if self._forks is not None and self._forks.ask(
+                spec_file, output, process, self._env, self._niceness
+            ):
+                return  # the fork server records it
+            self._start_fresh(folder)  # no fork server (prewarm off, or it died)
         except OSError as exc:
             raise WorkspaceError(f"cannot start runner workload {spec.name}: {exc}") from exc
-        pid = forked
-        stat = proc_stat(pid)
-        record = {
-            "pid": pid,
-            "startTicks": stat.start_ticks if stat else 0,
-            "startedAt": datetime.now(UTC).isoformat(),
-        }
-        _write_json(folder / PROCESS_FILE, record)
+
+    def _start_fresh(self, folder: Path) -> None:
+        child = self._exec(folder / SPEC_FILE, folder / OUTPUT_FILE)
+        self._children[folder] = child
+        with contextlib.suppress(OSError):  # niced; its autogroup not (the fork server's is)
+            os.setpriority(os.PRIO_PROCESS, child.pid, os.getpriority(os.PRIO_PROCESS, 0)
+                           + self._niceness)  # fmt: skip
+        write_process_record(folder / PROCESS_FILE, child.pid)
+
+    def _settle(self, root: Path) -> None:
+        """Wait for the fork server's answers to the runners asked for under ``root``; a
+        runner it will never fork (it is gone) is started as a fresh process instead."""
+        if self._forks is None:
+            return
+        for process in self._forks.settle(lambda p: p.is_relative_to(root)):
+            if not process.exists():
+                try:
+                    self._start_fresh(process.parent)
+                except OSError as exc:
+                    raise WorkspaceError(f"cannot start runner {process.parent}: {exc}") from exc
 
     def blocker(self, spec: WorkloadSpec) -> tuple[str, str] | None:
         """The CLI or the key of the agent the product chose missing here
@@ -254,6 +324,7 @@ class LocalProcessLauncher:
 
     def workloads(self, namespace: str, run: str) -> list[WorkloadState]:
         root = RunDirectory.of(self._runs_dir, namespace, run).workloads
+        self._settle(root)
         try:
             folders = [p for p in root.iterdir() if (p / PROCESS_FILE).exists()]
         except FileNotFoundError:
@@ -263,6 +334,7 @@ class LocalProcessLauncher:
 
     def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
         folder = RunDirectory.of(self._runs_dir, namespace, run).workload(name)
+        self._settle(folder)
         state = self._state(folder)
         if not state.running:
             self._stopping.pop(folder, None)
@@ -371,9 +443,3 @@ def _read_json(path: Path) -> dict[str, object]:
     if not isinstance(data, dict):
         raise WorkspaceError(f"{path}: expected a JSON object")
     return data
-
-
-def _write_json(path: Path, data: dict[str, object]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data) + "\n")
-    tmp.replace(path)
