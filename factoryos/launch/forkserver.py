@@ -8,9 +8,10 @@ forks a child for each, records the child in the request's ``process.json``
 does not wait for that answer when it asks (a batch of runs started in a row costs
 one round trip, not one each); because the record is written before the answer, a
 workload is never running unrecorded longer than a fork takes. The child leaves the
-server's session, lowers its priority by ``niceness``, and its session's
-(autogroup's) likewise, so that runners and their Kilroys yield the CPU to the control
-plane and to this server, sends its output to the
+server's session, takes the nice value ``niceness`` (``Settings.build_nice``), and
+its session's scheduling group (autogroup) likewise (``factoryos.kilroy.priority``),
+so that runners and their Kilroys yield the CPU to the control plane and to this
+server, sends its output to the
 workload's ``output.log``, takes the request's environment and runs the runner
 entrypoint (``factoryos.worker.main``, the same one a Job pod runs), so a workload
 starts in milliseconds instead of paying Python's start-up and imports. Children are
@@ -21,7 +22,6 @@ server exits and the children carry on.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import factoryos.worker as entrypoint
+from factoryos.kilroy.priority import SessionLowering, nice_in_child
 from factoryos.launch.processrecord import write_process_record
 
 
@@ -60,8 +61,9 @@ def _child(request: dict[str, Any], main: Callable[[list[str]], int]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.setsid()
     niceness = int(request.get("niceness", 0))
-    os.nice(niceness)
-    _lower_autogroup(niceness)
+    if niceness > 0:
+        nice_in_child(niceness)
+        SessionLowering(os.getpid(), niceness).start()  # its new session's autogroup
     devnull = os.open(os.devnull, os.O_RDONLY)
     output = os.open(request["output"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(devnull, 0)
@@ -76,18 +78,6 @@ def _child(request: dict[str, Any], main: Callable[[list[str]], int]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
-
-
-def _lower_autogroup(niceness: int) -> None:
-    """Give the child's new session (Linux's autogroup, where the kernel has it on) the
-    same niceness: the CPU is shared between autogroups first, so with one per runner a
-    process's own nice would weigh only against its own session's processes."""
-    if niceness <= 0:
-        return
-    # No autogroups here, or (unprivileged) another change within the kernel's 100 ms:
-    # the process's niceness still counts within its session.
-    with contextlib.suppress(OSError):
-        Path("/proc/self/autogroup").write_text(f"{niceness}\n")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ imports each time (``bench/controlplane.py`` measures both); with
 ``python -m factoryos.runner``. ``start`` does not wait for the fork server's
 answer: runs started in a row are forked while the control plane goes on with its
 passes, and a run's workloads are looked at only once the server has answered for
-them. Runners run ``niceness`` (default 19) below the control plane, so with many
-runners cloning and starting Kilroy the control plane's short passes and the fork
+them. Runners run at the nice value ``niceness`` (``Settings.build_nice``, 19 unless
+``FACTORYOS_BUILD_NICE`` says otherwise), their sessions' scheduling groups too, so with
+many runners cloning and starting Kilroy the control plane's short passes and the fork
 server are not queued behind them. Either way it runs in a new session, so
 Ctrl-C in the terminal of ``sf up`` does not reach it and it survives a
 control plane that is killed; the pid and the process's start time go to
@@ -53,6 +54,7 @@ from factoryos.errors import WorkspaceError
 from factoryos.kilroy.agent_clis import preflight
 from factoryos.kilroy.environment import agent_search_path
 from factoryos.kilroy.logsroot import LogsRoot
+from factoryos.kilroy.priority import BUILD_NICE
 from factoryos.kilroy.procs import (
     kill_processes,
     pid_alive,
@@ -88,12 +90,6 @@ KILL_MARGIN_SECONDS = 10.0
 #: Seconds a lost runner's Kilroy gets to finish cancelling (it was sent SIGTERM when its
 #: runner died) before what is left of the candidate's processes is killed.
 KILROY_CANCEL_SECONDS = 3.0
-#: How much lower than the control plane's a runner's priority is (``nice``, and its
-#: session's autogroup): its Kilroy and their tools inherit it. Each runner's session is
-#: an autogroup of its own, weighed against the control plane's: at 19 (weight 15 to
-#: 1024), 200 busy runners leave the control plane a quarter of the CPU, at 10 (110)
-#: one twentieth.
-RUNNER_NICENESS = 19
 
 
 class _Child(Protocol):
@@ -215,7 +211,7 @@ class LocalProcessLauncher:
         prewarm: bool = True,
         tools_dir: Path | None = None,
         sandbox: bool = True,
-        niceness: int = RUNNER_NICENESS,
+        niceness: int = BUILD_NICE,
     ) -> None:
         self._runs_dir = runs_dir
         self._niceness = niceness
@@ -261,8 +257,8 @@ class LocalProcessLauncher:
         child = self._exec(folder / SPEC_FILE, folder / OUTPUT_FILE)
         self._children[folder] = child
         with contextlib.suppress(OSError):  # niced; its autogroup not (the fork server's is)
-            os.setpriority(os.PRIO_PROCESS, child.pid, os.getpriority(os.PRIO_PROCESS, 0)
-                           + self._niceness)  # fmt: skip
+            if self._niceness > os.getpriority(os.PRIO_PROCESS, child.pid):
+                os.setpriority(os.PRIO_PROCESS, child.pid, self._niceness)
         write_process_record(folder / PROCESS_FILE, child.pid)
 
     def _settle(self, root: Path) -> None:

@@ -87,6 +87,7 @@ def up(
         prewarm=settings.runner_prewarm,
         tools_dir=settings.tools_dir,
         sandbox=settings.sandbox,
+        niceness=settings.build_nice,
     )
     for pid in launcher.helper_pids:
         helpers.add("fork server", pid)

@@ -62,7 +62,7 @@ def test_each_child_is_recorded_before_the_answer_and_runs_lower(
         record = json.loads((folder / "process.json").read_text())  # there when answered
         assert record["pid"] == pid and record["startedAt"]
         nice, group, cwd, mark = wait_for(folder / "seen").split()
-        assert (int(nice), cwd, mark) == (min(19, ours + 3), str(folder), f"m{i}")
+        assert (int(nice), cwd, mark) == (max(ours, 3), str(folder), f"m{i}")
         # Unprivileged, the kernel takes one autogroup change per 100 ms machine-wide.
         assert group == "3" or (os.geteuid() != 0 and group == "0")
 
