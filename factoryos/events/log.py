@@ -21,15 +21,20 @@ import fcntl
 import json
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from factoryos.errors import WorkspaceError
-from factoryos.events.envelope import Event, EventType, make_event
+from factoryos.events import record as records
+from factoryos.events.eventtype import EventType
+from factoryos.events.record import EventRecord
+
+if TYPE_CHECKING:
+    from factoryos.events.envelope import Event
 
 _TAIL_BYTES = 64 * 1024
 
@@ -64,26 +69,48 @@ class EventLog:
         time: datetime | None = None,
     ) -> Event:
         """Append one event and return it with its assigned sequence and time."""
+        from factoryos.events.envelope import Event
+
+        return Event(**self.append_record(type, data, subject=subject, time=time).fields())
+
+    def append_record(
+        self,
+        type: EventType | str,
+        data: dict[str, Any] | None = None,
+        *,
+        subject: str | None = None,
+        time: datetime | None = None,
+    ) -> EventRecord:
+        """``append``, returning the event as plain data: pydantic is not imported for an
+        event whose line ``factoryos.events.record`` writes as the model would."""
         if self._syncer is not None:
             self._syncer.check()
         # Unbuffered: a write that fails (a full disk) must leave nothing for a close to flush.
         with self.path.open("a+b", buffering=0) as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                last = last_event(fh)
+                last = last_record(fh)
                 sequence = last.sequence + 1 if last else 1
                 now = time or datetime.now(UTC)
                 if last and now < last.time:
                     now = last.time
-                event = make_event(
+                event = EventRecord(
+                    id=uuid.uuid4().hex,
                     source=self.source,
-                    type=type,
-                    sequence=sequence,
-                    data=data,
-                    subject=subject,
+                    type=str(type),
                     time=now,
+                    sequence=sequence,
+                    subject=subject,
+                    data=data or {},
                 )
-                line = event.to_json_line().encode() + b"\n"
+                text = records.line(event)
+                if text is None:  # the model writes it (or refuses it, as it always did)
+                    from factoryos.events.envelope import Event
+
+                    model = Event(**event.fields())
+                    text = model.to_json_line()
+                    event = replace(event, time=model.time, data=model.data)
+                line = text.encode() + b"\n"
                 _append_line(fh.fileno(), line, self.path, sync=self._syncer is None)
                 if self._syncer is not None:
                     self._syncer.request()
@@ -164,6 +191,43 @@ def _append_line(fd: int, line: bytes, path: Path, *, sync: bool = True) -> None
 
 def last_event(fh: Any) -> Event | None:
     """The last complete event in an open binary file, reading only its tail."""
+    from factoryos.events.envelope import Event
+
+    for raw in _tail_lines(fh):
+        try:
+            return Event.model_validate_json(raw)
+        except ValueError:
+            continue  # a damaged line: the last good event before it counts
+    return None
+
+
+def last_record(fh: Any) -> EventRecord | None:
+    """``last_event`` as plain data: a line as ``EventLog`` writes it is read without the
+    model, any other line by the model, as ``last_event`` reads it."""
+    for raw in _tail_lines(fh):
+        found = records.parse(raw)
+        if found is not None:
+            return found
+        from factoryos.events.envelope import Event
+
+        try:
+            event = Event.model_validate_json(raw)
+        except ValueError:
+            continue  # a damaged line: the last good event before it counts
+        return EventRecord(
+            id=event.id,
+            source=event.source,
+            type=event.type,
+            time=event.time,
+            sequence=event.sequence,
+            subject=event.subject,
+            data=event.data,
+        )
+    return None
+
+
+def _tail_lines(fh: Any) -> Iterator[bytes]:
+    """The complete non-blank lines of the file's tail, last first."""
     fh.seek(0, os.SEEK_END)
     size = fh.tell()
     fh.seek(max(0, size - _TAIL_BYTES))
@@ -171,15 +235,13 @@ def last_event(fh: Any) -> Event | None:
     # lines[-1] is b"" after a complete line, or a partial line being written.
     for raw in reversed(lines[:-1]):
         if raw.strip():
-            try:
-                return Event.model_validate_json(raw)
-            except ValueError:
-                continue  # a damaged line: the last good event before it counts
-    return None
+            yield raw
 
 
 def bad_line(exc: ValueError) -> str:
     """What is wrong with a line that is not an event, in one line."""
+    from pydantic import ValidationError
+
     if isinstance(exc, ValidationError) and exc.errors():
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the line"
@@ -235,6 +297,8 @@ def read_from(
     the next call. A line that is not a valid event raises, unless ``on_bad``
     is given: then it is reported to it and skipped.
     """
+    from factoryos.events.envelope import Event
+
     lines, next_offset = read_lines(path, offset)
     events = []
     for raw in lines:
@@ -249,6 +313,8 @@ def read_from(
 
 def read_events(path: Path, after: int = 0) -> list[Event]:
     """The complete events of a log with ``sequence > after``, in file order."""
+    from factoryos.events.envelope import Event
+
     events = []
     for obj in iter_lines(path, after):
         try:

@@ -41,7 +41,7 @@ from factoryos.kilroy.layout import LOGS_DIR
 from factoryos.workloads import EVENTS_FILE
 
 if TYPE_CHECKING:
-    from factoryos.events import Event, EventLog
+    from factoryos.events import EventLog, EventRecord
 
 #: How long an event that cannot be written (a full disk) is retried before the runner
 #: gives up (an infrastructure error: the workload is retried from its checkpoint).
@@ -81,7 +81,7 @@ class PipelineRunner:
         product: str,
         grace_seconds: float = 5.0,
         heartbeat_seconds: float | None = None,
-        on_event: Callable[[Event], None] | None = None,
+        on_event: Callable[[EventRecord], None] | None = None,
         event_fields: dict[str, Any] | None = None,
     ) -> None:
         self._kilroy = kilroy
@@ -158,8 +158,6 @@ class PipelineRunner:
     def _own_event_log(self, run_dir: Path, run_id: str) -> Iterator[EventLog]:
         """The run directory's ``events.ndjson``, synced by a thread of its own (an fsync per
         event would hold up following Kilroy) and completely once the run is over."""
-        # Imported here: ``run`` opens its log once Kilroy has started, so the envelope's
-        # pydantic model is built while Kilroy starts up rather than before.
         from factoryos.events import EventLog, run_source
 
         log = EventLog(
@@ -267,14 +265,14 @@ class PipelineRunner:
 
     def _append(
         self, log: EventLog, kind: EventType, data: dict[str, Any], subject: str | None
-    ) -> Event:
+    ) -> EventRecord:
         """Append, waiting up to ``APPEND_PATIENCE_SECONDS`` for a log that cannot take it
         (a full disk): Kilroy goes on meanwhile, and nothing is lost or written twice
         (a failed append leaves nothing behind)."""
         deadline: float | None = None
         while True:
             try:
-                return log.append(kind, data, subject=subject)
+                return log.append_record(kind, data, subject=subject)
             except WorkspaceError as exc:
                 now = time.monotonic()
                 if deadline is None:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from factoryos.cli.emit import OutputFormat, emit, progress
 
 if TYPE_CHECKING:
-    from factoryos.events import Event
+    from factoryos.events import EventRecord
     from factoryos.kilroy import Kilroy
     from factoryos.runner import PipelineRunner, RunReport
     from factoryos.settings import Settings
@@ -253,7 +253,7 @@ def _default_run_id(graph: Path) -> str:
     return f"{stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}"
 
 
-def show_event(event: Event) -> None:
+def show_event(event: EventRecord) -> None:
     """One live progress line on stderr for the events people follow."""
     from factoryos.events.eventtype import EventType
 

@@ -264,3 +264,28 @@ def test_the_pipeline_run_probe_sees_typer_when_the_command_goes_through_it(
     )  # fmt: skip
     modules = set(json.loads(out.read_text()))
     assert {"typer", "pydantic", "factoryos.runner.pipeline"} <= modules
+
+
+#: Appends a run's events as ``sf pipeline run``'s runner does, then writes ``sys.modules``.
+RECORDING_PROBE = """
+import json, sys
+from pathlib import Path
+from factoryos.events import EventLog, EventType, run_source
+log = EventLog(Path(sys.argv[2]), run_source("adhoc", "r1"), sync_in_background=True)
+log.append_record(EventType.RUN_STARTED, {"run_id": "r1", "pid": 1})
+log.append_record(EventType.STAGE_COMPLETED, {"status": "success", "seconds": 0.25}, subject="a")
+log.close()
+json.dump(sorted(sys.modules), open(sys.argv[1], "w"))
+"""
+
+
+def test_recording_a_runs_events_does_not_load_pydantic(tmp_path: Path) -> None:
+    out = tmp_path / "modules.json"
+    subprocess.run(
+        [sys.executable, "-c", RECORDING_PROBE, str(out), str(tmp_path / "events.ndjson")],
+        check=True, timeout=60,
+    )  # fmt: skip
+    modules = set(json.loads(out.read_text()))
+    assert "factoryos.events.log" in modules
+    assert not {m for m in modules if m.split(".")[0] in {"pydantic", "pydantic_core"}}
+    assert "factoryos.events.envelope" not in modules
