@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -95,7 +94,7 @@ class EventLog:
                 if last and now < last.time:
                     now = last.time
                 event = EventRecord(
-                    id=uuid.uuid4().hex,
+                    id=records.new_id(),
                     source=self.source,
                     type=str(type),
                     time=now,

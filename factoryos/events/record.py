@@ -17,12 +17,21 @@ Standard library only.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["SOURCE_PATTERN", "TYPE_PATTERN", "EventRecord", "line", "parse", "run_source"]
+__all__ = [
+    "SOURCE_PATTERN",
+    "TYPE_PATTERN",
+    "EventRecord",
+    "line",
+    "new_id",
+    "parse",
+    "run_source",
+]
 
 #: The envelope's ``source`` and ``type`` (``Event``'s fields use these).
 SOURCE_PATTERN = (
@@ -38,6 +47,15 @@ _REQUIRED = frozenset(
 )
 _ALLOWED = _REQUIRED | {"subject"}
 _ZERO = timedelta(0)
+
+
+def new_id() -> str:
+    """A fresh event id: ``uuid.uuid4().hex``, made as ``uuid4`` makes it (16 random bytes,
+    version 4, RFC 4122 variant) without importing ``uuid`` (10-15 ms on a busy machine)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return raw.hex()
 
 
 def run_source(product: str, run: str) -> str:

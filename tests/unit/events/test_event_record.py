@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,11 @@ def test_an_event_the_model_must_write_is_written_by_it(tmp_path: Path) -> None:
     assert event.data == {"tiny": 1e-05, "path": Path("/x")}
     (read,) = read_events(log.path)
     assert read.id == event.id
+
+
+def test_an_id_is_a_version_4_uuid() -> None:
+    ids = {records.new_id() for _ in range(200)}
+    assert len(ids) == 200
+    for ident in ids:
+        parsed = uuid.UUID(hex=ident)
+        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, ident)
