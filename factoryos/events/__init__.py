@@ -14,16 +14,18 @@ from typing import TYPE_CHECKING
 from factoryos.imports import lazy_attributes
 
 if TYPE_CHECKING:
-    from factoryos.events.envelope import Event, make_event, run_source
+    from factoryos.events.envelope import Event, make_event
     from factoryos.events.eventtype import EventType
     from factoryos.events.log import EventLog, read_events, read_from
     from factoryos.events.mirror import SequenceGapError, last_sequence, mirror_append, run_token
+    from factoryos.events.record import EventRecord, run_source
     from factoryos.events.validate import EventProblem, validate_events
 
 __all__ = [
     "Event",
     "EventLog",
     "EventProblem",
+    "EventRecord",
     "EventType",
     "SequenceGapError",
     "last_sequence",
@@ -42,6 +44,7 @@ __getattr__ = lazy_attributes(
         "Event": "factoryos.events.envelope",
         "EventLog": "factoryos.events.log",
         "EventProblem": "factoryos.events.validate",
+        "EventRecord": "factoryos.events.record",
         "EventType": "factoryos.events.eventtype",
         "SequenceGapError": "factoryos.events.mirror",
         "last_sequence": "factoryos.events.mirror",
@@ -49,7 +52,7 @@ __getattr__ = lazy_attributes(
         "mirror_append": "factoryos.events.mirror",
         "read_events": "factoryos.events.log",
         "read_from": "factoryos.events.log",
-        "run_source": "factoryos.events.envelope",
+        "run_source": "factoryos.events.record",
         "run_token": "factoryos.events.mirror",
         "validate_events": "factoryos.events.validate",
     },

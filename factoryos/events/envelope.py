@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from factoryos.events.eventtype import EventType
+from factoryos.events.record import SOURCE_PATTERN, TYPE_PATTERN, run_source
 
 TYPE_PREFIX = "dev.factoryos."
 
@@ -26,11 +27,8 @@ class Event(BaseModel):
 
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(min_length=1, description="Unique per source.")
-    source: str = Field(
-        pattern=r"^/products/[a-z0-9]([-a-z0-9]*[a-z0-9])?/runs/[A-Za-z0-9]([-A-Za-z0-9._]*[A-Za-z0-9])?$",
-        description="/products/<product>/runs/<run>",
-    )
-    type: str = Field(pattern=r"^dev\.factoryos\.[a-z][a-z0-9_.]*[a-z0-9]$")
+    source: str = Field(pattern=SOURCE_PATTERN, description="/products/<product>/runs/<run>")
+    type: str = Field(pattern=TYPE_PATTERN)
     time: datetime = Field(description="RFC 3339; never decreasing within a run.")
     sequence: int = Field(ge=1, description="+1 per event per run, no gaps, starting at 1.")
     subject: str | None = Field(
@@ -42,11 +40,6 @@ class Event(BaseModel):
     def to_json_line(self) -> str:
         """The NDJSON line for this event (no trailing newline)."""
         return self.model_dump_json(exclude_none=True)
-
-
-def run_source(product: str, run: str) -> str:
-    """The CloudEvents ``source`` of a run's events."""
-    return f"/products/{product}/runs/{run}"
 
 
 def make_event(

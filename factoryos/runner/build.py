@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from factoryos.errors import FactoryError, InvalidInputError, WorkspaceError
-from factoryos.events import EventLog, EventType, run_source
+from factoryos.events import Event, EventLog, EventRecord, EventType, run_source
 from factoryos.kilroy import CxdbEndpoint, Kilroy, LogsRoot
 from factoryos.kilroy import RunSpec as KilroyRunSpec
 from factoryos.kilroy.agent_home import cli_env, write_agent_home
@@ -66,7 +67,7 @@ class BuildWorkload:
             product=spec.product,
             grace_seconds=spec.grace_seconds,
             heartbeat_seconds=spec.heartbeat_seconds,
-            on_event=progress.on_event if progress is not None else None,
+            on_event=_as_events(progress.on_event) if progress is not None else None,
             event_fields={
                 "candidate": spec.candidate,
                 "attempt": spec.attempt,
@@ -231,3 +232,8 @@ class BuildWorkload:
             },
         )
         return WorkloadResult(status=status, reason=reason, finished_at=datetime.now(UTC))
+
+
+def _as_events(on_event: Callable[[Event], None]) -> Callable[[EventRecord], None]:
+    """The runner hands on plain records; the progress report folds the envelope's model."""
+    return lambda record: on_event(Event(**record.fields()))

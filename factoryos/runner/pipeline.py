@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ from factoryos.kilroy.layout import LOGS_DIR
 from factoryos.workloads import EVENTS_FILE
 
 if TYPE_CHECKING:
-    from factoryos.events import Event, EventLog
+    from factoryos.events import EventLog, EventRecord
 
 #: How long an event that cannot be written (a full disk) is retried before the runner
 #: gives up (an infrastructure error: the workload is retried from its checkpoint).
@@ -81,7 +81,7 @@ class PipelineRunner:
         product: str,
         grace_seconds: float = 5.0,
         heartbeat_seconds: float | None = None,
-        on_event: Callable[[Event], None] | None = None,
+        on_event: Callable[[EventRecord], None] | None = None,
         event_fields: dict[str, Any] | None = None,
     ) -> None:
         self._kilroy = kilroy
@@ -109,7 +109,12 @@ class PipelineRunner:
         (validation,) = self._kilroy.validate([spec.graph])
         ensure_valid(validation)
         process = self._kilroy.start(spec)
-        log = log or self._event_log(spec.run_dir, spec.run_id)
+        if log is None:
+            with self._own_event_log(spec.run_dir, spec.run_id) as own:
+                return self._started(spec, process, own)
+        return self._started(spec, process, log)
+
+    def _started(self, spec: RunSpec, process: KilroyProcess, log: EventLog) -> RunReport:
         self._emit(
             log,
             EventType.RUN_STARTED,
@@ -132,7 +137,14 @@ class PipelineRunner:
     ) -> RunReport:
         """Resume the run in ``run_dir`` from its last checkpoint and follow it; ``extra_env``
         as the run started with (an agent's key is never written down, so it comes again)."""
-        log = log or self._event_log(run_dir, run_id)
+        if log is None:
+            with self._own_event_log(run_dir, run_id) as own:
+                return self._resumed(run_dir, run_id, own, extra_env)
+        return self._resumed(run_dir, run_id, log, extra_env)
+
+    def _resumed(
+        self, run_dir: Path, run_id: str, log: EventLog, extra_env: Mapping[str, str] | None
+    ) -> RunReport:
         logs_root = run_dir / LOGS_DIR
         process = self._kilroy.resume(logs_root, run_dir=run_dir, extra_env=extra_env)
         self._emit(
@@ -142,12 +154,19 @@ class PipelineRunner:
         )
         return self._follow(log, run_id, process)
 
-    def _event_log(self, run_dir: Path, run_id: str) -> EventLog:
-        # Imported here: ``run`` opens its log once Kilroy has started, so the envelope's
-        # pydantic model is built while Kilroy starts up rather than before.
+    @contextlib.contextmanager
+    def _own_event_log(self, run_dir: Path, run_id: str) -> Iterator[EventLog]:
+        """The run directory's ``events.ndjson``, synced by a thread of its own (an fsync per
+        event would hold up following Kilroy) and completely once the run is over."""
         from factoryos.events import EventLog, run_source
 
-        return EventLog(run_dir / EVENTS_FILE, run_source(self._product, run_id))
+        log = EventLog(
+            run_dir / EVENTS_FILE, run_source(self._product, run_id), sync_in_background=True
+        )
+        try:
+            yield log
+        finally:
+            log.close()
 
     def _follow(self, log: EventLog, run_id: str, process: KilroyProcess) -> RunReport:
         done = threading.Event()
@@ -246,14 +265,14 @@ class PipelineRunner:
 
     def _append(
         self, log: EventLog, kind: EventType, data: dict[str, Any], subject: str | None
-    ) -> Event:
+    ) -> EventRecord:
         """Append, waiting up to ``APPEND_PATIENCE_SECONDS`` for a log that cannot take it
         (a full disk): Kilroy goes on meanwhile, and nothing is lost or written twice
         (a failed append leaves nothing behind)."""
         deadline: float | None = None
         while True:
             try:
-                return log.append(kind, data, subject=subject)
+                return log.append_record(kind, data, subject=subject)
             except WorkspaceError as exc:
                 now = time.monotonic()
                 if deadline is None:

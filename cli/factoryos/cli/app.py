@@ -4,7 +4,8 @@
 commands read most often, ``sf run list``, ``sf run status RUN`` and ``sf
 product list``, are answered from the embedded store without importing
 Typer or pydantic when ``factoryos.cli.readonly`` is sure it prints exactly
-what they would; everything else, and every error, goes to
+what they would, and the plain ``sf pipeline run`` starts its run without them
+(``factoryos.cli.pipelinerun``, with the same error edge); everything else goes to
 ``factoryos.cli.root``, the Typer application, imported only then.
 ``app`` (the Typer application) is importable from here as before.
 """
@@ -15,6 +16,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from factoryos.cli import pipelinerun
 from factoryos.cli.readonly import answer
 from factoryos.imports import lazy_attributes
 
@@ -28,7 +30,10 @@ __getattr__ = lazy_attributes(__name__, {"app": "factoryos.cli.root"})
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``sf`` with ``argv`` (default: the process's) and return its exit status."""
-    answered = answer(sys.argv[1:] if argv is None else argv, os.environ)
+    args = sys.argv[1:] if argv is None else argv
+    answered = answer(args, os.environ)
+    if answered is None:
+        answered = pipelinerun.start(args, os.environ)
     if answered is not None:
         return answered
     from factoryos.cli.root import main as run_typer

@@ -1,61 +1,23 @@
 """Rendering command results for people (text) and programs (``-o json|yaml``).
 
-Every ``sf`` command that prints a result takes ``-o/--output`` and hands its
-plain-data result to ``emit``; progress and errors go to stderr so stdout stays
-machine-readable.
+Every ``sf`` command that prints a result takes ``-o/--output`` (``OutputOption``)
+and hands its plain-data result to ``emit``; progress and errors go to stderr so
+stdout stays machine-readable. The printing itself is ``factoryos.cli.emit``
+(standard library only), re-exported here with the Typer option.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from factoryos.cli.emit import OutputFormat, emit, error_line, progress
 from factoryos.cli.views import age, table
 
 __all__ = ["OutputFormat", "OutputOption", "age", "emit", "error_line", "progress", "table"]
-
-
-class OutputFormat(StrEnum):
-    """The ``-o`` choices."""
-
-    TEXT = "text"
-    JSON = "json"
-    YAML = "yaml"
-
 
 #: The ``-o/--output`` option, shared by every command that prints a result.
 OutputOption = Annotated[
     OutputFormat, typer.Option("--output", "-o", help="Output format: text, json or yaml.")
 ]
-
-
-def emit(data: Any, fmt: OutputFormat, text: Callable[[Any], str]) -> None:
-    """Print ``data`` on stdout: as JSON/YAML, or through ``text`` for people."""
-    if fmt is OutputFormat.JSON:
-        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-    elif fmt is OutputFormat.YAML:
-        import yaml  # only for -o yaml: 25 ms of every command's start otherwise
-
-        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
-    else:
-        rendered = text(data)
-        if rendered:
-            sys.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
-    sys.stdout.flush()
-
-
-def progress(line: str) -> None:
-    """One line of live progress on stderr."""
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
-def error_line(message: str) -> str:
-    """The one-line form of an error shown to a user."""
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    return f"sf: error: {first}"

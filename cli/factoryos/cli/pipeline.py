@@ -5,6 +5,8 @@ CLI) write a pipeline from a requirements document, then validates it; ``run`` s
 one Kilroy run on a workspace, prints each stage live (stderr) and the outcome (stdout), records the
 run's events, and exits with the run's status. The work happens in the core
 (``factoryos.kilroy``, ``factoryos.runner``); this module parses, calls and prints.
+``run``'s body and the helpers ``resume`` shares are ``factoryos.cli.pipelinerun``,
+which also starts the plain ``sf pipeline run`` without Typer.
 """
 
 from __future__ import annotations
@@ -13,24 +15,20 @@ import os
 import re
 import signal
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from factoryos.cli.output import OutputFormat, OutputOption, emit, progress
+from factoryos.cli.pipelinerun import kilroy_for, report_status, run_pipeline, runner
 from factoryos.errors import InvalidInputError, NotFoundError
-from factoryos.events import EventType
-from factoryos.kilroy import Diagnostic, FileValidation, Kilroy, RunSpec, find_kilroy
+from factoryos.kilroy import Diagnostic, FileValidation
 from factoryos.kilroy.layout import LOGS_DIR
-from factoryos.runner import PipelineRunner, RunReport
 from factoryos.settings import Settings
 from factoryos.workloads import EVENTS_FILE
 
 if TYPE_CHECKING:
-    from factoryos.events import Event
-
     # The ingest brings the agent models (pydantic): imported by `sf pipeline ingest` only.
     from factoryos.kilroy.ingest import IngestResult
 
@@ -41,12 +39,6 @@ INGEST_MODEL = "claude-sonnet-4.5"
 app = typer.Typer(help="Validate and run Attractor pipelines with Kilroy.", no_args_is_help=True)
 
 EXIT_ERRORS, EXIT_WARNINGS = 1, 2
-#: How often a running pipeline writes a heartbeat event.
-HEARTBEAT_SECONDS = 10.0
-
-
-def _kilroy(settings: Settings) -> Kilroy:
-    return Kilroy(find_kilroy(settings, os.environ), settings)
 
 
 @app.command()
@@ -56,7 +48,7 @@ def validate(
 ) -> None:
     """Validate pipelines. Exit 0 when clean, 1 on any error, 2 on warnings only."""
     settings = Settings.from_env()
-    results = _kilroy(settings).validate(files)
+    results = kilroy_for(settings).validate(files)
     emit([r.to_dict() for r in results], output, lambda _: _validation_text(results))
     if not all(r.ok for r in results):
         raise typer.Exit(EXIT_ERRORS)
@@ -134,7 +126,7 @@ def ingest(
         credential_env=credential_env, repo=repo, skill=skill, max_turns=max_turns,
     )  # fmt: skip
     settings = Settings.from_env()
-    result = run_ingest(_kilroy(settings), request, os.environ, progress)
+    result = run_ingest(kilroy_for(settings), request, os.environ, progress)
     typer.echo(_ingest_text(result))
     if not result.ok:
         raise typer.Exit(EXIT_ERRORS)
@@ -149,24 +141,6 @@ def _ingest_text(result: IngestResult) -> str:
         f"findings above (edit the file, or the requirements and ingest again), then check it "
         f"with `sf pipeline validate {result.output}`"
     )
-
-
-_INPUT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", re.DOTALL)
-
-
-def _parse_inputs(values: list[str]) -> dict[str, str]:
-    inputs: dict[str, str] = {}
-    for raw in values:
-        match = _INPUT.match(raw)
-        if not match:
-            raise InvalidInputError(f"--input {raw!r}: expected KEY=VALUE")
-        inputs[match.group(1)] = match.group(2)
-    return inputs
-
-
-def _default_run_id(graph: Path) -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", graph.stem).strip("-.") or "run"
-    return f"{stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}"
 
 
 @app.command()
@@ -204,23 +178,19 @@ def run(
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Run a pipeline on a workspace and exit with its status (0 success, 1 failure)."""
-    # Ctrl-C (SIGINT) stops the run gracefully, even when sf was started with SIGINT
-    # ignored (a background job of a script, some CI runners): Python keeps an inherited
-    # SIG_IGN, so the stop would never come. Go CLIs such as Kilroy do the same.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    settings = Settings.from_env()
-    kilroy = _kilroy(settings)
-    rid = run_id or _default_run_id(graph)
-    spec = RunSpec(
-        graph=graph,
-        workspace=workspace,
-        run_id=rid,
-        run_dir=settings.runs_dir / rid,
-        inputs=_parse_inputs(inputs or []),
-        agent_profile=agent_profile,
-        agent_executable=agent_executable,
+    raise typer.Exit(
+        run_pipeline(
+            graph=graph,
+            workspace=workspace,
+            inputs=inputs,
+            run_id=run_id,
+            product=product,
+            agent_profile=agent_profile,
+            agent_executable=agent_executable,
+            grace=grace,
+            output=output,
+        )
     )
-    _exit_with(_runner(kilroy, product, grace).run(spec), output)
 
 
 @app.command()
@@ -243,25 +213,8 @@ def resume(
             f"no checkpoint of a pipeline run {run_id!r} in {run_dir / LOGS_DIR} "
             "(`sf pipeline run` prints the run id and its logs folder)"
         )
-    runner = _runner(_kilroy(settings), _product_of(run_dir / EVENTS_FILE), grace)
-    _exit_with(runner.resume(run_dir, run_id), output)
-
-
-def _runner(kilroy: Kilroy, product: str, grace: float) -> PipelineRunner:
-    """The runner of `sf pipeline run` and `resume`: stages shown live, a heartbeat."""
-    return PipelineRunner(
-        kilroy,
-        product=product,
-        grace_seconds=grace,
-        heartbeat_seconds=HEARTBEAT_SECONDS,
-        on_event=_show_event,
-    )
-
-
-def _exit_with(report: RunReport, output: OutputFormat) -> NoReturn:
-    """Print the run's summary and exit with its status (0 success, 1 anything else)."""
-    emit(report.to_dict(), output, _report_text)
-    raise typer.Exit(0 if report.outcome.status == "success" else 1)
+    resumer = runner(kilroy_for(settings), _product_of(run_dir / EVENTS_FILE), grace)
+    raise typer.Exit(report_status(resumer.resume(run_dir, run_id), output))
 
 
 def _product_of(events: Path) -> str:
@@ -274,39 +227,3 @@ def _product_of(events: Path) -> str:
         if found:
             return found.group(1)
     return "adhoc"
-
-
-def _show_event(event: Event) -> None:
-    data = event.data
-    stamp = event.time.astimezone().strftime("%H:%M:%S")
-    if event.type == EventType.RUN_STARTED:
-        progress(f"[{stamp}] run {data.get('run_id')} started (logs: {data.get('logs_root')})")
-    elif event.type == EventType.RUN_RESUMED:
-        progress(f"[{stamp}] run {data.get('run_id')} resumed from its checkpoint")
-    elif event.type == EventType.STAGE_STARTED:
-        progress(f"[{stamp}] {event.subject}: started (attempt {_attempt(data)})")
-    elif event.type == EventType.STAGE_COMPLETED:
-        reason = f": {data['failure_reason']}" if data.get("failure_reason") else ""
-        progress(f"[{stamp}] {event.subject}: {data.get('status')}{reason}")
-    elif event.type == EventType.STAGE_RETRYING:
-        progress(f"[{stamp}] {event.subject}: retrying")
-    elif event.type == EventType.RUN_STOP_REQUESTED:
-        progress(f"[{stamp}] stopping (grace {data.get('grace_seconds')}s)")
-
-
-def _attempt(data: dict[str, Any]) -> str:
-    attempt, limit = data.get("attempt"), data.get("max")
-    return f"{attempt}/{limit}" if limit else str(attempt)
-
-
-def _report_text(report: dict[str, Any]) -> str:
-    out = report["outcome"]
-    head = f"run {report['run_id']}: {out['status']}"
-    if out.get("failed_node"):
-        head += f" at {out['failed_node']}"
-    if out.get("failure_reason"):
-        head += f": {out['failure_reason']}"
-    return "\n".join(
-        [head, f"  events: {report['events']}", f"  logs:   {report['logs_root']}"]
-        + ([f"  branch: {report['run_branch']}"] if report.get("run_branch") else [])
-    )

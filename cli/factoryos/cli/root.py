@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 def _refuse(message: str, error: FactoryError | None, status: int = 1) -> int:
     """One ``sf: error:`` line on stderr; the status from the CLI's table for our errors."""
     # Only refusals need these, so the edge's helpers load with them.
+    from factoryos.cli.emit import error_line
     from factoryos.cli.exits import exit_status
-    from factoryos.cli.output import error_line
 
     sys.stderr.write(error_line(message) + "\n")
     return status if error is None else exit_status(error)

@@ -190,11 +190,17 @@ def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
     assert "factoryos.evals" in factory_packages(modules)
 
 
-#: What ``sf pipeline run`` must not load before Kilroy starts (its command module's imports):
-#: the resource models and the workload contract's evaluation (pydantic classes, about 0.2 s),
-#: the build workload, the ingest, YAML; and the event envelope and asyncio, which the runner
-#: loads once Kilroy runs (its log, the follower's inotify), beside Kilroy's own start.
+#: What ``sf pipeline run`` must not load before Kilroy starts: Typer and pydantic (its
+#: shortcut, ``factoryos.cli.pipelinerun``, parses the command line itself), the resource
+#: models and the workload contract's evaluation, the build workload, the ingest, YAML;
+#: and the event envelope and asyncio, which the runner loads once Kilroy runs (its log,
+#: the follower's inotify), beside Kilroy's own start.
 PIPELINE_RUN_NEVER = {
+    "typer",
+    "pydantic",
+    "pydantic_core",
+    "factoryos.cli.root",
+    "factoryos.cli.pipeline",
     "factoryos.models",
     "factoryos.events.envelope",
     "factoryos.workloads.evaluation",
@@ -207,17 +213,79 @@ PIPELINE_RUN_NEVER = {
     "asyncio",
 }
 
+#: Runs ``sf pipeline run`` up to Kilroy's start, then writes the names in ``sys.modules``:
+#: Kilroy is a stand-in (no binary in unit tests) whose ``start`` is where the probe ends.
+PIPELINE_RUN_PROBE = """
+import json, sys
+from pathlib import Path
+import factoryos.kilroy as kilroy
+from factoryos.cli.app import main
+from factoryos.kilroy.adapter import Kilroy
 
-def test_sf_pipeline_run_starts_kilroy_without_the_models(tmp_path: Path) -> None:
+out, argv = sys.argv[1], sys.argv[2:]
+def dump(self, spec, **_):
+    json.dump(sorted(sys.modules), open(out, "w"))
+    raise SystemExit(0)
+kilroy.find_kilroy = lambda settings, env: kilroy.KilroyBinary(Path("/kilroy"), "v0.1.0")
+Kilroy.validate = lambda self, files: [kilroy.FileValidation(file=Path(f)) for f in files]
+Kilroy.start = dump
+main(argv)
+"""
+
+
+def test_sf_pipeline_run_starts_kilroy_without_typer_pydantic_or_the_models(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "modules.json"
-    probe = f"import json, sys, factoryos.cli.app, factoryos.cli.pipeline\n{_DUMP}"
-    subprocess.run([sys.executable, "-c", probe, str(out)], check=True, timeout=60)
+    env = {"PATH": "/usr/bin:/bin", "FACTORYOS_HOME": str(tmp_path / "home")}
+    argv = ["pipeline", "run", str(tmp_path / "g.dot"), "-w", str(tmp_path / "ws")]
+    subprocess.run(
+        [sys.executable, "-c", PIPELINE_RUN_PROBE, str(out), *argv],
+        env=env, check=True, timeout=60,
+    )  # fmt: skip
     modules = set(json.loads(out.read_text()))
-    assert "factoryos.runner.pipeline" in modules  # the probe did load the command
+    assert "factoryos.runner.pipeline" in modules  # the probe did run the command
     loaded = {
         n for n in PIPELINE_RUN_NEVER if any(m == n or m.startswith(n + ".") for m in modules)
     }
     assert not loaded
 
 
-_DUMP = 'json.dump(sorted(sys.modules), open(sys.argv[1], "w"))'
+def test_the_pipeline_run_probe_sees_typer_when_the_command_goes_through_it(
+    tmp_path: Path,
+) -> None:
+    """The pin can fail: ``-o=json``, a spelling the shortcut leaves to Typer, loads it."""
+    out = tmp_path / "modules.json"
+    env = {"PATH": "/usr/bin:/bin", "FACTORYOS_HOME": str(tmp_path / "home")}
+    argv = ["pipeline", "run", str(tmp_path / "g.dot"), "-w", str(tmp_path / "ws"), "--output=json"]
+    subprocess.run(
+        [sys.executable, "-c", PIPELINE_RUN_PROBE, str(out), *argv],
+        env=env, check=True, timeout=60,
+    )  # fmt: skip
+    modules = set(json.loads(out.read_text()))
+    assert {"typer", "pydantic", "factoryos.runner.pipeline"} <= modules
+
+
+#: Appends a run's events as ``sf pipeline run``'s runner does, then writes ``sys.modules``.
+RECORDING_PROBE = """
+import json, sys
+from pathlib import Path
+from factoryos.events import EventLog, EventType, run_source
+log = EventLog(Path(sys.argv[2]), run_source("adhoc", "r1"), sync_in_background=True)
+log.append_record(EventType.RUN_STARTED, {"run_id": "r1", "pid": 1})
+log.append_record(EventType.STAGE_COMPLETED, {"status": "success", "seconds": 0.25}, subject="a")
+log.close()
+json.dump(sorted(sys.modules), open(sys.argv[1], "w"))
+"""
+
+
+def test_recording_a_runs_events_does_not_load_pydantic(tmp_path: Path) -> None:
+    out = tmp_path / "modules.json"
+    subprocess.run(
+        [sys.executable, "-c", RECORDING_PROBE, str(out), str(tmp_path / "events.ndjson")],
+        check=True, timeout=60,
+    )  # fmt: skip
+    modules = set(json.loads(out.read_text()))
+    assert "factoryos.events.log" in modules
+    assert not {m for m in modules if m.split(".")[0] in {"pydantic", "pydantic_core"}}
+    assert "factoryos.events.envelope" not in modules

@@ -98,3 +98,25 @@ def test_an_append_the_disk_cuts_short_leaves_nothing_behind(
     events = read_events(log.path)
     assert [e.sequence for e in events] == [1, 2]
     assert [e.type for e in events] == [EventType.RUN_STARTED, EventType.RUN_FINISHED]
+
+
+def test_a_log_synced_in_the_background_writes_the_same_events(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.ndjson", SOURCE, sync_in_background=True)
+    seqs = [log.append(EventType.LOG, {"line": str(i)}).sequence for i in range(5)]
+    log.close()
+    assert seqs == [1, 2, 3, 4, 5]
+    assert [e.data["line"] for e in read_events(log.path)] == ["0", "1", "2", "3", "4"]
+    assert log.append(EventType.LOG).sequence == 6  # after close, each append syncs its own
+
+
+def test_a_background_sync_that_fails_is_reported_by_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    log = EventLog(tmp_path / "events.ndjson", SOURCE, sync_in_background=True)
+    monkeypatch.setattr(os, "fsync", fail)
+    log.append(EventType.LOG)
+    with pytest.raises(WorkspaceError, match="cannot sync the event log"):
+        log.close()

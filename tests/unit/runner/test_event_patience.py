@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from factoryos.errors import WorkspaceError
-from factoryos.events import Event, EventLog, EventType, run_source
+from factoryos.events import EventLog, EventRecord, EventType, run_source
 from factoryos.runner import pipeline
 from factoryos.runner.pipeline import PipelineRunner
 
@@ -20,11 +20,13 @@ class FullForAWhile(EventLog):
         super().__init__(path, run_source("p", "r"))
         self.refusals = refusals
 
-    def append(self, type: EventType | str, data: dict[str, Any] | None = None, **kw: Any) -> Event:
+    def append_record(
+        self, type: EventType | str, data: dict[str, Any] | None = None, **kw: Any
+    ) -> EventRecord:
         if self.refusals > 0:
             self.refusals -= 1
             raise WorkspaceError(f"cannot append to the event log {self.path}: No space left")
-        return super().append(type, data, **kw)
+        return super().append_record(type, data, **kw)
 
 
 @pytest.fixture
