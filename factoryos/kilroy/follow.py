@@ -9,9 +9,12 @@ has exited and every complete line has been read. A ``run_completed`` or
 Between reads it waits on a file-system notification for ``logs_root``
 (``factoryos.filewatch``): a line is read as soon as Kilroy has written it,
 and ``final.json`` appearing wakes it for the end. With notifications it
-also looks at the process (and ``should_stop``) every ``recheck`` seconds,
-and every few milliseconds once ``final.json`` is there (the exit is near);
-without them (no inotify, or none left) it reads every ``poll_interval``.
+also looks at the process (and ``should_stop``) ``recheck`` seconds after the
+last line, then twice as long after each quiet look up to ``RECHECK_MAX`` (a
+line resets it: 200 runners waiting for their Kilroys to start took a core
+looking every 0.1 s), and every few milliseconds once ``final.json`` is there
+(the exit is near); without them (no inotify, or none left) it reads every
+``poll_interval``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ __all__ = ["Pollable", "follow_progress", "follow_progress_lines"]
 
 #: How often the exit is looked for once ``final.json`` is written (it follows at once).
 ENDING_POLL = 0.005
+#: The longest quiet wait between looks at the process with notifications on: how late a
+#: Kilroy that died without ``final.json``, or a stop asked for, can be noticed.
+RECHECK_MAX = 1.0
 
 
 class Pollable(Protocol):
@@ -76,6 +82,7 @@ def follow_progress_lines(
         logs_root / PROGRESS_FILE, process.progress_after if after is None else after
     )
     ending_since: float | None = None
+    quiet = recheck
     with FolderWatch(logs_root, {PROGRESS_FILE, FINAL_FILE}) as watch:
         while True:
             exited = process.poll() is not None
@@ -87,7 +94,9 @@ def follow_progress_lines(
             if exited:
                 # The process had exited before this read, so the read saw its last line.
                 return
-            if not batch:
+            if batch:
+                quiet = recheck
+            else:
                 if should_stop is not None and should_stop():
                     return
                 # Kilroy exits right after writing final.json, and no file says so:
@@ -96,5 +105,7 @@ def follow_progress_lines(
                     ending_since = time.monotonic()
                 if ending_since is not None and time.monotonic() - ending_since < 1.0:
                     watch.wait(min(poll_interval, ENDING_POLL))
-                else:
-                    watch.wait(recheck if watch.notifying else poll_interval)
+                elif not watch.notifying:
+                    watch.wait(poll_interval)
+                elif not watch.wait(quiet):
+                    quiet = min(2 * quiet, max(recheck, RECHECK_MAX))

@@ -38,7 +38,14 @@ from pathlib import Path
 
 from factoryos.settings import BUILD_NICE
 
-__all__ = ["BUILD_NICE", "SessionLowering", "autogroup_nice", "lower_session", "nice_in_child"]
+__all__ = [
+    "BUILD_NICE",
+    "SessionLowering",
+    "autogroup_nice",
+    "lower_session",
+    "nice_in_child",
+    "restore_own_session",
+]
 
 PROC = Path("/proc")
 
@@ -87,8 +94,38 @@ def lower_session(
     return True
 
 
+def restore_session(pid: int, nice: int, *, proc: Path = PROC) -> bool:
+    """Take ``pid``'s session's scheduling group back up to ``nice`` (any value from 0 up
+    needs no privilege) if it is lower; True once nothing is left to do, False to try
+    again (the kernel asked to wait)."""
+    try:
+        path = proc / str(pid) / "autogroup"
+        current = autogroup_nice(path.read_text())
+        if current is None or current <= nice:
+            return True
+        path.write_text(str(nice))
+    except ProcessLookupError:
+        return True
+    except OSError as exc:
+        return exc.errno != errno.EAGAIN
+    return True
+
+
+def restore_own_session(*, proc: Path = PROC) -> SessionLowering | None:
+    """A session leader whose group was lowered while it started (a runner forked by
+    ``factoryos.launch.forkserver``) takes it back to its own nice value, now that its
+    work is following: it is on the path of every event. Any other process (``sf pipeline
+    run`` in someone's terminal) leaves its session alone."""
+    pid = os.getpid()
+    if os.getsid(0) != pid:
+        return None
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    return SessionLowering(pid, own, lower=lambda p, n: restore_session(p, n, proc=proc)).start()
+
+
 class SessionLowering:
-    """Lowers a new session's priority in the background, retrying as ``lower_session`` asks."""
+    """Changes a session's priority in the background, retrying as the change asks:
+    ``lower_session`` by default, ``restore_session`` to take it back."""
 
     def __init__(
         self,

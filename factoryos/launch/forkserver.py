@@ -8,10 +8,11 @@ forks a child for each, records the child in the request's ``process.json``
 does not wait for that answer when it asks (a batch of runs started in a row costs
 one round trip, not one each); because the record is written before the answer, a
 workload is never running unrecorded longer than a fork takes. The child leaves the
-server's session, takes the nice value ``niceness`` (``Settings.build_nice``), and
-its session's scheduling group (autogroup) likewise (``factoryos.kilroy.priority``),
-so that runners and their Kilroys yield the CPU to the control plane and to this
-server, sends its output to the
+server's session and gives that session's scheduling group (autogroup) the nice
+value ``niceness`` (``Settings.build_nice``; ``factoryos.kilroy.priority``), so that
+200 runners starting at once (cloning, validating, starting Kilroy) yield the CPU to
+the control plane and to this server; once its Kilroy runs, the runner takes its
+group back (it follows the events), sends its output to the
 workload's ``output.log``, takes the request's environment and runs the runner
 entrypoint (``factoryos.worker.main``, the same one a Job pod runs), so a workload
 starts in milliseconds instead of paying Python's start-up and imports. Children are
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import factoryos.worker as entrypoint
-from factoryos.kilroy.priority import SessionLowering, nice_in_child
+from factoryos.kilroy.priority import SessionLowering
 from factoryos.launch.processrecord import write_process_record
 
 
@@ -62,8 +63,9 @@ def _child(request: dict[str, Any], main: Callable[[list[str]], int]) -> None:
     os.setsid()
     niceness = int(request.get("niceness", 0))
     if niceness > 0:
-        nice_in_child(niceness)
-        SessionLowering(os.getpid(), niceness).start()  # its new session's autogroup
+        # Its session's group only: the runner takes it back once Kilroy runs
+        # (``restore_own_session``), which a process's own nice value could not do.
+        SessionLowering(os.getpid(), niceness).start()
     devnull = os.open(os.devnull, os.O_RDONLY)
     output = os.open(request["output"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(devnull, 0)

@@ -12,10 +12,10 @@ imports each time (``bench/controlplane.py`` measures both); with
 ``python -m factoryos.runner``. ``start`` does not wait for the fork server's
 answer: runs started in a row are forked while the control plane goes on with its
 passes, and a run's workloads are looked at only once the server has answered for
-them. Runners run at the nice value ``niceness`` (``Settings.build_nice``, 19 unless
-``FACTORYOS_BUILD_NICE`` says otherwise), their sessions' scheduling groups too, so with
-many runners cloning and starting Kilroy the control plane's short passes and the fork
-server are not queued behind them. Either way it runs in a new session, so
+them. A forked runner's session group starts at the nice value ``niceness`` (``sf up``
+gives ``Settings.build_nice``) until its Kilroy runs, so with many runners cloning and
+starting Kilroy the control plane's short passes and the fork server are not queued
+behind them (``factoryos.launch.forkserver``). Either way it runs in a new session, so
 Ctrl-C in the terminal of ``sf up`` does not reach it and it survives a
 control plane that is killed; the pid and the process's start time go to
 ``process.json`` (``launch.processrecord``), which lets a restarted control plane adopt it (a reused
@@ -54,7 +54,6 @@ from factoryos.errors import WorkspaceError
 from factoryos.kilroy.agent_clis import preflight
 from factoryos.kilroy.environment import agent_search_path
 from factoryos.kilroy.logsroot import LogsRoot
-from factoryos.kilroy.priority import BUILD_NICE
 from factoryos.kilroy.procs import (
     kill_processes,
     pid_alive,
@@ -211,7 +210,7 @@ class LocalProcessLauncher:
         prewarm: bool = True,
         tools_dir: Path | None = None,
         sandbox: bool = True,
-        niceness: int = BUILD_NICE,
+        niceness: int = 0,
     ) -> None:
         self._runs_dir = runs_dir
         self._niceness = niceness
@@ -256,9 +255,6 @@ class LocalProcessLauncher:
     def _start_fresh(self, folder: Path) -> None:
         child = self._exec(folder / SPEC_FILE, folder / OUTPUT_FILE)
         self._children[folder] = child
-        with contextlib.suppress(OSError):  # niced; its autogroup not (the fork server's is)
-            if self._niceness > os.getpriority(os.PRIO_PROCESS, child.pid):
-                os.setpriority(os.PRIO_PROCESS, child.pid, self._niceness)
         write_process_record(folder / PROCESS_FILE, child.pid)
 
     def _settle(self, root: Path) -> None:

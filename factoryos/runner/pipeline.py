@@ -38,6 +38,7 @@ from factoryos.kilroy import (
 )
 from factoryos.kilroy.agent_errors import stage_agent_report
 from factoryos.kilroy.layout import LOGS_DIR
+from factoryos.kilroy.priority import restore_own_session
 from factoryos.workloads import EVENTS_FILE
 
 if TYPE_CHECKING:
@@ -169,6 +170,9 @@ class PipelineRunner:
             log.close()
 
     def _follow(self, log: EventLog, run_id: str, process: KilroyProcess) -> RunReport:
+        # Kilroy runs: a runner started at a low priority takes the usual one back, as it
+        # is now on the path of every event (``factoryos.kilroy.priority``).
+        restore_own_session()
         done = threading.Event()
         beating = self._start_heartbeat(log, process, done)
 

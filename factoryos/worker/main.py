@@ -24,6 +24,7 @@ from factoryos.errors import FactoryError, ToolMissingError
 from factoryos.evals.evaluate import EvaluationWorkload
 from factoryos.events import Event, EventType, read_events
 from factoryos.kilroy import Kilroy, find_kilroy
+from factoryos.kilroy.priority import restore_own_session
 from factoryos.kilroy.sandbox import Sandbox, find_bwrap
 from factoryos.runner import BuildWorkload, ConfigMapSink
 from factoryos.runner.forward import (
@@ -96,6 +97,9 @@ def _run(spec: WorkloadSpec, workload_dir: Path, env: dict[str, str]) -> int:
         progress = _progress(env)
         workload: BuildWorkload | EvaluationWorkload
         if spec.kind is WorkloadKind.EVALUATE:
+            # Not one of a burst of builds starting: the usual priority from the start
+            # (a build's runner takes it back once its Kilroy runs).
+            restore_own_session()
             sandbox_for = _evaluation_sandboxes(spec, settings, env) if spec.sandbox else None
             workload = EvaluationWorkload(spec, env, progress, sandbox_for)
         else:

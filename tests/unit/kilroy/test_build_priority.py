@@ -16,6 +16,8 @@ from factoryos.kilroy.priority import (
     SessionLowering,
     autogroup_nice,
     lower_session,
+    restore_own_session,
+    restore_session,
 )
 from factoryos.kilroy.process import spawn
 from factoryos.settings import Settings
@@ -55,6 +57,21 @@ def test_a_group_already_as_low_is_left_as_it_is(tmp_path: Path) -> None:
     autogroup = fake_session(tmp_path, 40, 15)
     assert lower_session(40, 10, proc=tmp_path, session_of=leader)
     assert autogroup_nice(autogroup.read_text()) == 15
+
+
+def test_a_lowered_group_is_taken_back_and_a_higher_one_left_alone(tmp_path: Path) -> None:
+    lowered = fake_session(tmp_path, 40, 19)
+    assert restore_session(40, 0, proc=tmp_path)
+    assert lowered.read_text() == "0"
+    usual = fake_session(tmp_path, 41, 0)
+    assert restore_session(41, 5, proc=tmp_path)  # never lowers: that is lower_session's
+    assert autogroup_nice(usual.read_text()) == 0
+
+
+def test_a_process_that_does_not_lead_its_session_leaves_it_alone(tmp_path: Path) -> None:
+    if os.getsid(0) == os.getpid():
+        pytest.skip("this test process leads its session")
+    assert restore_own_session(proc=tmp_path) is None
 
 
 def test_without_autogroups_or_once_the_process_is_gone_there_is_nothing_to_do(

@@ -90,3 +90,27 @@ def test_other_files_do_not_wake_it(tmp_path: Path) -> None:
         assert watch.notifying
         (tmp_path / "other.log").write_text("x")
         assert watch.wait(0.2) is False
+
+
+class CountingProcess(FakeProcess):
+    """Counts the follower's looks at the process; exits after ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.looks = 0
+        self.ends = time.monotonic() + seconds
+
+    def poll(self) -> int | None:
+        self.looks += 1
+        return 0 if time.monotonic() >= self.ends else None
+
+
+def test_a_quiet_follow_looks_at_the_process_less_and_less_often(tmp_path: Path) -> None:
+    """No line for 2.5 s: 0.1, 0.2, 0.4, 0.8 then 1 s apart (about 6 looks), not every 0.1 s
+    (25): 200 runners waiting on their Kilroys' first lines took a core that way."""
+    with FolderWatch(tmp_path, {"progress.ndjson"}) as watch:
+        if not watch.notifying:
+            pytest.skip("no inotify here")
+    process = CountingProcess(2.5)
+    assert list(follow_progress(tmp_path, process, poll_interval=0.05, recheck=0.1)) == []
+    assert 3 <= process.looks <= 10
