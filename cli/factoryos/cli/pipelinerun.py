@@ -206,12 +206,16 @@ def run_pipeline(
 
 
 def kilroy_for(settings: Settings) -> Kilroy:
-    """The Kilroy of this ``sf``: the binary ``find_kilroy`` picks, our environment."""
+    """The Kilroy of this ``sf``: the binary ``find_kilroy`` picks, our environment, and
+    the usual CPU priority: someone is waiting on this command in the foreground
+    (``FACTORYOS_BUILD_NICE`` is for the background runs of ``sf up``)."""
+    import dataclasses
     import os
 
     from factoryos.kilroy import Kilroy, find_kilroy
 
-    return Kilroy(find_kilroy(settings, os.environ), settings)
+    foreground = dataclasses.replace(settings, build_nice=0)
+    return Kilroy(find_kilroy(settings, os.environ), foreground)
 
 
 def runner(kilroy: Kilroy, product: str, grace: float) -> PipelineRunner:
