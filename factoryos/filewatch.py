@@ -82,6 +82,14 @@ def instances_in_use(uid: int | None = None, proc: Path = Path("/proc")) -> int:
     return count
 
 
+def preload() -> None:
+    """Import the inotify binding now, for a process that forks many followers (the fork
+    server): its import finds libc by running ``ldconfig -p``, 30-50 ms of CPU that every
+    forked runner would otherwise pay again. Nothing happens where it cannot load."""
+    with contextlib.suppress(ImportError, RuntimeError, OSError):
+        import asyncinotify  # noqa: F401
+
+
 def _inotify() -> Inotify | None:
     """A new inotify handle, or None (and why, in the log) where notifications cannot work."""
     if os.environ.get(NOTIFY_ENV, "1") == "0":

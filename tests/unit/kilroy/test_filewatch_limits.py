@@ -94,3 +94,17 @@ def test_other_failures_warn_without_blaming_the_limit(
     [record] = caplog.records
     assert INSTANCE_LIMIT_SYSCTL not in record.getMessage()
     assert "Cannot allocate memory" in record.getMessage()
+
+
+def test_the_fork_server_can_load_the_binding_once_for_all_its_children() -> None:
+    """``preload`` leaves the binding imported (a fork inherits it: no ``ldconfig`` each)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from factoryos import filewatch; "
+        "assert 'asyncinotify' not in sys.modules; filewatch.preload(); "
+        "print('asyncinotify' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
