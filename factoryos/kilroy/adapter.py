@@ -35,7 +35,7 @@ from factoryos.kilroy.environment import kilroy_env
 from factoryos.kilroy.layout import LAUNCH_FILE, LOGS_DIR, STDERR_FILE, STDOUT_FILE
 from factoryos.kilroy.logsroot import PROGRESS_FILE, LogsRoot
 from factoryos.kilroy.outcome import stderr_tail
-from factoryos.kilroy.priority import SessionLowering
+from factoryos.kilroy.priority import SessionChange
 from factoryos.kilroy.process import KilroyProcess, spawn
 from factoryos.kilroy.procs import MARKER_ENV
 from factoryos.kilroy.runspec import RunSpec
@@ -335,7 +335,7 @@ class Kilroy:
         # The build yields the CPU to the factory's own processes (the runner following
         # it, the dashboard): its session's scheduling group, once Kilroy leads it.
         if self.settings.build_nice:
-            SessionLowering(pid, self.settings.build_nice).start()
+            SessionChange(pid, self.settings.build_nice).start()
         # For a run, Kilroy writes the same pid itself once bootstrap is done; writing
         # it now lets `stop` find a run still in bootstrap. For a resume, Kilroy v0.1.0
         # never rewrites run.pid, and `status`/`stop` would see the old, dead pid.

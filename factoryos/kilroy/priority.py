@@ -19,7 +19,7 @@ own nice values; the group's nice value is what makes it yield.
 
 A session's nice value can be set only once it exists (a sandboxed Kilroy
 makes its own inside ``bwrap``), and an unprivileged process may set one
-only every 100 ms machine-wide (``EAGAIN`` otherwise), so ``SessionLowering``
+only every 100 ms machine-wide (``EAGAIN`` otherwise), so ``SessionChange``
 retries in a thread for a while. Raising a nice value needs no privilege;
 where it cannot be done at all the build simply runs at the usual priority.
 Idle machines see no difference: priority only decides who waits in a burst. The
@@ -40,7 +40,7 @@ from factoryos.settings import BUILD_NICE
 
 __all__ = [
     "BUILD_NICE",
-    "SessionLowering",
+    "SessionChange",
     "autogroup_nice",
     "lower_session",
     "nice_in_child",
@@ -74,44 +74,43 @@ def lower_session(
     proc: Path = PROC,
     session_of: Callable[[int], int] = os.getsid,
 ) -> bool:
-    """Set the scheduling group of ``pid``'s session to ``nice``; True once nothing is left
-    to do (done, already so, or impossible here), False to try again later (the session
-    is not made yet, or the kernel asked to wait)."""
+    """Set the scheduling group of ``pid``'s session to ``nice`` if it is higher; True once
+    nothing is left to do (done, already so, or impossible here), False to try again later
+    (the session is not made yet, or the kernel asked to wait)."""
     try:
         if session_of(pid) != pid:
             return False  # not a session leader yet (bwrap makes the session just before exec)
-        path = proc / str(pid) / "autogroup"
-        current = autogroup_nice(path.read_text())
-        if current is None or current >= nice:
-            return True
-        path.write_text(str(nice))
-    except ProcessLookupError:
-        return True  # it has ended
     except OSError as exc:
-        # EAGAIN: an unprivileged write within 100 ms of another (anyone's); others
-        # (no autogroup in this kernel, not ours to change) will not get better.
-        return exc.errno != errno.EAGAIN
-    return True
+        return _settled(exc)
+    return _set_group(proc / str(pid) / "autogroup", nice, lambda current: current >= nice)
 
 
 def restore_session(pid: int, nice: int, *, proc: Path = PROC) -> bool:
     """Take ``pid``'s session's scheduling group back up to ``nice`` (any value from 0 up
-    needs no privilege) if it is lower; True once nothing is left to do, False to try
-    again (the kernel asked to wait)."""
+    needs no privilege) if it is lower; True or False as for ``lower_session``."""
+    return _set_group(proc / str(pid) / "autogroup", nice, lambda current: current <= nice)
+
+
+def _set_group(autogroup: Path, nice: int, as_wanted: Callable[[int], bool]) -> bool:
+    """Write ``nice`` to an ``autogroup`` file unless its value is ``as_wanted`` already."""
     try:
-        path = proc / str(pid) / "autogroup"
-        current = autogroup_nice(path.read_text())
-        if current is None or current <= nice:
+        current = autogroup_nice(autogroup.read_text())
+        if current is None or as_wanted(current):
             return True
-        path.write_text(str(nice))
-    except ProcessLookupError:
-        return True
+        autogroup.write_text(str(nice))
     except OSError as exc:
-        return exc.errno != errno.EAGAIN
+        return _settled(exc)
     return True
 
 
-def restore_own_session(*, proc: Path = PROC) -> SessionLowering | None:
+def _settled(exc: OSError) -> bool:
+    """Whether a failed change is over: EAGAIN (an unprivileged write within 100 ms of
+    another, anyone's) is worth another try; the rest (the process is gone, no autogroup in
+    this kernel, not ours to change) will not get better."""
+    return exc.errno != errno.EAGAIN
+
+
+def restore_own_session(*, proc: Path = PROC) -> SessionChange | None:
     """A session leader whose group was lowered while it started (a runner forked by
     ``factoryos.launch.forkserver``) takes it back to its own nice value, now that its
     work is following: it is on the path of every event. Any other process (``sf pipeline
@@ -120,10 +119,10 @@ def restore_own_session(*, proc: Path = PROC) -> SessionLowering | None:
     if os.getsid(0) != pid:
         return None
     own = os.getpriority(os.PRIO_PROCESS, 0)
-    return SessionLowering(pid, own, lower=lambda p, n: restore_session(p, n, proc=proc)).start()
+    return SessionChange(pid, own, change=lambda p, n: restore_session(p, n, proc=proc)).start()
 
 
-class SessionLowering:
+class SessionChange:
     """Changes a session's priority in the background, retrying as the change asks:
     ``lower_session`` by default, ``restore_session`` to take it back."""
 
@@ -134,28 +133,28 @@ class SessionLowering:
         *,
         every: float = 0.05,
         attempts: int = 400,
-        lower: Callable[[int, int], bool] = lower_session,
+        change: Callable[[int, int], bool] = lower_session,
     ) -> None:
         self.pid = pid
         self.nice = nice
         self.every = every
         self.attempts = attempts
-        self._lower = lower
+        self._change = change
         self._stop = threading.Event()
         self.done = threading.Event()
 
     def run(self) -> None:
         """Try until done, ``attempts`` tries or ``stop`` (the caller's thread, or ``start``'s)."""
         for _ in range(self.attempts):
-            if self._lower(self.pid, self.nice):
+            if self._change(self.pid, self.nice):
                 self.done.set()
                 return
             if self._stop.wait(self.every):
                 return
 
-    def start(self) -> SessionLowering:
+    def start(self) -> SessionChange:
         """Try once now; if that was not enough, go on in a daemon thread."""
-        if self._lower(self.pid, self.nice):
+        if self._change(self.pid, self.nice):
             self.done.set()
         else:
             threading.Thread(target=self.run, name="build-priority", daemon=True).start()

@@ -122,7 +122,7 @@ def _preexec(arm: Callable[[], None] | None, nice: int) -> Callable[[], None] | 
             arm()
         nice_in_child(nice)
         # The child leads its new session by now: its group can be lowered at once
-        # (the kernel may say wait; the starter's SessionLowering tries again).
+        # (the kernel may say wait; the starter's SessionChange tries again).
         lower_session(os.getpid(), nice)
 
     return prepare

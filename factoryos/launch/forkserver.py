@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 
 import factoryos.worker as entrypoint
 from factoryos import filewatch
-from factoryos.kilroy.priority import SessionLowering
+from factoryos.kilroy.priority import SessionChange
 from factoryos.launch.processrecord import write_process_record
 
 
@@ -67,7 +67,7 @@ def _child(request: dict[str, Any], main: Callable[[list[str]], int]) -> None:
     if niceness > 0:
         # Its session's group only: the runner takes it back once Kilroy runs
         # (``restore_own_session``), which a process's own nice value could not do.
-        SessionLowering(os.getpid(), niceness).start()
+        SessionChange(os.getpid(), niceness).start()
     devnull = os.open(os.devnull, os.O_RDONLY)
     output = os.open(request["output"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(devnull, 0)

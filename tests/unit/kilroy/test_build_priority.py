@@ -13,7 +13,7 @@ import pytest
 from factoryos.errors import ConfigurationError
 from factoryos.kilroy.priority import (
     BUILD_NICE,
-    SessionLowering,
+    SessionChange,
     autogroup_nice,
     lower_session,
     restore_own_session,
@@ -106,12 +106,12 @@ def test_lowering_retries_until_done_and_gives_up_after_its_attempts() -> None:
         tries.append((pid, nice))
         return answers.pop(0)
 
-    lowering = SessionLowering(40, 10, every=0, lower=lower)
+    lowering = SessionChange(40, 10, every=0, change=lower)
     lowering.run()
     assert lowering.done.is_set()
     assert tries == [(40, 10)] * 3
 
-    never = SessionLowering(40, 10, every=0, attempts=4, lower=lambda pid, nice: False)
+    never = SessionChange(40, 10, every=0, attempts=4, change=lambda pid, nice: False)
     never.run()
     assert not never.done.is_set()
 
@@ -123,7 +123,7 @@ def test_a_stopped_lowering_tries_no_more() -> None:
         tries.append(pid)
         return False
 
-    lowering = SessionLowering(40, 10, every=0, lower=lower)
+    lowering = SessionChange(40, 10, every=0, change=lower)
     lowering.stop()
     lowering.run()
     assert tries == [40]
@@ -144,7 +144,7 @@ def test_a_spawned_build_and_its_session_run_at_the_lower_priority(tmp_path: Pat
         assert os.getpriority(os.PRIO_PROCESS, process.pid) == max(ours, BUILD_NICE)
         autogroup = Path(f"/proc/{process.pid}/autogroup")
         if autogroup.exists():  # the kernel schedules sessions as groups
-            assert SessionLowering(process.pid, BUILD_NICE).start().done.wait(30)
+            assert SessionChange(process.pid, BUILD_NICE).start().done.wait(30)
             nice = autogroup_nice(autogroup.read_text())
             assert nice is not None and nice >= BUILD_NICE
         plain = spawn(
