@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from factoryos.cli.emit import OutputFormat, emit, progress
+from factoryos.cli.shortcut import UnsureError, parse_words, typer_only
 
 if TYPE_CHECKING:
     from factoryos.events import EventRecord
@@ -64,55 +65,32 @@ ARGUMENTS: Sequence[str] = ("graph",)
 REPEATED = frozenset({"inputs"})
 
 
-class _UnsureError(Exception):
-    """The shortcut cannot parse this one for sure: Typer runs the command."""
-
-
 def start(argv: Sequence[str], env: Mapping[str, str]) -> int | None:
     """Run ``sf pipeline run`` and return its exit status, or ``None`` to let Typer run it."""
     if list(argv[:2]) != ["pipeline", "run"]:
         return None
-    if env.get("FACTORYOS_CONTEXT") or any(
-        k.startswith("_") and k.endswith("_COMPLETE") for k in env
-    ):
-        return None  # a cluster context, shell completion: Typer's
+    if typer_only(env):
+        return None
     try:
         params = parse(argv[2:])
-    except _UnsureError:
+    except UnsureError:
         return None
     return run_guarded(params)
 
 
 def parse(words: Sequence[str]) -> dict[str, Any]:
-    """The command's parameters, converted as Click converts them, or ``_UnsureError``."""
-    values: dict[str, Any] = {}
-    positional: list[str] = []
-    rest = list(words)
-    while rest:
-        word = rest.pop(0)
-        if word.startswith("-"):
-            if word not in OPTIONS:
-                raise _UnsureError  # --help, --opt=value, -wx, --, "-", a typo: Click's
-            param, _ = OPTIONS[word]
-            if not rest or rest[0].startswith("-"):
-                raise _UnsureError  # a missing value, or one Click may read otherwise
-            value = rest.pop(0)
-            if param in REPEATED:
-                values.setdefault(param, []).append(value)
-            else:
-                values[param] = value  # the last one wins, as in Click
-        else:
-            positional.append(word)
-    if len(positional) != len(ARGUMENTS) or "workspace" not in values:
-        raise _UnsureError  # Click says what is missing or extra
+    """The command's parameters, converted as Click converts them, or ``UnsureError``."""
+    values = parse_words(words, OPTIONS, ARGUMENTS, REPEATED)
+    if "workspace" not in values:
+        raise UnsureError  # Click says what is missing
     try:
         grace = float(values.get("grace", "5.0"))  # Click's FLOAT is float()
         output = OutputFormat(values.get("output", "text"))
     except ValueError:
-        raise _UnsureError from None
+        raise UnsureError from None
     executable = values.get("agent_executable")
     return {
-        "graph": Path(positional[0]),
+        "graph": Path(values["graph"]),
         "workspace": Path(values["workspace"]),
         "inputs": values.get("inputs"),
         "run_id": values.get("run_id"),

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from factoryos.cli.shortcut import UnsureError, parse_words, typer_only
 from factoryos.cli.views import newest_first, products_table, runs_table, status_text
 from factoryos.settings import Settings
 
@@ -70,21 +71,15 @@ ARGUMENTS: Mapping[tuple[str, str], Sequence[str]] = {
 }
 
 
-class _UnsureError(Exception):
-    """The shortcut cannot answer this one for sure: Typer runs the command."""
-
-
 def answer(argv: Sequence[str], env: Mapping[str, str]) -> int | None:
     """Print the command's text output and return 0, or ``None`` to let Typer run it."""
     try:
         command, params = parse(argv)
-        if params.get("output", "text") != "text" or env.get("FACTORYOS_CONTEXT"):
-            raise _UnsureError
-        if any(k.startswith("_") and k.endswith("_COMPLETE") for k in env):
-            raise _UnsureError  # shell completion (``_SF_COMPLETE``) is Click's
+        if params.get("output", "text") != "text" or typer_only(env):
+            raise UnsureError
         store = Settings.from_env(env).home / STORE_FILE
         text = _render(command, params, store)
-    except (_UnsureError, sqlite3.Error, KeyError, TypeError, ValueError, OSError, UnicodeError):
+    except (UnsureError, sqlite3.Error, KeyError, TypeError, ValueError, OSError, UnicodeError):
         return None
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
@@ -92,38 +87,17 @@ def answer(argv: Sequence[str], env: Mapping[str, str]) -> int | None:
 
 
 def parse(argv: Sequence[str]) -> tuple[tuple[str, str], dict[str, Any]]:
-    """The command and its parameters, as Click would parse them, or ``_UnsureError``."""
+    """The command and its parameters, as Click would parse them, or ``UnsureError``."""
     command = (argv[0], argv[1]) if len(argv) >= 2 else ("", "")
     options = OPTIONS.get(command)
     if options is None:
-        raise _UnsureError
-    params: dict[str, Any] = {}
-    positional: list[str] = []
-    rest = list(argv[2:])
-    while rest:
-        word = rest.pop(0)
-        if word.startswith("-") and word != "-":
-            if word not in options:
-                raise _UnsureError  # --help, --opt=value, -An, --, a typo: Click's to answer
-            param, takes_value = options[word]
-            if takes_value:
-                if not rest:
-                    raise _UnsureError
-                params[param] = rest.pop(0)  # the last one wins, as in Click
-            else:
-                params[param] = True
-        else:
-            positional.append(word)
-    names = ARGUMENTS[command]
-    if len(positional) != len(names):
-        raise _UnsureError
-    params.update(zip(names, positional, strict=True))
-    return command, params
+        raise UnsureError
+    return command, parse_words(argv[2:], options, ARGUMENTS[command])
 
 
 def _render(command: tuple[str, str], params: Mapping[str, Any], path: Path) -> str:
     if not path.is_file():
-        raise _UnsureError  # the full command creates the store
+        raise UnsureError  # the full command creates the store
     db = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=BUSY_SECONDS)
     try:
         namespace = None if params.get("all_namespaces") else params.get("namespace", "default")
@@ -133,7 +107,7 @@ def _render(command: tuple[str, str], params: Mapping[str, Any], path: Path) -> 
                 (namespace, params["name"]),
             ).fetchone()
             if row is None:
-                raise _UnsureError  # Typer's path says "not found" with its exit status
+                raise UnsureError  # Typer's path says "not found" with its exit status
             return status_text(json.loads(row[0]), _no_gate)
         kind = "Run" if command == ("run", "list") else "Product"
         bodies = [json.loads(body) for (body,) in _bodies(db, kind, namespace)]
@@ -161,4 +135,4 @@ def _bodies(db: sqlite3.Connection, kind: str, namespace: str | None) -> list[tu
 
 def _no_gate(evaluation: Mapping[str, Any]) -> str:
     """A run with a gate decision: its line is ``Evaluation.describe``'s, so Typer's path."""
-    raise _UnsureError
+    raise UnsureError

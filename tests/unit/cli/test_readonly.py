@@ -169,6 +169,8 @@ HANDED_OVER = [
     ["run", "list", "--", "x"],
     ["run", "list", "extra"],
     ["run", "list", "-n"],
+    ["run", "list", "-n", "-A"],
+    ["run", "status", "-"],
     ["run", "status"],
     ["run", "status", "nothing-here"],
     ["run", "status", "a", "b"],
