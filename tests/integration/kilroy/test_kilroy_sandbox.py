@@ -1,6 +1,7 @@
 """A sandboxed Kilroy is stopped and resumed like an unsandboxed one: its host pid is the
-one in ``run.pid``, ``kilroy attractor stop`` finds it, nothing of it survives the stop,
-and the resume (in a sandbox again) runs only what was left."""
+one in ``run.pid``, ``kilroy attractor stop`` finds it, nothing of it survives the stop
+(with no sweeper: the sandbox's pid namespace ends what Kilroy's cancel leaves), and the
+resume (in a sandbox again) runs only what was left."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from kilroy_support import live_group_members
 from test_kilroy_stop_resume import GRACE, count, long_run_spec, wait_for
 
 from factoryos.kilroy import Kilroy, follow_progress
-from factoryos.kilroy.procs import PROC, pid_alive, run_processes
+from factoryos.kilroy.procs import MARKER_ENV, PROC, pid_alive, run_processes
 from factoryos.kilroy.sandbox import Sandbox
 
 pytestmark = [
@@ -39,6 +40,7 @@ def test_a_sandboxed_run_stops_gracefully_and_resumes(kilroy: Kilroy, tmp_path: 
     cmdline = (PROC / str(first.pid) / "cmdline").read_bytes().split(b"\0")
     assert cmdline[1:3] == [b"attractor", b"run"], "the host pid of Kilroy, not bwrap's"
     assert (first.logs_root / "run.pid").read_text() == str(first.pid)
+    assert sweepers(first.logs_root) == [], "the pid namespace ends the leftovers, not a sweeper"
     assert boxed.status(first.logs_root).state == "running"
 
     result = boxed.stop(first.logs_root, grace_seconds=GRACE)
@@ -58,3 +60,17 @@ def test_a_sandboxed_run_stops_gracefully_and_resumes(kilroy: Kilroy, tmp_path: 
     assert second.outcome(timeout=30).status == "success"
     assert started == ["slow", "finish"]
     assert (count(marks / "prepare.done"), count(marks / "slow.starts")) == (1, 2)
+
+
+def sweepers(logs_root: Path) -> list[int]:
+    """Pids of the sweepers (``factoryos.kilroy.sweeper``) started for the run in ``logs_root``."""
+    marker = f"{MARKER_ENV}={logs_root}".encode()
+    found = []
+    for entry in PROC.iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in cmdline and any(part.endswith(b"sweeper.py") for part in cmdline):
+            found.append(int(entry.name))
+    return found
