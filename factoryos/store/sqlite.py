@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from factoryos.errors import (
     ConflictError,
     ExpiredError,
@@ -226,11 +228,13 @@ class LocalStore:
         kind = type(resource)
         with self._write() as db:
             stored = self._current(db, kind, resource)
-            new = stored.model_copy(deep=True)
-            new.status = resource.status.model_copy(deep=True)
-            if _same(new, stored):
+            # Only the status changes, so only the status is compared; and ``stored`` was
+            # parsed just now for this call alone, so it becomes the new version in place
+            # (a deep copy of a whole Run cost more than parsing it).
+            if _dumped(resource.status) == _dumped(stored.status):
                 return stored
-            return self._put(db, new, WatchEventType.MODIFIED)
+            stored.status = resource.status.model_copy(deep=True)
+            return self._put(db, stored, WatchEventType.MODIFIED)
 
     def delete(self, kind: type[R], name: str, namespace: str = "default") -> R | None:
         with self._write() as db:
@@ -368,6 +372,11 @@ def _load_any(kind: str, body: str) -> Product | Run:
 
 def _same(a: Product | Run, b: Product | Run) -> bool:
     return dump_resource(a) == dump_resource(b)
+
+
+def _dumped(part: BaseModel) -> dict[str, Any]:
+    """A part of a resource as ``dump_resource`` writes it."""
+    return part.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _now() -> datetime:
