@@ -52,6 +52,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -130,6 +131,12 @@ def sf(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def own_cpu() -> float:
+    """CPU seconds (user + system) this bench's process has used."""
+    times = os.times()
+    return times.user + times.system
 
 
 class Plane:
@@ -273,7 +280,7 @@ def active_cpu(
         for i in range(runs)
     ]
     names = [f"sleepy-{i}" for i in range(runs)]
-    cpu_began = cpu_seconds(plane)
+    cpu_began, own_began = cpu_seconds(plane), own_cpu()
     began, wall_began = time.monotonic(), time.time()
     sf(env, "apply", "-f", "-", stdin="---\n".join(docs))
     applied = time.monotonic() - began
@@ -285,12 +292,11 @@ def active_cpu(
             (home / f"runs/default/{n}/workloads/{n}-c0-1/process.json").exists() for n in names
         )
 
+    waiting = set(names)
+
     def all_running() -> bool:
-        found = [r for r in store.list(Run) if r.spec.product_ref.name == "sleepy"]
-        return len(found) == runs and all(
-            any(s.name == "n0" and s.status.value == "Running" for s in r.status.stages)
-            for r in found
-        )
+        waiting.difference_update(in_stage(home / "factoryos.db", waiting, "n0"))
+        return not waiting
 
     while not all_running():
         if time.monotonic() - began > 600:
@@ -299,7 +305,7 @@ def active_cpu(
             spawned = time.monotonic() - began
         time.sleep(0.2)
     ramp = time.monotonic() - began
-    ramp_cpu = cpu_seconds(plane) - cpu_began
+    ramp_cpu, bench_cpu = cpu_seconds(plane) - cpu_began, own_cpu() - own_began
     timeline = ramp_timeline(home, names, wall_began)
     timeline += start_cpu(home, names, plane, ramp)
     spawned = ramp if spawned is None else spawned
@@ -314,7 +320,8 @@ def active_cpu(
         f"  all {runs} runs had Kilroy in their stage {ramp:.1f}s after `sf apply` "
         f"(goal <= 30 s: {verdict(ramp <= 30)})",
         f"    `sf apply` returned after {applied:.1f}s; every runner spawned after "
-        f"{spawned:.1f}s (<= 0.2 s late: polled); sf up used {ramp_cpu:.1f}s of CPU meanwhile",
+        f"{spawned:.1f}s (<= 0.2 s late: polled); sf up used {ramp_cpu:.1f}s of CPU meanwhile, "
+        f"this bench {bench_cpu:.1f}s",
         *timeline,
         f"  sf up CPU, idle, no runs:           {idle * 100:6.2f}% of one core",
         f"  sf up CPU, {runs} active sleeping runs: {busy * 100:6.2f}% of one core "
@@ -331,6 +338,27 @@ def active_cpu(
     )
     store.close()
     return "\n".join(lines), config
+
+
+def in_stage(db: Path, names: set[str], stage: str) -> set[str]:
+    """Which of the Runs ``names`` (namespace default) show ``stage`` Running in the store.
+
+    Read as plain JSON from a read-only connection, not through the models: parsing 200
+    Runs five times a second took 4.6 s of CPU in a 39 s ramp, from the 2 cores it measures.
+    """
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        rows = conn.execute(
+            "SELECT name, body FROM objects WHERE kind = 'Run' AND namespace = 'default'"
+        ).fetchall()
+    return {
+        name
+        for name, body in rows
+        if name in names
+        and any(
+            s.get("name") == stage and s.get("status") == "Running"
+            for s in json.loads(body).get("status", {}).get("stages", [])
+        )
+    }
 
 
 #: The milestones of a run's start, in order, and where each is read (see ``ramp_timeline``).
