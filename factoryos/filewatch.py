@@ -20,9 +20,11 @@ polling: ``wait`` then simply sleeps its timeout, so the caller reads on a
 timer as before. Every caller also reads on its timeout in any case, so a
 lost notification delays a line by at most that, never loses it.
 
-A handle is closed after its watches are removed: closing one that still
-watches waits for the kernel's grace period (6-14 ms here), at the end of
-every run.
+Closing a handle waits for the kernel to free the marks of its watches (an
+RCU grace period: 15-25 ms at the end of a run here). ``FolderWatch.stop``
+removes them when the notifications are no longer needed (the follower: once
+``final.json`` is written, as Kilroy exits) and the kernel frees them
+meanwhile, so the close that follows does not wait.
 
 Falling back because the per-user instance limit is reached is logged as a
 warning naming the sysctl to raise (each local runner holds one instance, the
@@ -215,15 +217,19 @@ class _Descriptor:
                     offset += length
         return names
 
+    def remove_watches(self) -> None:
+        """Stop watching (the kernel frees the watches' marks in the background)."""
+        if self.fd is not None:
+            for watch in self._watches:
+                with contextlib.suppress(OSError):  # the folder is gone: so is its watch
+                    _checked(self._rm(self.fd, watch))
+        self._watches = []
+
     def close(self) -> None:
-        """Remove the watches, then close: that close does not wait for the kernel."""
-        if self.fd is None:
-            return
-        for watch in self._watches:
-            with contextlib.suppress(OSError):  # the folder is gone: so is its watch
-                _checked(self._rm(self.fd, watch))
-        os.close(self.fd)
-        self.fd = None
+        if self.fd is not None:
+            self.remove_watches()
+            os.close(self.fd)
+            self.fd = None
 
 
 class FolderWatch:
@@ -234,11 +240,19 @@ class FolderWatch:
         self.names = frozenset(names)
         self._inotify = _opened(_Descriptor)
         self._watching = False
+        self._stopped = False
 
     @property
     def notifying(self) -> bool:
         """True while changes wake ``wait`` up (False: it sleeps its whole timeout)."""
-        return self._inotify is not None and self._ensure_watch()
+        return self._inotify is not None and not self._stopped and self._ensure_watch()
+
+    def stop(self) -> None:
+        """No more notifications: ``wait`` sleeps its timeout from now on. The watch goes now,
+        and the kernel frees it meanwhile, so that ``close`` later does not wait for that."""
+        self._stopped = True
+        if self._inotify is not None:
+            self._inotify.remove_watches()
 
     def _ensure_watch(self) -> bool:
         if self._inotify is None or self._watching:
@@ -375,8 +389,6 @@ class FolderWatches(Generic[K]):
         if self._reader is not None:
             self._reader.cancel()
             self._reader = None
-        for key in list(self._watches):
-            self.remove(key)  # first: closing a handle that still watches waits for the kernel
         if self._inotify is not None:
             self._inotify.close()
             self._inotify = None

@@ -139,10 +139,11 @@ def test_the_runners_watch_needs_neither_asyncio_nor_ldconfig(tmp_path: Path) ->
     assert not {"asyncio", "asyncinotify", "ctypes.util"} & modules
 
 
-def test_closing_a_watch_removes_its_watches_first(
+def test_a_stopped_watch_removes_its_watch_and_sleeps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A handle closed while it still watches waits for the kernel's grace period."""
+    """Removed before the close: a handle closed while it still watches waits for the
+    kernel to free the watch."""
     init1, add, rm = filewatch._inotify_functions()
     removed: list[int] = []
 
@@ -151,8 +152,12 @@ def test_closing_a_watch_removes_its_watches_first(
         return int(rm(fd, watch))
 
     monkeypatch.setattr(filewatch, "_functions", (init1, add, remove))
-    watch = FolderWatch(tmp_path, {"progress.ndjson"})
-    if not watch.notifying:
-        pytest.skip("no inotify instance left for this user")
-    watch.close()
+    with FolderWatch(tmp_path, {"progress.ndjson"}) as watch:
+        if not watch.notifying:
+            pytest.skip("no inotify instance left for this user")
+        watch.stop()
+        assert len(removed) == 1
+        assert not watch.notifying
+        (tmp_path / "progress.ndjson").write_text("{}\n")
+        assert watch.wait(0.05) is False
     assert len(removed) == 1
