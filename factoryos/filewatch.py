@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import select
 import struct
@@ -49,10 +48,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     import asyncio
+    import logging
 
     from asyncinotify import Inotify, Watch
 
-log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 H = TypeVar("H")
@@ -124,9 +123,11 @@ def _opened(open_handle: Callable[[], H]) -> H | None:
     try:
         return open_handle()
     except (ImportError, RuntimeError) as exc:  # RuntimeError: no inotify in this libc
+        log = _logger()
         log.info("File notifications are unavailable (%s); polling instead", exc)
         return None
     except OSError as exc:
+        log = _logger()
         if exc.errno == errno.EMFILE:  # the per-user limit of inotify instances
             log.warning(
                 "File notifications are unavailable: this user's inotify instances are all "
@@ -137,6 +138,14 @@ def _opened(open_handle: Callable[[], H]) -> H | None:
         else:
             log.warning("File notifications are unavailable (%s); polling instead", exc)
         return None
+
+
+def _logger() -> logging.Logger:
+    """This module's logger: ``logging`` loads only when there is something to say (the
+    runner follows Kilroy without it)."""
+    import logging
+
+    return logging.getLogger(__name__)
 
 
 def _mask() -> Any:

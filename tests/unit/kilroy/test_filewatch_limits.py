@@ -126,7 +126,8 @@ print(json.dumps(sorted(sys.modules)))
 
 
 def test_the_runners_watch_needs_neither_asyncio_nor_ldconfig(tmp_path: Path) -> None:
-    """``asyncinotify`` would load asyncio, and ``ctypes.util`` to find libc with ``ldconfig``."""
+    """``asyncinotify`` would load asyncio, and ``ctypes.util`` to find libc with ``ldconfig``;
+    ``logging`` loads only to say why there are no notifications."""
     import json
     import subprocess
     import sys
@@ -136,7 +137,7 @@ def test_the_runners_watch_needs_neither_asyncio_nor_ldconfig(tmp_path: Path) ->
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     modules = set(json.loads(out.stdout))
-    assert not {"asyncio", "asyncinotify", "ctypes.util"} & modules
+    assert not {"asyncio", "asyncinotify", "ctypes.util", "logging"} & modules
 
 
 def test_a_stopped_watch_removes_its_watch_and_sleeps(
