@@ -208,21 +208,22 @@ class _Descriptor:
         assert self.fd is not None
         self._watches.append(_checked(self._add(self.fd, os.fsencode(folder), WATCHED)))
 
-    def names(self, timeout: float) -> list[str] | None:
-        """The names of the files the notifications queued within ``timeout`` are about
-        (all of them: one read takes what is there); None when none came."""
+    def names(self, timeout: float) -> set[bytes] | None:
+        """The names (as the file system spells them) of the files the notifications queued
+        within ``timeout`` are about (all of them: one read takes what is there); None when
+        none came."""
         assert self.fd is not None
         ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
         if not ready:
             return None
-        names = []
+        names = set()
         with contextlib.suppress(BlockingIOError):
             while data := os.read(self.fd, 64 * 1024):
                 offset = 0
                 while offset < len(data):
                     _, _, _, length = _EVENT.unpack_from(data, offset)
                     offset += _EVENT.size
-                    names.append(os.fsdecode(data[offset : offset + length].rstrip(b"\0")))
+                    names.add(data[offset : offset + length].rstrip(b"\0"))
                     offset += length
         return names
 
@@ -247,6 +248,7 @@ class FolderWatch:
     def __init__(self, folder: Path, names: Collection[str]) -> None:
         self.folder = folder
         self.names = frozenset(names)
+        self._spelled = frozenset(os.fsencode(name) for name in self.names)
         self._inotify = _opened(_Descriptor)
         self._watching = False
         self._stopped = False
@@ -288,7 +290,7 @@ class FolderWatch:
             names = self._inotify.names(left)
             if names is None:
                 return False
-            if self.names.intersection(names):
+            if not self._spelled.isdisjoint(names):
                 return True
         return False
 
