@@ -3,8 +3,10 @@
 ``EventLog`` is used by whoever produces a run's events (the runner, ``sf
 pipeline run``). It assigns ``sequence`` (+1, no gaps) and keeps ``time``
 from going backwards, even across processes: every append takes an exclusive
-``flock`` on the file, re-reads the tail and writes one whole line, or none (a write
-a full disk cut short is truncated away, and the append raises ``WorkspaceError``).
+``flock`` on the file, re-reads the tail (unless the file is as this log's own last
+append left it: same inode, size and modification time) and writes one whole line, or
+none (a write a full disk cut short is truncated away, and the append raises
+``WorkspaceError``).
 Each line is flushed to disk (``fsync``) before ``append`` returns, or, for a log opened
 with ``sync_in_background`` (``sf pipeline run``'s, where 2-3 ms per event would hold up
 following Kilroy), by a thread of its own soon after; ``close`` waits for that last sync.
@@ -51,6 +53,9 @@ class EventLog:
             raise WorkspaceError(f"cannot create event log {path}: {exc.strerror}") from exc
         #: Syncs appended lines off the caller's thread (None: each append syncs its line).
         self._syncer = _Syncer(path) if sync_in_background else None
+        #: The file as this log's last append left it, and that event: the next append
+        #: needs no re-read while nobody else has written (84 re-reads in a 10-node run).
+        self._appended: tuple[tuple[int, int, int], EventRecord] | None = None
 
     def close(self) -> None:
         """Sync what was appended and stop the background sync (a no-op without one);
@@ -88,7 +93,11 @@ class EventLog:
         with self.path.open("a+b", buffering=0) as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                last = last_record(fh)
+                appended = self._appended
+                if appended is not None and appended[0] == _file_state(fh.fileno()):
+                    last: EventRecord | None = appended[1]
+                else:
+                    last = last_record(fh)
                 sequence = last.sequence + 1 if last else 1
                 now = time or datetime.now(UTC)
                 if last and now < last.time:
@@ -110,7 +119,9 @@ class EventLog:
                     text = model.to_json_line()
                     event = replace(event, time=model.time, data=model.data)
                 line = text.encode() + b"\n"
+                self._appended = None
                 _append_line(fh.fileno(), line, self.path, sync=self._syncer is None)
+                self._appended = (_file_state(fh.fileno()), event)
                 if self._syncer is not None:
                     self._syncer.request()
                 return event
@@ -223,6 +234,12 @@ def last_record(fh: Any) -> EventRecord | None:
             data=event.data,
         )
     return None
+
+
+def _file_state(fd: int) -> tuple[int, int, int]:
+    """What changes when anyone writes the file: its inode, size and modification time."""
+    st = os.fstat(fd)
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _tail_lines(fh: Any) -> Iterator[bytes]:

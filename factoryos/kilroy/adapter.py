@@ -3,9 +3,11 @@
 The CLI, the runner and the controller build one with ``Kilroy(find_kilroy(settings,
 os.environ), settings)`` and call ``validate``, ``start``, ``resume``, ``status``
 and ``stop``. Everything else in this package is pure or reads files; this
-module is the subprocess edge. Kilroy's failures come out as our errors:
-``ToolMissingError``, ``WorkspaceError``, ``EngineError``, ``ConflictError``,
-``NotFoundError``, ``InvalidInputError``.
+module is the subprocess edge, with ``quick`` for the short commands (``validate``,
+``status``) and ``process`` for the spawn. ``status`` and ``stop`` load their
+modules when called: ``sf pipeline run`` loads this one while Kilroy validates.
+Kilroy's failures come out as our errors: ``ToolMissingError``, ``WorkspaceError``,
+``EngineError``, ``ConflictError``, ``NotFoundError``, ``InvalidInputError``.
 
 The run directory's files are listed in ``layout``. Kilroy always runs with the
 run directory as its cwd (it loads ``.env`` from its cwd), no stdin, in a
@@ -38,16 +40,17 @@ from factoryos.kilroy.outcome import stderr_tail
 from factoryos.kilroy.priority import SessionChange
 from factoryos.kilroy.process import KilroyProcess, spawn
 from factoryos.kilroy.procs import MARKER_ENV
+from factoryos.kilroy.quick import PendingValidation, run_quick, start_validation, state_dir
 from factoryos.kilroy.runspec import RunSpec
-from factoryos.kilroy.status import RunSnapshot, snapshot_from_files, snapshot_from_kilroy
-from factoryos.kilroy.stopping import StopResult, is_run_leader, stop_run
 from factoryos.kilroy.sweeper import Sweeper
-from factoryos.kilroy.validation import FileValidation, parse_batch_output, precheck_file
 from factoryos.kilroy.workspace import check_clean, prepare_workspace
 from factoryos.settings import Settings
 
 if TYPE_CHECKING:
     from factoryos.kilroy.sandbox import Sandbox
+    from factoryos.kilroy.status import RunSnapshot
+    from factoryos.kilroy.stopping import StopResult
+    from factoryos.kilroy.validation import FileValidation
 
 __all__ = ["Kilroy"]
 
@@ -56,7 +59,6 @@ RUN_PID_FILE = "run.pid"
 #: The sandbox's own files in the run directory (the stand-in run.pid).
 SANDBOX_DIR = ".sandbox"
 
-_VALIDATE_EXIT_CODES = {0, 1, 2}
 #: Seconds a Kilroy whose starter died gets to cancel before its run's processes are killed.
 CANCEL_GRACE_SECONDS = 5.0
 
@@ -84,18 +86,11 @@ class Kilroy:
 
     def validate(self, files: Sequence[Path]) -> list[FileValidation]:
         """Validate pipelines; one result per file, in order, findings instead of exceptions."""
-        results: list[FileValidation | None] = [precheck_file(Path(f)) for f in files]
-        pending = [(i, Path(f).absolute()) for i, f in enumerate(files) if results[i] is None]
-        if pending:
-            paths = [p for _, p in pending]
-            proc = self._run_quick(["attractor", "validate", "--batch", *map(str, paths), "--json"])
-            if proc.returncode not in _VALIDATE_EXIT_CODES or not proc.stdout.strip():
-                raise EngineError(
-                    f"kilroy validate failed (exit {proc.returncode}): {_tail(proc.stderr)}"
-                )
-            for (i, _), found in zip(pending, parse_batch_output(proc.stdout, paths), strict=True):
-                results[i] = replace(found, file=Path(files[i]))
-        return [r for r in results if r is not None]
+        return self.start_validation(files).result()
+
+    def start_validation(self, files: Sequence[Path]) -> PendingValidation:
+        """``validate`` started: its ``result()`` waits for the findings."""
+        return start_validation(self.binary.path, files, self.settings, self._base_env)
 
     # -- run --------------------------------------------------------------------------------
 
@@ -164,6 +159,8 @@ class Kilroy:
 
         Completed nodes are not run again; the node that was interrupted is.
         """
+        from factoryos.kilroy.stopping import is_run_leader
+
         logs_root = logs_root.expanduser().resolve()
         run_dir = (run_dir or logs_root.parent).expanduser().resolve()
         root = LogsRoot(logs_root)
@@ -205,7 +202,10 @@ class Kilroy:
         logs_root = logs_root.expanduser().resolve()
         if not logs_root.is_dir():
             raise NotFoundError(f"no Kilroy logs_root at {logs_root}")
-        proc = self._run_quick(["attractor", "status", "--logs-root", str(logs_root), "--json"])
+        from factoryos.kilroy.status import snapshot_from_files, snapshot_from_kilroy
+
+        args = ["attractor", "status", "--logs-root", str(logs_root), "--json"]
+        proc = run_quick(self.binary.path, args, self.settings, self._base_env)
         if proc.returncode == 0:
             try:
                 doc = json.loads(proc.stdout)
@@ -217,6 +217,8 @@ class Kilroy:
 
     def stop(self, logs_root: Path, grace_seconds: float = 5.0) -> StopResult:
         """Stop the run and every process it started; a no-op for a run that is not running."""
+        from factoryos.kilroy.stopping import stop_run
+
         logs_root = logs_root.expanduser().resolve()
         env = self._env(None)
         result = stop_run(self.binary.path, logs_root, env, grace_seconds)
@@ -243,31 +245,7 @@ class Kilroy:
         )
 
     def _state_dir(self) -> Path:
-        state = self.settings.kilroy_state_dir
-        try:
-            state.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise WorkspaceError(f"cannot create Kilroy state dir {state}: {exc.strerror}") from exc
-        return state
-
-    def _run_quick(self, args: list[str]) -> subprocess.CompletedProcess[str]:
-        """A short Kilroy command (validate, status) from a neutral cwd."""
-        cwd = self._state_dir()
-        try:
-            return subprocess.run(
-                [str(self.binary.path), *args],
-                capture_output=True,
-                text=True,
-                env=self._env(None),
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                timeout=60,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise EngineError(f"kilroy {' '.join(args[:2])} did not answer within 60s") from exc
-        except OSError as exc:
-            raise EngineError(f"cannot run {self.binary.path}: {exc}") from exc
+        return state_dir(self.settings)
 
     def _prepare_run_dir(self, run_dir: Path) -> Path:
         run_dir = run_dir.expanduser().resolve()
@@ -459,8 +437,3 @@ def _read_launch(run_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _tail(text: str, lines: int = 10) -> str:
-    kept = [line for line in text.strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:]) or "(no output)"

@@ -13,8 +13,8 @@ also looks at the process (and ``should_stop``) ``recheck`` seconds after the
 last line, then twice as long after each quiet look up to ``RECHECK_MAX`` (a
 line resets it: 200 runners waiting for their Kilroys to start took a core
 looking every 0.1 s), and every few milliseconds once ``final.json`` is there
-(the exit is near); without them (no inotify, or none left) it reads every
-``poll_interval``.
+(the exit is near: notifications stop there); without them (no inotify, or none
+left) it reads every ``poll_interval``.
 """
 
 from __future__ import annotations
@@ -100,9 +100,12 @@ def follow_progress_lines(
                 if should_stop is not None and should_stop():
                     return
                 # Kilroy exits right after writing final.json, and no file says so:
-                # for a second from then its exit is looked for every few milliseconds.
+                # for a second from then its exit is looked for every few milliseconds
+                # (notifications off: closing the watch at the end would then wait for
+                # the kernel to free it, ``FolderWatch.stop``).
                 if ending_since is None and (logs_root / FINAL_FILE).exists():
                     ending_since = time.monotonic()
+                    watch.stop()
                 if ending_since is not None and time.monotonic() - ending_since < 1.0:
                     watch.wait(min(poll_interval, ENDING_POLL))
                 elif not watch.notifying:

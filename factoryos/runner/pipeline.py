@@ -26,23 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from factoryos.errors import ValidationFailedError, WorkspaceError
 from factoryos.events import EventType
-from factoryos.kilroy import (
-    FileValidation,
-    Kilroy,
-    KilroyProcess,
-    LogsRoot,
-    RunOutcome,
-    RunSpec,
-    follow_progress_lines,
-    translate_progress,
-)
-from factoryos.kilroy.agent_errors import stage_agent_report
 from factoryos.kilroy.layout import LOGS_DIR
 from factoryos.kilroy.priority import restore_own_session
 from factoryos.workloads import EVENTS_FILE
 
 if TYPE_CHECKING:
     from factoryos.events import EventLog, EventRecord
+    from factoryos.kilroy import FileValidation, Kilroy, KilroyProcess, RunOutcome, RunSpec
+    from factoryos.kilroy.quick import PendingValidation
 
 #: How long an event that cannot be written (a full disk) is retried before the runner
 #: gives up (an infrastructure error: the workload is retried from its checkpoint).
@@ -100,15 +91,27 @@ class PipelineRunner:
         """Ask a running ``run``/``resume`` to stop Kilroy gracefully (thread-safe)."""
         self._stop.set()
 
-    def run(self, spec: RunSpec, log: EventLog | None = None) -> RunReport:
+    def run(
+        self,
+        spec: RunSpec,
+        log: EventLog | None = None,
+        *,
+        validation: PendingValidation | None = None,
+    ) -> RunReport:
         """Validate the pipeline, start a new Kilroy run for ``spec`` and follow it to the end.
 
         Events go to ``log`` (default: ``events.ndjson`` in ``spec.run_dir``,
         with ``spec.run_id`` as the run name). A pipeline that fails validation
         raises ``ValidationFailedError`` before anything is started or written.
+        ``validation``: the validation of ``spec.graph`` alone, started earlier
+        (``Kilroy.start_validation``: ``sf pipeline run`` starts it before it loads
+        the adapter and this module); by default it is started here.
         """
-        (validation,) = self._kilroy.validate([spec.graph])
-        ensure_valid(validation)
+        pending = validation or self._kilroy.start_validation([spec.graph])
+        if [Path(f) for f in pending.files] != [Path(spec.graph)]:
+            raise ValueError(f"the validation given is of {pending.files}, not {spec.graph}")
+        (result,) = pending.result()
+        ensure_valid(result)
         process = self._kilroy.start(spec)
         if log is None:
             with self._own_event_log(spec.run_dir, spec.run_id) as own:
@@ -208,6 +211,11 @@ class PipelineRunner:
         process: KilroyProcess,
         stop_beating: Callable[[], None],
     ) -> RunReport:
+        # Loaded once Kilroy runs (beside its start), not on the way to it.
+        from factoryos.kilroy.follow import follow_progress_lines
+        from factoryos.kilroy.logsroot import LogsRoot
+        from factoryos.kilroy.translate import translate_progress
+
         stopped = False
         after: int | None = None
         while True:
@@ -314,6 +322,8 @@ def ensure_valid(validation: FileValidation) -> None:
 def _with_agent_report(line: dict[str, Any], logs_root: Path) -> tuple[dict[str, Any], str | None]:
     """A finished stage's progress line with its agent CLI's account added: the
     provider's message in a failure's reason, and what the CLI retried (else None)."""
+    from factoryos.kilroy.agent_errors import stage_agent_report
+
     node = line.get("node_id")
     if line.get("event") != "stage_attempt_end" or not isinstance(node, str) or not node:
         return line, None

@@ -5,8 +5,9 @@ commands read most often, ``sf run list``, ``sf run status RUN`` and ``sf
 product list``, are answered from the embedded store without importing
 Typer or pydantic when ``factoryos.cli.readonly`` is sure it prints exactly
 what they would, and the plain ``sf pipeline run`` starts its run without them
-(``factoryos.cli.pipelinerun``, with the same error edge); everything else goes to
-``factoryos.cli.root``, the Typer application, imported only then.
+(``factoryos.cli.pipelinerun``, with the same error edge; run from the process's own
+command line, it then ends the process without the interpreter's teardown); everything
+else goes to ``factoryos.cli.root``, the Typer application, imported only then.
 ``app`` (the Typer application) is importable from here as before.
 """
 
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     answered = answer(args, os.environ)
     if answered is None:
         answered = pipelinerun.start(args, os.environ)
+        if answered is not None and argv is None:  # the process's own run: end it now
+            pipelinerun.exit_now(answered)
     if answered is not None:
         return answered
     from factoryos.cli.root import main as run_typer

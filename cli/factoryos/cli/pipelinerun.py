@@ -37,7 +37,7 @@ from factoryos.cli.shortcut import UnsureError, parse_words, typer_only
 
 if TYPE_CHECKING:
     from factoryos.events import EventRecord
-    from factoryos.kilroy import Kilroy
+    from factoryos.kilroy import Kilroy, KilroyBinary
     from factoryos.runner import PipelineRunner, RunReport
     from factoryos.settings import Settings
 
@@ -130,6 +130,28 @@ def run_guarded(params: dict[str, Any]) -> int:
         return 1
 
 
+def exit_now(status: int) -> None:
+    """End this process with ``status`` at once, without the interpreter's teardown (20-40 ms
+    of freeing every module after the run is over); ``factoryos.cli.app.main`` calls it
+    after a run of ``sf``'s own command line. The exit handlers run and the output is
+    flushed first. It returns, leaving the usual exit to the caller, while another thread
+    is alive (the interpreter would wait for it) or when the output cannot be flushed
+    (the interpreter's own last flush then says why, and exits 120 as before)."""
+    import atexit
+    import os
+    import threading
+
+    if threading.active_count() > 1:
+        return
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(status)
+
+
 class _Pacified:
     """A stream whose flush ignores a closed pipe (Click's ``PacifyFlushWrapper``), so the
     interpreter's last flush at exit does not complain about the reader gone."""
@@ -165,35 +187,46 @@ def run_pipeline(
     # ignored (a background job of a script, some CI runners): Python keeps an inherited
     # SIG_IGN, so the stop would never come. Go CLIs such as Kilroy do the same.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from factoryos.kilroy import RunSpec
+    import os
+
+    from factoryos.kilroy.binary import find_kilroy
+    from factoryos.kilroy.quick import start_validation
     from factoryos.settings import Settings
 
     settings = Settings.from_env()
-    kilroy = kilroy_for(settings)
+    parsed_inputs = _parse_inputs(inputs or [])
+    binary = find_kilroy(settings, os.environ)
+    # Kilroy validates the pipeline while the adapter and the runner load; the runner
+    # waits for its answer before it writes or starts anything.
+    validation = start_validation(binary.path, [graph], settings, os.environ)
+    from factoryos.kilroy.runspec import RunSpec
+
+    kilroy = kilroy_for(settings, binary)
     rid = run_id or _default_run_id(graph)
     spec = RunSpec(
         graph=graph,
         workspace=workspace,
         run_id=rid,
         run_dir=settings.runs_dir / rid,
-        inputs=_parse_inputs(inputs or []),
+        inputs=parsed_inputs,
         agent_profile=agent_profile,
         agent_executable=agent_executable,
     )
-    return report_status(runner(kilroy, product, grace).run(spec), output)
+    report = runner(kilroy, product, grace).run(spec, validation=validation)
+    return report_status(report, output)
 
 
-def kilroy_for(settings: Settings) -> Kilroy:
-    """The Kilroy of this ``sf``: the binary ``find_kilroy`` picks, our environment, and
-    the usual CPU priority: someone is waiting on this command in the foreground
-    (``FACTORYOS_BUILD_NICE`` is for the background runs of ``sf up``)."""
+def kilroy_for(settings: Settings, binary: KilroyBinary | None = None) -> Kilroy:
+    """The Kilroy of this ``sf``: ``binary`` (default: the one ``find_kilroy`` picks), our
+    environment, and the usual CPU priority: someone is waiting on this command in the
+    foreground (``FACTORYOS_BUILD_NICE`` is for the background runs of ``sf up``)."""
     import dataclasses
     import os
 
     from factoryos.kilroy import Kilroy, find_kilroy
 
     foreground = dataclasses.replace(settings, build_nice=0)
-    return Kilroy(find_kilroy(settings, os.environ), foreground)
+    return Kilroy(binary or find_kilroy(settings, os.environ), foreground)
 
 
 def runner(kilroy: Kilroy, product: str, grace: float) -> PipelineRunner:

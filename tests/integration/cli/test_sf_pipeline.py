@@ -290,6 +290,19 @@ def test_a_syntax_error_stops_run_before_kilroy_starts(
     )
 
 
+def test_an_invalid_pipeline_creates_no_workspace(
+    tmp_path: Path, factory_env: dict[str, str]
+) -> None:
+    """Kilroy validates while ``sf`` loads the runner: nothing is written before its answer."""
+    path = tmp_path / "syntax.dot"
+    path.write_text("digraph p {\n  start [shape=Mdiamond\n}\n")
+    workspace = tmp_path / "new-workspace"
+    result = sf(factory_env, "pipeline", "run", str(path), "--workspace", str(workspace))
+    assert "syntax.dot:" in assert_one_clean_line(result)
+    assert not workspace.exists()
+    assert not (Path(factory_env["FACTORYOS_HOME"]) / "runs").exists()
+
+
 def test_missing_kilroy_says_how_to_install_it(
     tmp_path: Path, factory_env: dict[str, str], workspace: Path
 ) -> None:

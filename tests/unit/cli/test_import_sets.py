@@ -193,8 +193,9 @@ def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
 #: What ``sf pipeline run`` must not load before Kilroy starts: Typer and pydantic (its
 #: shortcut, ``factoryos.cli.pipelinerun``, parses the command line itself), the resource
 #: models and the workload contract's evaluation, the build workload, the ingest, YAML;
-#: and the event envelope and asyncio, which the runner loads once Kilroy runs (its log,
-#: the follower's inotify), beside Kilroy's own start.
+#: the event envelope and asyncio; and what the runner loads once Kilroy runs, beside
+#: Kilroy's own start: the follower, its inotify, the translation of Kilroy's events, and
+#: what only ``status`` and ``stop`` need.
 PIPELINE_RUN_NEVER = {
     "typer",
     "pydantic",
@@ -211,39 +212,56 @@ PIPELINE_RUN_NEVER = {
     "factoryos.kilroy.sandbox",
     "yaml",
     "asyncio",
+    "asyncinotify",
+    "factoryos.filewatch",
+    "factoryos.kilroy.follow",
+    "factoryos.kilroy.translate",
+    "factoryos.kilroy.status",
+    "factoryos.kilroy.stopping",
 }
 
-#: Runs ``sf pipeline run`` up to Kilroy's start, then writes the names in ``sys.modules``:
-#: Kilroy is a stand-in (no binary in unit tests) whose ``start`` is where the probe ends.
+#: Runs ``sf pipeline run`` up to Kilroy's start, then writes the names in ``sys.modules``
+#: there ("started") and when the validation started ("validating"). Kilroy's validation
+#: is a stand-in (no binary in unit tests); the runner waits for its result just before
+#: it writes or starts anything, and that is where the probe ends.
 PIPELINE_RUN_PROBE = """
 import json, sys
 from pathlib import Path
-import factoryos.kilroy as kilroy
 from factoryos.cli.app import main
-from factoryos.kilroy.adapter import Kilroy
+from factoryos.kilroy import binary, quick
 
 out, argv = sys.argv[1], sys.argv[2:]
-def dump(self, spec, **_):
-    json.dump(sorted(sys.modules), open(out, "w"))
-    raise SystemExit(0)
-kilroy.find_kilroy = lambda settings, env: kilroy.KilroyBinary(Path("/kilroy"), "v0.1.0")
-Kilroy.validate = lambda self, files: [kilroy.FileValidation(file=Path(f)) for f in files]
-Kilroy.start = dump
+class Validating:
+    def __init__(self, files):
+        self.files = list(files)
+        self.loaded = sorted(sys.modules)
+    def result(self):
+        loaded = {"started": sorted(sys.modules), "validating": self.loaded}
+        json.dump(loaded, open(out, "w"))
+        raise SystemExit(0)
+binary.find_kilroy = lambda settings, env: binary.KilroyBinary(Path("/kilroy"), "v0.1.0")
+quick.start_validation = lambda path, files, settings, env: Validating(files)
 main(argv)
 """
+
+
+def pipeline_run_loads(tmp_path: Path, *options: str) -> dict[str, set[str]]:
+    """What ``sf pipeline run`` has loaded when its validation starts, and before Kilroy."""
+    out = tmp_path / "modules.json"
+    env = {"PATH": "/usr/bin:/bin", "FACTORYOS_HOME": str(tmp_path / "home")}
+    argv = ["pipeline", "run", str(tmp_path / "g.dot"), "-w", str(tmp_path / "ws"), *options]
+    subprocess.run(
+        [sys.executable, "-c", PIPELINE_RUN_PROBE, str(out), *argv],
+        env=env, check=True, timeout=60,
+    )  # fmt: skip
+    loaded: dict[str, list[str]] = json.loads(out.read_text())
+    return {when: set(modules) for when, modules in loaded.items()}
 
 
 def test_sf_pipeline_run_starts_kilroy_without_typer_pydantic_or_the_models(
     tmp_path: Path,
 ) -> None:
-    out = tmp_path / "modules.json"
-    env = {"PATH": "/usr/bin:/bin", "FACTORYOS_HOME": str(tmp_path / "home")}
-    argv = ["pipeline", "run", str(tmp_path / "g.dot"), "-w", str(tmp_path / "ws")]
-    subprocess.run(
-        [sys.executable, "-c", PIPELINE_RUN_PROBE, str(out), *argv],
-        env=env, check=True, timeout=60,
-    )  # fmt: skip
-    modules = set(json.loads(out.read_text()))
+    modules = pipeline_run_loads(tmp_path)["started"]
     assert "factoryos.runner.pipeline" in modules  # the probe did run the command
     loaded = {
         n for n in PIPELINE_RUN_NEVER if any(m == n or m.startswith(n + ".") for m in modules)
@@ -251,18 +269,21 @@ def test_sf_pipeline_run_starts_kilroy_without_typer_pydantic_or_the_models(
     assert not loaded
 
 
+def test_kilroy_validates_while_sf_pipeline_run_loads_the_adapter_and_the_runner(
+    tmp_path: Path,
+) -> None:
+    loaded = pipeline_run_loads(tmp_path)
+    assert "factoryos.kilroy.binary" in loaded["validating"]
+    later = {"factoryos.kilroy.adapter", "factoryos.kilroy.process", "factoryos.runner.pipeline"}
+    assert not later & loaded["validating"]
+    assert later <= loaded["started"]
+
+
 def test_the_pipeline_run_probe_sees_typer_when_the_command_goes_through_it(
     tmp_path: Path,
 ) -> None:
     """The pin can fail: ``-o=json``, a spelling the shortcut leaves to Typer, loads it."""
-    out = tmp_path / "modules.json"
-    env = {"PATH": "/usr/bin:/bin", "FACTORYOS_HOME": str(tmp_path / "home")}
-    argv = ["pipeline", "run", str(tmp_path / "g.dot"), "-w", str(tmp_path / "ws"), "--output=json"]
-    subprocess.run(
-        [sys.executable, "-c", PIPELINE_RUN_PROBE, str(out), *argv],
-        env=env, check=True, timeout=60,
-    )  # fmt: skip
-    modules = set(json.loads(out.read_text()))
+    modules = pipeline_run_loads(tmp_path, "--output=json")["started"]
     assert {"typer", "pydantic", "factoryos.runner.pipeline"} <= modules
 
 

@@ -8,6 +8,7 @@ sure of back to Typer.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,42 @@ def test_a_bad_input_is_our_error_through_both(
     assert pipelinerun.start(argv, {}) == status
     assert capsys.readouterr() == through_typer
     assert through_typer.err.startswith("sf: error: ")
+
+
+#: Prints a line to a pipe (buffered), then ends through ``exit_now`` with status argv[2];
+#: with argv[1] "thread", while another thread is still alive.
+EXIT_PROBE = """
+import atexit, os, sys, threading
+from factoryos.cli.pipelinerun import exit_now
+
+class Teardown:
+    def __del__(self, write=os.write):
+        write(1, b"teardown\\n")
+
+kept = Teardown()
+atexit.register(print, "exit handler")
+if sys.argv[1] == "thread":
+    threading.Thread(target=threading.Event().wait, args=(0.3,)).start()
+print("summary")
+exit_now(int(sys.argv[2]))
+print("returned")
+sys.exit(int(sys.argv[2]))
+"""
+
+
+def exit_probe(thread: bool, status: int) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-c", EXIT_PROBE, "thread" if thread else "alone", str(status)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("status", [0, 1, 130])
+def test_the_run_ends_the_process_after_its_exit_handlers_and_output(status: int) -> None:
+    ended = exit_probe(thread=False, status=status)
+    assert ended.returncode == status
+    assert ended.stdout == "summary\nexit handler\n"  # and no teardown
+
+
+def test_while_another_thread_runs_the_process_ends_as_usual() -> None:
+    ended = exit_probe(thread=True, status=1)
+    assert ended.returncode == 1
+    assert ended.stdout.splitlines() == ["summary", "returned", "exit handler", "teardown"]

@@ -39,6 +39,18 @@ def test_time_never_goes_backwards_even_if_the_clock_does(tmp_path: Path) -> Non
     assert second.time == first.time
 
 
+def test_a_log_sees_what_another_wrote_since_its_own_last_append(tmp_path: Path) -> None:
+    """A log reads nothing back after its own append, but notices anyone else's."""
+    path = tmp_path / "events.ndjson"
+    ours, theirs = EventLog(path, SOURCE), EventLog(path, SOURCE)
+    ours.append(EventType.LOG)
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    theirs.append(EventType.LOG, time=later)
+    third = ours.append(EventType.LOG)
+    assert (third.sequence, third.time) == (3, later)
+    assert ours.append(EventType.LOG).sequence == 4
+
+
 def test_read_after_returns_only_newer_events(tmp_path: Path) -> None:
     log = EventLog(tmp_path / "events.ndjson", SOURCE)
     for _ in range(4):

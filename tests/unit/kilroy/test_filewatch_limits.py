@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncinotify
 import pytest
 
+from factoryos import filewatch
 from factoryos.filewatch import (
     INSTANCE_LIMIT_SYSCTL,
     FolderWatch,
@@ -59,7 +60,7 @@ def test_a_handle_we_open_is_counted_on_this_machine(tmp_path: Path) -> None:
 def test_a_runner_out_of_instances_warns_with_the_sysctl_and_polls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(asyncinotify, "Inotify", no_instances_left)
+    monkeypatch.setattr(filewatch, "_Descriptor", no_instances_left)
     with caplog.at_level(logging.WARNING, "factoryos.filewatch"):
         watch = FolderWatch(tmp_path, {"progress.ndjson"})
     assert not watch.notifying
@@ -88,7 +89,7 @@ def test_other_failures_warn_without_blaming_the_limit(
     def no_memory() -> asyncinotify.Inotify:
         raise OSError(errno.ENOMEM, "Cannot allocate memory")
 
-    monkeypatch.setattr(asyncinotify, "Inotify", no_memory)
+    monkeypatch.setattr(filewatch, "_Descriptor", no_memory)
     with caplog.at_level(logging.WARNING, "factoryos.filewatch"):
         assert not FolderWatch(tmp_path, {"progress.ndjson"}).notifying
     [record] = caplog.records
@@ -96,15 +97,68 @@ def test_other_failures_warn_without_blaming_the_limit(
     assert "Cannot allocate memory" in record.getMessage()
 
 
-def test_the_fork_server_can_load_the_binding_once_for_all_its_children() -> None:
-    """``preload`` leaves the binding imported (a fork inherits it: no ``ldconfig`` each)."""
+def test_the_fork_server_can_look_up_inotify_once_for_all_its_children() -> None:
+    """``preload`` leaves libc's functions looked up (a fork inherits them)."""
     import subprocess
     import sys
 
     probe = (
-        "import sys; from factoryos import filewatch; "
-        "assert 'asyncinotify' not in sys.modules; filewatch.preload(); "
-        "print('asyncinotify' in sys.modules)"
+        "from factoryos import filewatch; "
+        "assert filewatch._functions is None; filewatch.preload(); "
+        "print(filewatch._functions is not None)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+#: Watches a folder as the runner does, then writes what is loaded.
+RUNNER_WATCH_PROBE = """
+import json, sys, threading
+from pathlib import Path
+from factoryos.filewatch import FolderWatch
+folder = Path(sys.argv[1])
+with FolderWatch(folder, {"progress.ndjson"}) as watch:
+    assert watch.notifying
+    threading.Timer(0.1, (folder / "progress.ndjson").write_text, args=["{}\\n"]).start()
+    assert watch.wait(30) is True
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_runners_watch_needs_neither_asyncio_nor_ldconfig(tmp_path: Path) -> None:
+    """``asyncinotify`` would load asyncio, and ``ctypes.util`` to find libc with ``ldconfig``;
+    ``logging`` loads only to say why there are no notifications."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", RUNNER_WATCH_PROBE, str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    modules = set(json.loads(out.stdout))
+    assert not {"asyncio", "asyncinotify", "ctypes.util", "logging"} & modules
+
+
+def test_a_stopped_watch_removes_its_watch_and_sleeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removed before the close: a handle closed while it still watches waits for the
+    kernel to free the watch."""
+    init1, add, rm = filewatch._inotify_functions()
+    removed: list[int] = []
+
+    def remove(fd: int, watch: int) -> int:
+        removed.append(watch)
+        return int(rm(fd, watch))
+
+    monkeypatch.setattr(filewatch, "_functions", (init1, add, remove))
+    with FolderWatch(tmp_path, {"progress.ndjson"}) as watch:
+        if not watch.notifying:
+            pytest.skip("no inotify instance left for this user")
+        watch.stop()
+        assert len(removed) == 1
+        assert not watch.notifying
+        (tmp_path / "progress.ndjson").write_text("{}\n")
+        assert watch.wait(0.05) is False
+    assert len(removed) == 1
