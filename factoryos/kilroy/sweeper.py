@@ -4,12 +4,13 @@ Kilroy v0.1.0 cancels a tool node by killing its ``bash -c`` only, so whatever
 the shell forked lives on (docs/decisions.md), and an attached Kilroy is sent
 SIGTERM when the process that started it dies (``factoryos.parent_death``).
 For the tool processes, the Kilroy adapter starts a sweeper next to every
-attached Kilroy outside a sandbox (inside one, Kilroy is pid 1 of a pid namespace,
-and the kernel kills what is left in it when Kilroy exits) (``Sweeper.start``): this file run by path, standard library
-only (it starts in milliseconds and imports nothing of Factory OS), with its
-stdin the read end of a pipe only the starter holds. When the pipe closes
-(the adapter saw Kilroy end and closed it, or the starter died by any signal,
-SIGKILL included, and the kernel closed it) the sweeper waits up to a grace
+attached Kilroy outside a sandbox (``Sweeper.start``; inside one, Kilroy is pid 1
+of a pid namespace, and the kernel kills what is left in it when Kilroy exits):
+this file run by path, standard library only (it starts in milliseconds and
+imports nothing of Factory OS), with its stdin the read end of a pipe only the
+starter holds. When the pipe closes (the adapter saw Kilroy end and closed it,
+or the starter died by any signal, SIGKILL included, and the kernel closed it)
+the sweeper waits up to a grace
 for Kilroy to finish cancelling, then sends SIGTERM and, half a second later,
 SIGKILL to every process whose environment holds the run's marker
 (``FACTORYOS_LOGS_ROOT=<logs_root>``, see ``procs``) and that started before the
