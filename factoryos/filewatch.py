@@ -9,16 +9,14 @@ as the writer has written, and sleep otherwise.
 ``FolderWatch`` (blocking, for a thread) and ``FolderWatches`` (asyncio, many
 folders on one inotify handle) watch folders, not files, so a file that does
 not exist yet, or is replaced, is still seen. ``FolderWatches`` gets its
-notifications through ``asyncinotify``; ``FolderWatch`` calls libc's three
-inotify functions itself (``_Descriptor``, through ``ctypes`` as
-``factoryos.parent_death`` does): ``sf pipeline run`` follows Kilroy with it,
-and ``asyncinotify``'s import took asyncio and an ``ldconfig -p`` (which
-``ctypes.util.find_library`` runs to find libc), 20-30 ms of CPU beside the
-run. Where notifications cannot work (not Linux, the per-user inotify
-instance limit reached, the folder not created yet) they fall back to
-polling: ``wait`` then simply sleeps its timeout, so the caller reads on a
-timer as before. Every caller also reads on its timeout in any case, so a
-lost notification delays a line by at most that, never loses it.
+notifications through ``asyncinotify`` (asyncio); ``FolderWatch`` through
+``inotify_simple`` (blocking, no asyncio: ``sf pipeline run`` follows Kilroy
+with it, and importing asyncio cost 50-70 ms of CPU beside the run). Where
+notifications cannot work (not Linux, the per-user inotify instance limit
+reached, the folder not created yet) they fall back to polling: ``wait`` then
+simply sleeps its timeout, so the caller reads on a timer as before. Every
+caller also reads on its timeout in any case, so a lost notification delays a
+line by at most that, never loses it.
 
 Closing a handle waits for the kernel to free the marks of its watches (an
 RCU grace period: 15-25 ms at the end of a run here). ``FolderWatch.stop``
@@ -38,8 +36,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import select
-import struct
 import sys
 import time
 from collections.abc import Callable, Collection, Hashable
@@ -97,11 +93,11 @@ def instances_in_use(uid: int | None = None, proc: Path = Path("/proc")) -> int:
 
 
 def preload() -> None:
-    """Look up libc's inotify functions now, for a process that forks many followers (the
-    fork server), so that no forked runner does it again. Nothing happens where there are
-    none."""
-    with contextlib.suppress(RuntimeError):
-        _inotify_functions()
+    """Import the runner's inotify binding now, for a process that forks many followers
+    (the fork server), so that no forked runner does it again. Nothing happens where it
+    cannot load."""
+    with contextlib.suppress(ImportError, RuntimeError):
+        _inotify_simple()
 
 
 def _inotify() -> Inotify | None:
@@ -155,91 +151,62 @@ def _mask() -> Any:
     return Mask.MODIFY | Mask.CREATE | Mask.MOVED_TO | Mask.CLOSE_WRITE
 
 
-#: <sys/inotify.h>: the same events as ``_mask``, and the flags of a new descriptor.
+#: <sys/inotify.h>: the same events as ``_mask`` (``inotify_simple.flags``).
 IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_TO, IN_CREATE = 0x2, 0x8, 0x80, 0x100
-IN_NONBLOCK, IN_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 WATCHED = IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE
-#: An event's header: watch descriptor, mask, cookie, length of the name that follows.
-_EVENT = struct.Struct("iIII")
-
-_functions: tuple[Any, Any, Any] | None = None
 
 
-def _inotify_functions() -> tuple[Any, Any, Any]:
-    """libc's ``inotify_init1``, ``inotify_add_watch`` and ``inotify_rm_watch``, looked up
-    once in this process's own symbols (libc is loaded already: no ``find_library``, which
-    runs ``ldconfig -p``). ``RuntimeError`` where there are none."""
-    global _functions
-    if _functions is None:
-        if not sys.platform.startswith("linux"):
-            raise RuntimeError("inotify is a Linux interface")
+def _inotify_simple() -> Any:
+    """The ``inotify_simple`` module, its libc taken from this process's own symbols.
+
+    It looks libc up with ``ctypes.util.find_library``, which runs ``ldconfig -p`` (10-30
+    ms of CPU beside every run) to find the library every Python process has loaded
+    already; ``ctypes.CDLL(None)`` is that library (``factoryos.parent_death`` uses it
+    too). Where the module keeps no ``_libc`` (another version) or these symbols have no
+    inotify, it looks libc up itself, as it would anyway. ``RuntimeError`` off Linux.
+    """
+    if not sys.platform.startswith("linux"):
+        raise RuntimeError("inotify is a Linux interface")
+    import inotify_simple
+
+    if getattr(inotify_simple, "_libc", False) is None:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        try:
-            init1, add, rm = libc.inotify_init1, libc.inotify_add_watch, libc.inotify_rm_watch
-        except AttributeError as exc:
-            raise RuntimeError("this libc has no inotify") from exc
-        init1.argtypes = (ctypes.c_int,)
-        add.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
-        rm.argtypes = (ctypes.c_int, ctypes.c_int)
-        _functions = (init1, add, rm)
-    return _functions
-
-
-def _checked(result: int) -> int:
-    if result == -1:
-        import ctypes
-
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
-    return result
+        own = ctypes.CDLL(None, use_errno=True)
+        if hasattr(own, "inotify_init1"):
+            inotify_simple._libc = own
+    return inotify_simple
 
 
 class _Descriptor:
-    """An inotify descriptor that a thread waits on (``FolderWatch``'s)."""
+    """An inotify descriptor that a thread waits on (``FolderWatch``'s): ``inotify_simple``,
+    a small maintained binding with no asyncio (``asyncinotify``, the dashboard's, brings
+    asyncio: 50-70 ms of CPU to import beside every ``sf pipeline run``)."""
 
     def __init__(self) -> None:
-        init1, self._add, self._rm = _inotify_functions()
-        self.fd: int | None = _checked(init1(IN_NONBLOCK | IN_CLOEXEC))
+        self._handle = _inotify_simple().INotify(nonblocking=True)
         self._watches: list[int] = []
 
     def add_watch(self, folder: Path) -> None:
-        assert self.fd is not None
-        self._watches.append(_checked(self._add(self.fd, os.fsencode(folder), WATCHED)))
+        self._watches.append(self._handle.add_watch(folder, WATCHED))
 
-    def names(self, timeout: float) -> set[bytes] | None:
-        """The names (as the file system spells them) of the files the notifications queued
-        within ``timeout`` are about (all of them: one read takes what is there); None when
-        none came."""
-        assert self.fd is not None
-        ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
-        if not ready:
-            return None
-        names = set()
-        with contextlib.suppress(BlockingIOError):
-            while data := os.read(self.fd, 64 * 1024):
-                offset = 0
-                while offset < len(data):
-                    _, _, _, length = _EVENT.unpack_from(data, offset)
-                    offset += _EVENT.size
-                    names.add(data[offset : offset + length].rstrip(b"\0"))
-                    offset += length
-        return names
+    def names(self, timeout: float) -> set[str] | None:
+        """The names of the files the notifications queued within ``timeout`` are about
+        (all of them: one read takes what is there); None when none came."""
+        events = self._handle.read(timeout=max(int(timeout * 1000), 0))
+        return {event.name for event in events} if events else None
 
     def remove_watches(self) -> None:
         """Stop watching (the kernel frees the watches' marks in the background)."""
-        if self.fd is not None:
-            for watch in self._watches:
-                with contextlib.suppress(OSError):  # the folder is gone: so is its watch
-                    _checked(self._rm(self.fd, watch))
+        for watch in self._watches:
+            with contextlib.suppress(OSError):  # the folder is gone: so is its watch
+                self._handle.rm_watch(watch)
         self._watches = []
 
     def close(self) -> None:
-        if self.fd is not None:
+        if not self._handle.closed:
             self.remove_watches()
-            os.close(self.fd)
-            self.fd = None
+            self._handle.close()
 
 
 class FolderWatch:
@@ -248,7 +215,6 @@ class FolderWatch:
     def __init__(self, folder: Path, names: Collection[str]) -> None:
         self.folder = folder
         self.names = frozenset(names)
-        self._spelled = frozenset(os.fsencode(name) for name in self.names)
         self._inotify = _opened(_Descriptor)
         self._watching = False
         self._stopped = False
@@ -290,7 +256,7 @@ class FolderWatch:
             names = self._inotify.names(left)
             if names is None:
                 return False
-            if not self._spelled.isdisjoint(names):
+            if not self.names.isdisjoint(names):
                 return True
         return False
 

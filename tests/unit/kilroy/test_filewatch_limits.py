@@ -98,14 +98,14 @@ def test_other_failures_warn_without_blaming_the_limit(
 
 
 def test_the_fork_server_can_look_up_inotify_once_for_all_its_children() -> None:
-    """``preload`` leaves libc's functions looked up (a fork inherits them)."""
+    """``preload`` leaves the binding imported with libc found (a fork inherits both)."""
     import subprocess
     import sys
 
     probe = (
-        "from factoryos import filewatch; "
-        "assert filewatch._functions is None; filewatch.preload(); "
-        "print(filewatch._functions is not None)"
+        "import sys; from factoryos import filewatch; "
+        "assert 'inotify_simple' not in sys.modules; filewatch.preload(); "
+        "print(sys.modules['inotify_simple']._libc is not None)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
@@ -113,8 +113,11 @@ def test_the_fork_server_can_look_up_inotify_once_for_all_its_children() -> None
 
 #: Watches a folder as the runner does, then writes what is loaded.
 RUNNER_WATCH_PROBE = """
-import json, sys, threading
+import ctypes.util, json, sys, threading
 from pathlib import Path
+def no_ldconfig(name):
+    raise AssertionError("find_library runs ldconfig -p")
+ctypes.util.find_library = no_ldconfig
 from factoryos.filewatch import FolderWatch
 folder = Path(sys.argv[1])
 with FolderWatch(folder, {"progress.ndjson"}) as watch:
@@ -126,8 +129,8 @@ print(json.dumps(sorted(sys.modules)))
 
 
 def test_the_runners_watch_needs_neither_asyncio_nor_ldconfig(tmp_path: Path) -> None:
-    """``asyncinotify`` would load asyncio, and ``ctypes.util`` to find libc with ``ldconfig``;
-    ``logging`` loads only to say why there are no notifications."""
+    """``asyncinotify`` would load asyncio, and ``find_library`` runs ``ldconfig`` to find
+    libc; ``logging`` loads only to say why there are no notifications."""
     import json
     import subprocess
     import sys
@@ -137,7 +140,8 @@ def test_the_runners_watch_needs_neither_asyncio_nor_ldconfig(tmp_path: Path) ->
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     modules = set(json.loads(out.stdout))
-    assert not {"asyncio", "asyncinotify", "ctypes.util", "logging"} & modules
+    assert "inotify_simple" in modules
+    assert not {"asyncio", "asyncinotify", "logging"} & modules
 
 
 def test_a_stopped_watch_removes_its_watch_and_sleeps(
@@ -145,14 +149,15 @@ def test_a_stopped_watch_removes_its_watch_and_sleeps(
 ) -> None:
     """Removed before the close: a handle closed while it still watches waits for the
     kernel to free the watch."""
-    init1, add, rm = filewatch._inotify_functions()
+    inotify = filewatch._inotify_simple()
+    rm = inotify.INotify.rm_watch
     removed: list[int] = []
 
-    def remove(fd: int, watch: int) -> int:
+    def remove(handle: object, watch: int) -> None:
         removed.append(watch)
-        return int(rm(fd, watch))
+        rm(handle, watch)
 
-    monkeypatch.setattr(filewatch, "_functions", (init1, add, remove))
+    monkeypatch.setattr(inotify.INotify, "rm_watch", remove)
     with FolderWatch(tmp_path, {"progress.ndjson"}) as watch:
         if not watch.notifying:
             pytest.skip("no inotify instance left for this user")
