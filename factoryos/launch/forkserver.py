@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import factoryos.worker as entrypoint
-from factoryos import filewatch
 from factoryos.kilroy.priority import SessionChange
+from factoryos.launch.preload import preload
 from factoryos.launch.processrecord import write_process_record
 
 
@@ -45,7 +45,7 @@ def serve(
     """Fork a child running ``main([spec])`` for each request until ``requests`` ends."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in sf up's terminal is not for us
-    filewatch.preload()  # what every runner's follow imports, once for all of them
+    preload()  # what every runner would do for itself first, once for all of them
     for line in requests:
         request: dict[str, Any] = json.loads(line)
         pid = os.fork()

@@ -26,6 +26,7 @@ they are, is absent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
 
 from factoryos.kilroy.sandbox import SYSTEM_PATHS, Sandbox
@@ -134,4 +135,12 @@ def _may_show(path: Path, secret: Sequence[Path], above: Sequence[Path], tools: 
 
 
 def _system(path: Path) -> bool:
-    return any(path.is_relative_to(p) for p in SYSTEM_PATHS if Path(p).is_dir())
+    return any(path.is_relative_to(root) for root in system_roots())
+
+
+@cache
+def system_roots() -> tuple[Path, ...]:
+    """The ``SYSTEM_PATHS`` that are folders here (a sandbox shows them anyway), looked up
+    once per process: the fork server asks before forking (``factoryos.launch.preload``),
+    so its runners do not stat them again for every path they show."""
+    return tuple(Path(p) for p in SYSTEM_PATHS if Path(p).is_dir())
