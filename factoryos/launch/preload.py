@@ -6,7 +6,7 @@ its Kilroy's first stage and that is the same for every runner (measured under
 cProfile, 2 cores; the whole start of a run is about 0.2-0.3 s of CPU, and 200 runs
 start at once):
 
-- the inotify binding (``filewatch.preload``: ``ldconfig -p``, 30-50 ms);
+- the runner's inotify binding (``filewatch.preload``: its import, libc found once);
 - ``datetime.strptime``'s first call, which imports ``_strptime`` and compiles the
   pattern of each format (every event read back, ``factoryos.events.record.parse``);
 - ``importlib.resources``' readers, imported by the first ``files`` call (the pinned
