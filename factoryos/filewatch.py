@@ -144,16 +144,17 @@ def _logger() -> logging.Logger:
     return logging.getLogger(__name__)
 
 
-def _mask() -> Any:
-    from asyncinotify import Mask
-
-    # MODIFY: lines appended; CREATE/MOVED_TO: the file appears or is replaced.
-    return Mask.MODIFY | Mask.CREATE | Mask.MOVED_TO | Mask.CLOSE_WRITE
-
-
-#: <sys/inotify.h>: the same events as ``_mask`` (``inotify_simple.flags``).
+#: <sys/inotify.h>: the events both watches wait for. MODIFY: lines appended;
+#: CREATE/MOVED_TO: the file appears or is replaced; CLOSE_WRITE: its writer is done.
 IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_TO, IN_CREATE = 0x2, 0x8, 0x80, 0x100
 WATCHED = IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE
+
+
+def _mask() -> Any:
+    """``WATCHED`` as ``asyncinotify`` takes it."""
+    from asyncinotify import Mask
+
+    return Mask(WATCHED)
 
 
 def _inotify_simple() -> Any:
