@@ -237,15 +237,12 @@ class Kilroy:
     ) -> dict[str, str]:
         return kilroy_env(
             self._base_env,
-            state_dir=self._state_dir(),
+            state_dir=state_dir(self.settings),
             logs_root=logs_root,
             inputs=inputs,
             extra=extra,
             tools_dir=self.settings.tools_dir,
         )
-
-    def _state_dir(self) -> Path:
-        return state_dir(self.settings)
 
     def _prepare_run_dir(self, run_dir: Path) -> Path:
         run_dir = run_dir.expanduser().resolve()
