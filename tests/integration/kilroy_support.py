@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from factoryos.kilroy.procs import MARKER_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "pipelines"
 SCRIPTED_AGENT = EXAMPLES / "agents" / "scripted-agent"
@@ -53,3 +55,17 @@ def live_group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] not in {"Z", "X"}:
             members.append(int(entry.name))
     return members
+
+
+def sweepers(logs_root: Path) -> list[int]:
+    """Pids of the sweepers (``factoryos.kilroy.sweeper``) of the run in ``logs_root``."""
+    marker = f"{MARKER_ENV}={logs_root}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in cmdline and any(part.endswith(b"sweeper.py") for part in cmdline):
+            found.append(int(entry.name))
+    return found

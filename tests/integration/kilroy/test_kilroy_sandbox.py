@@ -9,11 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from kilroy_support import live_group_members
+from kilroy_support import live_group_members, sweepers
 from test_kilroy_stop_resume import GRACE, count, long_run_spec, wait_for
 
 from factoryos.kilroy import Kilroy, follow_progress
-from factoryos.kilroy.procs import MARKER_ENV, PROC, pid_alive, run_processes
+from factoryos.kilroy.procs import PROC, pid_alive, run_processes
 from factoryos.kilroy.sandbox import Sandbox
 
 pytestmark = [
@@ -60,17 +60,3 @@ def test_a_sandboxed_run_stops_gracefully_and_resumes(kilroy: Kilroy, tmp_path: 
     assert second.outcome(timeout=30).status == "success"
     assert started == ["slow", "finish"]
     assert (count(marks / "prepare.done"), count(marks / "slow.starts")) == (1, 2)
-
-
-def sweepers(logs_root: Path) -> list[int]:
-    """Pids of the sweepers (``factoryos.kilroy.sweeper``) started for the run in ``logs_root``."""
-    marker = f"{MARKER_ENV}={logs_root}".encode()
-    found = []
-    for entry in PROC.iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if marker in cmdline and any(part.endswith(b"sweeper.py") for part in cmdline):
-            found.append(int(entry.name))
-    return found

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from kilroy_support import sweepers
 
 from factoryos.events import Event, read_events
 from factoryos.kilroy.procs import MARKER_ENV
@@ -79,18 +80,9 @@ def test_a_run_that_outlives_its_stop_fails_the_stop_check(
 
 def _sweepers_done(logs_root: Path) -> None:
     """Wait until no sweeper of the run (``factoryos.kilroy.sweeper``) is still at work."""
-    marker = f"{MARKER_ENV}={logs_root}".encode()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        running = []
-        for entry in Path("/proc").iterdir():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if marker in cmdline and any(part.endswith(b"sweeper.py") for part in cmdline):
-                running.append(entry.name)
-        if not running:
+        if not sweepers(logs_root):
             return
         time.sleep(0.05)
     raise AssertionError(f"the sweepers of {logs_root} are still running")
