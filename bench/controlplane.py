@@ -33,7 +33,9 @@ spawned at once: seconds until every one has logged the start of its stage.
 What the machine needs to start that many Kilroys at all, without us.
 
 ``--profile FILE`` runs ``sf up`` under cProfile (its main thread: the
-reconcile loop) and prints where its CPU time went, after it stops.
+reconcile loop) and prints where its CPU time went, after it stops; with
+``--profile-part steady`` only over part 2's window of active runs (the bench
+switches the profiler on and off with SIGUSR1 and SIGUSR2).
 
 Part 3, listing: ``sf run list`` against a store holding 1,000 finished runs
 (16 stages each), fresh interpreter each time (goal: at most 0.25 s).
@@ -139,19 +141,45 @@ def own_cpu() -> float:
     return times.user + times.system
 
 
-class Plane:
-    """``sf up`` in the background for one FACTORYOS_HOME (under cProfile with ``profile``)."""
+#: ``sf up`` under a profiler that SIGUSR1 switches on and SIGUSR2 off; argv: FILE, ON.
+PROFILED_UP = """
+import cProfile, signal, sys
+from factoryos.cli.app import main
+profile = cProfile.Profile()
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+signal.signal(signal.SIGUSR2, lambda *_: profile.disable())
+if sys.argv[2] == "1":
+    profile.enable()
+try:
+    main(["up", "--no-dashboard"])
+finally:
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+"""
 
-    def __init__(self, base: Path, env: dict[str, str], profile: Path | None = None) -> None:
+
+class Plane:
+    """``sf up`` in the background for one FACTORYOS_HOME (under cProfile with ``profile``:
+    all along, or only between ``profiling(True)`` and ``profiling(False)`` with ``steady``)."""
+
+    def __init__(
+        self, base: Path, env: dict[str, str], profile: Path | None = None, steady: bool = False
+    ) -> None:
         self.env = env
         self._log = (base / "sf-up.log").open("ab")
         self._profile = profile
-        python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else SF[:1]
-        self.proc = subprocess.Popen(
-            [*python, "-m", "factoryos.cli.app", "up", "--no-dashboard"],
-            env=env, stdout=self._log, stderr=self._log,
-        )  # fmt: skip
+        if profile is None:
+            argv = [*SF, "up", "--no-dashboard"]
+        else:
+            argv = [sys.executable, "-c", PROFILED_UP, str(profile), "0" if steady else "1"]
+        self._steady = profile is not None and steady
+        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=self._log)
         time.sleep(1.5)
+
+    def profiling(self, on: bool) -> None:
+        """Switch a steady-window profile on or off (nothing otherwise)."""
+        if self._steady:
+            self.proc.send_signal(signal.SIGUSR1 if on else signal.SIGUSR2)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
@@ -263,11 +291,12 @@ def print_latency(results: dict[str, dict[str, float]], rounds: int) -> None:
 
 
 def active_cpu(
-    base: Path, env: dict[str, str], plane: int, runs: int, window: float
+    base: Path, env: dict[str, str], sf_up: Plane, runs: int, window: float
 ) -> tuple[str, dict[str, object]]:
     """The report of the CPU part (see the module docstring), and a run config for bare
     Kilroy (one of the runs')."""
     home = Path(env["FACTORYOS_HOME"])
+    plane = sf_up.proc.pid
     before = cpu_seconds(plane)
     time.sleep(window)
     idle = (cpu_seconds(plane) - before) / window
@@ -311,9 +340,11 @@ def active_cpu(
     spawned = ramp if spawned is None else spawned
     config = json.loads((home / "runs/default/sleepy-0/c0/logs/run_config.json").read_text())
     time.sleep(2.0)
+    sf_up.profiling(True)
     before = cpu_seconds(plane)
     time.sleep(window)
     busy = (cpu_seconds(plane) - before) / window
+    sf_up.profiling(False)
     memory = run_memory(home, [f"sleepy-{i}" for i in range(runs)])
     lines = [
         f"\nControl plane with {runs} active runs ({CORES} cores), {window:g}s CPU windows",
@@ -604,6 +635,10 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--no-bare", action="store_true", help="skip part 2b (bare Kilroys)")
     parser.add_argument("--profile", type=Path, help="run `sf up` under cProfile into FILE")
+    parser.add_argument(
+        "--profile-part", choices=["all", "steady"], default="all",
+        help="profile all along (default) or only part 2's window of active runs",
+    )  # fmt: skip
     args = parser.parse_args()
     kilroy = shutil.which("kilroy", path=f"{ROOT / '.tools/bin'}:{os.environ.get('PATH', '')}")
     if not kilroy:
@@ -630,13 +665,14 @@ def main() -> int:
             }  # fmt: skip
             if prewarm == "0" and "latency" not in parts:
                 continue
-            plane = Plane(base, env, args.profile if prewarm == "1" else None)
+            profile = args.profile if prewarm == "1" else None
+            plane = Plane(base, env, profile, steady=args.profile_part == "steady")
             config: dict[str, object] | None = None
             try:
                 if "latency" in parts:
                     results[mode] = start_latency(base, env, kilroy, args.rounds)
                 if prewarm == "1" and "scale" in parts:
-                    cpu, config = active_cpu(base, env, plane.proc.pid, args.runs, args.window)
+                    cpu, config = active_cpu(base, env, plane, args.runs, args.window)
             finally:
                 plane.stop()
             if config is not None and not args.no_bare:

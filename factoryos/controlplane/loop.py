@@ -33,6 +33,7 @@ instead; their runs resume from their checkpoints on the next start.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +64,8 @@ PAUSE_CHECK_SECONDS, PAUSE_NOTICE_SECONDS = 0.5, 3.0
 class _Tracked:
     """What the loop remembers about one run between passes (rebuilt from disk on start)."""
 
+    #: The run's event log (a string: the loop stats it several times a second).
+    events: str
     fold: StageFold = field(default_factory=StageFold)
     offset: int = 0
     size: int = -1
@@ -242,24 +245,23 @@ class LocalControlPlane:
             self._last_process_poll = now
         for key, tracked in self._runs.items():
             _, ns, name = key
-            events = RunDirectory.of(self._runs_dir, ns, name).events
             try:
-                size = events.stat().st_size
+                size = os.stat(tracked.events).st_size  # noqa: PTH116 (hot: no Path per look)
             except FileNotFoundError:
                 size = 0
-            changed = size != tracked.size and self._progressed(events, tracked)
+            changed = size != tracked.size and self._progressed(tracked)
             if not changed and check_processes:
                 changed = _fingerprint(self._launcher.workloads(ns, name)) != tracked.fingerprint
             if changed:
                 self._dirty.add(key)
 
-    def _progressed(self, events: Path, tracked: _Tracked) -> bool:
+    def _progressed(self, tracked: _Tracked) -> bool:
         """Fold what the runners appended; True unless it was only heartbeats."""
 
         def skip(line: bytes, error: Exception) -> None:
-            self._report(f"{events}: skipped a line that is not an event: {line[:80]!r}")
+            self._report(f"{tracked.events}: skipped a line that is not an event: {line[:80]!r}")
 
-        new, tracked.offset = read_from(events, tracked.offset, on_bad=skip)
+        new, tracked.offset = read_from(Path(tracked.events), tracked.offset, on_bad=skip)
         tracked.size = tracked.offset
         tracked.fold.feed(new)
         return any(e.type != EventType.HEARTBEAT for e in new)
@@ -294,8 +296,11 @@ class LocalControlPlane:
 
     def _reconcile_run(self, ns: str, name: str) -> None:
         key: Key = ("Run", ns, name)
-        tracked = self._runs.setdefault(key, _Tracked())
-        self._progressed(RunDirectory.of(self._runs_dir, ns, name).events, tracked)
+        tracked = self._runs.get(key)
+        if tracked is None:
+            events = RunDirectory.of(self._runs_dir, ns, name).events
+            tracked = self._runs[key] = _Tracked(str(events))
+        self._progressed(tracked)
         before = self._cache.get(ns, name)
         result = self._reconciler.run(ns, name)
         self._moved(before, self._cache.get(ns, name))  # its own writes moved it in line

@@ -46,6 +46,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -54,14 +55,9 @@ from factoryos.errors import WorkspaceError
 from factoryos.kilroy.agent_clis import preflight
 from factoryos.kilroy.environment import agent_search_path
 from factoryos.kilroy.logsroot import LogsRoot
-from factoryos.kilroy.procs import (
-    kill_processes,
-    pid_alive,
-    proc_stat,
-    run_processes,
-    signal_group,
-)
+from factoryos.kilroy.procs import kill_processes, pid_alive, run_processes, signal_group
 from factoryos.kilroy.sandbox import find_bwrap, probe
+from factoryos.launch.liveness import ProcessLiveness
 from factoryos.launch.port import WorkloadState
 from factoryos.launch.processrecord import write_process_record
 from factoryos.models import Isolation
@@ -112,6 +108,33 @@ class _Exec:
 
     def exit_code(self) -> int | None:
         return self._popen.poll()
+
+
+@dataclass(frozen=True)
+class _Record:
+    """A workload's ``process.json`` as read, with the identity of the file read (device,
+    inode, mtime): it is written once per workload folder, whole (``processrecord``), so
+    the launcher parses it once and a folder made again (a run deleted and created anew)
+    has a new file."""
+
+    identity: tuple[int, int, int]
+    #: Where the runner writes ``result.json``.
+    result_file: str
+    pid: int
+    start_ticks: int
+    started_at: datetime
+    kind: WorkloadKind
+    candidate: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The workload folders of a run, as listed when its folder had this identity."""
+
+    root: Path
+    identity: tuple[int, int]
+    folders: list[Path]
 
 
 class _ForkServer:
@@ -231,6 +254,11 @@ class LocalProcessLauncher:
         self._children: dict[Path, _Child] = {}
         #: When a stop was first requested, by workload directory.
         self._stopping: dict[Path, float] = {}
+        #: The process record of each workload seen running, by workload directory.
+        self._records: dict[Path, _Record] = {}
+        self._liveness = ProcessLiveness()
+        #: The workload folders of each run with one running, by (namespace, run).
+        self._listings: dict[tuple[str, str], _Listing] = {}
 
     def start(self, spec: WorkloadSpec) -> None:
         folder = RunDirectory.of(self._runs_dir, spec.namespace, spec.run).workload(spec.name)
@@ -298,6 +326,7 @@ class LocalProcessLauncher:
 
     def close(self) -> None:
         """Stop the fork server (running workloads carry on)."""
+        self._liveness.close()
         if self._forks is not None:
             self._forks.close()
 
@@ -315,23 +344,45 @@ class LocalProcessLauncher:
         return _Exec(popen)
 
     def workloads(self, namespace: str, run: str) -> list[WorkloadState]:
-        root = RunDirectory.of(self._runs_dir, namespace, run).workloads
+        # The loop asks this of every active run once a second: a running workload costs a
+        # stat of its folder, of its process.json and of its result.json, and a pidfd poll.
+        states = []
+        for folder in self._folders(namespace, run):
+            record = self._record(folder)
+            if record is not None:
+                states.append(self._state(folder, record))
+        if all(not s.running for s in states):
+            self._listings.pop((namespace, run), None)
+        return sorted(states, key=lambda s: (s.candidate, s.attempt))
+
+    def _folders(self, namespace: str, run: str) -> list[Path]:
+        """The entries of the run's ``workloads`` folder, listed again only when it changed.
+        A listing is kept only once the folder is a second old, so an entry made within the
+        file system's timestamp granularity of the one before is never missed (git's racy
+        file rule)."""
+        kept = self._listings.get((namespace, run))
+        root = kept.root if kept else RunDirectory.of(self._runs_dir, namespace, run).workloads
         self._settle(root)
         try:
-            folders = [p for p in root.iterdir() if (p / PROCESS_FILE).exists()]
+            st = os.stat(root)  # noqa: PTH116 (hot: no Path per look)
+            if kept is not None and kept.identity == (st.st_ino, st.st_mtime_ns):
+                return kept.folders
+            folders = [root / name for name in os.listdir(root)]  # noqa: PTH208
         except FileNotFoundError:
+            self._listings.pop((namespace, run), None)
             return []
-        states = [self._state(folder) for folder in folders]
-        return sorted(states, key=lambda s: (s.candidate, s.attempt))
+        if time.time_ns() - st.st_mtime_ns > 1_000_000_000:
+            self._listings[namespace, run] = _Listing(root, (st.st_ino, st.st_mtime_ns), folders)
+        return folders
 
     def stop(self, namespace: str, run: str, name: str, grace_seconds: float) -> None:
         folder = RunDirectory.of(self._runs_dir, namespace, run).workload(name)
         self._settle(folder)
-        state = self._state(folder)
-        if not state.running:
+        record = self._record(folder)
+        if record is None or not self._state(folder, record).running:  # ended, or never ran
             self._stopping.pop(folder, None)
             return
-        pid = int(str(_read_json(folder / PROCESS_FILE)["pid"]))
+        pid = record.pid
         first = self._stopping.setdefault(folder, time.monotonic())
         if time.monotonic() - first < grace_seconds + KILL_MARGIN_SECONDS:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -355,34 +406,60 @@ class LocalProcessLauncher:
                     found[int(folder.name[1:])] = report
         return found
 
-    def _state(self, folder: Path) -> WorkloadState:
-        process = _read_json(folder / PROCESS_FILE)
-        name = folder.name
-        kind, candidate, attempt = parse_workload_name(name)
-        started = datetime.fromisoformat(str(process["startedAt"]))
-        result = read_result(folder)
-        if result is None and not self._alive(folder, process):
+    def _record(self, folder: Path) -> _Record | None:
+        """The workload's process record (None when it has none: not started, or not a
+        workload folder), parsed again only when the file is another one."""
+        path = os.path.join(folder, PROCESS_FILE)  # noqa: PTH118 (hot: a string, no Path)
+        try:
+            st = os.stat(path)  # noqa: PTH116
+        except (FileNotFoundError, NotADirectoryError):
+            self._records.pop(folder, None)
+            self._liveness.forget(folder)
+            return None
+        identity = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        record = self._records.get(folder)
+        if record is None or record.identity != identity:
+            self._liveness.forget(folder)  # another file: maybe another process
+            process = _read_json(Path(path))
+            kind, candidate, attempt = parse_workload_name(folder.name)
+            pid = int(str(process["pid"]))
+            record = _Record(
+                identity=identity,
+                result_file=os.path.join(folder, RESULT_FILE),  # noqa: PTH118
+                pid=pid,
+                start_ticks=int(str(process.get("startTicks", 0))),
+                started_at=datetime.fromisoformat(str(process["startedAt"])),
+                kind=WorkloadKind(kind),
+                candidate=candidate,
+                attempt=attempt,
+            )
+            self._records[folder] = record
+        return record
+
+    def _state(self, folder: Path, record: _Record) -> WorkloadState:
+        ended = os.path.exists(record.result_file)  # noqa: PTH110 (hot: a string, no Path)
+        result = read_result(folder) if ended else None
+        if result is None and not self._alive(folder, record):
             result = read_result(folder) or self._lost(folder)
-        if result is not None:
+        if result is not None:  # it ended: nothing of it changes any more
             self._children.pop(folder, None)
+            self._records.pop(folder, None)
+            self._liveness.forget(folder)
         return WorkloadState(
-            name=name,
-            candidate=candidate,
-            attempt=attempt,
-            started_at=started,
+            name=folder.name,
+            candidate=record.candidate,
+            attempt=record.attempt,
+            started_at=record.started_at,
             result=result,
             stopping=result is None and folder in self._stopping,
-            kind=WorkloadKind(kind),
+            kind=record.kind,
         )
 
-    def _alive(self, folder: Path, process: dict[str, object]) -> bool:
+    def _alive(self, folder: Path, record: _Record) -> bool:
         child = self._children.get(folder)
         if child is not None:
             return child.exit_code() is None
-        stat = proc_stat(int(str(process["pid"])))
-        if stat is None or stat.state in {"Z", "X"}:
-            return False
-        return stat.start_ticks == int(str(process.get("startTicks", 0)))
+        return self._liveness.alive(folder, record.pid, record.start_ticks)
 
     def _lost(self, folder: Path) -> WorkloadResult:
         child = self._children.get(folder)
