@@ -52,7 +52,8 @@ def _render(_digest: str, dot_source: str) -> str:
             ],
             input=dot_source,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="replace",  # dot quotes bad input byte by byte, splitting UTF-8 sequences
             timeout=LAYOUT_SECONDS,
             check=False,
         )
