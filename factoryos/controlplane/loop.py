@@ -5,11 +5,14 @@ dirty when something about it may have changed, and reconciling it is one
 ``Reconciler`` pass (read everything afresh, call the pure function, act,
 write status once, only when it differs). Keys become dirty from
 
-- the store's watch (any process's writes: ``sf``, the dashboard, our own);
+- the store's watch (any process's writes: ``sf``, the dashboard, our own; a Run
+  version a pass wrote or read already is not marked again when the watch brings it:
+  that pass marked what the change moved, and a pass over it would find nothing new);
 - the event logs of active runs growing (runners append events; the loop
   folds them into the stages table, incrementally);
 - runner processes ending (looked at every ``process_poll`` seconds);
-- requeue timers the reconcile asked for, and a full resync on start.
+- requeue timers the reconcile asked for, the next step after a pass that started or
+  stopped workloads, and a full resync on start.
 
 A change to a Run also marks its product, and, when it moved the run's place in
 its product's queue (``reconcile.queue.place``: it started, finished, stopped,
@@ -18,7 +21,9 @@ Product's spec (or its deletion) marks every unfinished run of it. Only those
 can decide differently. The loop's ``RunCache`` holds the newest version of
 every Run (from the watch and from the passes' own writes); the passes read a
 product's runs from it rather than listing the store, so N runs applied at once
-cost N passes of constant store work each, not N passes of N parses each.
+cost N passes of constant store work each, not N passes of N parses each. Likewise a
+run's pass reads its Product from the loop's copy of the newest version the watch
+brought, not from the store (a pass reads a product's spec, never its status).
 
 A reconcile that raises is reported and retried with exponential backoff
 (1 s doubling to 60 s); it never stops the loop. A loop that was paused (SIGSTOP,
@@ -106,12 +111,15 @@ class LocalControlPlane:
             stages=self._stages,
             telemetry=telemetry,
             runs=self._cache,
+            products=lambda ns, name: self._product_copies.get((ns, name)),
         )
         self._dirty: set[Key] = set()
         self._due: dict[Key, float] = {}
         self._runs: dict[Key, _Tracked] = {}
         #: What of each Product its runs depend on (not its status), as last seen.
         self._products: dict[Key, _ProductIdentity] = {}
+        #: The newest version of each Product the watch brought, by (namespace, name).
+        self._product_copies: dict[tuple[str, str], Product] = {}
         self._failures: dict[Key, int] = {}
         self._since = 0
         self._last_process_poll = 0.0
@@ -138,9 +146,11 @@ class LocalControlPlane:
         """Mark everything dirty and watch from now on (start-up, or after an expired watch)."""
         self._since = self._store.version()
         self._products.clear()
+        self._product_copies.clear()
         for product in self._store.list(Product):
             self._dirty.add(_key(product))
             self._products[_key(product)] = _identity(product)
+            self._product_copies[product.metadata.namespace, product.metadata.name] = product
         runs = self._store.list(Run)
         self._cache.reset(runs)
         self._dirty.update(_key(run) for run in runs)
@@ -204,13 +214,20 @@ class LocalControlPlane:
 
     def _mark(self, resource: Product | Run, *, deleted: bool = False) -> None:
         key = _key(resource)
-        self._dirty.add(key)
         ns, name = resource.metadata.namespace, resource.metadata.name
         if isinstance(resource, Run):
+            if not deleted and self._cache.known(resource):
+                return  # seen already: the pass that wrote or read it marked what it moved
+            self._dirty.add(key)
             before = self._cache.forget(ns, name) if deleted else self._cache.seen(resource)
             self._moved(before, None if deleted else self._cache.get(ns, name))
             self._dirty.add(("Product", ns, resource.spec.product_ref.name))
             return
+        self._dirty.add(key)
+        if deleted:
+            self._product_copies.pop((ns, name), None)
+        else:
+            self._product_copies[ns, name] = resource
         identity = None if deleted else _identity(resource)
         if self._products.get(key) == identity:
             return  # only its status changed: no run of it decides differently
@@ -303,9 +320,14 @@ class LocalControlPlane:
         self._progressed(tracked)
         before = self._cache.get(ns, name)
         result = self._reconciler.run(ns, name)
-        self._moved(before, self._cache.get(ns, name))  # its own writes moved it in line
+        after = self._cache.get(ns, name)
+        self._moved(before, after)  # its own writes moved it in line
+        if after is not None and (before is None or _version(before) != _version(after)):
+            self._dirty.add(("Product", ns, after.spec.product_ref.name))  # it counts its runs
         tracked.fingerprint = _fingerprint(result.workloads)
         self._requeue(key, result)
+        if result.acted:  # look again on the next step, as the watch of its write did
+            self._due[key] = time.monotonic()
         if result.gone or result.settled:
             self._runs.pop(key, None)
 
@@ -317,6 +339,10 @@ class LocalControlPlane:
     def _stages(self, ns: str, name: str) -> list[StageStatus]:
         tracked = self._runs.get(("Run", ns, name))
         return tracked.fold.stages() if tracked else []
+
+
+def _version(run: Run) -> str | None:
+    return run.metadata.resource_version
 
 
 def _key(resource: Product | Run) -> Key:

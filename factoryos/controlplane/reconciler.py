@@ -82,6 +82,8 @@ class PassResult:
     requeue_after: float | None = None
     #: The object is gone (or was released for deletion): forget it.
     gone: bool = False
+    #: The pass started or stopped workloads: what they do next is worth a look soon.
+    acted: bool = False
     #: The run's workloads as this pass saw them (empty for products).
     workloads: list[WorkloadState] = field(default_factory=list)
     #: The run is finished and nothing of it runs: no need to follow it any more.
@@ -126,9 +128,12 @@ class Reconciler:
         stages: Callable[[str, str], list[StageStatus]] = lambda _ns, _name: [],
         telemetry: Telemetry | None = None,
         runs: RunCache | None = None,
+        products: Callable[[str, str], Product | None] | None = None,
     ) -> None:
         self._store = store
         self._runs = runs
+        #: The loop's newest copy of a Product (from its watch), read by run passes.
+        self._products = products
         self._launcher = launcher
         self._runs_dir = runs_dir
         self._report = report
@@ -236,7 +241,10 @@ class Reconciler:
         requeue = 0.5 if decision.actions else decision.requeue_after
         phase = run.status.phase
         settled = phase is not None and phase.finished and not any(w.running for w in workloads)
-        return PassResult(requeue_after=requeue, workloads=workloads, settled=settled)
+        return PassResult(
+            requeue_after=requeue, acted=bool(decision.actions), workloads=workloads,
+            settled=settled,
+        )  # fmt: skip
 
     def _observe(
         self, run: Run, product: Product | None
@@ -398,8 +406,14 @@ class Reconciler:
         return resource
 
     def _product(self, run: Run) -> Product | None:
+        """The run's product (a run's pass reads its spec and identity, never its status):
+        the loop's copy when it has one, else the store's."""
+        ns, name = run.metadata.namespace, run.spec.product_ref.name
+        held = self._products(ns, name) if self._products is not None else None
+        if held is not None:
+            return held
         try:
-            return self._store.get(Product, run.spec.product_ref.name, run.metadata.namespace)
+            return self._store.get(Product, name, ns)
         except NotFoundError:
             return None
 

@@ -55,6 +55,15 @@ class RunCache:
         self._by_product.setdefault(product, {})[key[1]] = run
         return held
 
+    def known(self, run: Run) -> bool:
+        """Whether this version of ``run``, or a newer one, is held already (the watch
+        bringing back a write of our own, or a version a pass has read since)."""
+        held = self._runs.get((run.metadata.namespace, run.metadata.name))
+        version = run.metadata.resource_version
+        if held is None or version is None:
+            return False
+        return version == held.metadata.resource_version or _older(version, held)
+
     def forget(self, namespace: str, name: str) -> Run | None:
         """Drop the run (it was deleted); the version that was held."""
         held = self._runs.pop((namespace, name), None)

@@ -148,7 +148,12 @@ def _observed_status(
 ) -> RunStatus:
     """A new status with what holds whatever the phase: the generation observed, the
     stages, the start time, the candidates, the artifacts and the latest gate."""
-    status = run.status.model_copy(deep=True)
+    # A copy that shares nothing mutable with the run's status once the stages, candidates,
+    # artifacts and evaluation are replaced below: the other fields are immutable, save the
+    # conditions (models of immutable fields). A deep copy of what is then replaced was the
+    # largest part of a pass.
+    conditions = [c.model_copy() for c in run.status.conditions]
+    status = run.status.model_copy(update={"conditions": conditions})
     status.observed_generation = run.metadata.generation
     status.stages = seen.stages
     if seen.workloads:

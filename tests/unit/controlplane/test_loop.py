@@ -131,6 +131,38 @@ def test_nothing_changed_means_nothing_written(
     assert launcher.started == ["r-c0-1"]
 
 
+def test_our_own_status_write_coming_back_through_the_watch_costs_no_pass(
+    plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    add(store, "r")
+    settle(plane)
+    passes: list[str] = []
+    reconcile = plane._reconciler.run
+
+    def counted(ns: str, name: str) -> PassResult:
+        passes.append(name)
+        return reconcile(ns, name)
+
+    monkeypatch.setattr(plane._reconciler, "run", counted)
+    writes, version = plane.status_writes, store.version()
+    launcher.finish("r-c0-1", WorkloadStatus.FAILED)
+    plane.resync()
+    plane.step()  # the pass that sees the failure writes the run's status ...
+    assert plane.status_writes > writes and store.version() > version
+    assert passes == ["r"]
+    plane.step()  # ... and the watch brings the write back: nothing to look at again
+    plane.step()
+    assert passes == ["r"]
+    # Someone else's write is looked at.
+    run = store.get(Run, "r")
+    run.metadata.labels["team"] = "a"
+    store.update(run)
+    plane.step()  # the watch brings it ...
+    plane.step()  # ... and it is reconciled
+    assert passes == ["r", "r"]
+
+
 def test_a_finished_workload_finishes_the_run(
     plane: LocalControlPlane, store: LocalStore, launcher: FakeLauncher
 ) -> None:
