@@ -323,7 +323,8 @@ class LocalControlPlane:
         after = self._cache.get(ns, name)
         self._moved(before, after)  # its own writes moved it in line
         if after is not None and (before is None or _version(before) != _version(after)):
-            self._dirty.add(("Product", ns, after.spec.product_ref.name))  # it counts its runs
+            # Its product counts its runs: on the next step, once for all the runs of this one.
+            self._due[("Product", ns, after.spec.product_ref.name)] = time.monotonic()
         tracked.fingerprint = _fingerprint(result.workloads)
         self._requeue(key, result)
         if result.acted:  # look again on the next step, as the watch of its write did
