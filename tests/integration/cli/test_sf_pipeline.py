@@ -194,7 +194,9 @@ def test_ctrl_c_stops_the_run_and_leaves_no_process_behind(
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     elapsed = time.monotonic() - start
-    assert elapsed < 2 + 3, f"stop took {elapsed:.1f}s"
+    # The grace (2 s), then the kill: not the node's 60 s. Generous beyond the grace, as a
+    # machine at load 100 (the CI run beside 200 runs) took more than 3 s more once.
+    assert elapsed < 2 + 13, f"stop took {elapsed:.1f}s"
     assert proc.returncode == 1, err
     report = json.loads(out)
     assert report["stopped"] is True
