@@ -13,8 +13,10 @@ also looks at the process (and ``should_stop``) ``recheck`` seconds after the
 last line, then twice as long after each quiet look up to ``RECHECK_MAX`` (a
 line resets it: 200 runners waiting for their Kilroys to start took a core
 looking every 0.1 s), and every few milliseconds once ``final.json`` is there
-(the exit is near: notifications stop there); without them (no inotify, or none
-left) it reads every ``poll_interval``.
+(the exit is near: notifications stop there; a ``KilroyProcess`` of ours wakes
+it at the exit itself, ``wait_briefly``); without them (no inotify, or none
+left) it reads every ``poll_interval``. It wakes at most once per ``SETTLE``:
+Kilroy writes many other files in ``logs_root``.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ def follow_progress_lines(
     )
     ending_since: float | None = None
     quiet = recheck
+    #: ``KilroyProcess.wait_briefly``: a process that can say at once when it exits.
+    wait_briefly: Callable[[float], None] | None = getattr(process, "wait_briefly", None)
     with FolderWatch(logs_root, {PROGRESS_FILE, FINAL_FILE}, settle=SETTLE) as watch:
         while True:
             exited = process.poll() is not None
@@ -111,7 +115,10 @@ def follow_progress_lines(
                     ending_since = time.monotonic()
                     watch.stop()
                 if ending_since is not None and time.monotonic() - ending_since < 1.0:
-                    watch.wait(min(poll_interval, ENDING_POLL))
+                    if wait_briefly is not None:  # woken by the exit itself
+                        wait_briefly(min(poll_interval, ENDING_POLL))
+                    else:
+                        watch.wait(min(poll_interval, ENDING_POLL))
                 elif not watch.notifying:
                     watch.wait(poll_interval)
                 elif not watch.wait(quiet):
