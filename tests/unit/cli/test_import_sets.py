@@ -224,6 +224,7 @@ PIPELINE_RUN_NEVER = {
     "factoryos.filewatch",
     "factoryos.kilroy.follow",
     "factoryos.kilroy.translate",
+    "factoryos.kilroy.agent_errors",
     "factoryos.kilroy.status",
     "factoryos.kilroy.stopping",
 }
