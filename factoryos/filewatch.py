@@ -263,8 +263,8 @@ class FolderWatch:
         assert self._inotify is not None
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            if self._woken is not None and (pause := self._woken + self.settle - time.monotonic()) > 0:
-                # Woken less than ``settle`` ago: what is written meanwhile queues up.
+            pause = 0.0 if self._woken is None else self._woken + self.settle - time.monotonic()
+            if pause > 0:  # woken less than ``settle`` ago: what is written meanwhile queues up
                 time.sleep(min(pause, left))
                 continue
             names = self._inotify.names(left)

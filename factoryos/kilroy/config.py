@@ -52,9 +52,7 @@ def pinned_catalog_text() -> str:
     ``zipfile`` and ``shutil``, 5-10 ms of imports before every Kilroy start): Factory OS
     is installed as files (an editable checkout, a wheel unpacked), never run from a zip.
     """
-    return (Path(__file__).parent / "data" / "openrouter_models.json").read_text(
-        encoding="utf-8"
-    )
+    return (Path(__file__).parent / "data" / "openrouter_models.json").read_text(encoding="utf-8")
 
 
 def build_run_config(

@@ -22,7 +22,7 @@ def started(tmp_path: Path, seconds: float) -> KilroyProcess:
 
 
 def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    return len(list(Path("/proc/self/fd").iterdir()))
 
 
 def test_a_short_wait_returns_when_the_process_exits(tmp_path: Path) -> None:
