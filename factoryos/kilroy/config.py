@@ -25,7 +25,6 @@ What we always set, and why:
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,12 +46,13 @@ SHIM_PROVIDER = "openai"
 
 
 def pinned_catalog_text() -> str:
-    """The minimal OpenRouter-format model catalog shipped with Factory OS."""
-    return (
-        resources.files("factoryos.kilroy")
-        .joinpath("data/openrouter_models.json")
-        .read_text(encoding="utf-8")
-    )
+    """The minimal OpenRouter-format model catalog shipped with Factory OS.
+
+    Read beside this module, not through ``importlib.resources`` (with ``tempfile``,
+    ``zipfile`` and ``shutil``, 5-10 ms of imports before every Kilroy start): Factory OS
+    is installed as files (an editable checkout, a wheel unpacked), never run from a zip.
+    """
+    return (Path(__file__).parent / "data" / "openrouter_models.json").read_text(encoding="utf-8")
 
 
 def build_run_config(

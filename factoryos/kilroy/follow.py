@@ -13,8 +13,10 @@ also looks at the process (and ``should_stop``) ``recheck`` seconds after the
 last line, then twice as long after each quiet look up to ``RECHECK_MAX`` (a
 line resets it: 200 runners waiting for their Kilroys to start took a core
 looking every 0.1 s), and every few milliseconds once ``final.json`` is there
-(the exit is near: notifications stop there); without them (no inotify, or none
-left) it reads every ``poll_interval``.
+(the exit is near: notifications stop there; a ``KilroyProcess`` of ours wakes
+it at the exit itself, ``wait_briefly``); without them (no inotify, or none
+left) it reads every ``poll_interval``. It wakes at most once per ``SETTLE``:
+Kilroy writes many other files in ``logs_root``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ __all__ = ["Pollable", "follow_progress", "follow_progress_lines"]
 
 #: How often the exit is looked for once ``final.json`` is written (it follows at once).
 ENDING_POLL = 0.005
+#: The least time between two wake-ups on notifications (``FolderWatch``'s ``settle``):
+#: each of Kilroy's writes in ``logs_root`` woke the follower, 3-4 ms per stage beside
+#: Kilroy on 2 cores; a line is now read at most this late.
+SETTLE = 0.01
 #: The longest quiet wait between looks at the process with notifications on: how late a
 #: Kilroy that died without ``final.json``, or a stop asked for, can be noticed.
 RECHECK_MAX = 1.0
@@ -83,7 +89,9 @@ def follow_progress_lines(
     )
     ending_since: float | None = None
     quiet = recheck
-    with FolderWatch(logs_root, {PROGRESS_FILE, FINAL_FILE}) as watch:
+    #: ``KilroyProcess.wait_briefly``: a process that can say at once when it exits.
+    wait_briefly: Callable[[float], None] | None = getattr(process, "wait_briefly", None)
+    with FolderWatch(logs_root, {PROGRESS_FILE, FINAL_FILE}, settle=SETTLE) as watch:
         while True:
             exited = process.poll() is not None
             batch = tail.read()
@@ -107,7 +115,10 @@ def follow_progress_lines(
                     ending_since = time.monotonic()
                     watch.stop()
                 if ending_since is not None and time.monotonic() - ending_since < 1.0:
-                    watch.wait(min(poll_interval, ENDING_POLL))
+                    if wait_briefly is not None:  # woken by the exit itself
+                        wait_briefly(min(poll_interval, ENDING_POLL))
+                    else:
+                        watch.wait(min(poll_interval, ENDING_POLL))
                 elif not watch.notifying:
                     watch.wait(poll_interval)
                 elif not watch.wait(quiet):

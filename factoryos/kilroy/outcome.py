@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from factoryos.errors import ConfigurationError, EngineError, ValidationFailedError
-from factoryos.kilroy.agent_errors import stage_agent_report
 from factoryos.kilroy.layout import INVOCATION_MARK, LAUNCH_FILE, STDERR_FILE
 from factoryos.kilroy.logsroot import LogsRoot
 from factoryos.kilroy.validation import dot_error_position
@@ -122,6 +121,9 @@ def read_outcome(
         status = "fail"
     node, node_reason = failed if failed and status != "success" else (None, None)
     if node is not None:  # an agent CLI's own account of why it gave up
+        # Here: the runner loads it once Kilroy runs, not on the way to its start.
+        from factoryos.kilroy.agent_errors import stage_agent_report
+
         report = stage_agent_report(logs_root / node)
         node_reason = report.failure(node_reason) if report else node_reason
     return RunOutcome(

@@ -62,6 +62,9 @@ class KilroyProcess:
         #: Ends the run's leftover processes once Kilroy (or whoever started it) is gone.
         self._sweeper = sweeper
         self._exit_code: int | None = None
+        #: A descriptor that becomes readable when an attached process exits (None: not
+        #: opened yet, or none to be had), for ``wait_briefly``.
+        self._exit_fd: int | None = None
 
     @property
     def detached(self) -> bool:
@@ -95,7 +98,39 @@ class KilroyProcess:
             time.sleep(0.05)
         return code
 
+    def wait_briefly(self, timeout: float) -> None:
+        """Return when the process ends or ``timeout`` seconds have passed, whichever is first
+        (the follower, once ``final.json`` is written: Kilroy exits within milliseconds).
+
+        An attached process is waited for on its pidfd (Linux 5.3), so its exit is seen at
+        once rather than on the next look; otherwise, or while the process has not ended,
+        this is a sleep. It reaps nothing: ``poll`` does.
+        """
+        fd = self._open_exit_fd()
+        if fd is None:
+            time.sleep(timeout)
+            return
+        import select
+
+        waiting = select.poll()
+        waiting.register(fd, select.POLLIN)
+        waiting.poll(max(int(timeout * 1000), 0))
+
+    def _open_exit_fd(self) -> int | None:
+        if self._exit_fd is None and self._popen is not None and self._exit_code is None:
+            pidfd_open = getattr(os, "pidfd_open", None)
+            try:
+                # Not reaped yet (``poll`` reaps, and it found it running): the pid is ours.
+                self._exit_fd = pidfd_open(self.pid) if pidfd_open else -1
+            except OSError:  # an older kernel
+                self._exit_fd = -1
+        return None if self._exit_fd is None or self._exit_fd < 0 else self._exit_fd
+
     def _ended(self) -> None:
+        if self._exit_fd is not None:
+            if self._exit_fd >= 0:
+                os.close(self._exit_fd)
+            self._exit_fd = -1
         if self._sweeper is not None:
             self._sweeper.close()
             self._sweeper = None

@@ -18,7 +18,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from factoryos.cli import pipelinerun
-from factoryos.cli.readonly import answer
 from factoryos.imports import lazy_attributes
 
 if TYPE_CHECKING:
@@ -32,7 +31,11 @@ __getattr__ = lazy_attributes(__name__, {"app": "factoryos.cli.root"})
 def main(argv: list[str] | None = None) -> int:
     """Run ``sf`` with ``argv`` (default: the process's) and return its exit status."""
     args = sys.argv[1:] if argv is None else argv
-    answered = answer(args, os.environ)
+    answered = None
+    if not pipelinerun.is_pipeline_run(args):  # the shortcut answers none of its commands
+        from factoryos.cli.readonly import answer
+
+        answered = answer(args, os.environ)
     if answered is None:
         answered = pipelinerun.start(args, os.environ)
         if answered is not None and argv is None:  # the process's own run: end it now

@@ -65,9 +65,14 @@ ARGUMENTS: Sequence[str] = ("graph",)
 REPEATED = frozenset({"inputs"})
 
 
+def is_pipeline_run(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is an ``sf pipeline run`` command line (``start``'s to answer)."""
+    return list(argv[:2]) == ["pipeline", "run"]
+
+
 def start(argv: Sequence[str], env: Mapping[str, str]) -> int | None:
     """Run ``sf pipeline run`` and return its exit status, or ``None`` to let Typer run it."""
-    if list(argv[:2]) != ["pipeline", "run"]:
+    if not is_pipeline_run(argv):
         return None
     if typer_only(env):
         return None

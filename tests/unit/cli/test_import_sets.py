@@ -195,8 +195,16 @@ def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
 #: models and the workload contract's evaluation, the build workload, the ingest, YAML;
 #: the event envelope and asyncio; and what the runner loads once Kilroy runs, beside
 #: Kilroy's own start: the follower, its inotify, the translation of Kilroy's events, and
-#: what only ``status`` and ``stop`` need.
+#: what only ``status`` and ``stop`` need; the read-only shortcut and its SQLite, and
+#: ``importlib.resources`` (with ``tempfile``, ``zipfile``, ``shutil``: the model catalog is
+#: read beside its module).
 PIPELINE_RUN_NEVER = {
+    "factoryos.cli.readonly",
+    "sqlite3",
+    "importlib.resources",
+    "tempfile",
+    "zipfile",
+    "shutil",
     "typer",
     "pydantic",
     "pydantic_core",
@@ -216,6 +224,7 @@ PIPELINE_RUN_NEVER = {
     "factoryos.filewatch",
     "factoryos.kilroy.follow",
     "factoryos.kilroy.translate",
+    "factoryos.kilroy.agent_errors",
     "factoryos.kilroy.status",
     "factoryos.kilroy.stopping",
 }

@@ -92,6 +92,28 @@ def test_other_files_do_not_wake_it(tmp_path: Path) -> None:
         assert watch.wait(0.2) is False
 
 
+def test_a_busy_folder_wakes_it_once_per_settle_with_nothing_lost(tmp_path: Path) -> None:
+    """After a wake-up, what is written within ``settle`` waits in the queue: a wait shorter
+    than the settle time sees nothing, a longer one then gets it."""
+    progress = tmp_path / "progress.ndjson"
+    with FolderWatch(tmp_path, {"progress.ndjson"}, settle=30) as watch:
+        if not watch.notifying:
+            pytest.skip("no inotify here")
+        progress.write_text("{}\n")
+        assert watch.wait(30) is True
+        with progress.open("a") as fh:
+            fh.write("{}\n")
+        assert watch.wait(0.1) is False  # woken less than 30 s ago: not again yet
+    with FolderWatch(tmp_path, {"progress.ndjson"}, settle=0.2) as watch:
+        assert watch.notifying  # watching from now on
+        progress.write_text("{}\n")
+        assert watch.wait(30) is True
+        (tmp_path / "live.json").write_text("{}")  # wakes it too, within the settle time
+        with progress.open("a") as fh:
+            fh.write("{}\n")
+        assert watch.wait(30) is True  # after the settle time, the queued line's notification
+
+
 class CountingProcess(FakeProcess):
     """Counts the follower's looks at the process; exits after ``seconds``."""
 
