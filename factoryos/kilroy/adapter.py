@@ -290,8 +290,8 @@ class Kilroy:
         stdout, stderr = run_dir / STDOUT_FILE, run_dir / STDERR_FILE
         # An attached Kilroy ends with whoever started it (a runner killed with SIGKILL):
         # nobody else would follow its progress, and a retry resumes from its checkpoint.
-        # In a sandbox bwrap's --die-with-parent does it: the runner's death kills bwrap and
-        # Kilroy, pid 1 of the sandbox's pid namespace, and with it every process there.
+        # In a sandbox the signal reaches bwrap, whose --die-with-parent ends Kilroy, pid 1
+        # of the sandbox's pid namespace, and with it every process of the sandbox.
         if self.sandbox is None:
             popen = spawn(
                 argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
@@ -305,7 +305,7 @@ class Kilroy:
             sandbox = replace(self.sandbox, private_files=(*self.sandbox.private_files, stand_in))
             popen, pid = sandbox.spawn(
                 argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
-                nice=self.settings.build_nice,
+                end_with_parent=True, nice=self.settings.build_nice,
             )  # fmt: skip
         # The build yields the CPU to the factory's own processes (the runner following
         # it, the dashboard): its session's scheduling group, once Kilroy leads it.

@@ -148,19 +148,14 @@ class Sandbox:
         env: Mapping[str, str],
         stdout_path: Path,
         stderr_path: Path,
+        end_with_parent: bool = False,
         nice: int = 0,
     ) -> tuple[subprocess.Popen[bytes], int]:
         """Start ``command`` in the sandbox: the ``bwrap`` process and the host pid of
-        ``command`` (pid 1 inside). When the starter dies (SIGKILL included), bwrap and
-        everything in the sandbox die too (``--die-with-parent``). ``nice``: ``command``
-        and what it starts run at that nice value (``nice`` starts it, when it is above
-        the starter's); its session's group is the caller's to lower.
-
-        Nothing runs in the child between the fork and the exec (no ``preexec_fn``), so
-        Python starts bwrap with ``vfork``: a full fork of a runner (~50 MiB) cost ~7 ms of
-        CPU more per start, 200 runs starting at once.
+        ``command`` (pid 1 inside). ``end_with_parent``: bwrap gets SIGTERM when its
+        starter dies, and ``command`` dies with bwrap. ``nice``: as for ``spawn`` (bwrap and
+        what it starts inherit it; ``command``'s own session is the caller's to lower).
         ``EngineError`` when no sandbox could be made."""
-        started = niced(command, nice, os.getpriority(os.PRIO_PROCESS, 0), shutil.which("nice"))
         for path, stand_in in self.private_files:  # a file mount needs files at both ends
             for end in (path, stand_in):
                 end.parent.mkdir(parents=True, exist_ok=True)
@@ -169,13 +164,15 @@ class Sandbox:
         read, write = os.pipe()
         try:
             popen = spawn(
-                self.argv(started, cwd=cwd, info_fd=write),
+                self.argv(command, cwd=cwd, info_fd=write),
                 cwd=cwd,
                 env=env,
                 stdout_path=stdout_path,
                 stderr_path=stderr_path,
+                end_with_parent=end_with_parent,
                 pass_fds=(write,),
                 label=command[1:4],
+                nice=nice,
             )
         finally:
             os.close(write)
@@ -190,15 +187,6 @@ class Sandbox:
                 f"see {stderr_path}"
             )
         return popen, pid
-
-
-def niced(command: Sequence[str], nice: int, current: int, nice_path: str | None) -> list[str]:
-    """``command`` started at nice value ``nice`` by ``nice_path`` (``nice -n``, which adds
-    to the nice value it inherits, ``current``): unchanged when it would not raise it.
-    Without a ``nice`` program it starts at ``current``, the starter's own."""
-    if nice <= current or nice_path is None:
-        return list(command)
-    return [nice_path, "-n", str(nice - current), *command]
 
 
 def _child_pid(fd: int) -> int | None:

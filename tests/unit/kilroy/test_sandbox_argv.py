@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from factoryos.kilroy.sandbox import Sandbox, _child_pid, niced, probe
+from factoryos.kilroy.sandbox import Sandbox, _child_pid, probe
 
 BWRAP = Path("/usr/bin/bwrap")
 
@@ -30,16 +30,6 @@ def test_kilroy_runs_as_pid_1_of_its_own_namespaces_without_capabilities() -> No
     assert argv[argv.index("--info-fd") + 1] == "7"
     assert argv[-5:] == ["/c0", "--", "kilroy", "attractor", "run"]
     assert "--unshare-net" not in argv, "agents reach their model endpoints"
-    assert "--die-with-parent" in argv, "a runner's death ends its sandbox"
-
-
-def test_a_niced_command_is_started_by_nice_at_the_difference() -> None:
-    command = ["kilroy", "attractor", "run"]
-    assert niced(command, 19, 0, "/usr/bin/nice") == ["/usr/bin/nice", "-n", "19", *command]
-    assert niced(command, 19, 5, "/usr/bin/nice")[:3] == ["/usr/bin/nice", "-n", "14"]
-    assert niced(command, 0, 0, "/usr/bin/nice") == command  # the usual priority
-    assert niced(command, 5, 10, "/usr/bin/nice") == command  # never lowered: cannot be
-    assert niced(command, 19, 0, None) == command  # no nice program: the starter's value
 
 
 def test_only_what_is_named_is_mounted_and_only_the_candidate_is_writable() -> None:
