@@ -85,51 +85,60 @@ def old(path: Path) -> None:
     os.utime(path, (stamp, stamp))
 
 
-def test_a_workload_added_to_a_run_whose_listing_is_kept_is_seen(
-    tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]
-) -> None:
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[LocalProcessLauncher]:
     launcher = LocalProcessLauncher(tmp_path, {}, prewarm=False, sandbox=False)
-    workload(tmp_path, "r", "r-c0-1", sleeper(sleepers).pid)
-    old(RunDirectory.of(tmp_path, "default", "r").workloads)
-    assert [w.name for w in launcher.workloads("default", "r")] == ["r-c0-1"]
-    workload(tmp_path, "r", "r-c1-1", sleeper(sleepers).pid)
-    assert [w.name for w in launcher.workloads("default", "r")] == ["r-c0-1", "r-c1-1"]
+    yield launcher
     launcher.close()
+
+
+def running(
+    runs: Path, started: list[subprocess.Popen[bytes]], name: str
+) -> subprocess.Popen[bytes]:
+    """A sleeping process recorded as workload ``name`` of run ``r``, in a folder as a
+    listing made a while ago finds it."""
+    proc = sleeper(started)
+    old(workload(runs, "r", name, proc.pid).parent)
+    return proc
+
+
+def ended(proc: subprocess.Popen[bytes]) -> None:
+    proc.kill()
+    proc.wait()
+
+
+def test_a_workload_added_to_a_run_whose_listing_is_kept_is_seen(
+    tmp_path: Path, sleepers: list[subprocess.Popen[bytes]], launcher: LocalProcessLauncher
+) -> None:
+    running(tmp_path, sleepers, "r-c0-1")
+    assert [w.name for w in launcher.workloads("default", "r")] == ["r-c0-1"]
+    workload(tmp_path, "r", "r-c1-1", sleeper(sleepers).pid)  # changes the folder: listed anew
+    assert [w.name for w in launcher.workloads("default", "r")] == ["r-c0-1", "r-c1-1"]
 
 
 def test_a_runner_that_ends_is_seen_ended(
-    tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]
+    tmp_path: Path, sleepers: list[subprocess.Popen[bytes]], launcher: LocalProcessLauncher
 ) -> None:
-    launcher = LocalProcessLauncher(tmp_path, {}, prewarm=False, sandbox=False)
-    runner = sleeper(sleepers)
-    old(workload(tmp_path, "r", "r-c0-1", runner.pid).parent)
-    [running] = launcher.workloads("default", "r")
-    assert running.running
-    runner.kill()
-    runner.wait()
+    runner = running(tmp_path, sleepers, "r-c0-1")
+    [state] = launcher.workloads("default", "r")
+    assert state.running
+    ended(runner)
     [lost] = launcher.workloads("default", "r")
     assert lost.result is not None and "lost" in (lost.result.reason or "")
-    launcher.close()
 
 
 def test_a_run_made_anew_under_the_same_name_is_looked_at_anew(
-    tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]
+    tmp_path: Path, sleepers: list[subprocess.Popen[bytes]], launcher: LocalProcessLauncher
 ) -> None:
-    launcher = LocalProcessLauncher(tmp_path, {}, prewarm=False, sandbox=False)
-    first = sleeper(sleepers)
-    old(workload(tmp_path, "r", "r-c0-1", first.pid).parent)
-    [running] = launcher.workloads("default", "r")
-    assert running.running
+    first = running(tmp_path, sleepers, "r-c0-1")
+    [state] = launcher.workloads("default", "r")
+    assert state.running
     # Deleted and made again while the first runner still ran: same names, another runner.
     subprocess.run(["rm", "-rf", str(RunDirectory.of(tmp_path, "default", "r").path)], check=True)
-    second = sleeper(sleepers)
-    old(workload(tmp_path, "r", "r-c0-1", second.pid).parent)
-    first.kill()
-    first.wait()
+    second = running(tmp_path, sleepers, "r-c0-1")
+    ended(first)
     [again] = launcher.workloads("default", "r")
     assert again.running  # the second runner's, not the first one's end
-    second.kill()
-    second.wait()
-    [ended] = launcher.workloads("default", "r")
-    assert not ended.running
-    launcher.close()
+    ended(second)
+    [done] = launcher.workloads("default", "r")
+    assert not done.running
