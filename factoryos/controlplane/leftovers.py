@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from factoryos.kilroy.procs import kill_processes, proc_stat
+from factoryos.kilroy.procs import kill_processes, proc_stat, runs
 
 CHILDREN_FILE = "controlplane.children"
 
@@ -34,12 +34,7 @@ class Helper:
     start_ticks: int
 
     def running(self) -> bool:
-        stat = proc_stat(self.pid)
-        return (
-            stat is not None
-            and stat.state not in {"Z", "X"}
-            and (stat.start_ticks == self.start_ticks)
-        )
+        return runs(self.pid, self.start_ticks)
 
 
 class HelperRecord:

@@ -36,6 +36,7 @@ __all__ = [
     "pid_alive",
     "proc_stat",
     "run_processes",
+    "runs",
     "signal_group",
 ]
 
@@ -70,6 +71,13 @@ def proc_stat(pid: int) -> ProcStat | None:
     if len(fields) < 20:
         return None
     return ProcStat(pid, fields[0], int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
+
+
+def runs(pid: int, start_ticks: int) -> bool:
+    """True when the process ``pid`` that started at ``start_ticks`` runs (not a zombie):
+    a recorded process, never another one that reuses its pid."""
+    stat = proc_stat(pid)
+    return stat is not None and stat.state not in {"Z", "X"} and stat.start_ticks == start_ticks
 
 
 def pid_alive(pid: int) -> bool:

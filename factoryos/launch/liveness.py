@@ -17,7 +17,7 @@ import os
 import select
 from collections.abc import Hashable
 
-from factoryos.kilroy.procs import proc_stat
+from factoryos.kilroy.procs import runs
 
 
 class ProcessLiveness:
@@ -31,13 +31,13 @@ class ProcessLiveness:
         fd = self._pidfds.get(key)
         if fd is not None:
             return not select.select([fd], [], [], 0)[0]
-        if not _running(pid, start_ticks):
+        if not runs(pid, start_ticks):
             return False
         try:
             fd = os.pidfd_open(pid)
         except OSError:  # no pidfds here, out of descriptors, or it just ended
-            return _running(pid, start_ticks)
-        if not _running(pid, start_ticks):  # the pid was reused between the two looks
+            return runs(pid, start_ticks)
+        if not runs(pid, start_ticks):  # the pid was reused between the two looks
             os.close(fd)
             return False
         self._pidfds[key] = fd
@@ -53,8 +53,3 @@ class ProcessLiveness:
     def close(self) -> None:
         for key in list(self._pidfds):
             self.forget(key)
-
-
-def _running(pid: int, start_ticks: int) -> bool:
-    stat = proc_stat(pid)
-    return stat is not None and stat.state not in {"Z", "X"} and stat.start_ticks == start_ticks
