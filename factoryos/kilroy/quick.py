@@ -30,7 +30,6 @@ from factoryos.settings import Settings
 __all__ = [
     "QUICK_TIMEOUT_SECONDS",
     "PendingValidation",
-    "quick_env",
     "run_quick",
     "start_validation",
     "state_dir",
@@ -52,13 +51,6 @@ def state_dir(settings: Settings) -> Path:
     return state
 
 
-def quick_env(settings: Settings, base_env: Mapping[str, str]) -> dict[str, str]:
-    """The environment of a Kilroy command that is no part of a run."""
-    return kilroy_env(
-        base_env, state_dir=state_dir(settings), logs_root=None, tools_dir=settings.tools_dir
-    )
-
-
 def run_quick(
     binary: Path, args: Sequence[str], settings: Settings, base_env: Mapping[str, str]
 ) -> subprocess.CompletedProcess[str]:
@@ -69,7 +61,8 @@ def run_quick(
 def _start(
     binary: Path, args: Sequence[str], settings: Settings, base_env: Mapping[str, str]
 ) -> subprocess.Popen[str]:
-    env = quick_env(settings, base_env)
+    state = state_dir(settings)  # its cwd, and its XDG_STATE_HOME: no part of a run
+    env = kilroy_env(base_env, state_dir=state, logs_root=None, tools_dir=settings.tools_dir)
     try:
         return subprocess.Popen(
             [str(binary), *args],
@@ -77,7 +70,7 @@ def _start(
             stderr=subprocess.PIPE,
             text=True,
             env=env,
-            cwd=state_dir(settings),
+            cwd=state,
             stdin=subprocess.DEVNULL,
         )
     except OSError as exc:
