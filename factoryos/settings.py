@@ -2,15 +2,18 @@
 
 ``Settings`` is built once by an adapter (``Settings.from_env()``) and passed
 down; nothing in the core reads the environment on its own. Every field can be
-set by an environment variable, named next to it.
+set by an environment variable, named next to it. It is a ``NamedTuple``, not a
+dataclass, like the other records on ``sf pipeline run``'s way to Kilroy's start
+(docs/decisions.md, issue 19 part 2): ``dataclasses`` and a frozen dataclass cost
+that start 9 ms and 1 ms each. ``_replace`` makes a changed copy.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 #: The default nice value of a local build: the lowest priority (a weight of 15 against a
 #: nice-0 scheduling group's 1024), so even 100 builds at once weigh about as much as the
@@ -22,8 +25,7 @@ BUILD_NICE = 19
 SOURCE_TOOLS_DIR = Path(__file__).resolve().parent.parent / ".tools" / "bin"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Runtime settings of one Factory OS process."""
 
     #: FACTORYOS_HOME: the store, run directories and Kilroy state (default ~/.factoryos).
@@ -31,7 +33,7 @@ class Settings:
     #: FACTORYOS_KILROY: an explicit Kilroy binary (wins over everything else).
     kilroy_binary: Path | None = None
     #: FACTORYOS_TOOLS_DIR: the project tools folder searched before PATH.
-    tools_dir: Path = field(default=SOURCE_TOOLS_DIR)
+    tools_dir: Path = SOURCE_TOOLS_DIR
     #: The PATH used to look tools up last.
     search_path: str = ""
     #: FACTORYOS_RUNNER_PREWARM (default 1): fork local runners from a warm fork server;
@@ -48,7 +50,7 @@ class Settings:
     #: FACTORYOS_DASHBOARD_URL and FACTORYOS_DASHBOARD_TOKEN: where ``sf`` reads a cluster
     #: run's events (the dashboard keeps them; e.g. after a port-forward of its Service).
     dashboard_url: str | None = None
-    dashboard_token: str | None = field(default=None, repr=False)
+    dashboard_token: str | None = None  # left out of the repr
     #: FACTORYOS_BUILD_NICE (default 19, the lowest priority; 0 to 19): the nice value of
     #: each local build (Kilroy and all it starts) and of its session's scheduling group,
     #: so the runners, the control plane and the dashboard get the CPU first in a burst
@@ -75,6 +77,10 @@ class Settings:
             dashboard_token=env.get("FACTORYOS_DASHBOARD_TOKEN") or None,
             build_nice=_nice(env.get("FACTORYOS_BUILD_NICE") or str(BUILD_NICE)),
         )
+
+    def __repr__(self) -> str:
+        shown = (f"{k}={v!r}" for k, v in self._asdict().items() if k != "dashboard_token")
+        return f"Settings({', '.join(shown)})"
 
     @property
     def runs_dir(self) -> Path:

@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -301,6 +300,8 @@ class Kilroy:
         else:
             # Inside, Kilroy is pid 1 and writes that to run.pid: a stand-in file there
             # keeps the host pid we write here for everyone outside.
+            from dataclasses import replace
+
             stand_in = (logs_root / RUN_PID_FILE, run_dir / SANDBOX_DIR / RUN_PID_FILE)
             sandbox = replace(self.sandbox, private_files=(*self.sandbox.private_files, stand_in))
             popen, pid = sandbox.spawn(

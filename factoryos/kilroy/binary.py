@@ -22,8 +22,8 @@ import os
 import re
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from factoryos.errors import ToolMissingError
 from factoryos.kilroy.version_cache import CACHE_FILE, cached_version, remember_version
@@ -57,8 +57,7 @@ _VERSION_LINE = re.compile(r"^kilroy\s+v?(?P<version>\S+)\s*$")
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 
 
-@dataclass(frozen=True)
-class KilroyBinary:
+class KilroyBinary(NamedTuple):
     """A Kilroy executable that answered ``--version``."""
 
     path: Path

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from factoryos.errors import EngineError, InvalidInputError
 
@@ -33,8 +32,7 @@ _RESTART_DIR = re.compile(r"^restart-\d+$")
 _SAFE_NODE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-@dataclass(frozen=True)
-class NodeArtifact:
+class NodeArtifact(NamedTuple):
     """One file a stage left in its directory (``name`` is relative, ``/``-separated)."""
 
     name: str

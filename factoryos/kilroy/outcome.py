@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from factoryos.errors import ConfigurationError, EngineError, ValidationFailedError
 from factoryos.kilroy.layout import INVOCATION_MARK, LAUNCH_FILE, STDERR_FILE
@@ -68,8 +67,7 @@ _CONFIG_ERROR = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class RunOutcome:
+class RunOutcome(NamedTuple):
     """The end state of one Kilroy run (or resumed run)."""
 
     status: RunStatus

@@ -26,8 +26,8 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = [
     "MARKER_ENV",
@@ -46,8 +46,7 @@ PROC = Path("/proc")
 MARKER_ENV = "FACTORYOS_LOGS_ROOT"
 
 
-@dataclass(frozen=True)
-class ProcStat:
+class ProcStat(NamedTuple):
     """The fields of ``/proc/<pid>/stat`` we use."""
 
     pid: int

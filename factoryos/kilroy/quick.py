@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from factoryos.errors import EngineError, WorkspaceError
@@ -120,7 +119,7 @@ class PendingValidation:
             todo = [i for i, found in enumerate(self._results) if found is None]
             found = parse_batch_output(proc.stdout, self._pending)
             for i, one in zip(todo, found, strict=True):
-                self._results[i] = replace(one, file=Path(self.files[i]))
+                self._results[i] = one._replace(file=Path(self.files[i]))
             self._done = True
         return [r for r in self._results if r is not None]
 

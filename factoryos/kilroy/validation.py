@@ -10,6 +10,10 @@ Kilroy reports DOT syntax errors with a byte offset (``dot parse: expected
 edge target identifier, got "}" at 43``) into the source *after* it has
 stripped ``//`` and ``/* */`` comments. ``offset_to_line_col`` maps such an
 offset back to a line and column of the file as written.
+
+The two records are ``NamedTuple``s: ``sf pipeline run`` makes them before it
+starts Kilroy, where a dataclass costs a millisecond and ``dataclasses`` 9
+(docs/decisions.md, issue 19 part 2).
 """
 
 from __future__ import annotations
@@ -17,9 +21,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from factoryos.errors import EngineError
 
@@ -36,8 +39,7 @@ __all__ = [
 _OFFSET = re.compile(r"\bat (\d+)\s*$")
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(NamedTuple):
     """One validator finding (a Kilroy lint rule) about a node, an edge or the graph."""
 
     rule: str
@@ -49,16 +51,15 @@ class Diagnostic:
     fix: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in self._asdict().items() if v is not None}
 
 
-@dataclass(frozen=True)
-class FileValidation:
+class FileValidation(NamedTuple):
     """The validation result of one pipeline file."""
 
     file: Path
-    errors: list[Diagnostic] = field(default_factory=list)
-    warnings: list[Diagnostic] = field(default_factory=list)
+    errors: Sequence[Diagnostic] = ()
+    warnings: Sequence[Diagnostic] = ()
     #: Set when the file could not be read or parsed at all (then there are no diagnostics).
     parse_error: str | None = None
     parse_line: int | None = None

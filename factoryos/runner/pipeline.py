@@ -20,9 +20,8 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from factoryos.errors import ValidationFailedError, WorkspaceError
 from factoryos.events import EventType
@@ -41,8 +40,7 @@ APPEND_PATIENCE_SECONDS = 60.0
 APPEND_RETRY_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
-class RunReport:
+class RunReport(NamedTuple):
     """What a finished (or stopped) Kilroy invocation produced."""
 
     run_id: str
@@ -55,7 +53,7 @@ class RunReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
-            "outcome": asdict(self.outcome),
+            "outcome": self.outcome._asdict(),
             "logs_root": str(self.logs_root),
             "events": str(self.events),
             "run_branch": self.run_branch,

@@ -22,8 +22,8 @@ and the controller all name these paths from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 #: The run's one event log, in the run directory.
 EVENTS_FILE = "events.ndjson"
@@ -61,8 +61,7 @@ def candidate_branch(run: str, candidate: int) -> str:
     return f"factory/{run}/c{candidate}"
 
 
-@dataclass(frozen=True)
-class RunDirectory:
+class RunDirectory(NamedTuple):
     """Paths inside one run's directory."""
 
     path: Path

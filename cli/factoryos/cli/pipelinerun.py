@@ -225,12 +225,11 @@ def kilroy_for(settings: Settings, binary: KilroyBinary | None = None) -> Kilroy
     """The Kilroy of this ``sf``: ``binary`` (default: the one ``find_kilroy`` picks), our
     environment, and the usual CPU priority: someone is waiting on this command in the
     foreground (``FACTORYOS_BUILD_NICE`` is for the background runs of ``sf up``)."""
-    import dataclasses
     import os
 
     from factoryos.kilroy import Kilroy, find_kilroy
 
-    foreground = dataclasses.replace(settings, build_nice=0)
+    foreground = settings._replace(build_nice=0)
     return Kilroy(binary or find_kilroy(settings, os.environ), foreground)
 
 

@@ -83,3 +83,13 @@ def test_kilroy_env_drops_api_keys_and_stale_run_variables() -> None:
         "ANTHROPIC_API_KEY": "explicit",
     }
     assert "FACTORYOS_LOGS_ROOT" not in kilroy_env(base, state_dir=Path("/s"), logs_root=None)
+
+
+def test_specs_are_equal_by_value_and_keep_copies_of_what_they_were_given() -> None:
+    inputs = {"target": "x"}
+    one = spec(inputs=inputs)
+    inputs["target"] = "changed later"
+    assert one.inputs == {"target": "x"}
+    assert one == spec(inputs={"target": "x"})
+    assert one != spec(inputs={"target": "y"})
+    assert one != spec(run_id="run-2")
