@@ -24,7 +24,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,7 +116,7 @@ class EventLog:
 
                     model = Event(**event.fields())
                     text = model.to_json_line()
-                    event = replace(event, time=model.time, data=model.data)
+                    event = event._replace(time=model.time, data=model.data)
                 line = text.encode() + b"\n"
                 self._appended = None
                 _append_line(fh.fileno(), line, self.path, sync=self._syncer is None)

@@ -19,9 +19,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "SOURCE_PATTERN",
@@ -63,17 +62,20 @@ def run_source(product: str, run: str) -> str:
     return f"/products/{product}/runs/{run}"
 
 
-@dataclass(frozen=True)
-class EventRecord:
-    """An event's envelope fields (as ``Event`` has them) without the model."""
+class EventRecord(NamedTuple):
+    """An event's envelope fields (as ``Event`` has them) without the model.
+
+    A ``NamedTuple``: ``sf pipeline run`` makes its first while Kilroy starts, and
+    ``dataclasses`` would cost that start 9 ms of CPU (docs/decisions.md, issue 19 part 2).
+    """
 
     id: str
     source: str
     type: str
     time: datetime
     sequence: int
+    data: dict[str, Any]
     subject: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
     specversion: str = "1.0"
     datacontenttype: str = "application/json"
 

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["AgentReport", "agent_report", "stage_agent_report"]
 
@@ -44,8 +43,7 @@ _STDERR_NOISE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class AgentReport:
+class AgentReport(NamedTuple):
     """The CLI's own account of its model requests in one stage."""
 
     #: Why the CLI gave up (the provider's message as the CLI printed it), if it did.

@@ -9,8 +9,6 @@ start at once):
 - the runner's inotify binding (``filewatch.preload``: its import, libc found once);
 - ``datetime.strptime``'s first call, which imports ``_strptime`` and compiles the
   pattern of each format (every event read back, ``factoryos.events.record.parse``);
-- ``importlib.resources``' readers, imported by the first ``files`` call (the pinned
-  model catalog written into each run's Kilroy config);
 - the pattern reading Kilroy's pin from ``go.mod`` (``expected_version``, asked each
   time a runner checks its Kilroy binary), compiled into ``re``'s cache;
 - which of the sandbox's system folders exist (``sandboxing.system_roots``).
@@ -24,7 +22,6 @@ from __future__ import annotations
 
 import gc
 from datetime import UTC, datetime
-from importlib import resources
 
 from factoryos import filewatch
 from factoryos.events.record import EventRecord, line, parse
@@ -39,10 +36,10 @@ def preload() -> None:
     filewatch.preload()
     for stamp in (datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 1, 0, 0, 0, 1, UTC)):
         written = line(EventRecord(id="0", source="/products/p/runs/r",
-                                   type="dev.factoryos.warm", time=stamp, sequence=1))  # fmt: skip
+                                   type="dev.factoryos.warm", time=stamp, sequence=1,
+                                   data={}))  # fmt: skip
         if written is not None:
             parse(written.encode())  # both spellings of the time: each format compiles once
-    resources.files("factoryos.kilroy")
     expected_version()
     system_roots()
     gc.collect()
