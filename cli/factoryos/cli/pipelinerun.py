@@ -196,14 +196,16 @@ def run_pipeline(
 
     from factoryos.kilroy.binary import find_kilroy
     from factoryos.kilroy.quick import start_validation
+    from factoryos.kilroy.workspace import start_workspace
     from factoryos.settings import Settings
 
     settings = Settings.from_env()
     parsed_inputs = _parse_inputs(inputs or [])
     binary = find_kilroy(settings, os.environ)
-    # Kilroy validates the pipeline while the adapter and the runner load; the runner
-    # waits for its answer before it writes or starts anything.
+    # Kilroy validates the pipeline, and git looks at the workspace, while the adapter and
+    # the runner load; the runner waits for their answers before it writes or starts anything.
     validation = start_validation(binary.path, [graph], settings, os.environ)
+    repo = start_workspace(workspace)
     from factoryos.kilroy.runspec import RunSpec
 
     kilroy = kilroy_for(settings, binary)
@@ -217,7 +219,7 @@ def run_pipeline(
         agent_profile=agent_profile,
         agent_executable=agent_executable,
     )
-    report = runner(kilroy, product, grace).run(spec, validation=validation)
+    report = runner(kilroy, product, grace).run(spec, validation=validation, workspace=repo)
     return report_status(report, output)
 
 
