@@ -72,6 +72,7 @@ class Kilroy:
         settings: Settings,
         env: Mapping[str, str] | None = None,
         sandbox: Sandbox | None = None,
+        sweeper: Sweeper | None = None,
     ) -> None:
         self.binary = binary
         self.settings = settings
@@ -80,6 +81,10 @@ class Kilroy:
         #: Where ``start`` and ``resume`` run Kilroy (None: unsandboxed); the short
         #: commands (validate, status, stop) always run outside.
         self.sandbox = sandbox
+        #: A sweeper started in standby (``Sweeper.standby``: ``sf pipeline run`` starts one
+        #: first of all), told the first attached run outside a sandbox; the others (and
+        #: all, without one) get a sweeper started beside them.
+        self._standby = sweeper
         self._children: dict[Path, KilroyProcess] = {}
 
     # -- validate ---------------------------------------------------------------------------
@@ -329,7 +334,7 @@ class Kilroy:
         # 50 ms of CPU, for each of 200 runs starting at once).
         marker = env.get(MARKER_ENV)
         sweeper = (
-            Sweeper.start(f"{MARKER_ENV}={marker}", popen.pid, CANCEL_GRACE_SECONDS, log=stderr)
+            self._sweeper(f"{MARKER_ENV}={marker}", popen.pid, stderr)
             if marker and self.sandbox is None
             else None
         )
@@ -346,6 +351,12 @@ class Kilroy:
         )
         self._children[logs_root] = process
         return process
+
+    def _sweeper(self, marker: str, pid: int, log: Path) -> Sweeper | None:
+        standby, self._standby = self._standby, None
+        if standby is not None and standby.tell(marker, pid, CANCEL_GRACE_SECONDS, log=log):
+            return standby
+        return Sweeper.start(marker, pid, CANCEL_GRACE_SECONDS, log=log)
 
     def _start_detached(
         self, argv: list[str], run_dir: Path, logs_root: Path, env: Mapping[str, str]
