@@ -42,7 +42,7 @@ from factoryos.kilroy.procs import MARKER_ENV
 from factoryos.kilroy.quick import PendingValidation, run_quick, start_validation, state_dir
 from factoryos.kilroy.runspec import RunSpec
 from factoryos.kilroy.sweeper import Sweeper
-from factoryos.kilroy.workspace import check_clean, prepare_workspace
+from factoryos.kilroy.workspace import PendingWorkspace, check_clean, prepare_workspace
 from factoryos.settings import Settings
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ class Kilroy:
         settings: Settings,
         env: Mapping[str, str] | None = None,
         sandbox: Sandbox | None = None,
+        sweeper: Sweeper | None = None,
     ) -> None:
         self.binary = binary
         self.settings = settings
@@ -79,6 +80,10 @@ class Kilroy:
         #: Where ``start`` and ``resume`` run Kilroy (None: unsandboxed); the short
         #: commands (validate, status, stop) always run outside.
         self.sandbox = sandbox
+        #: A sweeper started in standby (``Sweeper.standby``: ``sf pipeline run`` starts one
+        #: first of all), told the first attached run outside a sandbox; the others (and
+        #: all, without one) get a sweeper started beside them.
+        self._standby = sweeper
         self._children: dict[Path, KilroyProcess] = {}
 
     # -- validate ---------------------------------------------------------------------------
@@ -93,8 +98,16 @@ class Kilroy:
 
     # -- run --------------------------------------------------------------------------------
 
-    def start(self, spec: RunSpec, *, detach: bool = False) -> KilroyProcess:
-        """Start ``kilroy attractor run`` for ``spec``; attached unless ``detach``."""
+    def start(
+        self, spec: RunSpec, *, detach: bool = False, workspace: PendingWorkspace | None = None
+    ) -> KilroyProcess:
+        """Start ``kilroy attractor run`` for ``spec``; attached unless ``detach``.
+
+        ``workspace``: the look at ``spec.workspace`` started earlier (``start_workspace``:
+        ``sf pipeline run`` starts it beside the validation); by default it is done here.
+        """
+        if workspace is not None and workspace.path != spec.workspace.expanduser().resolve():
+            raise ValueError(f"the workspace given is {workspace.path}, not {spec.workspace}")
         graph = spec.graph.expanduser().resolve()
         if not graph.is_file():
             raise InvalidInputError(f"pipeline not found: {spec.graph}")
@@ -104,10 +117,10 @@ class Kilroy:
             raise ConflictError(
                 f"{run_dir} already holds Kilroy run {spec.run_id}: resume it or use a new run id"
             )
-        workspace = prepare_workspace(spec.workspace)
-        if logs_root.is_relative_to(workspace):
+        repo = prepare_workspace(spec.workspace) if workspace is None else workspace.result()
+        if logs_root.is_relative_to(repo):
             raise WorkspaceError(
-                f"the run directory {run_dir} is inside the workspace {workspace}; "
+                f"the run directory {run_dir} is inside the workspace {repo}; "
                 "keep run directories outside the repository"
             )
         executable = self._agent_executable(spec)
@@ -119,7 +132,7 @@ class Kilroy:
             llm = llm_config(spec.agent)
         config = write_run_config(
             run_dir,
-            workspace=workspace,
+            workspace=repo,
             agent_profile="test_shim" if spec.agent_profile == "test_shim" else "real",
             agent_executable=executable,
             stage_timeout_ms=None if spec.stage_timeout is None else int(spec.stage_timeout * 1000),
@@ -127,7 +140,7 @@ class Kilroy:
             cxdb=(spec.cxdb.http_base_url, spec.cxdb.binary_addr) if spec.cxdb else None,
             llm=llm,
         )
-        self._write_launch(run_dir, spec, graph, workspace, executable)
+        self._write_launch(run_dir, spec, graph, repo, executable)
         argv = [str(self.binary.path), "attractor", "run", "--graph", str(graph)]
         argv += ["--config", str(config), "--run-id", spec.run_id, "--logs-root", str(logs_root)]
         argv += (
@@ -322,7 +335,7 @@ class Kilroy:
         # 50 ms of CPU, for each of 200 runs starting at once).
         marker = env.get(MARKER_ENV)
         sweeper = (
-            Sweeper.start(f"{MARKER_ENV}={marker}", popen.pid, CANCEL_GRACE_SECONDS, log=stderr)
+            self._sweeper(f"{MARKER_ENV}={marker}", popen.pid, stderr)
             if marker and self.sandbox is None
             else None
         )
@@ -339,6 +352,12 @@ class Kilroy:
         )
         self._children[logs_root] = process
         return process
+
+    def _sweeper(self, marker: str, pid: int, log: Path) -> Sweeper | None:
+        standby, self._standby = self._standby, None
+        if standby is not None and standby.tell(marker, pid, CANCEL_GRACE_SECONDS, log=log):
+            return standby
+        return Sweeper.start(marker, pid, CANCEL_GRACE_SECONDS, log=log)
 
     def _start_detached(
         self, argv: list[str], run_dir: Path, logs_root: Path, env: Mapping[str, str]

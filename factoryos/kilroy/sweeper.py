@@ -4,7 +4,8 @@ Kilroy v0.1.0 cancels a tool node by killing its ``bash -c`` only, so whatever
 the shell forked lives on (docs/decisions.md), and an attached Kilroy is sent
 SIGTERM when the process that started it dies (``factoryos.parent_death``).
 For the tool processes, the Kilroy adapter starts a sweeper next to every
-attached Kilroy outside a sandbox (``Sweeper.start``; inside one, Kilroy is pid 1
+attached Kilroy outside a sandbox (``Sweeper.start``, or tells one started in standby
+before, see below; inside one, Kilroy is pid 1
 of a pid namespace, and the kernel kills what is left in it when Kilroy exits):
 this file run by path, standard library only (it starts in milliseconds and
 imports nothing of Factory OS), with its stdin the read end of a pipe only the
@@ -18,6 +19,15 @@ starter let go (a Kilroy resuming the run afterwards is not its business), and e
 A starter that lets go writes the moment (clock ticks since boot) into the pipe
 before closing it, because a loaded machine may start the sweeper late and a
 retry quickly; a starter that died wrote nothing, and the close is the moment.
+
+A sweeper can also be started before its run exists, in standby (``Sweeper.standby``,
+no arguments): ``sf pipeline run`` starts one first of all, so that its Python start
+runs beside ``sf``'s imports on an idle core rather than beside Kilroy's bootstrap.
+Once Kilroy is spawned, ``tell`` writes the marker, Kilroy's pid, the grace and the
+log down the pipe (fields ended by NUL, which no path or environment holds), and from
+then on it is the sweeper above. A standby sweeper whose pipe closes before it was told
+all of that (the run failed before Kilroy started, or the starter died) exits and
+sweeps nothing: no process of its run can have started.
 """
 
 # The sweeper's own start reads /proc through ``os`` (see ``PROC``), not pathlib.
@@ -45,9 +55,18 @@ PROC = "/proc"
 class Sweeper:
     """The starter's end: hold the pipe while Kilroy runs, close it when Kilroy ended."""
 
-    def __init__(self, write_fd: int, process: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, write_fd: int, process: subprocess.Popen[bytes], *, told: bool = True
+    ) -> None:
         self._fd: int | None = write_fd
         self._process = process
+        #: Whether the sweeper knows its run (a standby one is told it by ``tell``).
+        self._told = told
+
+    @property
+    def pid(self) -> int:
+        """The sweeper's process id."""
+        return self._process.pid
 
     @classmethod
     def start(
@@ -86,6 +105,52 @@ class Sweeper:
         finally:
             os.close(read_fd)
         return cls(write_fd, process)
+
+    @classmethod
+    def standby(cls) -> Sweeper | None:
+        """A sweeper started before its run (None where there is no /proc): ``tell`` gives it
+        the run; ``close`` before that lets it go without sweeping anything.
+
+        Its stderr is dropped until it is told its log (see ``start``); its environment is
+        this process's, which does not hold the marker of a run not started yet.
+        """
+        import subprocess
+
+        if not os.path.isdir(PROC):
+            return None
+        read_fd, write_fd = os.pipe()  # not inheritable: Kilroy never holds the write end
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-S", "-I", __file__],
+                stdin=read_fd,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            os.close(write_fd)
+            return None
+        finally:
+            os.close(read_fd)
+        return cls(write_fd, process, told=False)
+
+    def tell(
+        self, marker: str, kilroy_pid: int, grace_seconds: float, log: Path | None = None
+    ) -> bool:
+        """Give a standby sweeper its run (as ``start``'s arguments): True once it has it;
+        False for a sweeper told already, closed, or gone (start another then)."""
+        if self._told or self._fd is None:
+            return False
+        fields = (marker, str(kilroy_pid), str(grace_seconds), "" if log is None else str(log))
+        said = b"".join(os.fsencode(field) + b"\0" for field in fields)
+        try:
+            while said:
+                said = said[os.write(self._fd, said) :]
+        except OSError:  # it is gone: nothing was told
+            self.close()
+            return False
+        self._told = True
+        return True
 
     def close(self) -> None:
         """Kilroy ended: let the sweeper end what it left (what started by now), and go."""
@@ -135,6 +200,14 @@ def _alive(pid: int) -> bool:
     return state not in {b"Z", b"X"}
 
 
+def _log_to(path: bytes) -> None:
+    """Append this process's stderr to ``path`` from now on (what ``start`` gives a sweeper)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
 def sweep(marker: bytes, kilroy_pid: int, grace_seconds: float, cutoff: float) -> None:
     """End the run's processes started by ``cutoff``, when the starter let go: a Kilroy
     that resumes the same run afterwards (a retry, a resume) carries the marker too."""
@@ -156,11 +229,20 @@ def sweep(marker: bytes, kilroy_pid: int, grace_seconds: float, cutoff: float) -
 
 
 def main(argv: list[str]) -> int:
-    marker, kilroy_pid, grace = argv[0].encode(), int(argv[1]), float(argv[2])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     said = b""
     while chunk := sys.stdin.buffer.read(4096):  # until the close
         said += chunk
+    if argv:
+        marker, kilroy_pid, grace = argv[0].encode(), int(argv[1]), float(argv[2])
+    else:  # standby: told its run down the pipe, if it ever was
+        told = said.split(b"\0", 4)
+        if len(told) < 5:  # closed before Kilroy started: nothing of the run is ours
+            return 0
+        marker, pid, seconds, log, said = told
+        kilroy_pid, grace = int(pid), float(seconds)
+        if log:
+            _log_to(log)
     try:
         cutoff = float(said.split()[0])  # the starter let go then
     except (IndexError, ValueError):  # it died: now is when

@@ -3,7 +3,14 @@
 Kilroy v0.1.0 needs a git repository with at least one commit (it branches
 from HEAD and adds a worktree under logs_root), and ``attractor resume``
 refuses a repository with uncommitted changes. ``Kilroy.start`` calls
-``prepare_workspace``; ``Kilroy.resume`` calls ``check_clean``.
+``prepare_workspace`` (or takes the ``PendingWorkspace`` it is given);
+``Kilroy.resume`` calls ``check_clean``.
+
+``start_workspace`` starts the one git command the checks need and returns at once;
+``PendingWorkspace.result`` waits for it and checks. ``sf pipeline run`` starts it
+beside Kilroy's validation, so that its ~5 ms are not on the way to Kilroy's spawn.
+This module imports only what starting it takes (see ``factoryos.kilroy.quick``):
+what makes a new repository is loaded when one is made.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ import subprocess
 from pathlib import Path
 
 from factoryos.errors import ToolMissingError, WorkspaceError
-from factoryos.git import fallback_identity
 
-__all__ = ["check_clean", "prepare_workspace"]
+__all__ = ["PendingWorkspace", "check_clean", "prepare_workspace", "start_workspace"]
+
+#: One git for both questions: the top-level is printed first, then HEAD's commit, which
+#: --verify -q turns into exit status 1 (no output) when there is none.
+_REV_PARSE = ("rev-parse", "--show-toplevel", "--verify", "-q", "HEAD")
 
 
 def prepare_workspace(path: Path) -> Path:
@@ -25,35 +35,84 @@ def prepare_workspace(path: Path) -> Path:
     A directory with files that is not a repository, a subdirectory of another
     repository, or a repository without commits is a ``WorkspaceError``.
     """
+    return start_workspace(path).result()
+
+
+def start_workspace(path: Path) -> PendingWorkspace:
+    """``prepare_workspace`` started: git looks at ``path`` (a directory with files) while
+    the caller goes on; ``result()`` checks its answer. Nothing is created before then."""
     path = path.expanduser().resolve()
-    if path.exists() and not path.is_dir():
-        raise WorkspaceError(f"workspace {path} is a file, not a directory")
-    if not path.exists() or not any(path.iterdir()):
-        _init(path)
+    proc: subprocess.Popen[str] | OSError | None = None
+    if path.is_dir() and any(path.iterdir()):
+        try:
+            proc = subprocess.Popen(
+                ["git", "-C", str(path), *_REV_PARSE],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:  # raised by ``result``, where the checks are
+            proc = exc
+    return PendingWorkspace(path, proc)
+
+
+class PendingWorkspace:
+    """A workspace being looked at: ``result`` is ``prepare_workspace``'s answer."""
+
+    def __init__(self, path: Path, proc: subprocess.Popen[str] | OSError | None) -> None:
+        #: The workspace, absolute, links resolved.
+        self.path = path
+        self._proc = proc
+
+    def result(self) -> Path:
+        """The absolute top-level of a usable repository (made here when the directory is
+        missing or empty), or ``WorkspaceError``/``ToolMissingError`` as ``prepare_workspace``."""
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise WorkspaceError(f"workspace {path} is a file, not a directory")
+        if not path.exists() or not any(path.iterdir()):
+            _init(path)
+            return path
+        top = self._rev_parse()
+        found = top.stdout.splitlines()
+        if top.returncode not in (0, 1) or not found:
+            raise WorkspaceError(
+                f"workspace {path} is not a git repository (and not empty): "
+                "run `git init` and commit there, or choose another workspace"
+            )
+        toplevel = Path(found[0].strip())
+        if toplevel.resolve() != path.resolve():
+            raise WorkspaceError(
+                f"workspace {path} is inside the git repository {toplevel}; "
+                "give the repository's top-level directory"
+            )
+        if top.returncode != 0:
+            raise WorkspaceError(
+                f"workspace {path} is a git repository without commits; commit something first "
+                "(Kilroy branches from HEAD)"
+            )
+        if not os.access(path / ".git", os.W_OK):
+            raise WorkspaceError(f"workspace {path} is not writable (Kilroy adds a branch there)")
         return path
-    # One git for both questions: the top-level is printed first, then HEAD's commit,
-    # which --verify -q turns into exit status 1 (no output) when there is none.
-    top = _git(path, "rev-parse", "--show-toplevel", "--verify", "-q", "HEAD", check=False)
-    found = top.stdout.splitlines()
-    if top.returncode not in (0, 1) or not found:
-        raise WorkspaceError(
-            f"workspace {path} is not a git repository (and not empty): "
-            "run `git init` and commit there, or choose another workspace"
-        )
-    toplevel = Path(found[0].strip())
-    if toplevel.resolve() != path.resolve():
-        raise WorkspaceError(
-            f"workspace {path} is inside the git repository {toplevel}; "
-            "give the repository's top-level directory"
-        )
-    if top.returncode != 0:
-        raise WorkspaceError(
-            f"workspace {path} is a git repository without commits; commit something first "
-            "(Kilroy branches from HEAD)"
-        )
-    if not os.access(path / ".git", os.W_OK):
-        raise WorkspaceError(f"workspace {path} is not writable (Kilroy adds a branch there)")
-    return path
+
+    def _rev_parse(self) -> subprocess.CompletedProcess[str]:
+        """The started git's answer; a git run now where none was started (the directory
+        had no files then)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return _git(self.path, *_REV_PARSE, check=False)
+        if isinstance(proc, FileNotFoundError):
+            raise ToolMissingError("git not found: install git (Kilroy needs it)") from proc
+        if isinstance(proc, OSError):
+            raise proc
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def check_clean(repo: Path) -> None:
@@ -70,6 +129,8 @@ def check_clean(repo: Path) -> None:
 
 
 def _init(path: Path) -> None:
+    from factoryos.git import fallback_identity
+
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

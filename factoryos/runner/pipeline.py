@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from factoryos.events import EventLog, EventRecord
     from factoryos.kilroy import FileValidation, Kilroy, KilroyProcess, RunOutcome, RunSpec
     from factoryos.kilroy.quick import PendingValidation
+    from factoryos.kilroy.workspace import PendingWorkspace
 
 #: How long an event that cannot be written (a full disk) is retried before the runner
 #: gives up (an infrastructure error: the workload is retried from its checkpoint).
@@ -95,6 +96,7 @@ class PipelineRunner:
         log: EventLog | None = None,
         *,
         validation: PendingValidation | None = None,
+        workspace: PendingWorkspace | None = None,
     ) -> RunReport:
         """Validate the pipeline, start a new Kilroy run for ``spec`` and follow it to the end.
 
@@ -103,14 +105,15 @@ class PipelineRunner:
         raises ``ValidationFailedError`` before anything is started or written.
         ``validation``: the validation of ``spec.graph`` alone, started earlier
         (``Kilroy.start_validation``: ``sf pipeline run`` starts it before it loads
-        the adapter and this module); by default it is started here.
+        the adapter and this module); by default it is started here. ``workspace``: the
+        look at ``spec.workspace`` started earlier, for ``Kilroy.start``.
         """
         pending = validation or self._kilroy.start_validation([spec.graph])
         if [Path(f) for f in pending.files] != [Path(spec.graph)]:
             raise ValueError(f"the validation given is of {pending.files}, not {spec.graph}")
         (result,) = pending.result()
         ensure_valid(result)
-        process = self._kilroy.start(spec)
+        process = self._kilroy.start(spec, workspace=workspace)
         if log is None:
             with self._own_event_log(spec.run_dir, spec.run_id) as own:
                 return self._started(spec, process, own)

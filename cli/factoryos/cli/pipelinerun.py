@@ -38,6 +38,7 @@ from factoryos.cli.shortcut import UnsureError, parse_words, typer_only
 if TYPE_CHECKING:
     from factoryos.events import EventRecord
     from factoryos.kilroy import Kilroy, KilroyBinary
+    from factoryos.kilroy.sweeper import Sweeper
     from factoryos.runner import PipelineRunner, RunReport
     from factoryos.settings import Settings
 
@@ -192,21 +193,53 @@ def run_pipeline(
     # ignored (a background job of a script, some CI runners): Python keeps an inherited
     # SIG_IGN, so the stop would never come. Go CLIs such as Kilroy do the same.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    from factoryos.kilroy.sweeper import Sweeper
+
+    # The run's sweeper starts first of all, in standby: its Python start runs beside the
+    # imports below (on the other core) rather than beside Kilroy's bootstrap. Kilroy
+    # tells it the run once spawned; a run that never starts lets it go untold.
+    standby = Sweeper.standby()
+    try:
+        return _run_pipeline(
+            graph=graph, workspace=workspace, inputs=inputs, run_id=run_id, product=product,
+            agent_profile=agent_profile, agent_executable=agent_executable, grace=grace,
+            output=output, sweeper=standby,
+        )  # fmt: skip
+    finally:
+        if standby is not None:
+            standby.close()  # nothing, when Kilroy's end closed it already
+
+
+def _run_pipeline(
+    *,
+    graph: Path,
+    workspace: Path,
+    inputs: list[str] | None,
+    run_id: str | None,
+    product: str,
+    agent_profile: str,
+    agent_executable: Path | None,
+    grace: float,
+    output: OutputFormat,
+    sweeper: Sweeper | None,
+) -> int:
     import os
 
     from factoryos.kilroy.binary import find_kilroy
     from factoryos.kilroy.quick import start_validation
+    from factoryos.kilroy.workspace import start_workspace
     from factoryos.settings import Settings
 
     settings = Settings.from_env()
     parsed_inputs = _parse_inputs(inputs or [])
     binary = find_kilroy(settings, os.environ)
-    # Kilroy validates the pipeline while the adapter and the runner load; the runner
-    # waits for its answer before it writes or starts anything.
+    # Kilroy validates the pipeline, and git looks at the workspace, while the adapter and
+    # the runner load; the runner waits for their answers before it writes or starts anything.
     validation = start_validation(binary.path, [graph], settings, os.environ)
+    repo = start_workspace(workspace)
     from factoryos.kilroy.runspec import RunSpec
 
-    kilroy = kilroy_for(settings, binary)
+    kilroy = kilroy_for(settings, binary, sweeper)
     rid = run_id or _default_run_id(graph)
     spec = RunSpec(
         graph=graph,
@@ -217,20 +250,23 @@ def run_pipeline(
         agent_profile=agent_profile,
         agent_executable=agent_executable,
     )
-    report = runner(kilroy, product, grace).run(spec, validation=validation)
+    report = runner(kilroy, product, grace).run(spec, validation=validation, workspace=repo)
     return report_status(report, output)
 
 
-def kilroy_for(settings: Settings, binary: KilroyBinary | None = None) -> Kilroy:
+def kilroy_for(
+    settings: Settings, binary: KilroyBinary | None = None, sweeper: Sweeper | None = None
+) -> Kilroy:
     """The Kilroy of this ``sf``: ``binary`` (default: the one ``find_kilroy`` picks), our
     environment, and the usual CPU priority: someone is waiting on this command in the
-    foreground (``FACTORYOS_BUILD_NICE`` is for the background runs of ``sf up``)."""
+    foreground (``FACTORYOS_BUILD_NICE`` is for the background runs of ``sf up``);
+    ``sweeper``: one started in standby for its run (``Sweeper.standby``)."""
     import os
 
     from factoryos.kilroy import Kilroy, find_kilroy
 
     foreground = settings._replace(build_nice=0)
-    return Kilroy(binary or find_kilroy(settings, os.environ), foreground)
+    return Kilroy(binary or find_kilroy(settings, os.environ), foreground, sweeper=sweeper)
 
 
 def runner(kilroy: Kilroy, product: str, grace: float) -> PipelineRunner:

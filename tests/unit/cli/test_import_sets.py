@@ -233,26 +233,30 @@ PIPELINE_RUN_NEVER = {
 }
 
 #: Runs ``sf pipeline run`` up to Kilroy's start, then writes the names in ``sys.modules``
-#: there ("started") and when the validation started ("validating"). Kilroy's validation
-#: is a stand-in (no binary in unit tests); the runner waits for its result just before
-#: it writes or starts anything, and that is where the probe ends.
+#: there ("started"), when the validation started ("validating") and when git's look at
+#: the workspace started ("looking"). Kilroy's validation is a stand-in (no binary in unit
+#: tests); the runner waits for its result just before it writes or starts anything, and
+#: that is where the probe ends.
 PIPELINE_RUN_PROBE = """
 import json, sys
 from pathlib import Path
 from factoryos.cli.app import main
-from factoryos.kilroy import binary, quick
+from factoryos.kilroy import binary, quick, workspace
 
 out, argv = sys.argv[1], sys.argv[2:]
+looking = []
 class Validating:
     def __init__(self, files):
         self.files = list(files)
         self.loaded = sorted(sys.modules)
     def result(self):
-        loaded = {"started": sorted(sys.modules), "validating": self.loaded}
+        loaded = {"started": sorted(sys.modules), "validating": self.loaded, "looking": looking}
         json.dump(loaded, open(out, "w"))
         raise SystemExit(0)
 binary.find_kilroy = lambda settings, env: binary.KilroyBinary(Path("/kilroy"), "v0.1.0")
 quick.start_validation = lambda path, files, settings, env: Validating(files)
+look = workspace.start_workspace
+workspace.start_workspace = lambda path: looking.extend(sorted(sys.modules)) or look(path)
 main(argv)
 """
 
@@ -289,6 +293,15 @@ def test_kilroy_validates_while_sf_pipeline_run_loads_the_adapter_and_the_runner
     later = {"factoryos.kilroy.adapter", "factoryos.kilroy.process", "factoryos.runner.pipeline"}
     assert not later & loaded["validating"]
     assert later <= loaded["started"]
+
+
+def test_git_looks_at_the_workspace_while_sf_pipeline_run_loads_the_adapter_and_the_runner(
+    tmp_path: Path,
+) -> None:
+    loaded = pipeline_run_loads(tmp_path)
+    assert "factoryos.kilroy.quick" in loaded["looking"]  # beside the validation
+    later = {"factoryos.kilroy.adapter", "factoryos.kilroy.process", "factoryos.runner.pipeline"}
+    assert not later & loaded["looking"]
 
 
 def test_the_pipeline_run_probe_sees_typer_when_the_command_goes_through_it(

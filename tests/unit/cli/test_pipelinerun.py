@@ -201,3 +201,42 @@ def test_while_another_thread_runs_the_process_ends_as_usual() -> None:
     ended = exit_probe(thread=True, status=1)
     assert ended.returncode == 1
     assert ended.stdout.splitlines() == ["summary", "returned", "exit handler", "teardown"]
+
+
+class RefusedError(Exception):
+    """What the stand-in runner raises once it has been handed the run."""
+
+
+def test_the_runner_gets_the_validation_and_the_look_at_the_workspace_started_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both start before the adapter and the runner load (``test_import_sets``); the runner
+    waits for their answers."""
+    from factoryos.cli.emit import OutputFormat
+    from factoryos.kilroy import binary, quick
+    from factoryos.kilroy.workspace import PendingWorkspace
+
+    monkeypatch.setenv("FACTORYOS_HOME", str(tmp_path / "home"))
+    found = binary.KilroyBinary(Path("/kilroy"), "v0.1.0")
+    monkeypatch.setattr(binary, "find_kilroy", lambda settings, env: found)
+    validation = object()
+    monkeypatch.setattr(quick, "start_validation", lambda *args: validation)
+    handed: list[dict[str, Any]] = []
+
+    class Runs:
+        def run(self, spec: object, **given: Any) -> None:
+            handed.append(given)
+            raise RefusedError
+
+    monkeypatch.setattr(pipelinerun, "runner", lambda kilroy, product, grace: Runs())
+    with pytest.raises(RefusedError):
+        pipelinerun.run_pipeline(
+            graph=tmp_path / "g.dot", workspace=tmp_path / "ws", inputs=None, run_id="r1",
+            product="adhoc", agent_profile="real", agent_executable=None, grace=1.0,
+            output=OutputFormat.TEXT,
+        )  # fmt: skip
+    (given,) = handed
+    assert given["validation"] is validation
+    look = given["workspace"]
+    assert isinstance(look, PendingWorkspace)
+    assert look.path == (tmp_path / "ws").resolve()
