@@ -302,13 +302,24 @@ class Kilroy:
         stdout, stderr = run_dir / STDOUT_FILE, run_dir / STDERR_FILE
         # An attached Kilroy ends with whoever started it (a runner killed with SIGKILL):
         # nobody else would follow its progress, and a retry resumes from its checkpoint.
-        # In a sandbox the signal reaches bwrap, whose --die-with-parent ends Kilroy, pid 1
-        # of the sandbox's pid namespace, and with it every process of the sandbox.
+        # A standby sweeper told the run before the spawn sends it that SIGTERM when the
+        # starter dies (no parent-death signal, so no ``preexec_fn``: a vfork, not a fork
+        # of the whole starter); otherwise the parent-death signal does. In a sandbox the
+        # signal reaches bwrap, whose --die-with-parent ends Kilroy, pid 1 of the
+        # sandbox's pid namespace, and with it every process of the sandbox.
+        marker = env.get(MARKER_ENV)
+        tagged = f"{MARKER_ENV}={marker}"
+        standby = self._told_standby(tagged, stderr) if marker and self.sandbox is None else None
         if self.sandbox is None:
-            popen = spawn(
-                argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
-                end_with_parent=True, nice=self.settings.build_nice,
-            )  # fmt: skip
+            try:
+                popen = spawn(
+                    argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
+                    end_with_parent=standby is None, nice=self.settings.build_nice,
+                )  # fmt: skip
+            except BaseException:
+                if standby is not None:
+                    standby.close()  # no Kilroy: it sweeps what carries the marker, nothing
+                raise
             pid = popen.pid
         else:
             # Inside, Kilroy is pid 1 and writes that to run.pid: a stand-in file there
@@ -319,7 +330,7 @@ class Kilroy:
             sandbox = replace(self.sandbox, private_files=(*self.sandbox.private_files, stand_in))
             popen, pid = sandbox.spawn(
                 argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
-                end_with_parent=True, nice=self.settings.build_nice,
+                end_with_parent=standby is None, nice=self.settings.build_nice,
             )  # fmt: skip
         # The build yields the CPU to the factory's own processes (the runner following
         # it, the dashboard): its session's scheduling group, once Kilroy leads it.
@@ -333,12 +344,14 @@ class Kilroy:
         # the kernel does: Kilroy is pid 1 of the sandbox's pid namespace, and when it
         # exits every process left in it is killed (and a sweeper is a Python start, 30 to
         # 50 ms of CPU, for each of 200 runs starting at once).
-        marker = env.get(MARKER_ENV)
-        sweeper = (
-            self._sweeper(f"{MARKER_ENV}={marker}", popen.pid, stderr)
-            if marker and self.sandbox is None
-            else None
-        )
+        sweeper = None
+        if marker and self.sandbox is None:
+            if standby is not None and standby.started(pid):
+                sweeper = standby
+            else:  # none, or it is gone: one started beside Kilroy
+                sweeper = Sweeper.start(
+                    tagged, pid, CANCEL_GRACE_SECONDS, log=stderr, ends_kilroy=standby is not None
+                )
         process = KilroyProcess(
             pid=pid,
             logs_root=logs_root,
@@ -353,11 +366,15 @@ class Kilroy:
         self._children[logs_root] = process
         return process
 
-    def _sweeper(self, marker: str, pid: int, log: Path) -> Sweeper | None:
+    def _told_standby(self, marker: str, log: Path) -> Sweeper | None:
+        """The standby sweeper given to this Kilroy (its first run only), told the run and
+        that it ends Kilroy when the starter dies; None when there is none or it is gone."""
         standby, self._standby = self._standby, None
-        if standby is not None and standby.tell(marker, pid, CANCEL_GRACE_SECONDS, log=log):
+        if standby is not None and standby.tell(
+            marker, CANCEL_GRACE_SECONDS, log=log, ends_kilroy=True
+        ):
             return standby
-        return Sweeper.start(marker, pid, CANCEL_GRACE_SECONDS, log=log)
+        return None
 
     def _start_detached(
         self, argv: list[str], run_dir: Path, logs_root: Path, env: Mapping[str, str]

@@ -29,7 +29,6 @@ from factoryos.kilroy.outcome import RunOutcome, read_outcome
 from factoryos.kilroy.priority import lower_session, nice_in_child
 from factoryos.kilroy.procs import pid_alive
 from factoryos.kilroy.sweeper import Sweeper
-from factoryos.parent_death import die_with_parent
 
 __all__ = ["KilroyProcess", "spawn"]
 
@@ -182,8 +181,14 @@ def spawn(
 
     ``end_with_parent``: the process gets SIGTERM (Kilroy cancels, keeping its checkpoint)
     when the thread's process that started it dies, SIGKILL included
-    (``factoryos.parent_death``).
+    (``factoryos.parent_death``, and with it ``ctypes``, loaded only then: the signal is
+    asked for between fork and exec, so the whole starter is forked rather than vforked).
     """
+    arm = None
+    if end_with_parent:
+        from factoryos.parent_death import die_with_parent
+
+        arm = die_with_parent(signal.SIGTERM)
     said = " ".join(argv[1:4] if label is None else label)
     header = f"{INVOCATION_MARK}{said} at {datetime.now(UTC).isoformat()} ===\n"
     try:
@@ -201,9 +206,7 @@ def spawn(
                 stderr=err,
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=_preexec(
-                    die_with_parent(signal.SIGTERM) if end_with_parent else None, nice
-                ),
+                preexec_fn=_preexec(arm, nice),
                 pass_fds=tuple(pass_fds),
             )
     except FileNotFoundError as exc:

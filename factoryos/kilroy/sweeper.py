@@ -23,11 +23,20 @@ retry quickly; a starter that died wrote nothing, and the close is the moment.
 A sweeper can also be started before its run exists, in standby (``Sweeper.standby``,
 no arguments): ``sf pipeline run`` starts one first of all, so that its Python start
 runs beside ``sf``'s imports on an idle core rather than beside Kilroy's bootstrap.
-Once Kilroy is spawned, ``tell`` writes the marker, Kilroy's pid, the grace and the
-log down the pipe (fields ended by NUL, which no path or environment holds), and from
-then on it is the sweeper above. A standby sweeper whose pipe closes before it was told
-all of that (the run failed before Kilroy started, or the starter died) exits and
-sweeps nothing: no process of its run can have started.
+Before Kilroy is spawned, ``tell`` writes the marker, the grace and the log down the
+pipe (fields ended by NUL, which no path or environment holds); once it is spawned,
+``started`` writes its pid, and from then on it is the sweeper above. A standby sweeper
+whose pipe closes before it was told its run (the run failed before Kilroy started)
+exits and sweeps nothing: no process of its run can have started. One told its run but
+no pid (the starter died while spawning Kilroy) waits a tenth of a second, for a child
+between its fork and its exec to carry the marker, and sweeps.
+
+A sweeper can also be the one that ends Kilroy when its starter dies (``ends_kilroy``):
+it sends Kilroy the SIGTERM that the parent-death signal sends otherwise, at the close,
+and then sweeps as above. The adapter asks this of a standby sweeper, told its run
+before Kilroy is spawned, so that Kilroy is spawned with no ``preexec_fn`` (which makes
+``subprocess`` fork the whole starter instead of using vfork: 4-5 ms, with ``ctypes``'
+import for the ``prctl``, on ``sf pipeline run``'s way to Kilroy's start).
 """
 
 # The sweeper's own start reads /proc through ``os`` (see ``PROC``), not pathlib.
@@ -60,8 +69,10 @@ class Sweeper:
     ) -> None:
         self._fd: int | None = write_fd
         self._process = process
-        #: Whether the sweeper knows its run (a standby one is told it by ``tell``).
+        #: Whether the sweeper knows its run (a standby one is told it by ``tell``), and
+        #: Kilroy's pid (``started``).
         self._told = told
+        self._started = told
 
     @property
     def pid(self) -> int:
@@ -70,9 +81,16 @@ class Sweeper:
 
     @classmethod
     def start(
-        cls, marker: str, kilroy_pid: int, grace_seconds: float, log: Path | None = None
+        cls,
+        marker: str,
+        kilroy_pid: int,
+        grace_seconds: float,
+        log: Path | None = None,
+        *,
+        ends_kilroy: bool = False,
     ) -> Sweeper | None:
-        """A sweeper for the processes tagged ``marker`` (None where there is no /proc).
+        """A sweeper for the processes tagged ``marker`` (None where there is no /proc);
+        ``ends_kilroy``: it sends Kilroy SIGTERM when the starter dies (see above).
 
         Its stderr (nothing, unless it fails) is appended to ``log``, else dropped: never
         the starter's, which would keep whoever reads the starter's output (a pipe, a
@@ -92,7 +110,7 @@ class Sweeper:
                 # -S -I: no site, no user paths (standard library only, see ``PROC``).
                 argv = [sys.executable, "-S", "-I", __file__, marker, str(kilroy_pid)]
                 process = subprocess.Popen(
-                    [*argv, str(grace_seconds)],
+                    [*argv, str(grace_seconds), "1" if ends_kilroy else "0"],
                     stdin=read_fd,
                     stdout=subprocess.DEVNULL,
                     stderr=stderr,
@@ -135,21 +153,42 @@ class Sweeper:
         return cls(write_fd, process, told=False)
 
     def tell(
-        self, marker: str, kilroy_pid: int, grace_seconds: float, log: Path | None = None
+        self,
+        marker: str,
+        grace_seconds: float,
+        log: Path | None = None,
+        *,
+        ends_kilroy: bool = False,
     ) -> bool:
-        """Give a standby sweeper its run (as ``start``'s arguments): True once it has it;
-        False for a sweeper told already, closed, or gone (start another then)."""
-        if self._told or self._fd is None:
+        """Give a standby sweeper its run before Kilroy is spawned (as ``start``'s arguments,
+        but the pid, which ``started`` gives): True once it has it; False for a sweeper told
+        already, closed, or gone (start another then)."""
+        if self._told or not self._say(
+            marker, str(grace_seconds), "" if log is None else str(log), "1" if ends_kilroy else "0"
+        ):
             return False
-        fields = (marker, str(kilroy_pid), str(grace_seconds), "" if log is None else str(log))
+        self._told = True
+        return True
+
+    def started(self, kilroy_pid: int) -> bool:
+        """Give a sweeper told its run (``tell``) Kilroy's pid, once spawned: True once it has
+        it; False for one not told its run, told a pid already, closed, or gone."""
+        if not self._told or self._started or not self._say(str(kilroy_pid)):
+            return False
+        self._started = True
+        return True
+
+    def _say(self, *fields: str) -> bool:
+        """Write ``fields`` down the pipe, each ended by NUL (closed and False: it is gone)."""
+        if self._fd is None:
+            return False
         said = b"".join(os.fsencode(field) + b"\0" for field in fields)
         try:
             while said:
                 said = said[os.write(self._fd, said) :]
-        except OSError:  # it is gone: nothing was told
+        except OSError:
             self.close()
             return False
-        self._told = True
         return True
 
     def close(self) -> None:
@@ -208,11 +247,24 @@ def _log_to(path: bytes) -> None:
         os.close(fd)
 
 
-def sweep(marker: bytes, kilroy_pid: int, grace_seconds: float, cutoff: float) -> None:
+def end_kilroy(marker: bytes, kilroy_pid: int) -> None:
+    """SIGTERM to Kilroy (it cancels, keeping its checkpoint), as its parent-death signal
+    would have sent it: only to the process of that pid that carries the run's marker."""
+    try:
+        environ = _read(f"{PROC}/{kilroy_pid}/environ")
+    except OSError:
+        return
+    if marker in environ.split(b"\0"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(kilroy_pid, signal.SIGTERM)
+
+
+def sweep(marker: bytes, kilroy_pid: int | None, grace_seconds: float, cutoff: float) -> None:
     """End the run's processes started by ``cutoff``, when the starter let go: a Kilroy
-    that resumes the same run afterwards (a retry, a resume) carries the marker too."""
+    that resumes the same run afterwards (a retry, a resume) carries the marker too. With
+    Kilroy's pid, Kilroy gets the grace to end first."""
     deadline = time.monotonic() + grace_seconds
-    while _alive(kilroy_pid) and time.monotonic() < deadline:
+    while kilroy_pid is not None and _alive(kilroy_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     # Each look reads every process's environment: one look when nothing is left (the
     # usual end of a run), not one before and after each signal.
@@ -233,20 +285,26 @@ def main(argv: list[str]) -> int:
     said = b""
     while chunk := sys.stdin.buffer.read(4096):  # until the close
         said += chunk
+    kilroy_pid: int | None
     if argv:
         marker, kilroy_pid, grace = argv[0].encode(), int(argv[1]), float(argv[2])
+        ends_kilroy = argv[3:] == ["1"]
     else:  # standby: told its run down the pipe, if it ever was
-        told = said.split(b"\0", 4)
-        if len(told) < 5:  # closed before Kilroy started: nothing of the run is ours
+        *told, said = said.split(b"\0")  # NUL ends each field; the let-go has none
+        if len(told) < 4:  # closed before it was told its run: nothing of the run is ours
             return 0
-        marker, pid, seconds, log, said = told
-        kilroy_pid, grace = int(pid), float(seconds)
-        if log:
-            _log_to(log)
+        marker, grace, ends_kilroy = told[0], float(told[1]), told[3] == b"1"
+        if told[2]:
+            _log_to(told[2])
+        kilroy_pid = int(told[4]) if len(told) > 4 else None
+        if kilroy_pid is None:  # the starter died spawning Kilroy: let its exec come first
+            time.sleep(0.1)
     try:
         cutoff = float(said.split()[0])  # the starter let go then
     except (IndexError, ValueError):  # it died: now is when
         cutoff = _ticks_now()
+        if ends_kilroy and kilroy_pid is not None:
+            end_kilroy(marker, kilroy_pid)
     sweep(marker, kilroy_pid, grace, cutoff)
     return 0
 

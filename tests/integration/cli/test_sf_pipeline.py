@@ -206,6 +206,42 @@ def test_ctrl_c_stops_the_run_and_leaves_no_process_behind(
     assert "dev.factoryos.run.stop_requested" in [e["type"] for e in events]
 
 
+def test_a_killed_sf_takes_its_kilroy_and_the_stage_along_at_once(
+    tmp_path: Path, factory_env: dict[str, str], workspace: Path
+) -> None:
+    """SIGKILL gives ``sf`` no chance to stop Kilroy: its sweeper, told the run before
+    Kilroy was spawned, sends Kilroy the SIGTERM a parent-death signal would have (Kilroy
+    cancels the stage), well before the sweeper's own grace (5 s) would end it."""
+    marker = f"sf-killed-{os.getpid()}"
+    p = linear(tmp_path, f"exec -a {marker} sleep 60")
+    proc = subprocess.Popen(
+        [*SF, "pipeline", "run", str(p), "-w", str(workspace), "--run-id", "k1"],
+        env=factory_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _processes_named(marker):
+        time.sleep(0.1)
+    assert _processes_named(marker), "the long node never started"
+    run_pid = Path(factory_env["FACTORYOS_HOME"]) / "runs" / "k1" / "logs" / "run.pid"
+    kilroy = int(run_pid.read_text())
+    start = time.monotonic()
+    proc.kill()
+    proc.wait()
+    while time.monotonic() - start < 30 and (_alive(kilroy) or _processes_named(marker)):
+        time.sleep(0.05)
+    elapsed = time.monotonic() - start
+    assert not _alive(kilroy) and _processes_named(marker) == []
+    assert elapsed < 4, f"Kilroy and its stage ended {elapsed:.1f}s after sf died"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
 def test_an_interrupted_run_resumes_from_its_checkpoint(
     tmp_path: Path, factory_env: dict[str, str], workspace: Path
 ) -> None:

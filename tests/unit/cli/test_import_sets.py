@@ -198,10 +198,14 @@ def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
 #: what only ``status`` and ``stop`` need; the read-only shortcut and its SQLite, and
 #: ``importlib.resources`` (with ``tempfile``, ``zipfile``, ``shutil``: the model catalog is
 #: read beside its module); ``dataclasses`` (with ``inspect``, ``ast``, ``dis``: 9 ms, and
-#: each frozen dataclass 1 ms more: the records made on the way are ``NamedTuple``s).
+#: each frozen dataclass 1 ms more: the records made on the way are ``NamedTuple``s);
+#: ``ctypes``, for the parent-death signal Kilroy no longer needs (its standby sweeper
+#: ends it instead).
 PIPELINE_RUN_NEVER = {
     "dataclasses",
     "inspect",
+    "ctypes",
+    "factoryos.parent_death",
     "factoryos.cli.readonly",
     "sqlite3",
     "importlib.resources",
