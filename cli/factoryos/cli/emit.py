@@ -7,7 +7,6 @@ prints through them without Typer. Standard library only.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -27,6 +26,8 @@ class OutputFormat(StrEnum):
 def emit(data: Any, fmt: OutputFormat, text: Callable[[Any], str]) -> None:
     """Print ``data`` on stdout: as JSON/YAML, or through ``text`` for people."""
     if fmt is OutputFormat.JSON:
+        import json
+
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     elif fmt is OutputFormat.YAML:
         import yaml  # only for -o yaml: 25 ms of every command's start otherwise

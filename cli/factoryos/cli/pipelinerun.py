@@ -28,7 +28,6 @@ import re
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -38,7 +37,9 @@ from factoryos.cli.shortcut import UnsureError, parse_words, typer_only
 if TYPE_CHECKING:
     from factoryos.events import EventRecord
     from factoryos.kilroy import Kilroy, KilroyBinary
+    from factoryos.kilroy.quick import PendingValidation
     from factoryos.kilroy.sweeper import Sweeper
+    from factoryos.kilroy.workspace import PendingWorkspace
     from factoryos.runner import PipelineRunner, RunReport
     from factoryos.settings import Settings
 
@@ -193,50 +194,55 @@ def run_pipeline(
     # ignored (a background job of a script, some CI runners): Python keeps an inherited
     # SIG_IGN, so the stop would never come. Go CLIs such as Kilroy do the same.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from factoryos.kilroy.sweeper import Sweeper
+    import os
 
-    # The run's sweeper starts first of all, in standby: its Python start runs beside the
-    # imports below (on the other core) rather than beside Kilroy's bootstrap. Kilroy
-    # tells it the run once spawned; a run that never starts lets it go untold.
+    from factoryos.kilroy.binary import find_kilroy
+    from factoryos.kilroy.quick import start_validation
+    from factoryos.settings import Settings
+
+    settings = Settings.from_env()
+    parsed_inputs = _parse_inputs(inputs or [])
+    binary = find_kilroy(settings, os.environ)
+    # First of all, what runs beside the imports below: Kilroy validates the pipeline (the
+    # longest: a Go start), git looks at the workspace, and the run's sweeper starts in
+    # standby (its Python start, rather than beside Kilroy's bootstrap). The runner waits
+    # for the first two before it writes or starts anything; Kilroy tells the sweeper its
+    # run before it is spawned; a run that never starts lets it go untold.
+    validation = start_validation(binary.path, [graph], settings, os.environ)
+    from factoryos.kilroy.sweeper import Sweeper
+    from factoryos.kilroy.workspace import start_workspace
+
+    repo = start_workspace(workspace)
     standby = Sweeper.standby()
     try:
-        return _run_pipeline(
-            graph=graph, workspace=workspace, inputs=inputs, run_id=run_id, product=product,
-            agent_profile=agent_profile, agent_executable=agent_executable, grace=grace,
-            output=output, sweeper=standby,
+        return _run(
+            settings, binary, standby, validation, repo, graph=graph, workspace=workspace,
+            inputs=parsed_inputs, run_id=run_id, product=product, agent_profile=agent_profile,
+            agent_executable=agent_executable, grace=grace, output=output,
         )  # fmt: skip
     finally:
         if standby is not None:
             standby.close()  # nothing, when Kilroy's end closed it already
 
 
-def _run_pipeline(
+def _run(
+    settings: Settings,
+    binary: KilroyBinary,
+    sweeper: Sweeper | None,
+    validation: PendingValidation,
+    repo: PendingWorkspace,
     *,
     graph: Path,
     workspace: Path,
-    inputs: list[str] | None,
+    inputs: dict[str, str],
     run_id: str | None,
     product: str,
     agent_profile: str,
     agent_executable: Path | None,
     grace: float,
     output: OutputFormat,
-    sweeper: Sweeper | None,
 ) -> int:
-    import os
-
-    from factoryos.kilroy.binary import find_kilroy
-    from factoryos.kilroy.quick import start_validation
-    from factoryos.kilroy.workspace import start_workspace
-    from factoryos.settings import Settings
-
-    settings = Settings.from_env()
-    parsed_inputs = _parse_inputs(inputs or [])
-    binary = find_kilroy(settings, os.environ)
-    # Kilroy validates the pipeline, and git looks at the workspace, while the adapter and
-    # the runner load; the runner waits for their answers before it writes or starts anything.
-    validation = start_validation(binary.path, [graph], settings, os.environ)
-    repo = start_workspace(workspace)
+    """The rest of ``run_pipeline``, once what runs beside it has started."""
     from factoryos.kilroy.runspec import RunSpec
 
     kilroy = kilroy_for(settings, binary, sweeper)
@@ -246,7 +252,7 @@ def _run_pipeline(
         workspace=workspace,
         run_id=rid,
         run_dir=settings.runs_dir / rid,
-        inputs=parsed_inputs,
+        inputs=inputs,
         agent_profile=agent_profile,
         agent_executable=agent_executable,
     )
@@ -304,6 +310,8 @@ def _parse_inputs(values: list[str]) -> dict[str, str]:
 
 
 def _default_run_id(graph: Path) -> str:
+    from datetime import UTC, datetime
+
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", graph.stem).strip("-.") or "run"
     return f"{stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}"
 
