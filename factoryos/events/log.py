@@ -259,10 +259,16 @@ def bad_line(exc: ValueError) -> str:
 
     if isinstance(exc, ValidationError) and exc.errors():
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the line"
+        # A field's name is the line's own (an extra key may be "\n"): quoted unless plain.
+        where = ".".join(_field_name(p) for p in first["loc"]) or "the line"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        return f"{where}: {first['msg']}{more}"
+        return " ".join(f"{where}: {first['msg']}{more}".split())
     return " ".join(str(exc).split())
+
+
+def _field_name(part: object) -> str:
+    text = str(part)
+    return text if isinstance(part, int) or text.isidentifier() else json.dumps(text)
 
 
 def iter_lines(path: Path, after: int = 0) -> Iterator[dict[str, Any]]:

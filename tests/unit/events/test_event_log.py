@@ -132,3 +132,29 @@ def test_a_background_sync_that_fails_is_reported_by_close(
     log.append(EventType.LOG)
     with pytest.raises(WorkspaceError, match="cannot sync the event log"):
         log.close()
+
+
+def test_what_is_wrong_with_a_line_is_said_in_one_line_whatever_its_keys() -> None:
+    """An extra key is the line's own: one named "\\n" stays quoted, on the same line."""
+    from pydantic import ValidationError
+
+    from factoryos.events.envelope import Event
+    from factoryos.events.log import bad_line
+
+    line = {
+        "specversion": "1.0",
+        "id": "x",
+        "source": "/products/p/runs/r",
+        "type": "dev.factoryos.run.started",
+        "time": "2026-01-01T00:00:00Z",
+        "sequence": 1,
+        "data": {},
+        "\n": 1,
+    }
+    with pytest.raises(ValidationError) as caught:
+        Event.model_validate(line)
+
+    said = bad_line(caught.value)
+
+    assert "\n" not in said
+    assert said.startswith('"\\n": ')
