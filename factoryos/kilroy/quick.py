@@ -11,8 +11,9 @@ and returns at once; ``PendingValidation.result`` waits for it. ``sf pipeline
 run`` starts it as soon as it has found its Kilroy, loads the adapter and the
 runner while Kilroy validates (a Go start, 15-50 ms), and the runner waits for
 the result before it writes or starts anything (``PipelineRunner.run``'s
-``validation``). This module imports only what starting it takes, so that the
-rest really is loaded meanwhile.
+``validation``); given a ``cache`` (``validation_cache``), a file Kilroy found
+valid before, unchanged since, is not given to Kilroy again. This module imports
+only what starting it takes, so that the rest really is loaded meanwhile.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from factoryos.errors import EngineError, WorkspaceError
 from factoryos.kilroy.environment import kilroy_env
 from factoryos.kilroy.validation import FileValidation, parse_batch_output, precheck_file
+from factoryos.kilroy.validation_cache import remember_valid, remembered_valid
 from factoryos.settings import Settings
 
 __all__ = [
@@ -77,14 +79,25 @@ def _start(
 
 
 def start_validation(
-    binary: Path, files: Sequence[Path], settings: Settings, base_env: Mapping[str, str]
+    binary: Path,
+    files: Sequence[Path],
+    settings: Settings,
+    base_env: Mapping[str, str],
+    *,
+    cache: Path | None = None,
 ) -> PendingValidation:
-    """Start validating ``files`` (what ``precheck_file`` rejects never reaches Kilroy)."""
+    """Start validating ``files`` (what ``precheck_file`` rejects never reaches Kilroy, nor
+    what ``cache`` remembers valid)."""
     prechecked = [precheck_file(Path(f)) for f in files]
+    if cache is not None:
+        for i, f in enumerate(files):
+            if prechecked[i] is None and remembered_valid(cache, Path(f), binary):
+                prechecked[i] = FileValidation(Path(f))
     pending = [Path(f).absolute() for f, found in zip(files, prechecked, strict=True) if not found]
     args = ["attractor", "validate", "--batch", *map(str, pending), "--json"]
     proc = _start(binary, args, settings, base_env) if pending else None
-    return PendingValidation(files, prechecked, pending, proc, args)
+    remember = None if cache is None else (cache, binary)
+    return PendingValidation(files, prechecked, pending, proc, args, remember=remember)
 
 
 class PendingValidation:
@@ -97,6 +110,8 @@ class PendingValidation:
         pending: list[Path],
         proc: subprocess.Popen[str] | None,
         args: Sequence[str],
+        *,
+        remember: tuple[Path, Path] | None = None,
     ) -> None:
         #: The files as the caller named them, in order.
         self.files = list(files)
@@ -105,6 +120,8 @@ class PendingValidation:
         self._proc = proc
         self._args = list(args)
         self._done = proc is None
+        #: Where to remember the files Kilroy finds valid, and the Kilroy binary.
+        self._remember = remember
 
     def result(self) -> list[FileValidation]:
         """One result per file, in order: findings, not exceptions (``EngineError`` when
@@ -120,6 +137,8 @@ class PendingValidation:
             found = parse_batch_output(proc.stdout, self._pending)
             for i, one in zip(todo, found, strict=True):
                 self._results[i] = one._replace(file=Path(self.files[i]))
+                if self._remember is not None and one.ok:
+                    remember_valid(self._remember[0], Path(self.files[i]), self._remember[1])
             self._done = True
         return [r for r in self._results if r is not None]
 

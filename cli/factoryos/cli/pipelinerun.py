@@ -198,6 +198,7 @@ def run_pipeline(
 
     from factoryos.kilroy.binary import find_kilroy
     from factoryos.kilroy.quick import start_validation
+    from factoryos.kilroy.validation_cache import VALIDATIONS_FILE
     from factoryos.settings import Settings
 
     settings = Settings.from_env()
@@ -208,7 +209,8 @@ def run_pipeline(
     # standby (its Python start, rather than beside Kilroy's bootstrap). The runner waits
     # for the first two before it writes or starts anything; Kilroy tells the sweeper its
     # run before it is spawned; a run that never starts lets it go untold.
-    validation = start_validation(binary.path, [graph], settings, os.environ)
+    cache = settings.kilroy_state_dir / VALIDATIONS_FILE  # an unchanged file: not again
+    validation = start_validation(binary.path, [graph], settings, os.environ, cache=cache)
     from factoryos.kilroy.sweeper import Sweeper
     from factoryos.kilroy.workspace import start_workspace
 

@@ -258,7 +258,7 @@ class Validating:
         json.dump(loaded, open(out, "w"))
         raise SystemExit(0)
 binary.find_kilroy = lambda settings, env: binary.KilroyBinary(Path("/kilroy"), "v0.1.0")
-quick.start_validation = lambda path, files, settings, env: Validating(files)
+quick.start_validation = lambda path, files, settings, env, cache=None: Validating(files)
 look = workspace.start_workspace
 workspace.start_workspace = lambda path: looking.extend(sorted(sys.modules)) or look(path)
 main(argv)

@@ -220,7 +220,7 @@ def test_the_runner_gets_the_validation_and_the_look_at_the_workspace_started_fi
     found = binary.KilroyBinary(Path("/kilroy"), "v0.1.0")
     monkeypatch.setattr(binary, "find_kilroy", lambda settings, env: found)
     validation = object()
-    monkeypatch.setattr(quick, "start_validation", lambda *args: validation)
+    monkeypatch.setattr(quick, "start_validation", lambda *args, **kwargs: validation)
     handed: list[dict[str, Any]] = []
 
     class Runs:
