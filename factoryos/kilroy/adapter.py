@@ -4,8 +4,9 @@ The CLI, the runner and the controller build one with ``Kilroy(find_kilroy(setti
 os.environ), settings)`` and call ``validate``, ``start``, ``resume``, ``status``
 and ``stop``. Everything else in this package is pure or reads files; this
 module is the subprocess edge, with ``quick`` for the short commands (``validate``,
-``status``) and ``process`` for the spawn. ``status`` and ``stop`` load their
-modules when called: ``sf pipeline run`` loads this one while Kilroy validates.
+``status``) and ``process`` for the spawn. ``status``, ``stop``, ``resume`` and
+a detached start load what they need when called: ``sf pipeline run`` loads this
+module while Kilroy validates, and the run's logs and outcome once Kilroy runs.
 Kilroy's failures come out as our errors: ``ToolMissingError``, ``WorkspaceError``,
 ``EngineError``, ``ConflictError``, ``NotFoundError``, ``InvalidInputError``.
 
@@ -34,8 +35,6 @@ from factoryos.kilroy.binary import KilroyBinary
 from factoryos.kilroy.config import write_run_config
 from factoryos.kilroy.environment import kilroy_env
 from factoryos.kilroy.layout import LAUNCH_FILE, LOGS_DIR, STDERR_FILE, STDOUT_FILE
-from factoryos.kilroy.logsroot import PROGRESS_FILE, LogsRoot
-from factoryos.kilroy.outcome import stderr_tail
 from factoryos.kilroy.priority import SessionChange
 from factoryos.kilroy.process import KilroyProcess, spawn
 from factoryos.kilroy.procs import MARKER_ENV
@@ -171,6 +170,7 @@ class Kilroy:
 
         Completed nodes are not run again; the node that was interrupted is.
         """
+        from factoryos.kilroy.logsroot import PROGRESS_FILE, LogsRoot
         from factoryos.kilroy.stopping import is_run_leader
 
         logs_root = logs_root.expanduser().resolve()
@@ -386,6 +386,9 @@ class Kilroy:
         except subprocess.TimeoutExpired as exc:
             parent.kill()
             raise EngineError("kilroy --detach did not return within 60s") from exc
+        from factoryos.kilroy.logsroot import LogsRoot
+        from factoryos.kilroy.outcome import stderr_tail
+
         pid = LogsRoot(logs_root).run_pid()
         if code != 0 or pid is None:
             raise EngineError(f"kilroy --detach failed (exit {code}): {stderr_tail(stderr)}")

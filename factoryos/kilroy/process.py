@@ -21,14 +21,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from factoryos.errors import EngineError, ToolMissingError, WorkspaceError
 from factoryos.kilroy.layout import INVOCATION_MARK
-from factoryos.kilroy.logsroot import LogsRoot
-from factoryos.kilroy.outcome import RunOutcome, read_outcome
 from factoryos.kilroy.priority import lower_session, nice_in_child
 from factoryos.kilroy.procs import pid_alive
 from factoryos.kilroy.sweeper import Sweeper
+
+if TYPE_CHECKING:
+    from factoryos.kilroy.outcome import RunOutcome
 
 __all__ = ["KilroyProcess", "spawn"]
 
@@ -75,6 +77,8 @@ class KilroyProcess:
             if self._popen is not None:
                 self._exit_code = self._popen.poll()
             elif not pid_alive(self.pid):
+                from factoryos.kilroy.logsroot import LogsRoot
+
                 final = LogsRoot(self.logs_root).final() or {}
                 self._exit_code = 0 if final.get("status") == "success" else 1
             if self._exit_code is not None:
@@ -136,6 +140,8 @@ class KilroyProcess:
 
     def outcome(self, timeout: float | None = None) -> RunOutcome:
         """Wait, then read how the run ended (``EngineError`` if Kilroy never started it)."""
+        from factoryos.kilroy.outcome import read_outcome  # once the run is over
+
         code = self.wait(timeout)
         return read_outcome(
             self.logs_root, code, after=self.progress_after, stderr_path=self.stderr_path

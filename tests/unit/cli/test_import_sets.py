@@ -200,12 +200,14 @@ def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
 #: read beside its module); ``dataclasses`` (with ``inspect``, ``ast``, ``dis``: 9 ms, and
 #: each frozen dataclass 1 ms more: the records made on the way are ``NamedTuple``s);
 #: ``ctypes``, for the parent-death signal Kilroy no longer needs (its standby sweeper
-#: ends it instead).
+#: ends it instead); the reading of Kilroy's logs and outcome, once it runs.
 PIPELINE_RUN_NEVER = {
     "dataclasses",
     "inspect",
     "ctypes",
     "factoryos.parent_death",
+    "factoryos.kilroy.outcome",
+    "factoryos.kilroy.logsroot",
     "factoryos.cli.readonly",
     "sqlite3",
     "importlib.resources",
