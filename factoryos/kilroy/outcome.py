@@ -103,7 +103,6 @@ def read_outcome(
     """
     root = LogsRoot(logs_root)
     final = root.final()
-    failed = find_failed_node(root.progress(after))
     if final is None:
         if exit_code == 0:
             return RunOutcome("success", None, None, None, exit_code)
@@ -117,7 +116,9 @@ def read_outcome(
         status = "canceled"
     else:
         status = "fail"
-    node, node_reason = failed if failed and status != "success" else (None, None)
+    # The progress is read again only for a run that did not succeed (``sf`` waits on this).
+    failed = find_failed_node(root.progress(after)) if status != "success" else None
+    node, node_reason = failed if failed else (None, None)
     if node is not None:  # an agent CLI's own account of why it gave up
         # Here: the runner loads it once Kilroy runs, not on the way to its start.
         from factoryos.kilroy.agent_errors import stage_agent_report

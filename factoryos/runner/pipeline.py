@@ -212,7 +212,9 @@ class PipelineRunner:
         process: KilroyProcess,
         stop_beating: Callable[[], None],
     ) -> RunReport:
-        # Loaded once Kilroy runs (beside its start), not on the way to it.
+        # Loaded once Kilroy runs (beside its start), not on the way to it; so is the
+        # outcome's reader, which ``process.outcome`` uses at the end, where ``sf`` waits.
+        import factoryos.kilroy.outcome  # noqa: F401
         from factoryos.kilroy.follow import follow_progress_lines
         from factoryos.kilroy.logsroot import LogsRoot
         from factoryos.kilroy.translate import translate_progress
