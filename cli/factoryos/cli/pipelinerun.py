@@ -196,27 +196,29 @@ def run_pipeline(
     signal.signal(signal.SIGINT, signal.default_int_handler)
     import os
 
-    from factoryos.kilroy.binary import find_kilroy
-    from factoryos.kilroy.quick import start_validation
-    from factoryos.kilroy.validation_cache import VALIDATIONS_FILE
-    from factoryos.settings import Settings
-
-    settings = Settings.from_env()
-    parsed_inputs = _parse_inputs(inputs or [])
-    binary = find_kilroy(settings, os.environ)
-    # First of all, what runs beside the imports below: Kilroy validates the pipeline (the
-    # longest: a Go start), git looks at the workspace, and the run's sweeper starts in
-    # standby (its Python start, rather than beside Kilroy's bootstrap). The runner waits
-    # for the first two before it writes or starts anything; Kilroy tells the sweeper its
-    # run before it is spawned; a run that never starts lets it go untold.
-    cache = settings.kilroy_state_dir / VALIDATIONS_FILE  # an unchanged file: not again
-    validation = start_validation(binary.path, [graph], settings, os.environ, cache=cache)
     from factoryos.kilroy.sweeper import Sweeper
-    from factoryos.kilroy.workspace import start_workspace
 
-    repo = start_workspace(workspace)
+    # First of all, what runs beside the imports below, on the other core: the run's
+    # sweeper starts in standby (its Python start, rather than beside Kilroy's bootstrap;
+    # Kilroy tells it the run before it is spawned, and a run that never starts lets it go
+    # untold); then Kilroy validates the pipeline (a Go start; a file it found valid before,
+    # unchanged since, is not validated again) and git looks at the workspace. The runner
+    # waits for those two before it writes or starts anything.
     standby = Sweeper.standby()
     try:
+        from factoryos.kilroy.binary import find_kilroy
+        from factoryos.kilroy.quick import start_validation
+        from factoryos.kilroy.validation_cache import VALIDATIONS_FILE
+        from factoryos.settings import Settings
+
+        settings = Settings.from_env()
+        parsed_inputs = _parse_inputs(inputs or [])
+        binary = find_kilroy(settings, os.environ)
+        cache = settings.kilroy_state_dir / VALIDATIONS_FILE
+        validation = start_validation(binary.path, [graph], settings, os.environ, cache=cache)
+        from factoryos.kilroy.workspace import start_workspace
+
+        repo = start_workspace(workspace)
         return _run(
             settings, binary, standby, validation, repo, graph=graph, workspace=workspace,
             inputs=parsed_inputs, run_id=run_id, product=product, agent_profile=agent_profile,
