@@ -11,7 +11,7 @@ The factory's modules are compiled first, as an installed ``sf`` has them: in a
 checkout run with ``PYTHONDONTWRITEBYTECODE=1`` (this project's machines) an
 edited module is otherwise compiled from source again at every start.
 
-    make bench            # or: .venv/bin/python bench/pipeline_overhead.py --rounds 5
+    make bench            # or: .venv/bin/python bench/pipeline_overhead.py [--rounds 9]
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def measure(base: Path, kilroy: str, node_seconds: float, rounds: int) -> dict[s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="runs of each (default 5)")
+    parser.add_argument("--rounds", type=int, default=9, help="runs of each (default 9)")
     parser.add_argument(
         "--node-seconds",
         type=float,

@@ -330,7 +330,7 @@ class Kilroy:
             sandbox = replace(self.sandbox, private_files=(*self.sandbox.private_files, stand_in))
             popen, pid = sandbox.spawn(
                 argv, cwd=run_dir, env=env, stdout_path=stdout, stderr_path=stderr,
-                end_with_parent=standby is None, nice=self.settings.build_nice,
+                end_with_parent=True, nice=self.settings.build_nice,
             )  # fmt: skip
         # The build yields the CPU to the factory's own processes (the runner following
         # it, the dashboard): its session's scheduling group, once Kilroy leads it.
