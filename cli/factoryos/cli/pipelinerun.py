@@ -37,9 +37,7 @@ from factoryos.cli.shortcut import UnsureError, parse_words, typer_only
 if TYPE_CHECKING:
     from factoryos.events import EventRecord
     from factoryos.kilroy import Kilroy, KilroyBinary
-    from factoryos.kilroy.quick import PendingValidation
     from factoryos.kilroy.sweeper import Sweeper
-    from factoryos.kilroy.workspace import PendingWorkspace
     from factoryos.runner import PipelineRunner, RunReport
     from factoryos.settings import Settings
 
@@ -219,49 +217,24 @@ def run_pipeline(
         from factoryos.kilroy.workspace import start_workspace
 
         repo = start_workspace(workspace)
-        return _run(
-            settings, binary, standby, validation, repo, graph=graph, workspace=workspace,
-            inputs=parsed_inputs, run_id=run_id, product=product, agent_profile=agent_profile,
-            agent_executable=agent_executable, grace=grace, output=output,
-        )  # fmt: skip
+        from factoryos.kilroy.runspec import RunSpec
+
+        kilroy = kilroy_for(settings, binary, standby)
+        rid = run_id or _default_run_id(graph)
+        spec = RunSpec(
+            graph=graph,
+            workspace=workspace,
+            run_id=rid,
+            run_dir=settings.runs_dir / rid,
+            inputs=parsed_inputs,
+            agent_profile=agent_profile,
+            agent_executable=agent_executable,
+        )
+        report = runner(kilroy, product, grace).run(spec, validation=validation, workspace=repo)
+        return report_status(report, output)
     finally:
         if standby is not None:
             standby.close()  # nothing, when Kilroy's end closed it already
-
-
-def _run(
-    settings: Settings,
-    binary: KilroyBinary,
-    sweeper: Sweeper | None,
-    validation: PendingValidation,
-    repo: PendingWorkspace,
-    *,
-    graph: Path,
-    workspace: Path,
-    inputs: dict[str, str],
-    run_id: str | None,
-    product: str,
-    agent_profile: str,
-    agent_executable: Path | None,
-    grace: float,
-    output: OutputFormat,
-) -> int:
-    """The rest of ``run_pipeline``, once what runs beside it has started."""
-    from factoryos.kilroy.runspec import RunSpec
-
-    kilroy = kilroy_for(settings, binary, sweeper)
-    rid = run_id or _default_run_id(graph)
-    spec = RunSpec(
-        graph=graph,
-        workspace=workspace,
-        run_id=rid,
-        run_dir=settings.runs_dir / rid,
-        inputs=inputs,
-        agent_profile=agent_profile,
-        agent_executable=agent_executable,
-    )
-    report = runner(kilroy, product, grace).run(spec, validation=validation, workspace=repo)
-    return report_status(report, output)
 
 
 def kilroy_for(
