@@ -206,18 +206,25 @@ def marked(marker: bytes, started_by: float | None = None) -> list[int]:
     ``started_by`` (clock ticks since boot), only those started by then."""
     found = []
     for name in os.listdir(PROC):
-        if not name.isdigit() or int(name) == os.getpid():
+        if not name.isdigit() or int(name) == os.getpid() or not _carries(marker, name):
             continue
         try:
-            environ = _read(f"{PROC}/{name}/environ")
             fields = _read(f"{PROC}/{name}/stat").rsplit(b")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if fields[0] in {b"Z", b"X"} or marker not in environ.split(b"\0"):
+        if fields[0] in {b"Z", b"X"}:
             continue
         if started_by is None or int(fields[19]) <= started_by:
             found.append(int(name))
     return found
+
+
+def _carries(marker: bytes, pid: int | str) -> bool:
+    """Whether the process's environment holds ``marker`` (not when it cannot be read)."""
+    try:
+        return marker in _read(f"{PROC}/{pid}/environ").split(b"\0")
+    except OSError:
+        return False
 
 
 def _read(path: str) -> bytes:
@@ -250,11 +257,7 @@ def _log_to(path: bytes) -> None:
 def end_kilroy(marker: bytes, kilroy_pid: int) -> None:
     """SIGTERM to Kilroy (it cancels, keeping its checkpoint), as its parent-death signal
     would have sent it: only to the process of that pid that carries the run's marker."""
-    try:
-        environ = _read(f"{PROC}/{kilroy_pid}/environ")
-    except OSError:
-        return
-    if marker in environ.split(b"\0"):
+    if _carries(marker, kilroy_pid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(kilroy_pid, signal.SIGTERM)
 
